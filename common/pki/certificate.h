@@ -1,0 +1,105 @@
+// X.509 certificates and PEM bundles.
+//
+// A Certificate is an immutable value: copies share one X509 (reference
+// counted), so it can be stored in snapshots and passed between threads.
+//
+//   TF_ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain,
+//                       pki::ParsePemBundle(pem_text));
+//   std::string fp = chain[0].Sha256Hex();
+//   std::vector<std::string> uris = chain[0].UriNames();
+#ifndef TRUSTFABRIC_COMMON_PKI_CERTIFICATE_H_
+#define TRUSTFABRIC_COMMON_PKI_CERTIFICATE_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+typedef struct x509_st X509;
+
+namespace trustfabric::pki {
+
+// Largest PEM input any parser accepts (a bundle of many certificates fits).
+inline constexpr size_t kMaxPemBytes = 1 << 20;
+
+// Public-key algorithm of a certificate or private key.
+enum class KeyAlgorithm { kRsa, kEcP256, kEcP384, kEd25519, kOther };
+
+class Certificate {
+ public:
+  // Exactly one PEM "CERTIFICATE" block (surrounding whitespace allowed).
+  static absl::StatusOr<Certificate> FromPem(absl::string_view pem);
+  // DER bytes; trailing bytes after the structure are rejected.
+  static absl::StatusOr<Certificate> FromDer(absl::string_view der);
+  // Takes a reference on `x509` (X509_up_ref); does not take ownership.
+  static Certificate FromX509(X509* x509);
+
+  // The underlying object; valid as long as any copy of this Certificate.
+  X509* get() const { return x509_.get(); }
+
+  const std::string& der() const { return der_; }
+  std::string ToPem() const;
+
+  // SHA-256 of the DER, lower-case hex (the revocation key).
+  const std::string& Sha256Hex() const { return sha256_hex_; }
+  // Raw SHA-256 / SHA-1 digests of the DER (for x5t#S256 / x5t).
+  std::string Sha256() const;
+  std::string Sha1() const;
+
+  // Subject Alternative Names of the given type, in certificate order.
+  std::vector<std::string> DnsNames() const;
+  std::vector<std::string> UriNames() const;
+
+  // One-line RFC 2253 forms, e.g. "CN=fe1.contoso.test,O=contoso.test".
+  std::string Subject() const;
+  std::string Issuer() const;
+  std::string SerialHex() const;
+
+  absl::Time NotBefore() const;
+  absl::Time NotAfter() const;
+
+  // basicConstraints CA:TRUE.
+  bool IsCa() const;
+  // Subject == issuer and the signature verifies with its own key.
+  bool IsSelfSigned() const;
+
+  KeyAlgorithm key_algorithm() const;
+  // Key size in bits (RSA modulus, EC field size, 256 for Ed25519).
+  int key_bits() const;
+  // OK for RSA >= 2048 bits, EC P-256/P-384, Ed25519; INVALID_ARGUMENT
+  // naming the algorithm and size otherwise.
+  absl::Status CheckKeyStrength() const;
+
+  friend bool operator==(const Certificate& a, const Certificate& b) {
+    return a.der_ == b.der_;
+  }
+
+ private:
+  Certificate(std::shared_ptr<X509> x509, std::string der);
+
+  std::shared_ptr<X509> x509_;
+  std::string der_;
+  std::string sha256_hex_;
+};
+
+// Parses one or more PEM certificates. Rejects (INVALID_ARGUMENT, message
+// naming the block number and reason): empty input, input over kMaxPemBytes,
+// a block that is not "CERTIFICATE" (e.g. "private key block is not a
+// certificate"), a block that does not decode, text outside blocks other
+// than whitespace (trailing garbage), and a truncated block.
+absl::StatusOr<std::vector<Certificate>> ParsePemBundle(absl::string_view pem);
+
+// PEM encoding of several certificates, in order.
+std::string ToPemBundle(const std::vector<Certificate>& certs);
+
+// Converts an ASN1_TIME to absl::Time.
+absl::Time Asn1TimeToAbsl(const struct asn1_string_st* t);
+
+}  // namespace trustfabric::pki
+
+#endif  // TRUSTFABRIC_COMMON_PKI_CERTIFICATE_H_

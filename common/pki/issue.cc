@@ -1,0 +1,1 @@
+// Implementation pending in this commit series; see issue.h.

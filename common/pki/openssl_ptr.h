@@ -1,0 +1,59 @@
+// Owning smart pointers for OpenSSL objects.
+//
+// Every OpenSSL object the project holds is owned by one of these, so logic
+// never calls a *_free function itself:
+//
+//   pki::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+//   pki::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+#ifndef TRUSTFABRIC_COMMON_PKI_OPENSSL_PTR_H_
+#define TRUSTFABRIC_COMMON_PKI_OPENSSL_PTR_H_
+
+#include <memory>
+#include <string>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+namespace trustfabric::pki {
+
+template <typename T, void (*Free)(T*)>
+struct OpenSslDeleter {
+  void operator()(T* p) const { Free(p); }
+};
+
+template <typename T, void (*Free)(T*)>
+using OpenSslPtr = std::unique_ptr<T, OpenSslDeleter<T, Free>>;
+
+inline void FreeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
+inline void FreeGeneralNames(GENERAL_NAMES* n) { GENERAL_NAMES_free(n); }
+inline void FreeBio(BIO* b) { BIO_free_all(b); }
+
+using X509Ptr = OpenSslPtr<X509, X509_free>;
+using X509StorePtr = OpenSslPtr<X509_STORE, X509_STORE_free>;
+using X509StoreCtxPtr = OpenSslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
+using X509StackPtr = OpenSslPtr<STACK_OF(X509), FreeX509Stack>;
+using X509NamePtr = OpenSslPtr<X509_NAME, X509_NAME_free>;
+using X509ExtensionPtr = OpenSslPtr<X509_EXTENSION, X509_EXTENSION_free>;
+using GeneralNamesPtr = OpenSslPtr<GENERAL_NAMES, FreeGeneralNames>;
+using EvpPkeyPtr = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using EvpPkeyCtxPtr = OpenSslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using EvpMdCtxPtr = OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using BioPtr = OpenSslPtr<BIO, FreeBio>;
+using BignumPtr = OpenSslPtr<BIGNUM, BN_free>;
+using EcdsaSigPtr = OpenSslPtr<ECDSA_SIG, ECDSA_SIG_free>;
+using Pkcs12Ptr = OpenSslPtr<PKCS12, PKCS12_free>;
+using Asn1IntegerPtr = OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
+using Asn1TimePtr = OpenSslPtr<ASN1_TIME, ASN1_TIME_free>;
+
+// The text of OpenSSL's most recent queued error (and clears the queue), or
+// `fallback` when the queue is empty. Never contains key material.
+std::string ConsumeOpenSslError(const std::string& fallback);
+
+}  // namespace trustfabric::pki
+
+#endif  // TRUSTFABRIC_COMMON_PKI_OPENSSL_PTR_H_
