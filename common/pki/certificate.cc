@@ -1,1 +1,266 @@
-// Implementation pending in this commit series; see certificate.h.
+// X.509 certificate values and PEM bundles; see certificate.h.
+#include "common/pki/certificate.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <climits>
+#include <ctime>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/pki/encoding.h"
+#include "common/pki/openssl_ptr.h"
+#include "common/pki/pem.h"
+#include "common/status/status.h"
+
+namespace trustfabric::pki {
+namespace {
+
+std::string BioContents(BIO* bio) {
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  if (len <= 0 || data == nullptr) return "";
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::string NameToString(const X509_NAME* name) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || name == nullptr) return "";
+  if (X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "";
+  return BioContents(bio.get());
+}
+
+std::vector<std::string> AltNames(X509* x509, int type) {
+  std::vector<std::string> out;
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(x509, NID_subject_alt_name, nullptr, nullptr)));
+  if (names == nullptr) return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    if (gn->type != type) continue;
+    const ASN1_IA5STRING* s = type == GEN_DNS ? gn->d.dNSName : gn->d.uniformResourceIdentifier;
+    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
+  }
+  return out;
+}
+
+std::string EcGroupName(const EVP_PKEY* pkey) {
+  char name[80] = {0};
+  size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name),
+                                     &len) != 1) {
+    return "";
+  }
+  return std::string(name, len);
+}
+
+}  // namespace
+
+absl::string_view KeyAlgorithmName(KeyAlgorithm algorithm) {
+  switch (algorithm) {
+    case KeyAlgorithm::kRsa:
+      return "rsa";
+    case KeyAlgorithm::kEcP256:
+      return "ec p-256";
+    case KeyAlgorithm::kEcP384:
+      return "ec p-384";
+    case KeyAlgorithm::kEd25519:
+      return "ed25519";
+    case KeyAlgorithm::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+KeyAlgorithm KeyAlgorithmOf(const EVP_PKEY* pkey) {
+  if (pkey == nullptr) return KeyAlgorithm::kOther;
+  switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+      return KeyAlgorithm::kRsa;
+    case EVP_PKEY_ED25519:
+      return KeyAlgorithm::kEd25519;
+    case EVP_PKEY_EC: {
+      const std::string group = EcGroupName(pkey);
+      if (group == "prime256v1" || group == "P-256") return KeyAlgorithm::kEcP256;
+      if (group == "secp384r1" || group == "P-384") return KeyAlgorithm::kEcP384;
+      return KeyAlgorithm::kOther;
+    }
+    default:
+      return KeyAlgorithm::kOther;
+  }
+}
+
+int KeyBitsOf(const EVP_PKEY* pkey) {
+  if (pkey == nullptr) return 0;
+  // OpenSSL reports 253 for Ed25519 (the group order); callers and manifests
+  // speak of 256-bit Ed25519 keys.
+  if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) return 256;
+  return EVP_PKEY_get_bits(pkey);
+}
+
+absl::Status CheckKeyStrength(const EVP_PKEY* pkey) {
+  if (pkey == nullptr) return absl::InvalidArgumentError("key: missing");
+  const int base_id = EVP_PKEY_get_base_id(pkey);
+  switch (KeyAlgorithmOf(pkey)) {
+    case KeyAlgorithm::kRsa: {
+      const int bits = EVP_PKEY_get_bits(pkey);
+      if (bits < 2048) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("rsa key of ", bits, " bits is below the minimum of 2048"));
+      }
+      return absl::OkStatus();
+    }
+    case KeyAlgorithm::kEcP256:
+    case KeyAlgorithm::kEcP384:
+    case KeyAlgorithm::kEd25519:
+      return absl::OkStatus();
+    case KeyAlgorithm::kOther:
+      break;
+  }
+  if (base_id == EVP_PKEY_EC) {
+    const std::string group = EcGroupName(pkey);
+    return absl::InvalidArgumentError(
+        absl::StrCat("ec key on curve ", group.empty() ? "(unknown)" : group,
+                     " is not allowed (want p-256 or p-384)"));
+  }
+  const char* type = EVP_PKEY_get0_type_name(pkey);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "key algorithm ", type == nullptr ? "(unknown)" : type,
+      " of ", EVP_PKEY_get_bits(pkey), " bits is not allowed (want rsa >= 2048, ec p-256, "
+      "ec p-384 or ed25519)"));
+}
+
+Certificate::Certificate(std::shared_ptr<X509> x509, std::string der)
+    : x509_(std::move(x509)), der_(std::move(der)), sha256_hex_(HexEncode(pki::Sha256(der_))) {}
+
+absl::StatusOr<Certificate> Certificate::FromPem(absl::string_view pem) {
+  TF_ASSIGN_OR_RETURN(std::vector<Certificate> certs, ParsePemBundle(pem));
+  if (certs.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pem: expected exactly one certificate, got ", certs.size()));
+  }
+  return std::move(certs[0]);
+}
+
+absl::StatusOr<Certificate> Certificate::FromDer(absl::string_view der) {
+  if (der.empty()) return absl::InvalidArgumentError("certificate: empty der");
+  if (der.size() > kMaxPemBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate: der of ", der.size(), " bytes exceeds the limit of ", kMaxPemBytes));
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* const start = p;
+  X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (x509 == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate: der does not decode (", ConsumeOpenSslError("malformed"), ")"));
+  }
+  const auto consumed = static_cast<size_t>(p - start);
+  if (consumed != der.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate: ", der.size() - consumed, " trailing bytes after the der structure"));
+  }
+  // Re-encoding must reproduce the input: OpenSSL accepts some non-DER
+  // (BER) encodings whose fingerprint would then differ from what peers hash.
+  const int len = i2d_X509(x509.get(), nullptr);
+  if (len <= 0 || static_cast<size_t>(len) != der.size()) {
+    return absl::InvalidArgumentError("certificate: not in canonical der form");
+  }
+  std::shared_ptr<X509> shared(std::move(x509));
+  return Certificate(std::move(shared), std::string(der));
+}
+
+Certificate Certificate::FromX509(X509* x509) {
+  X509_up_ref(x509);
+  X509Ptr owned(x509);
+  std::string der;
+  const int len = i2d_X509(owned.get(), nullptr);
+  if (len > 0) {
+    der.resize(static_cast<size_t>(len));
+    auto* p = reinterpret_cast<unsigned char*>(der.data());
+    if (i2d_X509(owned.get(), &p) != len) der.clear();
+  }
+  std::shared_ptr<X509> shared(std::move(owned));
+  return Certificate(std::move(shared), std::move(der));
+}
+
+std::string Certificate::ToPem() const { return PemEncode("CERTIFICATE", der_); }
+
+std::string Certificate::Sha256() const { return pki::Sha256(der_); }
+std::string Certificate::Sha1() const { return pki::Sha1(der_); }
+
+std::vector<std::string> Certificate::DnsNames() const { return AltNames(get(), GEN_DNS); }
+std::vector<std::string> Certificate::UriNames() const { return AltNames(get(), GEN_URI); }
+
+std::string Certificate::Subject() const { return NameToString(X509_get_subject_name(get())); }
+std::string Certificate::Issuer() const { return NameToString(X509_get_issuer_name(get())); }
+
+std::string Certificate::SerialHex() const {
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(get());
+  if (serial == nullptr) return "";
+  const std::string magnitude(reinterpret_cast<const char*>(ASN1_STRING_get0_data(serial)),
+                              static_cast<size_t>(ASN1_STRING_length(serial)));
+  const bool negative = ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER;
+  return absl::StrCat(negative ? "-" : "", HexEncode(magnitude));
+}
+
+absl::Time Certificate::NotBefore() const { return Asn1TimeToAbsl(X509_get0_notBefore(get())); }
+absl::Time Certificate::NotAfter() const { return Asn1TimeToAbsl(X509_get0_notAfter(get())); }
+
+bool Certificate::IsCa() const {
+  const uint32_t flags = X509_get_extension_flags(get());
+  return (flags & EXFLAG_BCONS) != 0 && (flags & EXFLAG_CA) != 0;
+}
+
+bool Certificate::IsSelfSigned() const { return X509_self_signed(get(), 1) == 1; }
+
+KeyAlgorithm Certificate::key_algorithm() const { return KeyAlgorithmOf(X509_get0_pubkey(get())); }
+int Certificate::key_bits() const { return KeyBitsOf(X509_get0_pubkey(get())); }
+
+absl::Status Certificate::CheckKeyStrength() const {
+  return pki::CheckKeyStrength(X509_get0_pubkey(get()));
+}
+
+absl::StatusOr<std::vector<Certificate>> ParsePemBundle(absl::string_view pem) {
+  TF_ASSIGN_OR_RETURN(std::vector<PemBlock> blocks, ScanPem(pem));
+  std::vector<Certificate> certs;
+  certs.reserve(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const PemBlock& block = blocks[i];
+    const std::string where = absl::StrCat("pem block ", i + 1, ": ");
+    if (block.label != "CERTIFICATE") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, DescribePemLabel(block.label), " is not a certificate"));
+    }
+    absl::StatusOr<std::string> der = DecodePemBody(block);
+    if (!der.ok()) return absl::InvalidArgumentError(absl::StrCat(where, der.status().message()));
+    absl::StatusOr<Certificate> cert = Certificate::FromDer(*der);
+    if (!cert.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, cert.status().message()));
+    }
+    certs.push_back(*std::move(cert));
+  }
+  return certs;
+}
+
+std::string ToPemBundle(const std::vector<Certificate>& certs) {
+  std::string out;
+  for (const Certificate& c : certs) out += c.ToPem();
+  return out;
+}
+
+absl::Time Asn1TimeToAbsl(const ASN1_TIME* t) {
+  struct tm tm = {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
+  return absl::FromCivil(absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                           tm.tm_hour, tm.tm_min, tm.tm_sec),
+                         absl::UTCTimeZone());
+}
+
+}  // namespace trustfabric::pki

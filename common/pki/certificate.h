@@ -21,6 +21,8 @@
 #include "absl/time/time.h"
 
 typedef struct x509_st X509;
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct asn1_string_st ASN1_TIME;
 
 namespace trustfabric::pki {
 
@@ -30,11 +32,24 @@ inline constexpr size_t kMaxPemBytes = 1 << 20;
 // Public-key algorithm of a certificate or private key.
 enum class KeyAlgorithm { kRsa, kEcP256, kEcP384, kEd25519, kOther };
 
+// "rsa", "ec p-256", "ec p-384", "ed25519", "other".
+absl::string_view KeyAlgorithmName(KeyAlgorithm algorithm);
+// Algorithm and size (as Certificate::key_bits) of any public or private key;
+// kOther / 0 for null.
+KeyAlgorithm KeyAlgorithmOf(const EVP_PKEY* pkey);
+int KeyBitsOf(const EVP_PKEY* pkey);
+// The one key-strength rule (DESIGN.md §3): RSA >= 2048 bits, EC P-256 or
+// P-384, Ed25519. INVALID_ARGUMENT naming the algorithm and size otherwise,
+// e.g. "rsa key of 1024 bits is below the minimum of 2048".
+absl::Status CheckKeyStrength(const EVP_PKEY* pkey);
+
 class Certificate {
  public:
-  // Exactly one PEM "CERTIFICATE" block (surrounding whitespace allowed).
+  // Exactly one PEM "CERTIFICATE" block (surrounding whitespace allowed);
+  // the rules of ParsePemBundle apply.
   static absl::StatusOr<Certificate> FromPem(absl::string_view pem);
-  // DER bytes; trailing bytes after the structure are rejected.
+  // DER bytes; trailing bytes after the structure, non-canonical encodings
+  // and input over kMaxPemBytes are rejected.
   static absl::StatusOr<Certificate> FromDer(absl::string_view der);
   // Takes a reference on `x509` (X509_up_ref); does not take ownership.
   static Certificate FromX509(X509* x509);
@@ -89,16 +104,17 @@ class Certificate {
 
 // Parses one or more PEM certificates. Rejects (INVALID_ARGUMENT, message
 // naming the block number and reason): empty input, input over kMaxPemBytes,
-// a block that is not "CERTIFICATE" (e.g. "private key block is not a
+// a block that is not "CERTIFICATE" (e.g. "pem block 2: private key is not a
 // certificate"), a block that does not decode, text outside blocks other
-// than whitespace (trailing garbage), and a truncated block.
+// than whitespace ("pem: trailing garbage after block 1"), and a truncated
+// block ("pem block 1: truncated ...").
 absl::StatusOr<std::vector<Certificate>> ParsePemBundle(absl::string_view pem);
 
 // PEM encoding of several certificates, in order.
 std::string ToPemBundle(const std::vector<Certificate>& certs);
 
-// Converts an ASN1_TIME to absl::Time.
-absl::Time Asn1TimeToAbsl(const struct asn1_string_st* t);
+// Converts an ASN1_TIME to absl::Time; InfinitePast for null or malformed.
+absl::Time Asn1TimeToAbsl(const ASN1_TIME* t);
 
 }  // namespace trustfabric::pki
 

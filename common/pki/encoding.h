@@ -30,6 +30,10 @@ absl::StatusOr<std::string> Base64UrlDecode(absl::string_view text);
 
 // Standard base64 with padding (for PEM-like output and manifests).
 std::string Base64Encode(absl::string_view bytes);
+// Strict standard base64 (RFC 4648 §4): [A-Za-z0-9+/], length a multiple of
+// 4, padding only at the end, canonical trailing bits, no whitespace.
+// INVALID_ARGUMENT naming the offending position otherwise.
+absl::StatusOr<std::string> Base64Decode(absl::string_view text);
 
 }  // namespace trustfabric::pki
 

@@ -33,8 +33,8 @@ struct CertificateSpec {
   std::vector<std::string> uri_names;
   // basicConstraints CA:TRUE (critical) with keyCertSign|cRLSign usage when
   // true; otherwise CA:FALSE with digitalSignature (+keyEncipherment for
-  // RSA) and extendedKeyUsage serverAuth+clientAuth (unless
-  // `code_signing_only`, used for token-signing certificates).
+  // RSA) and extendedKeyUsage serverAuth+clientAuth (unless `signing_only`,
+  // used for token-signing certificates).
   bool is_ca = false;
   // pathLenConstraint for CA certificates; -1 for none.
   int path_length = -1;
@@ -42,7 +42,10 @@ struct CertificateSpec {
   bool omit_basic_constraints = false;
   // Token-signing certificate: digitalSignature only, no TLS EKU.
   bool signing_only = false;
-  // Validity; defaults (when InfinitePast) to now - 1 h .. now + `lifetime`.
+  // Validity. Both unset (InfinitePast): now - 1 h .. now + `lifetime`; only
+  // one set: the other is `lifetime` away from it (so an expired or a
+  // not-yet-valid certificate needs just one field). INVALID_ARGUMENT unless
+  // not_before < not_after.
   absl::Time not_before = absl::InfinitePast();
   absl::Time not_after = absl::InfinitePast();
   absl::Duration lifetime = absl::Hours(24 * 365);
@@ -51,10 +54,14 @@ struct CertificateSpec {
   std::optional<PrivateKey> key;
 };
 
-// Issues a certificate signed by `issuer`, or self-signed when null.
+// Issues a certificate signed by `issuer`, or self-signed when null. The
+// issuer need not be a CA (tests build invalid chains on purpose).
 // SHA-256 signatures (none for Ed25519), random 128-bit serial, subject and
-// authority key identifiers. INVALID_ARGUMENT on a bad spec (e.g. an empty
-// common name, a malformed SAN).
+// authority key identifiers. INVALID_ARGUMENT ("certificate spec: <field>:
+// <reason>") on a bad spec (e.g. an empty common name, a malformed SAN) and
+// when the issuer's key does not match its certificate. SANs are checked for
+// shape only: a URI SAN need not be a valid SPIFFE ID, a DNS SAN may be
+// "localhost" or a wildcard.
 absl::StatusOr<IssuedCertificate> Issue(const CertificateSpec& spec,
                                         const IssuedCertificate* issuer);
 

@@ -1,0 +1,135 @@
+// Test PKIs and temp dirs; see test_pki.h.
+#include "tests/testing/test_pki.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+
+namespace trustfabric::testing {
+namespace {
+
+[[noreturn]] void Die(const std::string& what, const absl::Status& status) {
+  std::fprintf(stderr, "test pki: %s: %s\n", what.c_str(), status.ToString().c_str());
+  std::abort();
+}
+
+pki::IssuedCertificate IssueOrDie(const pki::CertificateSpec& spec,
+                                  const pki::IssuedCertificate* issuer, const std::string& what) {
+  absl::StatusOr<pki::IssuedCertificate> issued = pki::Issue(spec, issuer);
+  if (!issued.ok()) Die(what, issued.status());
+  return *std::move(issued);
+}
+
+pki::IssuedCertificate MakeRoot(const std::string& domain) {
+  pki::CertificateSpec spec;
+  spec.common_name = absl::StrCat(domain, " test root ca");
+  spec.organization = domain;
+  spec.is_ca = true;
+  spec.lifetime = absl::Hours(24 * 365 * 5);
+  return IssueOrDie(spec, nullptr, absl::StrCat(domain, " root"));
+}
+
+pki::IssuedCertificate MakeIntermediate(const std::string& domain,
+                                        const pki::IssuedCertificate& root) {
+  pki::CertificateSpec spec;
+  spec.common_name = absl::StrCat(domain, " test intermediate ca");
+  spec.organization = domain;
+  spec.is_ca = true;
+  spec.path_length = 0;
+  spec.lifetime = absl::Hours(24 * 365 * 3);
+  return IssueOrDie(spec, &root, absl::StrCat(domain, " intermediate"));
+}
+
+pki::IssuedCertificate SigningCert(const pki::IssuedCertificate* ca, const std::string& cn) {
+  pki::CertificateSpec spec;
+  spec.common_name = cn;
+  spec.signing_only = true;
+  spec.key_type = pki::KeyType::kRsa2048;
+  return IssueOrDie(spec, ca, absl::StrCat("signing certificate ", cn));
+}
+
+}  // namespace
+
+TestDomain::TestDomain(std::string trust_domain)
+    : trust_domain_(std::move(trust_domain)),
+      root_(MakeRoot(trust_domain_)),
+      intermediate_(MakeIntermediate(trust_domain_, root_)) {}
+
+pki::IssuedCertificate TestDomain::IssueNode(const std::string& role, const std::string& name,
+                                             const std::string& dns_name,
+                                             const LeafOptions& opts) const {
+  pki::CertificateSpec spec;
+  spec.common_name = dns_name.empty() ? name : dns_name;
+  spec.organization = trust_domain_;
+  if (!dns_name.empty()) spec.dns_names = {dns_name};
+  if (!opts.no_uri) {
+    spec.uri_names.push_back(absl::StrCat("spiffe://", trust_domain_, "/", role, "/", name));
+  }
+  for (const std::string& uri : opts.extra_uri_names) spec.uri_names.push_back(uri);
+  spec.not_before = opts.not_before;
+  spec.not_after = opts.not_after;
+  spec.key_type = opts.key_type;
+  return IssueOrDie(spec, &intermediate_, absl::StrCat("node ", role, "/", name));
+}
+
+std::string TestDomain::RootPem() const { return root_.certificate.ToPem(); }
+
+std::string TestDomain::ChainPem(const pki::IssuedCertificate& leaf) const {
+  return pki::ToPemBundle({leaf.certificate, intermediate_.certificate});
+}
+
+pki::IssuedCertificate SelfSignedSigningCert(const std::string& cn) {
+  return SigningCert(nullptr, cn);
+}
+
+pki::IssuedCertificate SigningCertUnder(const pki::IssuedCertificate& ca, const std::string& cn) {
+  return SigningCert(&ca, cn);
+}
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string tmpl = absl::StrCat(
+      base != nullptr && *base != '\0' ? base : std::filesystem::temp_directory_path().string(),
+      "/tf-test-XXXXXX");
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr) {
+    Die("temp dir", absl::InternalError(absl::StrCat("mkdtemp ", tmpl, " failed")));
+  }
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::Write(const std::string& name, const std::string& contents,
+                           int mode) const {
+  const std::filesystem::path full = std::filesystem::path(path_) / name;
+  std::error_code ec;
+  std::filesystem::create_directories(full.parent_path(), ec);
+  if (ec) Die("temp dir write", absl::InternalError(absl::StrCat("mkdir: ", ec.message())));
+  {
+    std::ofstream out(full, std::ios::binary | std::ios::trunc);
+    out << contents;
+    if (!out) Die("temp dir write", absl::InternalError(absl::StrCat("write ", full.string())));
+  }
+  if (chmod(full.c_str(), static_cast<mode_t>(mode)) != 0) {
+    Die("temp dir write", absl::InternalError(absl::StrCat("chmod ", full.string())));
+  }
+  return full.string();
+}
+
+}  // namespace trustfabric::testing
