@@ -18,8 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/pki/certificate.h"
-
-typedef struct x509_store_st X509_STORE;
+#include "common/pki/openssl_ptr.h"
 
 namespace trustfabric::pki {
 
@@ -31,7 +30,8 @@ struct VerifyRequest {
   // Untrusted intermediates offered by the peer (may be empty; may include
   // the leaf again or roots, which are ignored as trust anchors).
   std::vector<Certificate> intermediates;
-  // Verification time.
+  // Verification time. REQUIRES: set (the InfinitePast default is rejected
+  // with INVALID_ARGUMENT, so a forgotten clock never verifies at 1970).
   absl::Time at = absl::InfinitePast();
   ChainPurpose purpose = ChainPurpose::kAny;
   // SHA-256 hex of revoked certificates; any certificate of the built chain
@@ -62,23 +62,32 @@ class RootStore {
   RootStore& operator=(const RootStore&) = delete;
 
   // Verifies with OpenSSL's X509_verify_cert (partial chains off, time
-  // `req.at`), then the revocation set, then the DNS name. Returns
-  // UNAUTHENTICATED with a stable reason, e.g.
+  // `req.at`, purpose), then key strength, then the revocation set, then the
+  // DNS name. Returns UNAUTHENTICATED with a stable reason:
   //   "certificate has expired", "certificate is not yet valid",
-  //   "unable to get local issuer certificate",
+  //   "unable to get local issuer certificate" (no path to a root, e.g. a
+  //     missing intermediate or a foreign root),
+  //   "self-signed certificate" (an untrusted self-signed leaf),
+  //   "self-signed certificate in certificate chain",
   //   "invalid ca certificate" (intermediate without CA:TRUE),
+  //   "path length constraint exceeded",
+  //   "unsupported certificate purpose" (EKU lacks the TLS client/server use),
+  //   "certificate signature failure",
+  //   "certificate verification failed: <openssl reason>" (anything else),
+  //   "weak key: <reason>" (a chain certificate fails CheckKeyStrength),
   //   "certificate revoked: <sha256-hex>",
   //   "dns name mismatch: want fe1.contoso.test".
-  // Also fails (UNAUTHENTICATED, "weak key: ...") when any chain certificate
-  // has a key that CheckKeyStrength rejects.
+  // INVALID_ARGUMENT when `req.at` is unset. Thread-safe.
   absl::StatusOr<VerifiedChain> Verify(const VerifyRequest& req) const;
 
   const std::vector<Certificate>& roots() const { return roots_; }
 
  private:
-  RootStore(X509_STORE* store, std::vector<Certificate> roots);
-  X509_STORE* store_;  // owned
-  std::vector<Certificate> roots_;
+  RootStore(X509StorePtr store, std::vector<Certificate> roots);
+  // Never mutated after Create: OpenSSL allows concurrent verifications
+  // against one X509_STORE only while nobody adds to it.
+  const X509StorePtr store_;
+  const std::vector<Certificate> roots_;
 };
 
 }  // namespace trustfabric::pki

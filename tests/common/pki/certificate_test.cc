@@ -1,0 +1,228 @@
+#include "common/pki/certificate.h"
+
+#include <openssl/evp.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/pki/encoding.h"
+#include "common/pki/issue.h"
+#include "common/pki/openssl_ptr.h"
+#include "common/pki/pem.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_pki.h"
+
+namespace trustfabric::pki {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using trustfabric::testing::IsOk;
+using trustfabric::testing::StatusIs;
+using trustfabric::testing::TestDomain;
+
+constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+
+class CertificateTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { domain_ = new TestDomain("contoso.test"); }
+  static void TearDownTestSuite() {
+    delete domain_;
+    domain_ = nullptr;
+  }
+  static TestDomain* domain_;
+};
+TestDomain* CertificateTest::domain_ = nullptr;
+
+TEST_F(CertificateTest, ParsesBundleInOrder) {
+  IssuedCertificate leaf = domain_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  absl::StatusOr<std::vector<Certificate>> certs = ParsePemBundle(domain_->ChainPem(leaf));
+  ASSERT_THAT(certs, IsOk());
+  ASSERT_THAT(*certs, SizeIs(2));
+  EXPECT_EQ((*certs)[0], leaf.certificate);
+  EXPECT_EQ((*certs)[1], domain_->intermediate().certificate);
+  EXPECT_EQ(ToPemBundle(*certs), domain_->ChainPem(leaf));
+}
+
+TEST_F(CertificateTest, BundleRejectsEmptyAndOversizedInput) {
+  EXPECT_THAT(ParsePemBundle(""), StatusIs(kInvalid, "pem: empty input"));
+  EXPECT_THAT(ParsePemBundle("\n\n  \n"), StatusIs(kInvalid, "pem: empty input"));
+  std::string big = domain_->RootPem();
+  while (big.size() <= kMaxPemBytes) big += domain_->RootPem();
+  EXPECT_THAT(ParsePemBundle(big), StatusIs(kInvalid, "exceeds the limit of 1048576"));
+}
+
+TEST_F(CertificateTest, BundleNamesTheNonCertificateBlock) {
+  const std::string key_pem = domain_->root().key.ToPem();
+  EXPECT_THAT(ParsePemBundle(domain_->RootPem() + key_pem),
+              StatusIs(kInvalid, "pem block 2: private key is not a certificate"));
+  EXPECT_THAT(ParsePemBundle(PemEncode("CERTIFICATE REQUEST", "x")),
+              StatusIs(kInvalid, "pem block 1: certificate request is not a certificate"));
+  // The message never carries the key itself.
+  absl::Status s = ParsePemBundle(domain_->RootPem() + key_pem).status();
+  EXPECT_EQ(s.message().find(key_pem.substr(40, 20)), absl::string_view::npos);
+}
+
+TEST_F(CertificateTest, BundleRejectsTrailingGarbageAndTruncation) {
+  const std::string root = domain_->RootPem();
+  const std::string inter = domain_->intermediate().certificate.ToPem();
+  EXPECT_THAT(ParsePemBundle(root + inter + "garbage\n"),
+              StatusIs(kInvalid, "pem: trailing garbage after block 2"));
+  EXPECT_THAT(ParsePemBundle(root + inter.substr(0, inter.size() / 2)),
+              StatusIs(kInvalid, "pem block 2: truncated"));
+  EXPECT_THAT(ParsePemBundle("some text\n" + root), StatusIs(kInvalid, "no BEGIN line"));
+}
+
+TEST_F(CertificateTest, BundleRejectsBlocksThatDoNotDecode) {
+  // Base64 of a truncated certificate, complete PEM framing.
+  const std::string der = domain_->root().certificate.der();
+  EXPECT_THAT(ParsePemBundle(PemEncode("CERTIFICATE", der.substr(0, der.size() - 10))),
+              StatusIs(kInvalid, "pem block 1: certificate: der does not decode"));
+  EXPECT_THAT(ParsePemBundle(domain_->RootPem() + PemEncode("CERTIFICATE", "not a cert")),
+              StatusIs(kInvalid, "pem block 2: certificate: der does not decode"));
+  EXPECT_THAT(ParsePemBundle(PemEncode("CERTIFICATE", der + "xx")),
+              StatusIs(kInvalid, "pem block 1: certificate: 2 trailing bytes"));
+  EXPECT_THAT(ParsePemBundle("-----BEGIN CERTIFICATE-----\nMII!\n-----END CERTIFICATE-----\n"),
+              StatusIs(kInvalid, "pem block 1: base64: invalid character"));
+}
+
+TEST_F(CertificateTest, FromPemWantsExactlyOne) {
+  EXPECT_THAT(Certificate::FromPem(domain_->RootPem()), IsOk());
+  EXPECT_THAT(Certificate::FromPem("\n" + domain_->RootPem() + "\n"), IsOk());
+  const std::string two = domain_->RootPem() + domain_->intermediate().certificate.ToPem();
+  EXPECT_THAT(Certificate::FromPem(two), StatusIs(kInvalid, "expected exactly one certificate, got 2"));
+  EXPECT_THAT(Certificate::FromPem(""), StatusIs(kInvalid, "empty input"));
+}
+
+TEST_F(CertificateTest, FromDerRejectsMalformedInput) {
+  const std::string der = domain_->root().certificate.der();
+  EXPECT_THAT(Certificate::FromDer(der), IsOk());
+  EXPECT_THAT(Certificate::FromDer(""), StatusIs(kInvalid, "certificate: empty der"));
+  EXPECT_THAT(Certificate::FromDer(der + std::string(1, '\0')),
+              StatusIs(kInvalid, "1 trailing bytes after the der structure"));
+  for (size_t cut : {size_t{1}, size_t{4}, der.size() / 2, der.size() - 1}) {
+    EXPECT_THAT(Certificate::FromDer(der.substr(0, cut)),
+                StatusIs(kInvalid, "certificate: der does not decode"))
+        << "cut at " << cut;
+  }
+  EXPECT_THAT(Certificate::FromDer(std::string(kMaxPemBytes + 1, '0')),
+              StatusIs(kInvalid, "exceeds the limit"));
+  std::string flipped = der;
+  flipped[0] = 0x31;  // SET instead of SEQUENCE
+  EXPECT_THAT(Certificate::FromDer(flipped), StatusIs(kInvalid, "does not decode"));
+}
+
+TEST_F(CertificateTest, ExposesNamesInCertificateOrder) {
+  testing::LeafOptions opts;
+  opts.extra_uri_names = {"spiffe://contoso.test/frontend/fe2"};
+  IssuedCertificate leaf = domain_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
+  EXPECT_THAT(leaf.certificate.DnsNames(), ElementsAre("fe1.contoso.test"));
+  EXPECT_THAT(leaf.certificate.UriNames(), ElementsAre("spiffe://contoso.test/frontend/fe1",
+                                                       "spiffe://contoso.test/frontend/fe2"));
+  EXPECT_EQ(leaf.certificate.Subject(), "CN=fe1.contoso.test,O=contoso.test");
+  EXPECT_EQ(leaf.certificate.Issuer(), domain_->intermediate().certificate.Subject());
+  EXPECT_THAT(domain_->root().certificate.DnsNames(), ::testing::IsEmpty());
+  EXPECT_THAT(domain_->root().certificate.UriNames(), ::testing::IsEmpty());
+}
+
+TEST_F(CertificateTest, FingerprintsAndSerial) {
+  const Certificate& c = domain_->root().certificate;
+  EXPECT_EQ(c.Sha256Hex(), HexEncode(Sha256(c.der())));
+  EXPECT_EQ(c.Sha256Hex().size(), 64u);
+  EXPECT_EQ(c.Sha256(), Sha256(c.der()));
+  EXPECT_EQ(c.Sha1(), Sha1(c.der()));
+  EXPECT_EQ(c.SerialHex().size(), 32u);
+  EXPECT_NE(c.SerialHex(), domain_->intermediate().certificate.SerialHex());
+}
+
+TEST_F(CertificateTest, CopiesShareOneObjectAndRoundTrip) {
+  const Certificate& c = domain_->root().certificate;
+  Certificate copy = c;
+  EXPECT_EQ(copy.get(), c.get());
+  Certificate again = Certificate::FromX509(c.get());
+  EXPECT_EQ(again, c);
+  absl::StatusOr<Certificate> from_pem = Certificate::FromPem(c.ToPem());
+  ASSERT_THAT(from_pem, IsOk());
+  EXPECT_EQ(*from_pem, c);
+  EXPECT_EQ(from_pem->Sha256Hex(), c.Sha256Hex());
+}
+
+TEST_F(CertificateTest, CaAndSelfSignedFlags) {
+  IssuedCertificate leaf = domain_->IssueNode("edge", "edge1", "edge1.contoso.test");
+  EXPECT_TRUE(domain_->root().certificate.IsCa());
+  EXPECT_TRUE(domain_->root().certificate.IsSelfSigned());
+  EXPECT_TRUE(domain_->intermediate().certificate.IsCa());
+  EXPECT_FALSE(domain_->intermediate().certificate.IsSelfSigned());
+  EXPECT_FALSE(leaf.certificate.IsCa());
+  EXPECT_FALSE(leaf.certificate.IsSelfSigned());
+  IssuedCertificate signing = testing::SelfSignedSigningCert("app1 signing");
+  EXPECT_FALSE(signing.certificate.IsCa());
+  EXPECT_TRUE(signing.certificate.IsSelfSigned());
+}
+
+TEST_F(CertificateTest, ValidityMatchesSpecToTheSecond) {
+  const absl::Time nb = absl::FromUnixSeconds(1700000000);
+  const absl::Time na = absl::FromUnixSeconds(1800000000);
+  testing::LeafOptions opts;
+  opts.not_before = nb;
+  opts.not_after = na;
+  IssuedCertificate leaf = domain_->IssueNode("edge", "edge1", "edge1.contoso.test", opts);
+  EXPECT_EQ(leaf.certificate.NotBefore(), nb);
+  EXPECT_EQ(leaf.certificate.NotAfter(), na);
+  // After 2049 X.509 switches to GeneralizedTime.
+  opts.not_after = absl::FromUnixSeconds(4102444800);  // 2100-01-01
+  leaf = domain_->IssueNode("edge", "edge1", "edge1.contoso.test", opts);
+  EXPECT_EQ(leaf.certificate.NotAfter(), opts.not_after);
+  EXPECT_EQ(Asn1TimeToAbsl(nullptr), absl::InfinitePast());
+}
+
+TEST_F(CertificateTest, KeyAlgorithmsAndStrength) {
+  struct Case {
+    KeyType type;
+    KeyAlgorithm algorithm;
+    int bits;
+  };
+  for (const Case& c : {Case{KeyType::kEcP256, KeyAlgorithm::kEcP256, 256},
+                        Case{KeyType::kEcP384, KeyAlgorithm::kEcP384, 384},
+                        Case{KeyType::kRsa2048, KeyAlgorithm::kRsa, 2048},
+                        Case{KeyType::kEd25519, KeyAlgorithm::kEd25519, 256}}) {
+    testing::LeafOptions opts;
+    opts.key_type = c.type;
+    IssuedCertificate leaf = domain_->IssueNode("edge", "edge1", "edge1.contoso.test", opts);
+    EXPECT_EQ(leaf.certificate.key_algorithm(), c.algorithm);
+    EXPECT_EQ(leaf.certificate.key_bits(), c.bits);
+    EXPECT_THAT(leaf.certificate.CheckKeyStrength(), IsOk());
+  }
+  EXPECT_EQ(KeyAlgorithmName(KeyAlgorithm::kEcP384), "ec p-384");
+}
+
+TEST_F(CertificateTest, WeakKeysAreNamed) {
+  CertificateSpec spec;
+  spec.common_name = "weak";
+  absl::StatusOr<PrivateKey> rsa1024 = PrivateKey::GenerateRsa(1024);
+  ASSERT_THAT(rsa1024, IsOk());
+  spec.key = *rsa1024;
+  absl::StatusOr<IssuedCertificate> weak = Issue(spec, &domain_->intermediate());
+  ASSERT_THAT(weak, IsOk());
+  EXPECT_EQ(weak->certificate.key_algorithm(), KeyAlgorithm::kRsa);
+  EXPECT_EQ(weak->certificate.key_bits(), 1024);
+  EXPECT_THAT(weak->certificate.CheckKeyStrength(),
+              StatusIs(kInvalid, "rsa key of 1024 bits is below the minimum of 2048"));
+
+  EvpPkeyPtr k1(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "secp256k1"));
+  ASSERT_NE(k1, nullptr);
+  spec.key = PrivateKey::FromEvpPkey(k1.get());
+  absl::StatusOr<IssuedCertificate> odd_curve = Issue(spec, &domain_->intermediate());
+  ASSERT_THAT(odd_curve, IsOk());
+  EXPECT_EQ(odd_curve->certificate.key_algorithm(), KeyAlgorithm::kOther);
+  EXPECT_THAT(odd_curve->certificate.CheckKeyStrength(),
+              StatusIs(kInvalid, "ec key on curve secp256k1 is not allowed"));
+  EXPECT_THAT(CheckKeyStrength(nullptr), StatusIs(kInvalid, "key: missing"));
+}
+
+}  // namespace
+}  // namespace trustfabric::pki

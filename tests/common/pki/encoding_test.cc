@@ -1,0 +1,117 @@
+#include "common/pki/encoding.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace trustfabric::pki {
+namespace {
+
+using ::testing::HasSubstr;
+using trustfabric::testing::IsOk;
+using trustfabric::testing::StatusIs;
+
+constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+
+TEST(Digest, KnownVectors) {
+  EXPECT_EQ(HexEncode(Sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(HexEncode(Sha1("abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(HexEncode(Sha256("")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256("x").size(), 32u);
+  EXPECT_EQ(Sha1("x").size(), 20u);
+}
+
+TEST(Hex, RoundTripAndCase) {
+  const std::string bytes("\x00\x01\xab\xff", 4);
+  EXPECT_EQ(HexEncode(bytes), "0001abff");
+  EXPECT_EQ(*HexDecode("0001abff"), bytes);
+  EXPECT_EQ(*HexDecode("0001ABFF"), bytes);
+  EXPECT_EQ(*HexDecode(""), "");
+}
+
+TEST(Hex, RejectsOddLengthAndBadCharacters) {
+  EXPECT_THAT(HexDecode("abc"), StatusIs(kInvalid, "hex: odd length 3"));
+  EXPECT_THAT(HexDecode("0g"), StatusIs(kInvalid, "invalid character at position 1"));
+  EXPECT_THAT(HexDecode("x0"), StatusIs(kInvalid, "invalid character at position 0"));
+  EXPECT_THAT(HexDecode("00 0"), StatusIs(kInvalid, "position 2"));
+}
+
+TEST(Base64Url, Rfc4648Vectors) {
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("f"), "Zg");
+  EXPECT_EQ(Base64UrlEncode("fo"), "Zm8");
+  EXPECT_EQ(Base64UrlEncode("foo"), "Zm9v");
+  EXPECT_EQ(Base64UrlEncode("foob"), "Zm9vYg");
+  EXPECT_EQ(Base64UrlEncode("fooba"), "Zm9vYmE");
+  EXPECT_EQ(Base64UrlEncode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(*Base64UrlDecode("Zm9vYmE"), "fooba");
+  EXPECT_EQ(*Base64UrlDecode(""), "");
+}
+
+TEST(Base64Url, UsesUrlAlphabet) {
+  const std::string bytes("\xfb\xff\xbf", 3);
+  EXPECT_EQ(Base64UrlEncode(bytes), "-_-_");
+  EXPECT_EQ(Base64Encode(bytes), "+/+/");
+  EXPECT_EQ(*Base64UrlDecode("-_-_"), bytes);
+  EXPECT_THAT(Base64UrlDecode("+/+/"), StatusIs(kInvalid, "invalid character at position 0"));
+}
+
+TEST(Base64Url, RoundTripsEveryLength) {
+  std::string bytes;
+  for (int i = 0; i < 70; ++i) {
+    const std::string encoded = Base64UrlEncode(bytes);
+    EXPECT_EQ(encoded.find('='), std::string::npos);
+    absl::StatusOr<std::string> decoded = Base64UrlDecode(encoded);
+    ASSERT_THAT(decoded, IsOk()) << "length " << i;
+    EXPECT_EQ(*decoded, bytes);
+    bytes.push_back(static_cast<char>(i * 37 + 11));
+  }
+}
+
+TEST(Base64Url, RejectsNonCanonicalTrailingBits) {
+  // "Zg" is the only encoding of "f": 'h' sets one of the 4 unused bits.
+  EXPECT_THAT(Base64UrlDecode("Zg"), IsOk());
+  EXPECT_THAT(Base64UrlDecode("Zh"), StatusIs(kInvalid, "non-canonical trailing bits at position 1"));
+  EXPECT_THAT(Base64UrlDecode("Zv"), StatusIs(kInvalid, "non-canonical"));
+  // Two unused bits after two bytes: "Zm8" is canonical, "Zm9" is not.
+  EXPECT_THAT(Base64UrlDecode("Zm8"), IsOk());
+  EXPECT_THAT(Base64UrlDecode("Zm9"), StatusIs(kInvalid, "non-canonical trailing bits at position 2"));
+  EXPECT_THAT(Base64UrlDecode("Zm9vZm9"), StatusIs(kInvalid, "non-canonical"));
+}
+
+TEST(Base64Url, RejectsPaddingWhitespaceAndBadLength) {
+  EXPECT_THAT(Base64UrlDecode("Zg=="), StatusIs(kInvalid, "padding at position 2 is not allowed"));
+  EXPECT_THAT(Base64UrlDecode("Zm8="), StatusIs(kInvalid, "padding at position 3"));
+  EXPECT_THAT(Base64UrlDecode("Zm9v\n"), StatusIs(kInvalid, "invalid length 5"));
+  EXPECT_THAT(Base64UrlDecode("Zm 9v"), StatusIs(kInvalid, "invalid length 5"));
+  EXPECT_THAT(Base64UrlDecode("Zm9v Zg"), StatusIs(kInvalid, "invalid character at position 4"));
+  EXPECT_THAT(Base64UrlDecode("Zm9vY"), StatusIs(kInvalid, "invalid length 5 (truncated input)"));
+  EXPECT_THAT(Base64UrlDecode("A"), StatusIs(kInvalid, "invalid length 1"));
+  EXPECT_THAT(Base64UrlDecode(std::string("Zm\0v", 4)), StatusIs(kInvalid, "position 2"));
+  EXPECT_THAT(Base64UrlDecode("Zm9v\xc3\xa9Zg"), StatusIs(kInvalid, "position 4"));
+}
+
+TEST(Base64, StandardWithPadding) {
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(*Base64Decode("Zg=="), "f");
+  EXPECT_EQ(*Base64Decode("Zm8="), "fo");
+  EXPECT_EQ(*Base64Decode("Zm9vYmFy"), "foobar");
+}
+
+TEST(Base64, StrictDecoding) {
+  EXPECT_THAT(Base64Decode("Zg"), StatusIs(kInvalid, "base64: invalid length 2"));
+  EXPECT_THAT(Base64Decode("Zh=="), StatusIs(kInvalid, "base64: non-canonical"));
+  EXPECT_THAT(Base64Decode("Z==="), StatusIs(kInvalid, "padding at position 1"));
+  EXPECT_THAT(Base64Decode("Zg==Zg=="), StatusIs(kInvalid, "padding at position 2"));
+  EXPECT_THAT(Base64Decode("-_-_"), StatusIs(kInvalid, "invalid character at position 0"));
+}
+
+}  // namespace
+}  // namespace trustfabric::pki

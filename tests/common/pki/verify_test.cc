@@ -1,0 +1,387 @@
+#include "common/pki/verify.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "common/pki/issue.h"
+#include "common/pki/spiffe.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_pki.h"
+
+namespace trustfabric::pki {
+namespace {
+
+using ::testing::SizeIs;
+using trustfabric::testing::IsOk;
+using trustfabric::testing::StatusIs;
+using trustfabric::testing::TestDomain;
+
+constexpr auto kUnauth = absl::StatusCode::kUnauthenticated;
+constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+
+class VerifyTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    contoso_ = new TestDomain("contoso.test");
+    fabrikam_ = new TestDomain("fabrikam.test");
+  }
+  static void TearDownTestSuite() {
+    delete contoso_;
+    delete fabrikam_;
+  }
+
+  std::shared_ptr<const RootStore> Store(const std::vector<Certificate>& roots) {
+    absl::StatusOr<std::shared_ptr<const RootStore>> store = RootStore::Create(roots);
+    EXPECT_THAT(store, IsOk());
+    return store.ok() ? *store : nullptr;
+  }
+  std::shared_ptr<const RootStore> ContosoStore() {
+    return Store({contoso_->root().certificate});
+  }
+
+  VerifyRequest Request(const IssuedCertificate& leaf,
+                        std::vector<Certificate> intermediates) const {
+    VerifyRequest req{leaf.certificate};
+    req.intermediates = std::move(intermediates);
+    req.at = absl::Now();
+    return req;
+  }
+  VerifyRequest NodeRequest(const IssuedCertificate& leaf) const {
+    return Request(leaf, {contoso_->intermediate().certificate});
+  }
+
+  // A CA signed by `issuer` with the given shape.
+  static IssuedCertificate Ca(const std::string& cn, const IssuedCertificate& issuer,
+                              bool is_ca, bool omit_bc, int path_length = -1) {
+    CertificateSpec spec;
+    spec.common_name = cn;
+    spec.is_ca = is_ca;
+    spec.omit_basic_constraints = omit_bc;
+    spec.path_length = path_length;
+    absl::StatusOr<IssuedCertificate> ca = Issue(spec, &issuer);
+    EXPECT_THAT(ca, IsOk());
+    return *std::move(ca);
+  }
+  static IssuedCertificate Leaf(const std::string& dns, const IssuedCertificate& issuer) {
+    CertificateSpec spec;
+    spec.common_name = dns;
+    spec.dns_names = {dns};
+    spec.uri_names = {"spiffe://contoso.test/frontend/fe1"};
+    absl::StatusOr<IssuedCertificate> leaf = Issue(spec, &issuer);
+    EXPECT_THAT(leaf, IsOk());
+    return *std::move(leaf);
+  }
+
+  static TestDomain* contoso_;
+  static TestDomain* fabrikam_;
+};
+TestDomain* VerifyTest::contoso_ = nullptr;
+TestDomain* VerifyTest::fabrikam_ = nullptr;
+
+TEST_F(VerifyTest, CreateRejectsEmptyRoots) {
+  EXPECT_THAT(RootStore::Create({}), StatusIs(kInvalid, "root store: no roots"));
+}
+
+TEST_F(VerifyTest, ValidChainReturnsLeafToAnchor) {
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  auto store = ContosoStore();
+  absl::StatusOr<VerifiedChain> v = store->Verify(NodeRequest(leaf));
+  ASSERT_THAT(v, IsOk());
+  ASSERT_THAT(v->chain, SizeIs(3));
+  EXPECT_EQ(v->chain[0], leaf.certificate);
+  EXPECT_EQ(v->chain[1], contoso_->intermediate().certificate);
+  EXPECT_EQ(v->anchor(), contoso_->root().certificate);
+  EXPECT_THAT(store->roots(), SizeIs(1));
+}
+
+TEST_F(VerifyTest, TlsPurposesForNodeCertificates) {
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  auto store = ContosoStore();
+  for (ChainPurpose p : {ChainPurpose::kAny, ChainPurpose::kTlsClient, ChainPurpose::kTlsServer}) {
+    VerifyRequest req = NodeRequest(leaf);
+    req.purpose = p;
+    EXPECT_THAT(store->Verify(req), IsOk());
+  }
+}
+
+TEST_F(VerifyTest, CaCertificateIsNotATlsLeaf) {
+  auto store = ContosoStore();
+  VerifyRequest req = Request(contoso_->intermediate(), {});
+  EXPECT_THAT(store->Verify(req), IsOk());
+  req.purpose = ChainPurpose::kTlsServer;
+  EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "unsupported certificate purpose"));
+  req.purpose = ChainPurpose::kTlsClient;
+  EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "unsupported certificate purpose"));
+}
+
+TEST_F(VerifyTest, ExpiredLeaf) {
+  testing::LeafOptions opts;
+  opts.not_after = absl::Now() - absl::Hours(24);
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
+  EXPECT_THAT(ContosoStore()->Verify(NodeRequest(leaf)), StatusIs(kUnauth, "certificate has expired"));
+}
+
+TEST_F(VerifyTest, NotYetValidLeaf) {
+  testing::LeafOptions opts;
+  opts.not_before = absl::Now() + absl::Hours(24);
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
+  EXPECT_THAT(ContosoStore()->Verify(NodeRequest(leaf)),
+              StatusIs(kUnauth, "certificate is not yet valid"));
+}
+
+TEST_F(VerifyTest, VerificationTimeIsTheRequestedOne) {
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  auto store = ContosoStore();
+  VerifyRequest req = NodeRequest(leaf);
+  req.at = leaf.certificate.NotAfter() + absl::Seconds(1);
+  EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "certificate has expired"));
+  req.at = leaf.certificate.NotBefore() - absl::Seconds(1);
+  EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "certificate is not yet valid"));
+  req.at = absl::InfinitePast();
+  EXPECT_THAT(store->Verify(req), StatusIs(kInvalid, "verification time not set"));
+}
+
+TEST_F(VerifyTest, WrongRoot) {
+  IssuedCertificate leaf = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  VerifyRequest req = Request(leaf, {fabrikam_->intermediate().certificate});
+  EXPECT_THAT(ContosoStore()->Verify(req),
+              StatusIs(kUnauth, "unable to get local issuer certificate"));
+}
+
+TEST_F(VerifyTest, PeerOfferedRootIsNotAnAnchor) {
+  IssuedCertificate leaf = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  VerifyRequest req = Request(
+      leaf, {fabrikam_->intermediate().certificate, fabrikam_->root().certificate});
+  EXPECT_THAT(ContosoStore()->Verify(req),
+              StatusIs(kUnauth, "self-signed certificate in certificate chain"));
+}
+
+TEST_F(VerifyTest, SameNamedImpostorIntermediateIsRejected) {
+  TestDomain impostor("contoso.test");
+  IssuedCertificate leaf = impostor.IssueNode("frontend", "fe1", "fe1.contoso.test");
+  VerifyRequest req = Request(leaf, {impostor.intermediate().certificate});
+  absl::StatusOr<VerifiedChain> v = ContosoStore()->Verify(req);
+  EXPECT_THAT(v, StatusIs(kUnauth, "unable to get local issuer certificate"));
+  // Even when offered the real intermediate, the impostor leaf's signature fails.
+  req.intermediates = {contoso_->intermediate().certificate};
+  EXPECT_FALSE(ContosoStore()->Verify(req).ok());
+}
+
+TEST_F(VerifyTest, MissingIntermediate) {
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  EXPECT_THAT(ContosoStore()->Verify(Request(leaf, {})),
+              StatusIs(kUnauth, "unable to get local issuer certificate"));
+}
+
+TEST_F(VerifyTest, PartialChainsAreOff) {
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  auto store = Store({contoso_->intermediate().certificate});
+  EXPECT_THAT(store->Verify(Request(leaf, {})),
+              StatusIs(kUnauth, "unable to get local issuer certificate"));
+}
+
+TEST_F(VerifyTest, RevokedLeafIntermediateAndRoot) {
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  auto store = ContosoStore();
+  const std::vector<const Certificate*> chain = {
+      &leaf.certificate, &contoso_->intermediate().certificate, &contoso_->root().certificate};
+  for (const Certificate* c : chain) {
+    absl::flat_hash_set<std::string> revoked = {c->Sha256Hex(), std::string(64, '0')};
+    VerifyRequest req = NodeRequest(leaf);
+    req.revoked = &revoked;
+    EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "certificate revoked: " + c->Sha256Hex()));
+  }
+  absl::flat_hash_set<std::string> unrelated = {std::string(64, 'a')};
+  VerifyRequest req = NodeRequest(leaf);
+  req.revoked = &unrelated;
+  EXPECT_THAT(store->Verify(req), IsOk());
+}
+
+TEST_F(VerifyTest, IntermediateWithoutCaTrue) {
+  IssuedCertificate not_ca = Ca("not a ca", contoso_->root(), /*is_ca=*/false, /*omit_bc=*/false);
+  IssuedCertificate leaf = Leaf("fe1.contoso.test", not_ca);
+  EXPECT_THAT(ContosoStore()->Verify(Request(leaf, {not_ca.certificate})),
+              StatusIs(kUnauth, "invalid ca certificate"));
+}
+
+TEST_F(VerifyTest, IntermediateWithoutBasicConstraints) {
+  IssuedCertificate no_bc = Ca("no bc", contoso_->root(), /*is_ca=*/true, /*omit_bc=*/true);
+  EXPECT_FALSE(no_bc.certificate.IsCa());
+  IssuedCertificate leaf = Leaf("fe1.contoso.test", no_bc);
+  EXPECT_THAT(ContosoStore()->Verify(Request(leaf, {no_bc.certificate})),
+              StatusIs(kUnauth, "invalid ca certificate"));
+}
+
+TEST_F(VerifyTest, PathLengthConstraint) {
+  // The test intermediate has pathlen 0: it may not sign another CA.
+  IssuedCertificate sub = Ca("sub ca", contoso_->intermediate(), /*is_ca=*/true, false);
+  IssuedCertificate leaf = Leaf("fe1.contoso.test", sub);
+  EXPECT_THAT(ContosoStore()->Verify(
+                  Request(leaf, {sub.certificate, contoso_->intermediate().certificate})),
+              StatusIs(kUnauth, "path length constraint exceeded"));
+}
+
+TEST_F(VerifyTest, WeakLeafKey) {
+  absl::StatusOr<PrivateKey> weak = PrivateKey::GenerateRsa(1024);
+  ASSERT_THAT(weak, IsOk());
+  CertificateSpec spec;
+  spec.common_name = "fe1.contoso.test";
+  spec.dns_names = {"fe1.contoso.test"};
+  spec.key = *weak;
+  absl::StatusOr<IssuedCertificate> leaf = Issue(spec, &contoso_->intermediate());
+  ASSERT_THAT(leaf, IsOk());
+  EXPECT_THAT(ContosoStore()->Verify(NodeRequest(*leaf)),
+              StatusIs(kUnauth, "weak key: rsa key of 1024 bits is below the minimum of 2048"));
+}
+
+TEST_F(VerifyTest, WeakIntermediateKey) {
+  absl::StatusOr<PrivateKey> weak = PrivateKey::GenerateRsa(1024);
+  ASSERT_THAT(weak, IsOk());
+  CertificateSpec spec;
+  spec.common_name = "weak intermediate";
+  spec.is_ca = true;
+  spec.key = *weak;
+  absl::StatusOr<IssuedCertificate> inter = Issue(spec, &contoso_->root());
+  ASSERT_THAT(inter, IsOk());
+  IssuedCertificate leaf = Leaf("fe1.contoso.test", *inter);
+  EXPECT_THAT(ContosoStore()->Verify(Request(leaf, {inter->certificate})),
+              StatusIs(kUnauth, "weak key: rsa key of 1024 bits"));
+}
+
+TEST_F(VerifyTest, DnsNameCheck) {
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  auto store = ContosoStore();
+  VerifyRequest req = NodeRequest(leaf);
+  req.dns_name = "fe1.contoso.test";
+  EXPECT_THAT(store->Verify(req), IsOk());
+  req.dns_name = "FE1.Contoso.Test";
+  EXPECT_THAT(store->Verify(req), IsOk());
+  req.dns_name = "fe2.contoso.test";
+  EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "dns name mismatch: want fe2.contoso.test"));
+  req.dns_name = "contoso.test";
+  EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "dns name mismatch"));
+}
+
+TEST_F(VerifyTest, DnsNameIgnoresWildcardsAndSubject) {
+  auto store = ContosoStore();
+  CertificateSpec spec;
+  spec.common_name = "fe1.contoso.test";
+  spec.dns_names = {"*.contoso.test"};
+  absl::StatusOr<IssuedCertificate> wildcard = Issue(spec, &contoso_->intermediate());
+  ASSERT_THAT(wildcard, IsOk());
+  VerifyRequest req = NodeRequest(*wildcard);
+  req.dns_name = "fe1.contoso.test";
+  // Matches neither the wildcard SAN nor the subject CN.
+  EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "dns name mismatch"));
+}
+
+TEST_F(VerifyTest, PinnedSelfSignedSigningCertificate) {
+  IssuedCertificate signing = testing::SelfSignedSigningCert("app1 signing");
+  auto pinned = Store({signing.certificate});
+  absl::StatusOr<VerifiedChain> v = pinned->Verify(Request(signing, {}));
+  ASSERT_THAT(v, IsOk());
+  ASSERT_THAT(v->chain, SizeIs(1));
+  EXPECT_EQ(v->anchor(), signing.certificate);
+  EXPECT_THAT(ContosoStore()->Verify(Request(signing, {})),
+              StatusIs(kUnauth, "self-signed certificate"));
+}
+
+TEST_F(VerifyTest, SigningCertificateUnderRoot) {
+  IssuedCertificate signing = testing::SigningCertUnder(contoso_->root(), "app2 signing");
+  absl::StatusOr<VerifiedChain> v = ContosoStore()->Verify(Request(signing, {}));
+  ASSERT_THAT(v, IsOk());
+  EXPECT_THAT(v->chain, SizeIs(2));
+}
+
+TEST_F(VerifyTest, EveryKeyTypeVerifies) {
+  auto store = ContosoStore();
+  for (KeyType t : {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048, KeyType::kRsa3072,
+                    KeyType::kEd25519}) {
+    testing::LeafOptions opts;
+    opts.key_type = t;
+    IssuedCertificate leaf = contoso_->IssueNode("edge", "edge1", "edge1.contoso.test", opts);
+    VerifyRequest req = NodeRequest(leaf);
+    req.purpose = ChainPurpose::kTlsServer;
+    EXPECT_THAT(store->Verify(req), IsOk()) << static_cast<int>(t);
+  }
+}
+
+TEST_F(VerifyTest, Ed25519CaChain) {
+  CertificateSpec spec;
+  spec.common_name = "ed root";
+  spec.is_ca = true;
+  spec.key_type = KeyType::kEd25519;
+  absl::StatusOr<IssuedCertificate> root = Issue(spec, nullptr);
+  ASSERT_THAT(root, IsOk());
+  IssuedCertificate leaf = Leaf("fe1.contoso.test", *root);
+  EXPECT_THAT(Store({root->certificate})->Verify(Request(leaf, {})), IsOk());
+}
+
+TEST_F(VerifyTest, SeveralRootsInOneStore) {
+  auto store = Store({contoso_->root().certificate, fabrikam_->root().certificate});
+  IssuedCertificate c = contoso_->IssueNode("edge", "edge1", "edge1.contoso.test");
+  IssuedCertificate f = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  absl::StatusOr<VerifiedChain> vc = store->Verify(NodeRequest(c));
+  ASSERT_THAT(vc, IsOk());
+  EXPECT_EQ(vc->anchor(), contoso_->root().certificate);
+  absl::StatusOr<VerifiedChain> vf =
+      store->Verify(Request(f, {fabrikam_->intermediate().certificate}));
+  ASSERT_THAT(vf, IsOk());
+  EXPECT_EQ(vf->anchor(), fabrikam_->root().certificate);
+}
+
+TEST_F(VerifyTest, TwoUriSansAreVisibleForSpiffeLevelRejection) {
+  testing::LeafOptions opts;
+  opts.extra_uri_names = {"spiffe://contoso.test/admin/admin1"};
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
+  // The chain itself is valid; the identity is ambiguous, which the
+  // exactly-one-SPIFFE-ID rule of the TLS layer rejects.
+  ASSERT_THAT(ContosoStore()->Verify(NodeRequest(leaf)), IsOk());
+  std::vector<std::string> uris = leaf.certificate.UriNames();
+  ASSERT_THAT(uris, SizeIs(2));
+  int spiffe_ids = 0;
+  for (const std::string& u : uris) spiffe_ids += ParseSpiffeId(u).ok() ? 1 : 0;
+  EXPECT_EQ(spiffe_ids, 2);
+}
+
+TEST_F(VerifyTest, MalformedSpiffeUriSurvivesChainButFailsParsing) {
+  testing::LeafOptions opts;
+  opts.no_uri = true;
+  opts.extra_uri_names = {"spiffe://Contoso.test/frontend/fe1"};
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
+  ASSERT_THAT(ContosoStore()->Verify(NodeRequest(leaf)), IsOk());
+  ASSERT_THAT(leaf.certificate.UriNames(), SizeIs(1));
+  EXPECT_THAT(ParseSpiffeId(leaf.certificate.UriNames()[0]),
+              StatusIs(kInvalid, "not a valid lower-case dns name"));
+}
+
+TEST_F(VerifyTest, ConcurrentVerificationsShareOneStore) {
+  auto store = ContosoStore();
+  IssuedCertificate good = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  IssuedCertificate foreign = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  std::atomic<int> ok{0};
+  std::atomic<int> rejected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if (store->Verify(NodeRequest(good)).ok()) ok++;
+        if (!store->Verify(Request(foreign, {fabrikam_->intermediate().certificate})).ok()) {
+          rejected++;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 400);
+  EXPECT_EQ(rejected.load(), 400);
+}
+
+}  // namespace
+}  // namespace trustfabric::pki
