@@ -27,7 +27,7 @@ using trustfabric::testing::TestDomain;
 
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
-class CertificateTest : public ::testing::Test {
+class PkiCertificateTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { domain_ = new TestDomain("contoso.test"); }
   static void TearDownTestSuite() {
@@ -36,9 +36,9 @@ class CertificateTest : public ::testing::Test {
   }
   static TestDomain* domain_;
 };
-TestDomain* CertificateTest::domain_ = nullptr;
+TestDomain* PkiCertificateTest::domain_ = nullptr;
 
-TEST_F(CertificateTest, ParsesBundleInOrder) {
+TEST_F(PkiCertificateTest, ParsesBundleInOrder) {
   IssuedCertificate leaf = domain_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   absl::StatusOr<std::vector<Certificate>> certs = ParsePemBundle(domain_->ChainPem(leaf));
   ASSERT_THAT(certs, IsOk());
@@ -48,7 +48,7 @@ TEST_F(CertificateTest, ParsesBundleInOrder) {
   EXPECT_EQ(ToPemBundle(*certs), domain_->ChainPem(leaf));
 }
 
-TEST_F(CertificateTest, BundleRejectsEmptyAndOversizedInput) {
+TEST_F(PkiCertificateTest, BundleRejectsEmptyAndOversizedInput) {
   EXPECT_THAT(ParsePemBundle(""), StatusIs(kInvalid, "pem: empty input"));
   EXPECT_THAT(ParsePemBundle("\n\n  \n"), StatusIs(kInvalid, "pem: empty input"));
   std::string big = domain_->RootPem();
@@ -56,7 +56,7 @@ TEST_F(CertificateTest, BundleRejectsEmptyAndOversizedInput) {
   EXPECT_THAT(ParsePemBundle(big), StatusIs(kInvalid, "exceeds the limit of 1048576"));
 }
 
-TEST_F(CertificateTest, BundleNamesTheNonCertificateBlock) {
+TEST_F(PkiCertificateTest, BundleNamesTheNonCertificateBlock) {
   const std::string key_pem = domain_->root().key.ToPem();
   EXPECT_THAT(ParsePemBundle(domain_->RootPem() + key_pem),
               StatusIs(kInvalid, "pem block 2: private key is not a certificate"));
@@ -67,7 +67,7 @@ TEST_F(CertificateTest, BundleNamesTheNonCertificateBlock) {
   EXPECT_EQ(s.message().find(key_pem.substr(40, 20)), absl::string_view::npos);
 }
 
-TEST_F(CertificateTest, BundleRejectsTrailingGarbageAndTruncation) {
+TEST_F(PkiCertificateTest, BundleRejectsTrailingGarbageAndTruncation) {
   const std::string root = domain_->RootPem();
   const std::string inter = domain_->intermediate().certificate.ToPem();
   EXPECT_THAT(ParsePemBundle(root + inter + "garbage\n"),
@@ -77,7 +77,7 @@ TEST_F(CertificateTest, BundleRejectsTrailingGarbageAndTruncation) {
   EXPECT_THAT(ParsePemBundle("some text\n" + root), StatusIs(kInvalid, "no BEGIN line"));
 }
 
-TEST_F(CertificateTest, BundleRejectsBlocksThatDoNotDecode) {
+TEST_F(PkiCertificateTest, BundleRejectsBlocksThatDoNotDecode) {
   // Base64 of a truncated certificate, complete PEM framing.
   const std::string der = domain_->root().certificate.der();
   EXPECT_THAT(ParsePemBundle(PemEncode("CERTIFICATE", der.substr(0, der.size() - 10))),
@@ -90,7 +90,7 @@ TEST_F(CertificateTest, BundleRejectsBlocksThatDoNotDecode) {
               StatusIs(kInvalid, "pem block 1: base64: invalid character"));
 }
 
-TEST_F(CertificateTest, FromPemWantsExactlyOne) {
+TEST_F(PkiCertificateTest, FromPemWantsExactlyOne) {
   EXPECT_THAT(Certificate::FromPem(domain_->RootPem()), IsOk());
   EXPECT_THAT(Certificate::FromPem("\n" + domain_->RootPem() + "\n"), IsOk());
   const std::string two = domain_->RootPem() + domain_->intermediate().certificate.ToPem();
@@ -98,7 +98,7 @@ TEST_F(CertificateTest, FromPemWantsExactlyOne) {
   EXPECT_THAT(Certificate::FromPem(""), StatusIs(kInvalid, "empty input"));
 }
 
-TEST_F(CertificateTest, FromDerRejectsMalformedInput) {
+TEST_F(PkiCertificateTest, FromDerRejectsMalformedInput) {
   const std::string der = domain_->root().certificate.der();
   EXPECT_THAT(Certificate::FromDer(der), IsOk());
   EXPECT_THAT(Certificate::FromDer(""), StatusIs(kInvalid, "certificate: empty der"));
@@ -116,7 +116,7 @@ TEST_F(CertificateTest, FromDerRejectsMalformedInput) {
   EXPECT_THAT(Certificate::FromDer(flipped), StatusIs(kInvalid, "does not decode"));
 }
 
-TEST_F(CertificateTest, ExposesNamesInCertificateOrder) {
+TEST_F(PkiCertificateTest, ExposesNamesInCertificateOrder) {
   testing::LeafOptions opts;
   opts.extra_uri_names = {"spiffe://contoso.test/frontend/fe2"};
   IssuedCertificate leaf = domain_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
@@ -129,7 +129,7 @@ TEST_F(CertificateTest, ExposesNamesInCertificateOrder) {
   EXPECT_THAT(domain_->root().certificate.UriNames(), ::testing::IsEmpty());
 }
 
-TEST_F(CertificateTest, FingerprintsAndSerial) {
+TEST_F(PkiCertificateTest, FingerprintsAndSerial) {
   const Certificate& c = domain_->root().certificate;
   EXPECT_EQ(c.Sha256Hex(), HexEncode(Sha256(c.der())));
   EXPECT_EQ(c.Sha256Hex().size(), 64u);
@@ -139,7 +139,7 @@ TEST_F(CertificateTest, FingerprintsAndSerial) {
   EXPECT_NE(c.SerialHex(), domain_->intermediate().certificate.SerialHex());
 }
 
-TEST_F(CertificateTest, CopiesShareOneObjectAndRoundTrip) {
+TEST_F(PkiCertificateTest, CopiesShareOneObjectAndRoundTrip) {
   const Certificate& c = domain_->root().certificate;
   Certificate copy = c;
   EXPECT_EQ(copy.get(), c.get());
@@ -151,7 +151,7 @@ TEST_F(CertificateTest, CopiesShareOneObjectAndRoundTrip) {
   EXPECT_EQ(from_pem->Sha256Hex(), c.Sha256Hex());
 }
 
-TEST_F(CertificateTest, CaAndSelfSignedFlags) {
+TEST_F(PkiCertificateTest, CaAndSelfSignedFlags) {
   IssuedCertificate leaf = domain_->IssueNode("edge", "edge1", "edge1.contoso.test");
   EXPECT_TRUE(domain_->root().certificate.IsCa());
   EXPECT_TRUE(domain_->root().certificate.IsSelfSigned());
@@ -164,7 +164,7 @@ TEST_F(CertificateTest, CaAndSelfSignedFlags) {
   EXPECT_TRUE(signing.certificate.IsSelfSigned());
 }
 
-TEST_F(CertificateTest, ValidityMatchesSpecToTheSecond) {
+TEST_F(PkiCertificateTest, ValidityMatchesSpecToTheSecond) {
   const absl::Time nb = absl::FromUnixSeconds(1700000000);
   const absl::Time na = absl::FromUnixSeconds(1800000000);
   testing::LeafOptions opts;
@@ -180,7 +180,7 @@ TEST_F(CertificateTest, ValidityMatchesSpecToTheSecond) {
   EXPECT_EQ(Asn1TimeToAbsl(nullptr), absl::InfinitePast());
 }
 
-TEST_F(CertificateTest, KeyAlgorithmsAndStrength) {
+TEST_F(PkiCertificateTest, KeyAlgorithmsAndStrength) {
   struct Case {
     KeyType type;
     KeyAlgorithm algorithm;
@@ -200,7 +200,7 @@ TEST_F(CertificateTest, KeyAlgorithmsAndStrength) {
   EXPECT_EQ(KeyAlgorithmName(KeyAlgorithm::kEcP384), "ec p-384");
 }
 
-TEST_F(CertificateTest, WeakKeysAreNamed) {
+TEST_F(PkiCertificateTest, WeakKeysAreNamed) {
   CertificateSpec spec;
   spec.common_name = "weak";
   absl::StatusOr<PrivateKey> rsa1024 = PrivateKey::GenerateRsa(1024);

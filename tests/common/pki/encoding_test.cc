@@ -15,7 +15,7 @@ using trustfabric::testing::StatusIs;
 
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
-TEST(Digest, KnownVectors) {
+TEST(PkiDigest, KnownVectors) {
   EXPECT_EQ(HexEncode(Sha256("abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(HexEncode(Sha1("abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
@@ -25,7 +25,7 @@ TEST(Digest, KnownVectors) {
   EXPECT_EQ(Sha1("x").size(), 20u);
 }
 
-TEST(Hex, RoundTripAndCase) {
+TEST(PkiHex, RoundTripAndCase) {
   const std::string bytes("\x00\x01\xab\xff", 4);
   EXPECT_EQ(HexEncode(bytes), "0001abff");
   EXPECT_EQ(*HexDecode("0001abff"), bytes);
@@ -33,14 +33,14 @@ TEST(Hex, RoundTripAndCase) {
   EXPECT_EQ(*HexDecode(""), "");
 }
 
-TEST(Hex, RejectsOddLengthAndBadCharacters) {
+TEST(PkiHex, RejectsOddLengthAndBadCharacters) {
   EXPECT_THAT(HexDecode("abc"), StatusIs(kInvalid, "hex: odd length 3"));
   EXPECT_THAT(HexDecode("0g"), StatusIs(kInvalid, "invalid character at position 1"));
   EXPECT_THAT(HexDecode("x0"), StatusIs(kInvalid, "invalid character at position 0"));
   EXPECT_THAT(HexDecode("00 0"), StatusIs(kInvalid, "position 2"));
 }
 
-TEST(Base64Url, Rfc4648Vectors) {
+TEST(PkiBase64Url, Rfc4648Vectors) {
   EXPECT_EQ(Base64UrlEncode(""), "");
   EXPECT_EQ(Base64UrlEncode("f"), "Zg");
   EXPECT_EQ(Base64UrlEncode("fo"), "Zm8");
@@ -52,7 +52,7 @@ TEST(Base64Url, Rfc4648Vectors) {
   EXPECT_EQ(*Base64UrlDecode(""), "");
 }
 
-TEST(Base64Url, UsesUrlAlphabet) {
+TEST(PkiBase64Url, UsesUrlAlphabet) {
   const std::string bytes("\xfb\xff\xbf", 3);
   EXPECT_EQ(Base64UrlEncode(bytes), "-_-_");
   EXPECT_EQ(Base64Encode(bytes), "+/+/");
@@ -60,7 +60,7 @@ TEST(Base64Url, UsesUrlAlphabet) {
   EXPECT_THAT(Base64UrlDecode("+/+/"), StatusIs(kInvalid, "invalid character at position 0"));
 }
 
-TEST(Base64Url, RoundTripsEveryLength) {
+TEST(PkiBase64Url, RoundTripsEveryLength) {
   std::string bytes;
   for (int i = 0; i < 70; ++i) {
     const std::string encoded = Base64UrlEncode(bytes);
@@ -72,7 +72,7 @@ TEST(Base64Url, RoundTripsEveryLength) {
   }
 }
 
-TEST(Base64Url, RejectsNonCanonicalTrailingBits) {
+TEST(PkiBase64Url, RejectsNonCanonicalTrailingBits) {
   // "Zg" is the only encoding of "f": 'h' sets one of the 4 unused bits.
   EXPECT_THAT(Base64UrlDecode("Zg"), IsOk());
   EXPECT_THAT(Base64UrlDecode("Zh"), StatusIs(kInvalid, "non-canonical trailing bits at position 1"));
@@ -83,7 +83,7 @@ TEST(Base64Url, RejectsNonCanonicalTrailingBits) {
   EXPECT_THAT(Base64UrlDecode("Zm9vZm9"), StatusIs(kInvalid, "non-canonical"));
 }
 
-TEST(Base64Url, RejectsPaddingWhitespaceAndBadLength) {
+TEST(PkiBase64Url, RejectsPaddingWhitespaceAndBadLength) {
   EXPECT_THAT(Base64UrlDecode("Zg=="), StatusIs(kInvalid, "padding at position 2 is not allowed"));
   EXPECT_THAT(Base64UrlDecode("Zm8="), StatusIs(kInvalid, "padding at position 3"));
   EXPECT_THAT(Base64UrlDecode("Zm9v\n"), StatusIs(kInvalid, "invalid length 5"));
@@ -95,7 +95,7 @@ TEST(Base64Url, RejectsPaddingWhitespaceAndBadLength) {
   EXPECT_THAT(Base64UrlDecode("Zm9v\xc3\xa9Zg"), StatusIs(kInvalid, "position 4"));
 }
 
-TEST(Base64, StandardWithPadding) {
+TEST(PkiBase64, StandardWithPadding) {
   EXPECT_EQ(Base64Encode(""), "");
   EXPECT_EQ(Base64Encode("f"), "Zg==");
   EXPECT_EQ(Base64Encode("fo"), "Zm8=");
@@ -105,7 +105,7 @@ TEST(Base64, StandardWithPadding) {
   EXPECT_EQ(*Base64Decode("Zm9vYmFy"), "foobar");
 }
 
-TEST(Base64, StrictDecoding) {
+TEST(PkiBase64, StrictDecoding) {
   EXPECT_THAT(Base64Decode("Zg"), StatusIs(kInvalid, "base64: invalid length 2"));
   EXPECT_THAT(Base64Decode("Zh=="), StatusIs(kInvalid, "base64: non-canonical"));
   EXPECT_THAT(Base64Decode("Z==="), StatusIs(kInvalid, "padding at position 1"));

@@ -31,7 +31,7 @@ bool HasExtension(const Certificate& c, int nid) {
   return X509_get_ext_by_NID(c.get(), nid, -1) >= 0;
 }
 
-TEST(Issue, SelfSignedRoot) {
+TEST(PkiIssue, SelfSignedRoot) {
   absl::StatusOr<IssuedCertificate> root = Issue(RootSpec(), nullptr);
   ASSERT_THAT(root, IsOk());
   const Certificate& c = root->certificate;
@@ -50,7 +50,7 @@ TEST(Issue, SelfSignedRoot) {
   EXPECT_GE(c.NotAfter(), absl::Now() + absl::Hours(24 * 364));
 }
 
-TEST(Issue, IntermediateAndLeafWithSans) {
+TEST(PkiIssue, IntermediateAndLeafWithSans) {
   absl::StatusOr<IssuedCertificate> root = Issue(RootSpec(), nullptr);
   ASSERT_THAT(root, IsOk());
   CertificateSpec ispec;
@@ -87,7 +87,7 @@ TEST(Issue, IntermediateAndLeafWithSans) {
   EXPECT_THAT((*store)->Verify(req), IsOk());
 }
 
-TEST(Issue, RsaLeafAlsoAllowsKeyEncipherment) {
+TEST(PkiIssue, RsaLeafAlsoAllowsKeyEncipherment) {
   CertificateSpec spec;
   spec.common_name = "rsa leaf";
   spec.key_type = KeyType::kRsa2048;
@@ -97,7 +97,7 @@ TEST(Issue, RsaLeafAlsoAllowsKeyEncipherment) {
             static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
 }
 
-TEST(Issue, SigningOnlyHasNoTlsUsage) {
+TEST(PkiIssue, SigningOnlyHasNoTlsUsage) {
   CertificateSpec spec;
   spec.common_name = "app signing";
   spec.signing_only = true;
@@ -111,7 +111,7 @@ TEST(Issue, SigningOnlyHasNoTlsUsage) {
   EXPECT_FALSE(cert->certificate.IsCa());
 }
 
-TEST(Issue, OmitBasicConstraints) {
+TEST(PkiIssue, OmitBasicConstraints) {
   CertificateSpec spec = RootSpec();
   spec.omit_basic_constraints = true;
   absl::StatusOr<IssuedCertificate> cert = Issue(spec, nullptr);
@@ -120,7 +120,7 @@ TEST(Issue, OmitBasicConstraints) {
   EXPECT_FALSE(cert->certificate.IsCa());
 }
 
-TEST(Issue, EveryKeyTypeAsIssuerAndSubject) {
+TEST(PkiIssue, EveryKeyTypeAsIssuerAndSubject) {
   for (KeyType type : {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048,
                        KeyType::kRsa3072, KeyType::kEd25519}) {
     CertificateSpec spec = RootSpec();
@@ -136,7 +136,7 @@ TEST(Issue, EveryKeyTypeAsIssuerAndSubject) {
   }
 }
 
-TEST(Issue, UsesTheGivenKey) {
+TEST(PkiIssue, UsesTheGivenKey) {
   absl::StatusOr<PrivateKey> key = PrivateKey::GenerateRsa(1024);
   ASSERT_THAT(key, IsOk());
   CertificateSpec spec;
@@ -149,7 +149,7 @@ TEST(Issue, UsesTheGivenKey) {
   EXPECT_EQ(cert->certificate.key_bits(), 1024);
 }
 
-TEST(Issue, SerialsAreRandomAndPositive) {
+TEST(PkiIssue, SerialsAreRandomAndPositive) {
   absl::StatusOr<IssuedCertificate> a = Issue(RootSpec(), nullptr);
   absl::StatusOr<IssuedCertificate> b = Issue(RootSpec(), nullptr);
   ASSERT_THAT(a, IsOk());
@@ -159,7 +159,7 @@ TEST(Issue, SerialsAreRandomAndPositive) {
   EXPECT_NE(a->certificate.SerialHex()[0], '-');
 }
 
-TEST(Issue, ValidityRules) {
+TEST(PkiIssue, ValidityRules) {
   const absl::Time t0 = absl::FromUnixSeconds(1750000000);
   CertificateSpec spec;
   spec.common_name = "v";
@@ -189,7 +189,7 @@ TEST(Issue, ValidityRules) {
   EXPECT_THAT(Issue(spec, nullptr), StatusIs(kInvalid, "lifetime: must be positive"));
 }
 
-TEST(Issue, RejectsBadSpecs) {
+TEST(PkiIssue, RejectsBadSpecs) {
   CertificateSpec spec;
   EXPECT_THAT(Issue(spec, nullptr), StatusIs(kInvalid, "certificate spec: common_name: empty"));
   spec.common_name = std::string(65, 'c');
@@ -218,7 +218,7 @@ TEST(Issue, RejectsBadSpecs) {
   EXPECT_THAT(Issue(spec, nullptr), StatusIs(kInvalid, "path_length: must be -1 or >= 0"));
 }
 
-TEST(Issue, RejectsIssuerWhoseKeyDoesNotMatch) {
+TEST(PkiIssue, RejectsIssuerWhoseKeyDoesNotMatch) {
   absl::StatusOr<IssuedCertificate> root = Issue(RootSpec(), nullptr);
   absl::StatusOr<IssuedCertificate> other = Issue(RootSpec(), nullptr);
   ASSERT_THAT(root, IsOk());

@@ -10,12 +10,12 @@
 namespace trustfabric::pki {
 namespace {
 
-TEST(ConsumeOpenSslError, FallbackWhenQueueIsEmpty) {
+TEST(PkiConsumeOpenSslError, FallbackWhenQueueIsEmpty) {
   ERR_clear_error();
   EXPECT_EQ(ConsumeOpenSslError("nothing queued"), "nothing queued");
 }
 
-TEST(ConsumeOpenSslError, ReturnsLowerCaseReasonAndClearsQueue) {
+TEST(PkiConsumeOpenSslError, ReturnsLowerCaseReasonAndClearsQueue) {
   ERR_clear_error();
   const unsigned char garbage[] = {0x30, 0x82, 0xff, 0xff, 0x01};
   const unsigned char* p = garbage;

@@ -17,7 +17,7 @@ using trustfabric::testing::StatusIs;
 
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
-TEST(PemEncode, WrapsAt64Columns) {
+TEST(PkiPemEncode, WrapsAt64Columns) {
   const std::string der(100, 'x');
   const std::string pem = PemEncode("CERTIFICATE", der);
   EXPECT_EQ(pem.rfind("-----BEGIN CERTIFICATE-----\n", 0), 0u);
@@ -34,7 +34,7 @@ TEST(PemEncode, WrapsAt64Columns) {
   EXPECT_THAT(lengths, ::testing::ElementsAre(27, 64, 64, 8, 25, 0));
 }
 
-TEST(ScanPem, SplitsSeveralBlocksWithWhitespace) {
+TEST(PkiScanPem, SplitsSeveralBlocksWithWhitespace) {
   const std::string text = "\n  " + PemEncode("CERTIFICATE", "a") + "\r\n\n" +
                            PemEncode("PRIVATE KEY", "b") + "\t\n";
   absl::StatusOr<std::vector<PemBlock>> blocks = ScanPem(text);
@@ -44,7 +44,7 @@ TEST(ScanPem, SplitsSeveralBlocksWithWhitespace) {
   EXPECT_EQ(*DecodePemBody((*blocks)[1]), "b");
 }
 
-TEST(ScanPem, AcceptsCrlfLineEndings) {
+TEST(PkiScanPem, AcceptsCrlfLineEndings) {
   std::string pem = PemEncode("CERTIFICATE", "abc");
   std::string crlf;
   for (char c : pem) {
@@ -56,7 +56,7 @@ TEST(ScanPem, AcceptsCrlfLineEndings) {
   EXPECT_EQ(*DecodePemBody((*blocks)[0]), "abc");
 }
 
-TEST(ScanPem, RejectsStructuralErrors) {
+TEST(PkiScanPem, RejectsStructuralErrors) {
   const std::string good = PemEncode("CERTIFICATE", "abc");
   EXPECT_THAT(ScanPem(""), StatusIs(kInvalid, "pem: empty input"));
   EXPECT_THAT(ScanPem(" \n\t"), StatusIs(kInvalid, "pem: empty input"));
@@ -81,7 +81,7 @@ TEST(ScanPem, RejectsStructuralErrors) {
               StatusIs(kInvalid, "text after BEGIN line"));
 }
 
-TEST(DecodePemBody, RejectsHeadersAndBadBase64) {
+TEST(PkiDecodePemBody, RejectsHeadersAndBadBase64) {
   absl::StatusOr<std::vector<PemBlock>> blocks = ScanPem(
       "-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\n\nYWJj\n-----END CERTIFICATE-----\n");
   ASSERT_THAT(blocks, IsOk());
@@ -97,7 +97,7 @@ TEST(DecodePemBody, RejectsHeadersAndBadBase64) {
   EXPECT_THAT(DecodePemBody((*blocks)[0]), StatusIs(kInvalid, "empty pem body"));
 }
 
-TEST(DescribePemLabel, NamesCommonKinds) {
+TEST(PkiDescribePemLabel, NamesCommonKinds) {
   EXPECT_EQ(DescribePemLabel("PRIVATE KEY"), "private key");
   EXPECT_EQ(DescribePemLabel("EC PRIVATE KEY"), "private key");
   EXPECT_EQ(DescribePemLabel("ENCRYPTED PRIVATE KEY"), "private key");

@@ -37,7 +37,7 @@ std::string Traditional(const PrivateKey& key, const EVP_CIPHER* cipher,
   return std::string(data, static_cast<size_t>(len));
 }
 
-class PrivateKeyTest : public ::testing::Test {
+class PkiPrivateKeyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     domain_ = new TestDomain("contoso.test");
@@ -50,10 +50,10 @@ class PrivateKeyTest : public ::testing::Test {
   static TestDomain* domain_;
   static IssuedCertificate* leaf_;
 };
-TestDomain* PrivateKeyTest::domain_ = nullptr;
-IssuedCertificate* PrivateKeyTest::leaf_ = nullptr;
+TestDomain* PkiPrivateKeyTest::domain_ = nullptr;
+IssuedCertificate* PkiPrivateKeyTest::leaf_ = nullptr;
 
-TEST_F(PrivateKeyTest, GeneratesEveryType) {
+TEST_F(PkiPrivateKeyTest, GeneratesEveryType) {
   struct Case {
     KeyType type;
     KeyAlgorithm algorithm;
@@ -71,7 +71,7 @@ TEST_F(PrivateKeyTest, GeneratesEveryType) {
   }
 }
 
-TEST_F(PrivateKeyTest, GenerateRsaBounds) {
+TEST_F(PkiPrivateKeyTest, GenerateRsaBounds) {
   absl::StatusOr<PrivateKey> weak = PrivateKey::GenerateRsa(1024);
   ASSERT_THAT(weak, IsOk());
   EXPECT_EQ(weak->bits(), 1024);
@@ -79,7 +79,7 @@ TEST_F(PrivateKeyTest, GenerateRsaBounds) {
   EXPECT_THAT(PrivateKey::GenerateRsa(1 << 20), StatusIs(kInvalid, "is outside 512..16384"));
 }
 
-TEST_F(PrivateKeyTest, PemRoundTripMatchesCertificate) {
+TEST_F(PkiPrivateKeyTest, PemRoundTripMatchesCertificate) {
   const std::string pem = leaf_->key.ToPem();
   EXPECT_EQ(pem.rfind("-----BEGIN PRIVATE KEY-----\n", 0), 0u);
   absl::StatusOr<PrivateKey> key = PrivateKey::FromPem(pem);
@@ -90,7 +90,7 @@ TEST_F(PrivateKeyTest, PemRoundTripMatchesCertificate) {
   EXPECT_THAT(PrivateKey::FromPem(pem, "unused"), IsOk());
 }
 
-TEST_F(PrivateKeyTest, EncryptedPemRightAndWrongPassphrase) {
+TEST_F(PkiPrivateKeyTest, EncryptedPemRightAndWrongPassphrase) {
   const std::string pem = leaf_->key.ToPem("correct horse");
   EXPECT_EQ(pem.rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----\n", 0), 0u);
   absl::StatusOr<PrivateKey> key = PrivateKey::FromPem(pem, "correct horse");
@@ -101,7 +101,7 @@ TEST_F(PrivateKeyTest, EncryptedPemRightAndWrongPassphrase) {
   EXPECT_THAT(PrivateKey::FromPem(pem), StatusIs(kInvalid, "encrypted key needs a passphrase"));
 }
 
-TEST_F(PrivateKeyTest, TraditionalFormatsPlainAndEncrypted) {
+TEST_F(PkiPrivateKeyTest, TraditionalFormatsPlainAndEncrypted) {
   for (KeyType type : {KeyType::kEcP256, KeyType::kRsa2048}) {
     absl::StatusOr<PrivateKey> key = PrivateKey::Generate(type);
     ASSERT_THAT(key, IsOk());
@@ -122,7 +122,7 @@ TEST_F(PrivateKeyTest, TraditionalFormatsPlainAndEncrypted) {
   }
 }
 
-TEST_F(PrivateKeyTest, FromPemRejectsMalformedInput) {
+TEST_F(PkiPrivateKeyTest, FromPemRejectsMalformedInput) {
   const std::string pem = leaf_->key.ToPem();
   EXPECT_THAT(PrivateKey::FromPem(""), StatusIs(kInvalid, "private key: pem: empty input"));
   EXPECT_THAT(PrivateKey::FromPem(std::string(kMaxPemBytes + 1, 'A')),
@@ -140,7 +140,7 @@ TEST_F(PrivateKeyTest, FromPemRejectsMalformedInput) {
               StatusIs(kInvalid, "passphrase: longer than 1024 bytes"));
 }
 
-TEST_F(PrivateKeyTest, ErrorsNeverEchoTheKey) {
+TEST_F(PkiPrivateKeyTest, ErrorsNeverEchoTheKey) {
   std::string pem = leaf_->key.ToPem();
   const std::string body_fragment = pem.substr(30, 24);
   for (const std::string& input :
@@ -151,7 +151,7 @@ TEST_F(PrivateKeyTest, ErrorsNeverEchoTheKey) {
   }
 }
 
-TEST_F(PrivateKeyTest, Pkcs12RightAndWrongPassword) {
+TEST_F(PkiPrivateKeyTest, Pkcs12RightAndWrongPassword) {
   absl::StatusOr<std::string> p12 =
       MakePkcs12(leaf_->key, leaf_->certificate, {domain_->intermediate().certificate}, "changeit");
   ASSERT_THAT(p12, IsOk());
@@ -166,7 +166,7 @@ TEST_F(PrivateKeyTest, Pkcs12RightAndWrongPassword) {
   EXPECT_THAT(ParsePkcs12(*p12, ""), StatusIs(kInvalid, "wrong pkcs#12 password"));
 }
 
-TEST_F(PrivateKeyTest, Pkcs12RsaSigningCertificate) {
+TEST_F(PkiPrivateKeyTest, Pkcs12RsaSigningCertificate) {
   IssuedCertificate signing = testing::SelfSignedSigningCert("app signing");
   absl::StatusOr<std::string> p12 = MakePkcs12(signing.key, signing.certificate, {}, "pw");
   ASSERT_THAT(p12, IsOk());
@@ -177,7 +177,7 @@ TEST_F(PrivateKeyTest, Pkcs12RsaSigningCertificate) {
   EXPECT_TRUE(contents->chain.empty());
 }
 
-TEST_F(PrivateKeyTest, Pkcs12RejectsMalformedFiles) {
+TEST_F(PkiPrivateKeyTest, Pkcs12RejectsMalformedFiles) {
   absl::StatusOr<std::string> p12 = MakePkcs12(leaf_->key, leaf_->certificate, {}, "pw");
   ASSERT_THAT(p12, IsOk());
   EXPECT_THAT(ParsePkcs12("", "pw"), StatusIs(kInvalid, "pkcs#12: empty input"));
@@ -190,7 +190,7 @@ TEST_F(PrivateKeyTest, Pkcs12RejectsMalformedFiles) {
   EXPECT_THAT(ParsePkcs12(leaf_->certificate.der(), "pw"), StatusIs(kInvalid, "malformed file"));
 }
 
-TEST_F(PrivateKeyTest, Pkcs12WithoutKeyIsRejected) {
+TEST_F(PkiPrivateKeyTest, Pkcs12WithoutKeyIsRejected) {
   Pkcs12Ptr p12(PKCS12_create("pw", nullptr, nullptr, leaf_->certificate.get(), nullptr,
                               NID_aes_256_cbc, NID_aes_256_cbc, 0, 0, 0));
   ASSERT_NE(p12, nullptr);
@@ -201,7 +201,7 @@ TEST_F(PrivateKeyTest, Pkcs12WithoutKeyIsRejected) {
   EXPECT_THAT(ParsePkcs12(der, "pw"), StatusIs(kInvalid, "pkcs#12: no private key"));
 }
 
-TEST_F(PrivateKeyTest, MakePkcs12ChecksInputs) {
+TEST_F(PkiPrivateKeyTest, MakePkcs12ChecksInputs) {
   EXPECT_THAT(MakePkcs12(leaf_->key, domain_->root().certificate, {}, "pw"),
               StatusIs(kInvalid, "private key does not match the certificate"));
   EXPECT_THAT(MakePkcs12(leaf_->key, leaf_->certificate, {}, ""),

@@ -14,7 +14,7 @@ using trustfabric::testing::StatusIs;
 
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
-TEST(Role, NamesRoundTrip) {
+TEST(PkiRole, NamesRoundTrip) {
   for (Role r : {Role::kEdge, Role::kFrontend, Role::kRegistrar, Role::kControl, Role::kAdmin}) {
     ASSERT_TRUE(RoleFromName(RoleName(r)).has_value());
     EXPECT_EQ(*RoleFromName(RoleName(r)), r);
@@ -24,7 +24,7 @@ TEST(Role, NamesRoundTrip) {
   EXPECT_FALSE(RoleFromName("").has_value());
 }
 
-TEST(ParseSpiffeId, AcceptsWellFormedIds) {
+TEST(PkiParseSpiffeId, AcceptsWellFormedIds) {
   absl::StatusOr<SpiffeId> id = ParseSpiffeId("spiffe://contoso.test/frontend/fe1");
   ASSERT_THAT(id, IsOk());
   EXPECT_EQ(id->trust_domain, "contoso.test");
@@ -39,7 +39,7 @@ TEST(ParseSpiffeId, AcceptsWellFormedIds) {
   }
 }
 
-TEST(ParseSpiffeId, RoundTripsThroughToString) {
+TEST(PkiParseSpiffeId, RoundTripsThroughToString) {
   SpiffeId id{"fabrikam.test", Role::kEdge, "edge1"};
   absl::StatusOr<SpiffeId> parsed = ParseSpiffeId(id.ToString());
   ASSERT_THAT(parsed, IsOk());
@@ -51,15 +51,15 @@ struct BadCase {
   std::string reason;
 };
 
-class ParseSpiffeIdRejects : public ::testing::TestWithParam<BadCase> {};
+class PkiParseSpiffeIdRejects : public ::testing::TestWithParam<BadCase> {};
 
-TEST_P(ParseSpiffeIdRejects, WithReason) {
+TEST_P(PkiParseSpiffeIdRejects, WithReason) {
   EXPECT_THAT(ParseSpiffeId(GetParam().uri), StatusIs(kInvalid, GetParam().reason))
       << GetParam().uri;
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Strictness, ParseSpiffeIdRejects,
+    Strictness, PkiParseSpiffeIdRejects,
     ::testing::Values(
         BadCase{"", "spiffe id: empty"},
         BadCase{"SPIFFE://contoso.test/frontend/fe1", "scheme must be"},
@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"spiffe://contoso.test/frontend/" + std::string(2100, 'a'),
                 "longer than 2048 bytes"}));
 
-TEST(IsValidDnsName, Rules) {
+TEST(PkiIsValidDnsName, Rules) {
   EXPECT_TRUE(IsValidDnsName("contoso.test"));
   EXPECT_TRUE(IsValidDnsName("fe1.contoso.test"));
   EXPECT_TRUE(IsValidDnsName("a-1.b"));

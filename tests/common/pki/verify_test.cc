@@ -25,7 +25,7 @@ using trustfabric::testing::TestDomain;
 constexpr auto kUnauth = absl::StatusCode::kUnauthenticated;
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
-class VerifyTest : public ::testing::Test {
+class PkiVerifyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     contoso_ = new TestDomain("contoso.test");
@@ -81,14 +81,14 @@ class VerifyTest : public ::testing::Test {
   static TestDomain* contoso_;
   static TestDomain* fabrikam_;
 };
-TestDomain* VerifyTest::contoso_ = nullptr;
-TestDomain* VerifyTest::fabrikam_ = nullptr;
+TestDomain* PkiVerifyTest::contoso_ = nullptr;
+TestDomain* PkiVerifyTest::fabrikam_ = nullptr;
 
-TEST_F(VerifyTest, CreateRejectsEmptyRoots) {
+TEST_F(PkiVerifyTest, CreateRejectsEmptyRoots) {
   EXPECT_THAT(RootStore::Create({}), StatusIs(kInvalid, "root store: no roots"));
 }
 
-TEST_F(VerifyTest, ValidChainReturnsLeafToAnchor) {
+TEST_F(PkiVerifyTest, ValidChainReturnsLeafToAnchor) {
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   auto store = ContosoStore();
   absl::StatusOr<VerifiedChain> v = store->Verify(NodeRequest(leaf));
@@ -100,7 +100,7 @@ TEST_F(VerifyTest, ValidChainReturnsLeafToAnchor) {
   EXPECT_THAT(store->roots(), SizeIs(1));
 }
 
-TEST_F(VerifyTest, TlsPurposesForNodeCertificates) {
+TEST_F(PkiVerifyTest, TlsPurposesForNodeCertificates) {
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   auto store = ContosoStore();
   for (ChainPurpose p : {ChainPurpose::kAny, ChainPurpose::kTlsClient, ChainPurpose::kTlsServer}) {
@@ -110,7 +110,7 @@ TEST_F(VerifyTest, TlsPurposesForNodeCertificates) {
   }
 }
 
-TEST_F(VerifyTest, CaCertificateIsNotATlsLeaf) {
+TEST_F(PkiVerifyTest, CaCertificateIsNotATlsLeaf) {
   auto store = ContosoStore();
   VerifyRequest req = Request(contoso_->intermediate(), {});
   EXPECT_THAT(store->Verify(req), IsOk());
@@ -120,14 +120,14 @@ TEST_F(VerifyTest, CaCertificateIsNotATlsLeaf) {
   EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "unsupported certificate purpose"));
 }
 
-TEST_F(VerifyTest, ExpiredLeaf) {
+TEST_F(PkiVerifyTest, ExpiredLeaf) {
   testing::LeafOptions opts;
   opts.not_after = absl::Now() - absl::Hours(24);
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
   EXPECT_THAT(ContosoStore()->Verify(NodeRequest(leaf)), StatusIs(kUnauth, "certificate has expired"));
 }
 
-TEST_F(VerifyTest, NotYetValidLeaf) {
+TEST_F(PkiVerifyTest, NotYetValidLeaf) {
   testing::LeafOptions opts;
   opts.not_before = absl::Now() + absl::Hours(24);
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
@@ -135,7 +135,7 @@ TEST_F(VerifyTest, NotYetValidLeaf) {
               StatusIs(kUnauth, "certificate is not yet valid"));
 }
 
-TEST_F(VerifyTest, VerificationTimeIsTheRequestedOne) {
+TEST_F(PkiVerifyTest, VerificationTimeIsTheRequestedOne) {
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   auto store = ContosoStore();
   VerifyRequest req = NodeRequest(leaf);
@@ -147,14 +147,14 @@ TEST_F(VerifyTest, VerificationTimeIsTheRequestedOne) {
   EXPECT_THAT(store->Verify(req), StatusIs(kInvalid, "verification time not set"));
 }
 
-TEST_F(VerifyTest, WrongRoot) {
+TEST_F(PkiVerifyTest, WrongRoot) {
   IssuedCertificate leaf = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
   VerifyRequest req = Request(leaf, {fabrikam_->intermediate().certificate});
   EXPECT_THAT(ContosoStore()->Verify(req),
               StatusIs(kUnauth, "unable to get local issuer certificate"));
 }
 
-TEST_F(VerifyTest, PeerOfferedRootIsNotAnAnchor) {
+TEST_F(PkiVerifyTest, PeerOfferedRootIsNotAnAnchor) {
   IssuedCertificate leaf = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
   VerifyRequest req = Request(
       leaf, {fabrikam_->intermediate().certificate, fabrikam_->root().certificate});
@@ -162,7 +162,7 @@ TEST_F(VerifyTest, PeerOfferedRootIsNotAnAnchor) {
               StatusIs(kUnauth, "self-signed certificate in certificate chain"));
 }
 
-TEST_F(VerifyTest, SameNamedImpostorIntermediateIsRejected) {
+TEST_F(PkiVerifyTest, SameNamedImpostorIntermediateIsRejected) {
   TestDomain impostor("contoso.test");
   IssuedCertificate leaf = impostor.IssueNode("frontend", "fe1", "fe1.contoso.test");
   VerifyRequest req = Request(leaf, {impostor.intermediate().certificate});
@@ -173,20 +173,20 @@ TEST_F(VerifyTest, SameNamedImpostorIntermediateIsRejected) {
   EXPECT_FALSE(ContosoStore()->Verify(req).ok());
 }
 
-TEST_F(VerifyTest, MissingIntermediate) {
+TEST_F(PkiVerifyTest, MissingIntermediate) {
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   EXPECT_THAT(ContosoStore()->Verify(Request(leaf, {})),
               StatusIs(kUnauth, "unable to get local issuer certificate"));
 }
 
-TEST_F(VerifyTest, PartialChainsAreOff) {
+TEST_F(PkiVerifyTest, PartialChainsAreOff) {
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   auto store = Store({contoso_->intermediate().certificate});
   EXPECT_THAT(store->Verify(Request(leaf, {})),
               StatusIs(kUnauth, "unable to get local issuer certificate"));
 }
 
-TEST_F(VerifyTest, RevokedLeafIntermediateAndRoot) {
+TEST_F(PkiVerifyTest, RevokedLeafIntermediateAndRoot) {
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   auto store = ContosoStore();
   const std::vector<const Certificate*> chain = {
@@ -203,14 +203,14 @@ TEST_F(VerifyTest, RevokedLeafIntermediateAndRoot) {
   EXPECT_THAT(store->Verify(req), IsOk());
 }
 
-TEST_F(VerifyTest, IntermediateWithoutCaTrue) {
+TEST_F(PkiVerifyTest, IntermediateWithoutCaTrue) {
   IssuedCertificate not_ca = Ca("not a ca", contoso_->root(), /*is_ca=*/false, /*omit_bc=*/false);
   IssuedCertificate leaf = Leaf("fe1.contoso.test", not_ca);
   EXPECT_THAT(ContosoStore()->Verify(Request(leaf, {not_ca.certificate})),
               StatusIs(kUnauth, "invalid ca certificate"));
 }
 
-TEST_F(VerifyTest, IntermediateWithoutBasicConstraints) {
+TEST_F(PkiVerifyTest, IntermediateWithoutBasicConstraints) {
   IssuedCertificate no_bc = Ca("no bc", contoso_->root(), /*is_ca=*/true, /*omit_bc=*/true);
   EXPECT_FALSE(no_bc.certificate.IsCa());
   IssuedCertificate leaf = Leaf("fe1.contoso.test", no_bc);
@@ -218,7 +218,7 @@ TEST_F(VerifyTest, IntermediateWithoutBasicConstraints) {
               StatusIs(kUnauth, "invalid ca certificate"));
 }
 
-TEST_F(VerifyTest, PathLengthConstraint) {
+TEST_F(PkiVerifyTest, PathLengthConstraint) {
   // The test intermediate has pathlen 0: it may not sign another CA.
   IssuedCertificate sub = Ca("sub ca", contoso_->intermediate(), /*is_ca=*/true, false);
   IssuedCertificate leaf = Leaf("fe1.contoso.test", sub);
@@ -227,7 +227,7 @@ TEST_F(VerifyTest, PathLengthConstraint) {
               StatusIs(kUnauth, "path length constraint exceeded"));
 }
 
-TEST_F(VerifyTest, WeakLeafKey) {
+TEST_F(PkiVerifyTest, WeakLeafKey) {
   absl::StatusOr<PrivateKey> weak = PrivateKey::GenerateRsa(1024);
   ASSERT_THAT(weak, IsOk());
   CertificateSpec spec;
@@ -240,7 +240,7 @@ TEST_F(VerifyTest, WeakLeafKey) {
               StatusIs(kUnauth, "weak key: rsa key of 1024 bits is below the minimum of 2048"));
 }
 
-TEST_F(VerifyTest, WeakIntermediateKey) {
+TEST_F(PkiVerifyTest, WeakIntermediateKey) {
   absl::StatusOr<PrivateKey> weak = PrivateKey::GenerateRsa(1024);
   ASSERT_THAT(weak, IsOk());
   CertificateSpec spec;
@@ -254,7 +254,7 @@ TEST_F(VerifyTest, WeakIntermediateKey) {
               StatusIs(kUnauth, "weak key: rsa key of 1024 bits"));
 }
 
-TEST_F(VerifyTest, DnsNameCheck) {
+TEST_F(PkiVerifyTest, DnsNameCheck) {
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   auto store = ContosoStore();
   VerifyRequest req = NodeRequest(leaf);
@@ -268,7 +268,7 @@ TEST_F(VerifyTest, DnsNameCheck) {
   EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "dns name mismatch"));
 }
 
-TEST_F(VerifyTest, DnsNameIgnoresWildcardsAndSubject) {
+TEST_F(PkiVerifyTest, DnsNameIgnoresWildcardsAndSubject) {
   auto store = ContosoStore();
   CertificateSpec spec;
   spec.common_name = "fe1.contoso.test";
@@ -281,7 +281,7 @@ TEST_F(VerifyTest, DnsNameIgnoresWildcardsAndSubject) {
   EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "dns name mismatch"));
 }
 
-TEST_F(VerifyTest, PinnedSelfSignedSigningCertificate) {
+TEST_F(PkiVerifyTest, PinnedSelfSignedSigningCertificate) {
   IssuedCertificate signing = testing::SelfSignedSigningCert("app1 signing");
   auto pinned = Store({signing.certificate});
   absl::StatusOr<VerifiedChain> v = pinned->Verify(Request(signing, {}));
@@ -292,14 +292,14 @@ TEST_F(VerifyTest, PinnedSelfSignedSigningCertificate) {
               StatusIs(kUnauth, "self-signed certificate"));
 }
 
-TEST_F(VerifyTest, SigningCertificateUnderRoot) {
+TEST_F(PkiVerifyTest, SigningCertificateUnderRoot) {
   IssuedCertificate signing = testing::SigningCertUnder(contoso_->root(), "app2 signing");
   absl::StatusOr<VerifiedChain> v = ContosoStore()->Verify(Request(signing, {}));
   ASSERT_THAT(v, IsOk());
   EXPECT_THAT(v->chain, SizeIs(2));
 }
 
-TEST_F(VerifyTest, EveryKeyTypeVerifies) {
+TEST_F(PkiVerifyTest, EveryKeyTypeVerifies) {
   auto store = ContosoStore();
   for (KeyType t : {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048, KeyType::kRsa3072,
                     KeyType::kEd25519}) {
@@ -312,7 +312,7 @@ TEST_F(VerifyTest, EveryKeyTypeVerifies) {
   }
 }
 
-TEST_F(VerifyTest, Ed25519CaChain) {
+TEST_F(PkiVerifyTest, Ed25519CaChain) {
   CertificateSpec spec;
   spec.common_name = "ed root";
   spec.is_ca = true;
@@ -323,7 +323,7 @@ TEST_F(VerifyTest, Ed25519CaChain) {
   EXPECT_THAT(Store({root->certificate})->Verify(Request(leaf, {})), IsOk());
 }
 
-TEST_F(VerifyTest, SeveralRootsInOneStore) {
+TEST_F(PkiVerifyTest, SeveralRootsInOneStore) {
   auto store = Store({contoso_->root().certificate, fabrikam_->root().certificate});
   IssuedCertificate c = contoso_->IssueNode("edge", "edge1", "edge1.contoso.test");
   IssuedCertificate f = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
@@ -336,7 +336,7 @@ TEST_F(VerifyTest, SeveralRootsInOneStore) {
   EXPECT_EQ(vf->anchor(), fabrikam_->root().certificate);
 }
 
-TEST_F(VerifyTest, TwoUriSansAreVisibleForSpiffeLevelRejection) {
+TEST_F(PkiVerifyTest, TwoUriSansAreVisibleForSpiffeLevelRejection) {
   testing::LeafOptions opts;
   opts.extra_uri_names = {"spiffe://contoso.test/admin/admin1"};
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test", opts);
@@ -350,7 +350,7 @@ TEST_F(VerifyTest, TwoUriSansAreVisibleForSpiffeLevelRejection) {
   EXPECT_EQ(spiffe_ids, 2);
 }
 
-TEST_F(VerifyTest, MalformedSpiffeUriSurvivesChainButFailsParsing) {
+TEST_F(PkiVerifyTest, MalformedSpiffeUriSurvivesChainButFailsParsing) {
   testing::LeafOptions opts;
   opts.no_uri = true;
   opts.extra_uri_names = {"spiffe://Contoso.test/frontend/fe1"};
@@ -361,7 +361,7 @@ TEST_F(VerifyTest, MalformedSpiffeUriSurvivesChainButFailsParsing) {
               StatusIs(kInvalid, "not a valid lower-case dns name"));
 }
 
-TEST_F(VerifyTest, ConcurrentVerificationsShareOneStore) {
+TEST_F(PkiVerifyTest, ConcurrentVerificationsShareOneStore) {
   auto store = ContosoStore();
   IssuedCertificate good = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   IssuedCertificate foreign = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
