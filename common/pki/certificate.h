@@ -93,6 +93,7 @@ class Certificate {
   friend bool operator==(const Certificate& a, const Certificate& b) {
     return a.der_ == b.der_;
   }
+  friend bool operator!=(const Certificate& a, const Certificate& b) { return !(a == b); }
 
  private:
   Certificate(std::shared_ptr<X509> x509, std::string der);

@@ -116,6 +116,35 @@ TEST_F(PkiCertificateTest, FromDerRejectsMalformedInput) {
   EXPECT_THAT(Certificate::FromDer(flipped), StatusIs(kInvalid, "does not decode"));
 }
 
+TEST_F(PkiCertificateTest, EveryTruncationAndBitFlipIsHandled) {
+  IssuedCertificate leaf = domain_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  const std::string der = leaf.certificate.der();
+  for (size_t cut = 0; cut < der.size(); ++cut) {
+    ASSERT_THAT(Certificate::FromDer(der.substr(0, cut)), StatusIs(kInvalid, "certificate: "))
+        << "cut at " << cut;
+  }
+  const std::string pem = leaf.certificate.ToPem();
+  for (size_t cut = 0; cut < pem.size() - 1; ++cut) {
+    ASSERT_THAT(ParsePemBundle(pem.substr(0, cut)), StatusIs(kInvalid, "pem"))
+        << "cut at " << cut;
+  }
+  // A flipped bit either still parses (the signature is not checked here)
+  // or is rejected; it never crashes and never yields the original.
+  for (size_t i = 0; i < der.size(); ++i) {
+    std::string flipped = der;
+    flipped[i] = static_cast<char>(flipped[i] ^ (1 << (i % 8)));
+    absl::StatusOr<Certificate> c = Certificate::FromDer(flipped);
+    if (c.ok()) {
+      EXPECT_NE(*c, leaf.certificate);
+      static_cast<void>(c->UriNames());
+      static_cast<void>(c->Subject());
+      static_cast<void>(c->NotAfter());
+    } else {
+      EXPECT_EQ(c.status().code(), kInvalid);
+    }
+  }
+}
+
 TEST_F(PkiCertificateTest, ExposesNamesInCertificateOrder) {
   testing::LeafOptions opts;
   opts.extra_uri_names = {"spiffe://contoso.test/frontend/fe2"};

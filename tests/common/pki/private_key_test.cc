@@ -140,6 +140,20 @@ TEST_F(PkiPrivateKeyTest, FromPemRejectsMalformedInput) {
               StatusIs(kInvalid, "passphrase: longer than 1024 bytes"));
 }
 
+TEST_F(PkiPrivateKeyTest, EveryTruncationIsRejected) {
+  const std::string pem = leaf_->key.ToPem();
+  for (size_t cut = 0; cut + 1 < pem.size(); ++cut) {
+    ASSERT_THAT(PrivateKey::FromPem(pem.substr(0, cut)), StatusIs(kInvalid, "private key: "))
+        << "cut at " << cut;
+  }
+  absl::StatusOr<std::string> p12 = MakePkcs12(leaf_->key, leaf_->certificate, {}, "pw");
+  ASSERT_THAT(p12, IsOk());
+  for (size_t cut = 0; cut < p12->size(); cut += 7) {
+    ASSERT_THAT(ParsePkcs12(p12->substr(0, cut), "pw"), StatusIs(kInvalid, "pkcs#12"))
+        << "cut at " << cut;
+  }
+}
+
 TEST_F(PkiPrivateKeyTest, ErrorsNeverEchoTheKey) {
   std::string pem = leaf_->key.ToPem();
   const std::string body_fragment = pem.substr(30, 24);
