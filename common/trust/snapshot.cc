@@ -7,9 +7,12 @@
 #include "common/pki/spiffe.h"
 #include "common/status/status.h"
 #include "common/trust/validation.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace trustfabric::trust {
 namespace {
+
+using google::protobuf::util::MessageDifferencer;
 
 // "roots[2] (contoso-root)", or "roots[2]" when the key itself is malformed
 // and so cannot be repeated safely.
@@ -36,13 +39,18 @@ bool HasPurpose(const v1::RootAuthority& root, v1::Purpose purpose) {
 
 absl::StatusOr<std::shared_ptr<const TrustSnapshot>> TrustSnapshot::Create(
     v1::TrustSnapshot proto) {
+  return Create(std::move(proto), nullptr);
+}
+
+absl::StatusOr<std::shared_ptr<const TrustSnapshot>> TrustSnapshot::Create(
+    v1::TrustSnapshot proto, const TrustSnapshot* previous) {
   std::shared_ptr<TrustSnapshot> snapshot(new TrustSnapshot());
   snapshot->proto_ = std::move(proto);
-  TF_RETURN_IF_ERROR(snapshot->Build());
+  TF_RETURN_IF_ERROR(snapshot->Build(previous));
   return std::shared_ptr<const TrustSnapshot>(std::move(snapshot));
 }
 
-absl::Status TrustSnapshot::Build() {
+absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
   size_t bytes = proto_.ByteSizeLong();
   if (bytes > kMaxSnapshotBytes) {
     return absl::InvalidArgumentError(absl::StrCat("snapshot: ", bytes,
@@ -61,6 +69,13 @@ absl::Status TrustSnapshot::Build() {
   TF_RETURN_IF_ERROR(CheckCount("issuers", proto_.issuers_size(), kMaxIssuers));
   TF_RETURN_IF_ERROR(CheckCount("peers", proto_.peers_size(), kMaxPeers));
   TF_RETURN_IF_ERROR(CheckCount("revocations", proto_.revocations_size(), kMaxRevocations));
+  // The structural checks of a root or issuer depend only on the object and
+  // on the snapshot's domain and realm; an object `previous` accepted under
+  // the same domain and realm passes them again.
+  if (previous != nullptr && (previous->trust_domain() != trust_domain() ||
+                              previous->realm() != realm())) {
+    previous = nullptr;
+  }
 
   // Roots, and the certificates each purpose collects.
   absl::flat_hash_map<std::string, std::vector<pki::Certificate>> mtls_by_domain;
@@ -69,7 +84,11 @@ absl::Status TrustSnapshot::Build() {
   for (int i = 0; i < proto_.roots_size(); ++i) {
     const v1::RootAuthority& root = proto_.roots(i);
     std::string label = ItemLabel("roots", i, root.name(), IsValidObjectName(root.name()));
-    absl::StatusOr<std::vector<pki::Certificate>> certs = ValidateRoot(root);
+    const v1::RootAuthority* known = previous == nullptr ? nullptr : previous->FindRoot(root.name());
+    absl::StatusOr<std::vector<pki::Certificate>> certs =
+        known != nullptr && MessageDifferencer::Equals(*known, root)
+            ? *previous->RootCertificates(root.name())
+            : ValidateRoot(root);
     if (!certs.ok()) return Annotate(certs.status(), label);
     auto [it, inserted] = root_index_.emplace(root.name(), i);
     if (!inserted) {
@@ -102,7 +121,11 @@ absl::Status TrustSnapshot::Build() {
     const v1::TokenIssuer& issuer = proto_.issuers(i);
     std::string label =
         ItemLabel("issuers", i, issuer.name(), IsValidObjectName(issuer.name()));
-    absl::StatusOr<IssuerEntry> entry = ValidateIssuer(issuer, proto_.realm());
+    const IssuerEntry* known =
+        previous == nullptr ? nullptr : previous->FindIssuerByName(issuer.name());
+    absl::StatusOr<IssuerEntry> entry = known != nullptr && MessageDifferencer::Equals(known->proto, issuer)
+                                            ? *known
+                                            : ValidateIssuer(issuer, proto_.realm());
     if (!entry.ok()) return Annotate(entry.status(), label);
     auto [by_name, name_inserted] = issuer_by_name_.emplace(issuer.name(), i);
     if (!name_inserted) {

@@ -63,6 +63,13 @@ class TrustSnapshot {
   // is accepted, including 0 for a candidate the store has not numbered yet;
   // SnapshotHolder enforces ordering.
   static absl::StatusOr<std::shared_ptr<const TrustSnapshot>> Create(v1::TrustSnapshot proto);
+  // Same result as Create(proto), but roots and issuers identical (same key,
+  // equal proto) to one in `previous` reuse its parsed and checked
+  // certificates instead of parsing them again, so a small delta applied to
+  // a large snapshot costs in proportion to the delta. `previous` may be
+  // null; it is only read, and is not referenced by the result.
+  static absl::StatusOr<std::shared_ptr<const TrustSnapshot>> Create(
+      v1::TrustSnapshot proto, const TrustSnapshot* previous);
 
   TrustSnapshot(const TrustSnapshot&) = delete;
   TrustSnapshot& operator=(const TrustSnapshot&) = delete;
@@ -104,7 +111,7 @@ class TrustSnapshot {
 
  private:
   TrustSnapshot() = default;
-  absl::Status Build();
+  absl::Status Build(const TrustSnapshot* previous);
 
   v1::TrustSnapshot proto_;
   // Parallel to proto_.roots().
