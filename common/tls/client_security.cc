@@ -1,0 +1,172 @@
+// ChannelCache and server verification on the client side; see
+// client_security.h.
+#include "common/tls/client_security.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/pki/certificate.h"
+#include "common/pki/encoding.h"
+#include "common/status/status.h"
+#include "common/tls/grpc_status.h"
+#include "common/tls/identity_files.h"
+#include "common/tls/peer_verifier.h"
+#include "common/tls/rejections.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+namespace trustfabric::tls {
+namespace {
+
+using grpc::experimental::ExternalCertificateVerifier;
+using grpc::experimental::TlsCustomVerificationCheckRequest;
+
+// Verifies the server of one channel against its target domain's bundle.
+class ServerVerifier final : public ExternalCertificateVerifier {
+ public:
+  ServerVerifier(std::shared_ptr<const TrustSource> source, Target target)
+      : source_(std::move(source)), target_(std::move(target)) {}
+
+  bool Verify(TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
+              grpc::Status* sync_status) override {
+    absl::Status status = Check(request);
+    if (!status.ok()) {
+      RecordRejection("outbound", absl::StrCat(target_.server_name, " at ", target_.address), "handshake", status);
+    }
+    *sync_status = ToGrpcStatus(status);
+    return true;
+  }
+
+  void Cancel(TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  absl::Status Check(TlsCustomVerificationCheckRequest* request) const {
+    // Setting a verifier switches off gRPC's own hostname check: the name
+    // the channel dialed must be the one we check.
+    const grpc::string_ref target_name = request->target_name();
+    if (absl::string_view(target_name.data(), target_name.size()) != target_.server_name) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("chain: dialed name ",
+                       std::string(target_name.data(), target_name.size()),
+                       " is not the expected server name ", target_.server_name));
+    }
+    // On the client the full chain includes the leaf.
+    const grpc::string_ref full = request->peer_cert_full_chain();
+    absl::StatusOr<std::vector<pki::Certificate>> chain =
+        pki::ParsePemBundle(absl::string_view(full.data(), full.size()));
+    if (!chain.ok()) {
+      return absl::UnauthenticatedError(absl::StrCat("certificate: ", chain.status().message()));
+    }
+    std::vector<pki::Certificate> rest(chain->begin() + 1, chain->end());
+    return VerifyServer(*source_, target_.trust_domain, target_.server_name, chain->front(), rest)
+        .status();
+  }
+
+  const std::shared_ptr<const TrustSource> source_;
+  const Target target_;
+};
+
+}  // namespace
+
+std::string Target::Key() const {
+  return absl::StrCat(address, "|", server_name, "|", trust_domain);
+}
+
+grpc::ChannelArguments DefaultChannelArguments(const Target& target) {
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(target.server_name);
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Keepalive within what trustfabric servers permit (see ServerBuilder
+  // settings in server_security.h).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  return args;
+}
+
+ChannelCache::ChannelCache(ClientIdentity identity, std::shared_ptr<const TrustSource> source)
+    : identity_(std::move(identity)), source_(std::move(source)) {}
+
+absl::StatusOr<std::shared_ptr<ChannelCache>> ChannelCache::Create(
+    ClientIdentity identity, std::shared_ptr<const TrustSource> source) {
+  TF_RETURN_IF_ERROR(CheckIdentityFiles(identity.certificate_file, identity.key_file).status());
+  if (identity.refresh_interval_seconds < 1) identity.refresh_interval_seconds = 1;
+  std::shared_ptr<ChannelCache> cache(new ChannelCache(std::move(identity), std::move(source)));
+  cache->provider_ = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      cache->identity_.key_file, cache->identity_.certificate_file,
+      static_cast<unsigned>(cache->identity_.refresh_interval_seconds));
+  return cache;
+}
+
+std::shared_ptr<grpc::Channel> ChannelCache::NewChannel(const Target& target) const {
+  grpc::experimental::TlsChannelCredentialsOptions tls;
+  tls.set_certificate_provider(provider_);
+  tls.watch_identity_key_cert_pairs();
+  tls.set_verify_server_certs(false);  // our ServerVerifier does it
+  tls.set_check_call_host(false);
+  tls.set_certificate_verifier(
+      ExternalCertificateVerifier::Create<ServerVerifier>(source_, target));
+  {
+    absl::MutexLock lock(&built_mu_);
+    ++built_;
+  }
+  return grpc::CreateCustomChannel(target.address, grpc::experimental::TlsCredentials(tls),
+                                   DefaultChannelArguments(target));
+}
+
+std::string ChannelCache::BundleFingerprint(const std::string& trust_domain) {
+  std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
+  if (!snap) return "bootstrap";
+  if (fingerprint_revision_ != snap->revision()) {
+    fingerprints_.clear();
+    fingerprint_revision_ = snap->revision();
+  }
+  auto it = fingerprints_.find(trust_domain);
+  if (it != fingerprints_.end()) return it->second;
+
+  // What a verification of this domain's servers depends on: its roots,
+  // the revocations, and for a partner the peer record.
+  std::vector<std::string> parts;
+  std::shared_ptr<const pki::RootStore> roots;
+  if (trust_domain == source_->local_domain()) {
+    roots = snap->MtlsRoots(trust_domain);
+  } else if (const trust::PeerEntry* peer = snap->FindPeer(trust_domain)) {
+    roots = peer->roots;
+    parts.push_back(peer->proto.SerializeAsString());
+  }
+  if (roots) {
+    for (const pki::Certificate& c : roots->roots()) parts.push_back(c.Sha256Hex());
+  }
+  std::vector<std::string> revoked(snap->revoked().begin(), snap->revoked().end());
+  std::sort(revoked.begin(), revoked.end());
+  parts.insert(parts.end(), revoked.begin(), revoked.end());
+  std::string fingerprint = pki::HexEncode(pki::Sha256(absl::StrJoin(parts, "|")));
+  fingerprints_[trust_domain] = fingerprint;
+  return fingerprint;
+}
+
+std::shared_ptr<grpc::Channel> ChannelCache::Get(const Target& target) {
+  absl::MutexLock lock(&mu_);
+  const std::string bundle = BundleFingerprint(target.trust_domain);
+  Entry& entry = channels_[target.Key()];
+  if (!entry.channel || entry.bundle != bundle) {
+    entry.channel = NewChannel(target);
+    entry.bundle = bundle;
+  }
+  return entry.channel;
+}
+
+uint64_t ChannelCache::channels_built() const {
+  absl::MutexLock lock(&built_mu_);
+  return built_;
+}
+
+}  // namespace trustfabric::tls

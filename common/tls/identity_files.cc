@@ -1,0 +1,42 @@
+// Identity file checks; see identity_files.h.
+#include "common/tls/identity_files.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/pki/private_key.h"
+#include "common/status/status.h"
+
+namespace trustfabric::tls {
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_view field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read ", path));
+  std::string text;
+  text.resize(pki::kMaxPemBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > pki::kMaxPemBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", path, " is larger than 1 MiB"));
+  }
+  return text;
+}
+
+absl::StatusOr<std::vector<pki::Certificate>> CheckIdentityFiles(
+    const std::string& certificate_file, const std::string& key_file) {
+  TF_ASSIGN_OR_RETURN(std::string cert_pem,
+                      ReadPemFile(certificate_file, "identity.certificate_file"));
+  TF_ASSIGN_OR_RETURN(std::string key_pem, ReadPemFile(key_file, "identity.key_file"));
+  absl::StatusOr<std::vector<pki::Certificate>> chain = pki::ParsePemBundle(cert_pem);
+  if (!chain.ok()) return Annotate(chain.status(), "identity.certificate_file");
+  absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::FromPem(key_pem);
+  if (!key.ok()) return Annotate(key.status(), "identity.key_file");
+  if (!key->Matches(chain->front())) {
+    return absl::InvalidArgumentError(
+        "identity.key_file: does not match the first certificate of identity.certificate_file");
+  }
+  return chain;
+}
+
+}  // namespace trustfabric::tls

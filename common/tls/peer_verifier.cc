@@ -1,0 +1,254 @@
+// PeerVerifier; see peer_verifier.h.
+#include "common/tls/peer_verifier.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/pki/verify.h"
+#include "common/status/status.h"
+
+namespace trustfabric::tls {
+namespace {
+
+constexpr absl::Duration kRefusalCacheTtl = absl::Seconds(5);
+
+absl::Status Refuse(absl::StatusCode code, absl::string_view rule, absl::string_view reason) {
+  return absl::Status(code, absl::StrCat(rule, ": ", reason));
+}
+
+// Exactly one spiffe:// URI SAN, well-formed.
+absl::StatusOr<pki::SpiffeId> IdentityOf(const pki::Certificate& leaf) {
+  std::vector<std::string> spiffe;
+  for (const std::string& uri : leaf.UriNames()) {
+    if (absl::StartsWithIgnoreCase(uri, "spiffe:")) spiffe.push_back(uri);
+  }
+  if (spiffe.empty()) {
+    return Refuse(absl::StatusCode::kUnauthenticated, "identity",
+                  "certificate has no spiffe:// uri san");
+  }
+  if (spiffe.size() > 1) {
+    return Refuse(absl::StatusCode::kUnauthenticated, "identity",
+                  absl::StrCat("certificate has ", spiffe.size(), " spiffe:// uri sans"));
+  }
+  absl::StatusOr<pki::SpiffeId> id = pki::ParseSpiffeId(spiffe[0]);
+  if (!id.ok()) {
+    return Refuse(absl::StatusCode::kUnauthenticated, "identity", id.status().message());
+  }
+  return id;
+}
+
+// The federation peer for `domain` when it is known, enabled and not inert.
+absl::StatusOr<const trust::PeerEntry*> UsablePeer(const trust::TrustSnapshot* snap,
+                                                   absl::string_view domain) {
+  const trust::PeerEntry* peer = snap != nullptr ? snap->FindPeer(domain) : nullptr;
+  if (peer == nullptr) {
+    return Refuse(absl::StatusCode::kUnauthenticated, "federation_peer",
+                  absl::StrCat(domain, " is not a federation peer"));
+  }
+  if (!peer->proto.enabled()) {
+    return Refuse(absl::StatusCode::kPermissionDenied, "federation_peer",
+                  absl::StrCat("federation peer ", domain, " is disabled"));
+  }
+  if (!peer->inert_reason.empty() || !peer->roots) {
+    return Refuse(absl::StatusCode::kUnauthenticated, "federation_peer",
+                  peer->inert_reason.empty() ? absl::StrCat("federation peer ", domain, " has no roots")
+                                             : peer->inert_reason);
+  }
+  return peer;
+}
+
+// Verifies the chain against `roots` and the snapshot's revocations and
+// fills the chain facts of `identity`.
+absl::Status CheckChain(const pki::RootStore& roots, const trust::TrustSnapshot* snap,
+                        const pki::Certificate& leaf, const std::vector<pki::Certificate>& rest,
+                        pki::ChainPurpose purpose, absl::string_view dns_name, absl::Time now,
+                        PeerIdentity* identity) {
+  pki::VerifyRequest req{leaf, rest, now, purpose, nullptr, std::string(dns_name)};
+  absl::StatusOr<pki::VerifiedChain> chain = roots.Verify(req);
+  if (!chain.ok()) {
+    return Refuse(absl::StatusCode::kUnauthenticated, "chain", chain.status().message());
+  }
+  identity->valid_until = absl::InfiniteFuture();
+  for (const pki::Certificate& c : chain->chain) {
+    if (snap != nullptr && snap->IsRevoked(c.Sha256Hex())) {
+      return Refuse(absl::StatusCode::kUnauthenticated, "revoked",
+                    absl::StrCat("certificate ", c.Sha256Hex(), " (", c.Subject(),
+                                 ") is revoked"));
+    }
+    identity->chain_sha256.push_back(c.Sha256Hex());
+    identity->valid_until = std::min(identity->valid_until, c.NotAfter());
+  }
+  identity->not_after = leaf.NotAfter();
+  identity->anchoring_root = snap != nullptr ? snap->RootNameOf(chain->anchor()) : "bootstrap";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view ListenerName(Listener l) {
+  switch (l) {
+    case Listener::kInternal:
+      return "internal";
+    case Listener::kFederation:
+      return "federation";
+  }
+  return "unknown";
+}
+
+std::string PeerIdentity::Describe() const {
+  if (dns_name.empty()) return spiffe_id.ToString();
+  return absl::StrCat(spiffe_id.ToString(), " (", dns_name, ")");
+}
+
+PeerVerifier::PeerVerifier(Listener listener, std::shared_ptr<const TrustSource> source,
+                           size_t max_cache_entries)
+    : listener_(listener), source_(std::move(source)), max_cache_entries_(max_cache_entries) {}
+
+uint64_t PeerVerifier::cache_hits() const { return hits_.load(std::memory_order_relaxed); }
+uint64_t PeerVerifier::cache_misses() const { return misses_.load(std::memory_order_relaxed); }
+
+absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view leaf_pem,
+                                                         absl::string_view chain_pem) const {
+  std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
+  const uint64_t revision = snap ? snap->revision() : kNoSnapshot;
+  const absl::Time now = source_->Now();
+  std::string key = absl::StrCat(leaf_pem, "|", chain_pem);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.revision == revision && now < it->second.expires) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      return it->second.result;
+    }
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
+
+  absl::StatusOr<PeerIdentityPtr> result = [&]() -> absl::StatusOr<PeerIdentityPtr> {
+    absl::StatusOr<std::vector<pki::Certificate>> leaf = pki::ParsePemBundle(leaf_pem);
+    if (!leaf.ok() || leaf->size() != 1) {
+      return Refuse(absl::StatusCode::kUnauthenticated, "certificate",
+                    leaf.ok() ? "expected one leaf certificate" : leaf.status().message());
+    }
+    std::vector<pki::Certificate> rest;
+    if (!chain_pem.empty()) {
+      absl::StatusOr<std::vector<pki::Certificate>> parsed = pki::ParsePemBundle(chain_pem);
+      if (!parsed.ok()) {
+        return Refuse(absl::StatusCode::kUnauthenticated, "certificate",
+                      absl::StrCat("chain: ", parsed.status().message()));
+      }
+      rest = *std::move(parsed);
+    }
+    return VerifyChain(leaf->front(), rest);
+  }();
+
+  CacheEntry entry;
+  entry.revision = revision;
+  entry.result = result;
+  entry.expires = result.ok() ? (*result)->valid_until : now + kRefusalCacheTtl;
+  absl::MutexLock lock(&mu_);
+  // A full cache is dropped wholesale: entries are cheap to recompute and
+  // this keeps the hot path free of eviction bookkeeping.
+  if (cache_.size() >= max_cache_entries_) cache_.clear();
+  cache_[std::move(key)] = std::move(entry);
+  return result;
+}
+
+absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
+    const pki::Certificate& leaf, const std::vector<pki::Certificate>& rest) const {
+  TF_ASSIGN_OR_RETURN(pki::SpiffeId id, IdentityOf(leaf));
+  auto identity = std::make_shared<PeerIdentity>();
+  identity->spiffe_id = id;
+  identity->dns_names = leaf.DnsNames();
+  if (!identity->dns_names.empty()) identity->dns_name = identity->dns_names.front();
+
+  std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
+  const bool local = id.trust_domain == source_->local_domain();
+  std::shared_ptr<const pki::RootStore> roots;
+  if (local) {
+    if (listener_ == Listener::kFederation) {
+      return Refuse(absl::StatusCode::kPermissionDenied, "listener",
+                    absl::StrCat("local domain ", id.trust_domain,
+                                 " is not accepted on the federation listener"));
+    }
+    if (snap) {
+      roots = snap->MtlsRoots(id.trust_domain);
+      if (!roots) {
+        return Refuse(absl::StatusCode::kUnauthenticated, "chain",
+                      absl::StrCat("no mtls root authority for ", id.trust_domain));
+      }
+    } else if (source_->bootstrap()) {
+      roots = source_->bootstrap();
+    } else {
+      return Refuse(absl::StatusCode::kFailedPrecondition, "no_snapshot",
+                    "no trust snapshot yet and no bootstrap bundle");
+    }
+  } else {
+    if (listener_ != Listener::kFederation) {
+      return Refuse(absl::StatusCode::kPermissionDenied, "listener",
+                    absl::StrCat("partner domain ", id.trust_domain, " is not accepted on the ",
+                                 ListenerName(listener_), " listener"));
+    }
+    if (!snap) {
+      return Refuse(absl::StatusCode::kFailedPrecondition, "no_snapshot",
+                    "no trust snapshot yet: federation is refused");
+    }
+    TF_ASSIGN_OR_RETURN(const trust::PeerEntry* peer, UsablePeer(snap.get(), id.trust_domain));
+    auto listed = std::find_if(identity->dns_names.begin(), identity->dns_names.end(),
+                               [&](const std::string& n) {
+                                 return peer->allowed_server_names.contains(n);
+                               });
+    if (listed == identity->dns_names.end()) {
+      return Refuse(absl::StatusCode::kPermissionDenied, "trusted_server_list",
+                    absl::StrCat("[", absl::StrJoin(identity->dns_names, ","),
+                                 "] not on the trusted server list of ", id.trust_domain));
+    }
+    identity->dns_name = *listed;
+    roots = peer->roots;
+  }
+
+  TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsClient,
+                                 "", source_->Now(), identity.get()));
+  return PeerIdentityPtr(std::move(identity));
+}
+
+absl::StatusOr<PeerIdentityPtr> VerifyServer(const TrustSource& source,
+                                             absl::string_view trust_domain,
+                                             absl::string_view server_name,
+                                             const pki::Certificate& leaf,
+                                             const std::vector<pki::Certificate>& rest) {
+  TF_ASSIGN_OR_RETURN(pki::SpiffeId id, IdentityOf(leaf));
+  if (id.trust_domain != trust_domain) {
+    return Refuse(absl::StatusCode::kUnauthenticated, "identity",
+                  absl::StrCat("server ", id.ToString(), " is not in trust domain ",
+                               trust_domain));
+  }
+  auto identity = std::make_shared<PeerIdentity>();
+  identity->spiffe_id = id;
+  identity->dns_names = leaf.DnsNames();
+  identity->dns_name = std::string(server_name);
+
+  std::shared_ptr<const trust::TrustSnapshot> snap = source.snapshot();
+  std::shared_ptr<const pki::RootStore> roots;
+  if (trust_domain == source.local_domain()) {
+    if (snap) {
+      roots = snap->MtlsRoots(trust_domain);
+    } else {
+      roots = source.bootstrap();
+    }
+    if (!roots) {
+      return Refuse(absl::StatusCode::kUnauthenticated, "chain",
+                    absl::StrCat("no mtls root authority for ", trust_domain));
+    }
+  } else {
+    TF_ASSIGN_OR_RETURN(const trust::PeerEntry* peer, UsablePeer(snap.get(), trust_domain));
+    roots = peer->roots;
+  }
+  TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsServer,
+                                server_name, source.Now(), identity.get()));
+  return PeerIdentityPtr(std::move(identity));
+}
+
+}  // namespace trustfabric::tls

@@ -1,0 +1,131 @@
+// Decides whether a TLS peer is trusted right now, from its certificate
+// chain and the current trust snapshot (DESIGN.md §4, steps 1-3). gRPC-free:
+// the gRPC credentials in this folder call it at handshake and on every call.
+//
+//   tls::PeerVerifier verifier(tls::Listener::kFederation, source);
+//   absl::StatusOr<tls::PeerIdentityPtr> peer = verifier.VerifyPeer(leaf_pem, chain_pem);
+//   if (!peer.ok()) LOG(peer.status());  // "trusted_server_list: edge9.fabrikam.test ..."
+//
+// Results are cached by (chain, snapshot revision): re-checking an open
+// connection on every call costs one hash lookup, and a new snapshot (a
+// revocation, a removed root) is seen at the next call.
+#ifndef TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
+#define TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/pki/certificate.h"
+#include "common/pki/spiffe.h"
+#include "common/tls/trust_source.h"
+
+namespace trustfabric::tls {
+
+// Which socket a peer arrived on; decides which bundles may verify it.
+enum class Listener {
+  // Own domain's MTLS roots only.
+  kInternal,
+  // Partner domains' roots, for enabled federation peers and the servers on
+  // their trusted server list only.
+  kFederation,
+};
+absl::string_view ListenerName(Listener l);
+
+// Who a verified peer is. Immutable; shared by the cache and handlers.
+struct PeerIdentity {
+  pki::SpiffeId spiffe_id;
+  // The DNS SAN that matched (for partners: the one on the trusted server
+  // list), else the first DNS SAN, else "".
+  std::string dns_name;
+  std::vector<std::string> dns_names;
+  // SHA-256 hex of the chain as verified, leaf first, anchor last.
+  std::vector<std::string> chain_sha256;
+  absl::Time not_after;
+  // Name of the RootAuthority that anchors the chain ("bootstrap" before the
+  // first snapshot).
+  std::string anchoring_root;
+  // Earliest expiry in the chain: a cached result is reused only before it.
+  absl::Time valid_until;
+
+  std::string leaf_sha256() const { return chain_sha256.empty() ? "" : chain_sha256.front(); }
+  // "spiffe://contoso.test/frontend/fe1 (fe1.contoso.test)"
+  std::string Describe() const;
+};
+using PeerIdentityPtr = std::shared_ptr<const PeerIdentity>;
+
+// Verifier errors are "<rule>: <reason>"; the rule is one of these stable
+// tokens (also a metric label):
+//   "certificate"          leaf or chain does not parse
+//   "identity"             not exactly one valid spiffe:// URI SAN
+//   "no_snapshot"          no trust state yet and no bootstrap bundle
+//   "listener"             domain not accepted on this listener
+//   "federation_peer"      unknown, disabled or inert federation peer
+//   "trusted_server_list"  partner certificate's DNS SAN not on the list
+//   "chain"                chain does not verify (expired, unknown root, ...)
+//   "revoked"              a certificate of the chain is revoked
+// Codes: UNAUTHENTICATED for an untrusted certificate, PERMISSION_DENIED for
+// a trusted certificate refused by listener or federation rules.
+class PeerVerifier {
+ public:
+  PeerVerifier(Listener listener, std::shared_ptr<const TrustSource> source,
+               size_t max_cache_entries = 10000);
+
+  // `leaf_pem`: one PEM certificate. `chain_pem`: the peer's intermediates
+  // (may be empty; may repeat the leaf). Thread-safe.
+  absl::StatusOr<PeerIdentityPtr> VerifyPeer(absl::string_view leaf_pem,
+                                             absl::string_view chain_pem) const;
+
+  // Verification without the cache, from parsed certificates.
+  absl::StatusOr<PeerIdentityPtr> VerifyChain(const pki::Certificate& leaf,
+                                              const std::vector<pki::Certificate>& rest) const;
+
+  Listener listener() const { return listener_; }
+  const TrustSource& source() const { return *source_; }
+
+  // Cache statistics, for benchmarks and tests.
+  uint64_t cache_hits() const;
+  uint64_t cache_misses() const;
+
+ private:
+  struct CacheEntry {
+    uint64_t revision = 0;
+    absl::StatusOr<PeerIdentityPtr> result;
+    // A refusal is re-checked after this (a "not yet valid" chain may become
+    // valid without a new revision); an acceptance until valid_until.
+    absl::Time expires;
+  };
+
+  static constexpr uint64_t kNoSnapshot = ~uint64_t{0};
+
+  const Listener listener_;
+  const std::shared_ptr<const TrustSource> source_;
+  const size_t max_cache_entries_;
+
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);
+  mutable std::atomic<uint64_t> hits_{0};
+  mutable std::atomic<uint64_t> misses_{0};
+};
+
+// Client side: verifies the chain of a server dialed as `server_name` in
+// `trust_domain` (the local domain, or a federation partner that is enabled
+// and not inert). The leaf must carry `server_name` as a DNS SAN and a
+// SPIFFE ID of `trust_domain`. Same error format as PeerVerifier.
+absl::StatusOr<PeerIdentityPtr> VerifyServer(const TrustSource& source,
+                                             absl::string_view trust_domain,
+                                             absl::string_view server_name,
+                                             const pki::Certificate& leaf,
+                                             const std::vector<pki::Certificate>& rest);
+
+}  // namespace trustfabric::tls
+
+#endif  // TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_

@@ -1,0 +1,89 @@
+// The authorization policy table; see policy.h.
+#include "common/tls/policy.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace trustfabric::tls {
+namespace {
+
+using pki::Role;
+
+std::string RoleList(const std::vector<Role>& roles) {
+  std::vector<std::string> names;
+  for (Role r : roles) names.emplace_back(pki::RoleName(r));
+  return absl::StrJoin(names, ",");
+}
+
+}  // namespace
+
+const std::vector<MethodRule>& PolicyTable() {
+  static const auto* table = new std::vector<MethodRule>{
+      // Control plane: admin API for administrators of the domain.
+      {"/trustfabric.v1.ControlPlane/AddRootAuthority", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/RemoveRootAuthority", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/ListRootAuthorities", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/AddTokenIssuer", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/RemoveTokenIssuer", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/ListTokenIssuers", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/PutFederationPeer", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/RemoveFederationPeer", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/ListFederationPeers", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/RevokeCertificate", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/UnrevokeCertificate", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/GetSnapshot", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/GetPropagationStatus", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/GetAuditLog", DomainScope::kLocal, {Role::kAdmin}},
+      // Trust distribution: every node of the domain.
+      {"/trustfabric.v1.TrustDistribution/Watch",
+       DomainScope::kLocal,
+       {Role::kEdge, Role::kFrontend, Role::kRegistrar, Role::kControl}},
+      // Registrar: front-ends register their users; edges look users up.
+      {"/trustfabric.v1.Registrar/Register", DomainScope::kLocal, {Role::kFrontend}},
+      {"/trustfabric.v1.Registrar/Unregister", DomainScope::kLocal, {Role::kFrontend}},
+      {"/trustfabric.v1.Registrar/Lookup", DomainScope::kLocal, {Role::kFrontend, Role::kEdge}},
+      // Front-end node call: hand-over of a message for a local user.
+      {"/trustfabric.v1.FrontEnd/Deliver", DomainScope::kLocal, {Role::kEdge, Role::kFrontend}},
+      // Edge: front-ends relay outwards; partner edges relay inwards.
+      {"/trustfabric.v1.Edge/Relay", DomainScope::kLocal, {Role::kFrontend}},
+      {"/trustfabric.v1.Edge/Relay", DomainScope::kPartner, {Role::kEdge}},
+      // Health and reflection: any node or administrator of the domain.
+      {"/grpc.health.v1.Health/Check",
+       DomainScope::kLocal,
+       {Role::kEdge, Role::kFrontend, Role::kRegistrar, Role::kControl, Role::kAdmin}},
+      {"/grpc.health.v1.Health/Watch",
+       DomainScope::kLocal,
+       {Role::kEdge, Role::kFrontend, Role::kRegistrar, Role::kControl, Role::kAdmin}},
+      {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+       DomainScope::kLocal,
+       {Role::kAdmin}},
+  };
+  return *table;
+}
+
+absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
+                       absl::string_view local_domain) {
+  const bool local = peer.spiffe_id.trust_domain == local_domain;
+  const DomainScope scope = local ? DomainScope::kLocal : DomainScope::kPartner;
+  bool known = false;
+  for (const MethodRule& rule : PolicyTable()) {
+    if (rule.method != method) continue;
+    known = true;
+    if (rule.scope != scope) continue;
+    if (std::find(rule.roles.begin(), rule.roles.end(), peer.spiffe_id.role) != rule.roles.end()) {
+      return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat("policy: role ", pki::RoleName(peer.spiffe_id.role), " of ",
+                     peer.spiffe_id.trust_domain, " may not call ", method, " (allowed: ",
+                     RoleList(rule.roles), ")"));
+  }
+  if (!known) return absl::PermissionDeniedError(absl::StrCat("policy: unknown method ", method));
+  return absl::PermissionDeniedError(
+      absl::StrCat("policy: ", local ? "local" : "partner", " domain ",
+                   peer.spiffe_id.trust_domain, " may not call ", method));
+}
+
+}  // namespace trustfabric::tls

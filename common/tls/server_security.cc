@@ -1,0 +1,269 @@
+// ListenerSecurity; see server_security.h.
+#include "common/tls/server_security.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/pki/certificate.h"
+#include "common/status/status.h"
+#include "common/tls/grpc_status.h"
+#include "common/tls/identity_files.h"
+#include "common/tls/policy.h"
+#include "common/tls/rejections.h"
+
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+namespace trustfabric::tls {
+namespace {
+
+using grpc::experimental::ExternalCertificateVerifier;
+using grpc::experimental::TlsCustomVerificationCheckRequest;
+
+std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()); }
+
+// What a refused handshake tells about its peer: the SANs it presented.
+std::string DescribeSans(TlsCustomVerificationCheckRequest* request) {
+  std::vector<std::string> sans;
+  for (const auto& u : request->uri_names()) sans.push_back(ToString(u));
+  for (const auto& d : request->dns_names()) sans.push_back(ToString(d));
+  if (sans.empty()) return absl::StrCat("cn=", ToString(request->common_name()));
+  return absl::StrJoin(sans, ",");
+}
+
+// Handshake-time check of the client's chain. Synchronous: verification is
+// CPU-only and cached.
+class HandshakeVerifier final : public ExternalCertificateVerifier {
+ public:
+  explicit HandshakeVerifier(std::shared_ptr<PeerVerifier> verifier)
+      : verifier_(std::move(verifier)) {}
+
+  bool Verify(TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
+              grpc::Status* sync_status) override {
+    // On the server the "full chain" excludes the leaf.
+    absl::StatusOr<PeerIdentityPtr> peer =
+        verifier_->VerifyPeer(ToString(request->peer_cert()),
+                              ToString(request->peer_cert_full_chain()));
+    if (peer.ok()) {
+      *sync_status = grpc::Status::OK;
+      return true;
+    }
+    RecordRejection(std::string(ListenerName(verifier_->listener())), DescribeSans(request), "handshake", peer.status());
+    *sync_status = ToGrpcStatus(peer.status());
+    return true;
+  }
+
+  void Cancel(TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  std::shared_ptr<PeerVerifier> verifier_;
+};
+
+constexpr char kListenerProperty[] = "trustfabric_listener";
+
+absl::string_view MethodOf(const grpc::AuthMetadataProcessor::InputMetadata& md) {
+  auto it = md.find(":path");
+  if (it == md.end()) return "";
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+// Per-call re-validation and authorization on a mutual-TLS listener.
+class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
+ public:
+  MutualTlsCallProcessor(std::shared_ptr<PeerVerifier> verifier, std::string local_domain)
+      : verifier_(std::move(verifier)), local_domain_(std::move(local_domain)) {}
+
+  // Non-blocking: runs inline; a cache hit costs a hash lookup.
+  bool IsBlocking() const override { return false; }
+
+  grpc::Status Process(const InputMetadata& md, grpc::AuthContext* auth, OutputMetadata*,
+                       OutputMetadata*) override {
+    const absl::string_view method = MethodOf(md);
+    // The AuthContext belongs to the connection: add connection facts once.
+    if (auth->FindPropertyValues(kListenerProperty).empty()) {
+      auth->AddProperty(kListenerProperty, std::string(ListenerName(verifier_->listener())));
+    }
+    PeerPem pem = PeerPemOf(*auth);
+    absl::StatusOr<PeerIdentityPtr> peer = verifier_->VerifyPeer(pem.leaf, pem.chain);
+    absl::Status status = peer.ok() ? Authorize(method, **peer, local_domain_) : peer.status();
+    if (status.ok()) return grpc::Status::OK;
+    RecordRejection(std::string(ListenerName(verifier_->listener())), peer.ok() ? (*peer)->Describe() : PeerSans(*auth), std::string(method), status);
+    return ToGrpcStatus(status);
+  }
+
+ private:
+  static std::string PeerSans(const grpc::AuthContext& auth) {
+    std::vector<std::string> sans;
+    for (const char* key : {"peer_uri", "peer_dns"}) {
+      for (const auto& v : auth.FindPropertyValues(key)) sans.push_back(ToString(v));
+    }
+    return absl::StrJoin(sans, ",");
+  }
+
+  std::shared_ptr<PeerVerifier> verifier_;
+  std::string local_domain_;
+};
+
+// Per-call bearer-token check on a server-authenticated TLS listener.
+class BearerCallProcessor final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit BearerCallProcessor(
+      std::function<absl::Status(absl::string_view, absl::string_view)> authenticate)
+      : authenticate_(std::move(authenticate)) {}
+
+  bool IsBlocking() const override { return false; }
+
+  grpc::Status Process(const InputMetadata& md, grpc::AuthContext* auth, OutputMetadata*,
+                       OutputMetadata*) override {
+    if (auth->FindPropertyValues(kListenerProperty).empty()) {
+      auth->AddProperty(kListenerProperty, "client");
+    }
+    const absl::string_view method = MethodOf(md);
+    auto it = md.find("authorization");
+    absl::string_view authorization =
+        it == md.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
+    absl::Status status = authenticate_(method, authorization);
+    if (status.ok()) return grpc::Status::OK;
+    RecordRejection("client", "bearer", std::string(method), status);
+    return ToGrpcStatus(status);
+  }
+
+ private:
+  std::function<absl::Status(absl::string_view, absl::string_view)> authenticate_;
+};
+
+}  // namespace
+
+void ApplyServerDefaults(grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder->SetMaxReceiveMessageSize(16 << 20);
+  builder->SetMaxSendMessageSize(16 << 20);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+}
+
+std::string ListenerOf(const grpc::ServerContextBase& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (!auth) return "";
+  for (const auto& v : auth->FindPropertyValues(kListenerProperty)) return ToString(v);
+  return "";
+}
+
+PeerPem PeerPemOf(const grpc::AuthContext& auth) {
+  PeerPem pem;
+  for (const auto& v : auth.FindPropertyValues("x509_pem_cert")) pem.leaf = ToString(v);
+  for (const auto& v : auth.FindPropertyValues("x509_pem_cert_chain")) pem.chain = ToString(v);
+  return pem;
+}
+
+ListenerSecurity::ListenerSecurity(ListenerOptions options,
+                                   std::shared_ptr<const TrustSource> source)
+    : options_(std::move(options)), source_(std::move(source)) {}
+
+absl::StatusOr<std::shared_ptr<ListenerSecurity>> ListenerSecurity::Create(
+    ListenerOptions options, std::shared_ptr<const TrustSource> source) {
+  // Fail start-up, not every handshake, on a bad identity.
+  TF_RETURN_IF_ERROR(CheckIdentityFiles(options.certificate_file, options.key_file).status());
+  if (options.client_auth == ClientAuth::kBearerToken && !options.call_authenticator) {
+    return absl::InvalidArgumentError("listener: a bearer-token listener needs an authenticator");
+  }
+  if (options.refresh_interval_seconds < 1) options.refresh_interval_seconds = 1;
+
+  std::shared_ptr<ListenerSecurity> self(new ListenerSecurity(std::move(options), source));
+  self->verifier_ = std::make_shared<PeerVerifier>(self->options_.listener, source);
+
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      self->options_.key_file, self->options_.certificate_file,
+      static_cast<unsigned>(self->options_.refresh_interval_seconds));
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_identity_key_cert_pairs();
+  std::shared_ptr<grpc::AuthMetadataProcessor> processor;
+  if (self->options_.client_auth == ClientAuth::kMutualTls) {
+    // DONT_VERIFY is safe only because our verifier is always installed.
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+    tls.set_certificate_verifier(
+        ExternalCertificateVerifier::Create<HandshakeVerifier>(self->verifier_));
+    processor = std::make_shared<MutualTlsCallProcessor>(self->verifier_, source->local_domain());
+  } else {
+    tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    processor = std::make_shared<BearerCallProcessor>(self->options_.call_authenticator);
+  }
+  self->credentials_ = grpc::experimental::TlsServerCredentials(tls);
+  self->credentials_->SetAuthMetadataProcessor(processor);
+
+  std::weak_ptr<ListenerSecurity> weak = self;
+  self->subscription_ = source->holder()->Subscribe([weak](const std::shared_ptr<const trust::TrustSnapshot>&) {
+                              if (auto strong = weak.lock()) strong->RecheckStreams();
+                            });
+  return self;
+}
+
+ListenerSecurity::~ListenerSecurity() {
+  if (subscription_ >= 0) {
+    source_->holder()->Unsubscribe(subscription_);
+  }
+}
+
+absl::StatusOr<PeerIdentityPtr> ListenerSecurity::PeerOf(
+    const grpc::ServerContextBase& context) const {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  PeerPem pem = auth ? PeerPemOf(*auth) : PeerPem{};
+  if (pem.leaf.empty()) {
+    return absl::UnauthenticatedError("identity: the call carries no client certificate");
+  }
+  return verifier_->VerifyPeer(pem.leaf, pem.chain);
+}
+
+std::unique_ptr<ListenerSecurity::StreamToken> ListenerSecurity::TrackStream(
+    grpc::ServerContextBase* context, std::string method) {
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  PeerPem pem = auth ? PeerPemOf(*auth) : PeerPem{};
+  std::string authorization;
+  auto it = context->client_metadata().find("authorization");
+  if (it != context->client_metadata().end()) authorization = ToString(it->second);
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = next_stream_id_++;
+  streams_[id] = TrackedStream{context, std::move(method), std::move(pem.leaf),
+                               std::move(pem.chain), std::move(authorization)};
+  return std::unique_ptr<StreamToken>(new StreamToken(weak_from_this(), id));
+}
+
+void ListenerSecurity::Untrack(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(id);
+}
+
+ListenerSecurity::StreamToken::~StreamToken() {
+  if (auto owner = owner_.lock()) owner->Untrack(id_);
+}
+
+void ListenerSecurity::RecheckStreams() {
+  // Cancelling under the lock keeps each context alive: a stream's token
+  // (destroyed before its context) waits for the lock.
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, stream] : streams_) {
+    absl::Status status;
+    absl::StatusOr<PeerIdentityPtr> peer = absl::UnauthenticatedError("bearer");
+    if (options_.client_auth == ClientAuth::kMutualTls) {
+      peer = verifier_->VerifyPeer(stream.leaf_pem, stream.chain_pem);
+      status = peer.ok() ? Authorize(stream.method, **peer, source_->local_domain())
+                         : peer.status();
+    } else {
+      status = options_.call_authenticator(stream.method, stream.authorization);
+    }
+    if (status.ok()) continue;
+    RecordRejection(std::string(ListenerName(options_.listener)), peer.ok() ? (*peer)->Describe() : "stream peer", absl::StrCat(stream.method, " (open stream cancelled)"), status);
+    stream.context->TryCancel();
+  }
+}
+
+}  // namespace trustfabric::tls

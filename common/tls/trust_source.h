@@ -1,0 +1,57 @@
+// Where TLS verification gets its trust anchors: the current TrustSnapshot,
+// or, before the first snapshot arrives, the node's bootstrap bundle.
+//
+//   auto source = std::make_shared<tls::TrustSource>(holder, "contoso.test",
+//                                                    bootstrap_roots);
+//   std::shared_ptr<const trust::TrustSnapshot> snap = source->snapshot();
+#ifndef TRUSTFABRIC_COMMON_TLS_TRUST_SOURCE_H_
+#define TRUSTFABRIC_COMMON_TLS_TRUST_SOURCE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/pki/verify.h"
+#include "common/trust/holder.h"
+#include "common/trust/snapshot.h"
+
+namespace trustfabric::tls {
+
+// Injectable time source (tests move time; production uses absl::Now).
+using Clock = std::function<absl::Time()>;
+inline Clock RealClock() {
+  return [] { return absl::Now(); };
+}
+
+class TrustSource {
+ public:
+  // `holder` must outlive this object. `bootstrap` (may be null) anchors the
+  // local domain's chains only while `holder` has no snapshot.
+  TrustSource(trust::SnapshotHolder* holder, std::string local_domain,
+              std::shared_ptr<const pki::RootStore> bootstrap, Clock clock = RealClock())
+      : holder_(holder),
+        local_domain_(std::move(local_domain)),
+        bootstrap_(std::move(bootstrap)),
+        clock_(std::move(clock)) {}
+
+  // Null before the first snapshot.
+  std::shared_ptr<const trust::TrustSnapshot> snapshot() const { return holder_->Get(); }
+  const std::shared_ptr<const pki::RootStore>& bootstrap() const { return bootstrap_; }
+  const std::string& local_domain() const { return local_domain_; }
+  // Subscribing to changes is the reason this is not const.
+  trust::SnapshotHolder* holder() const { return holder_; }
+  absl::Time Now() const { return clock_(); }
+
+ private:
+  trust::SnapshotHolder* const holder_;
+  const std::string local_domain_;
+  const std::shared_ptr<const pki::RootStore> bootstrap_;
+  const Clock clock_;
+};
+
+}  // namespace trustfabric::tls
+
+#endif  // TRUSTFABRIC_COMMON_TLS_TRUST_SOURCE_H_

@@ -1,0 +1,88 @@
+// Shared set-up for the transport tests: two domains' PKIs, identity files
+// on disk, trust snapshots, and a real gRPC server with an internal and a
+// federation listener serving small test services.
+#ifndef TRUSTFABRIC_TESTS_COMMON_TLS_TLS_ENV_H_
+#define TRUSTFABRIC_TESTS_COMMON_TLS_TLS_ENV_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/tls/client_security.h"
+#include "common/tls/rejections.h"
+#include "common/tls/server_security.h"
+#include "common/trust/holder.h"
+#include "common/trust/snapshot.h"
+#include "tests/testing/test_pki.h"
+#include "trustfabric/v1/trust.pb.h"
+
+#include <grpcpp/server.h>
+
+namespace trustfabric::testing {
+
+inline constexpr char kContosoRealm[] = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+inline constexpr char kFabrikamRealm[] = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+struct NodeFiles {
+  pki::IssuedCertificate issued;
+  std::string certificate_file;
+  std::string key_file;
+};
+
+// Writes `leaf`'s chain and key under dir/<name>/.
+NodeFiles WriteNode(const TestDomain& domain, const TempDir& dir, const std::string& name,
+                    const pki::IssuedCertificate& leaf);
+
+v1::RootAuthority MtlsRoot(const std::string& name, const TestDomain& domain);
+
+// contoso.test's trust state: its own root, fabrikam's root, fabrikam as an
+// enabled federation peer whose trusted server list is {edge1.fabrikam.test}.
+v1::TrustSnapshot ContosoState(const TestDomain& contoso, const TestDomain& fabrikam,
+                               uint64_t revision);
+// fabrikam.test's trust state (mirror image).
+v1::TrustSnapshot FabrikamState(const TestDomain& fabrikam, const TestDomain& contoso,
+                                uint64_t revision);
+
+// Builds and swaps `state` into `holder`; fails the test on error.
+void Install(trust::SnapshotHolder* holder, v1::TrustSnapshot state);
+
+// A gRPC server for contoso.test with an internal and a federation
+// listener. Services: Edge.Relay answers with the caller's identity
+// (accepted_by = caller SPIFFE ID), Registrar.Lookup answers "ok", and
+// TrustDistribution.Watch streams a keepalive every 50 ms until cancelled
+// (tracked for cancellation).
+class TestServer {
+ public:
+  TestServer(std::shared_ptr<const tls::TrustSource> source, const NodeFiles& identity);
+  ~TestServer();
+
+  const std::string& internal_address() const { return internal_address_; }
+  const std::string& federation_address() const { return federation_address_; }
+  tls::ListenerSecurity& internal() { return *internal_; }
+
+ private:
+  class Services;
+  std::shared_ptr<tls::ListenerSecurity> internal_;
+  std::shared_ptr<tls::ListenerSecurity> federation_;
+  std::unique_ptr<Services> services_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string internal_address_;
+  std::string federation_address_;
+};
+
+// A client-side trust source with its own holder.
+struct ClientSide {
+  trust::SnapshotHolder holder;
+  std::shared_ptr<tls::TrustSource> source;
+  std::shared_ptr<tls::ChannelCache> channels;
+};
+std::unique_ptr<ClientSide> MakeClient(const std::string& local_domain, v1::TrustSnapshot state,
+                                       const NodeFiles& identity);
+
+// The most recent server-side rejection whose peer or reason mentions
+// `needle`; empty rule when none.
+tls::Rejection FindRejection(const std::string& needle);
+
+}  // namespace trustfabric::testing
+
+#endif  // TRUSTFABRIC_TESTS_COMMON_TLS_TLS_ENV_H_
