@@ -36,7 +36,7 @@ namespace trustfabric::token::test {
 
 inline constexpr char kRealm[] = "6c9a3f4e-1b2d-4e5f-8a7b-9c0d1e2f3a4b";
 inline constexpr char kOtherRealm[] = "0f0e0d0c-0b0a-4090-8070-605040302010";
-inline constexpr char kAppGuid[] = "11111111-2222-4333-8444-555555555555";
+inline constexpr char kAppGuid[] = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
 inline constexpr char kBrokerGuid[] = "b0b0b0b0-0000-4000-8000-00000000b0b0";
 inline constexpr char kBrokerClient[] = "c1c1c1c1-0000-4000-8000-00000000c1c1";
 inline constexpr char kEdGuid[] = "edededed-0000-4000-8000-00000000eded";

@@ -1,0 +1,324 @@
+#include "common/token/verifier.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/pki/encoding.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/token/token_test_env.h"
+
+namespace trustfabric::token {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using test::kAppGuid;
+using test::kBrokerClient;
+using test::kBrokerGuid;
+using test::kHost;
+using test::kRealm;
+
+class VerifierTest : public ::testing::Test {
+ protected:
+  VerifierTest()
+      : pki_(test::SharedTokenPki()),
+        now_(test::TestNow()),
+        snapshot_(test::MustCreateSnapshot(test::BaseSnapshot(pki_))),
+        verifier_(test::MakeVerifier(&now_)) {}
+
+  std::string Reason(absl::string_view token) {
+    return Reason(token, snapshot_);
+  }
+  std::string Reason(absl::string_view token,
+                     const std::shared_ptr<const trust::TrustSnapshot>& snapshot) {
+    absl::StatusOr<TokenIdentity> id = verifier_->Verify(token, snapshot);
+    if (id.ok()) return "ok";
+    EXPECT_EQ(id.status().code(), absl::StatusCode::kUnauthenticated) << id.status();
+    return std::string(id.status().message());
+  }
+
+  const test::TokenPki& pki_;
+  absl::Time now_;
+  std::shared_ptr<const trust::TrustSnapshot> snapshot_;
+  std::unique_ptr<TokenVerifier> verifier_;
+};
+
+TEST_F(VerifierTest, AcceptsAppOnlyTokenOfPerApplicationIssuer) {
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  absl::StatusOr<TokenIdentity> id = verifier_->Verify(token, snapshot_);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->kind, TokenKind::kAppOnly);
+  EXPECT_EQ(id->issuer, absl::StrCat(kAppGuid, "@", kRealm));
+  EXPECT_EQ(id->issuer_name, "app-a");
+  EXPECT_FALSE(id->trust_broker);
+  EXPECT_EQ(id->client_id, kAppGuid);
+  EXPECT_EQ(id->realm, kRealm);
+  EXPECT_EQ(id->audience, absl::StrCat(kSharePointPrincipal, "/", kHost, "@", kRealm));
+  EXPECT_EQ(id->host, kHost);
+  EXPECT_EQ(id->not_before, now_);
+  EXPECT_EQ(id->expires, now_ + absl::Hours(1));
+  EXPECT_FALSE(id->trusted_for_delegation);
+  EXPECT_FALSE(id->user.has_value());
+  EXPECT_EQ(id->algorithm, JwsAlgorithm::kRs256);
+  EXPECT_EQ(id->signing_certificate_sha256, pki_.app.certificate.Sha256Hex());
+}
+
+TEST_F(VerifierTest, AcceptsEachAlgorithmAndKeySelection) {
+  // Broker, ES256, selected by x5t#S256 only.
+  MintOptions broker = test::BrokerOptions(now_);
+  broker.with_x5t = false;
+  broker.with_x5t_s256 = true;
+  absl::StatusOr<TokenIdentity> b = verifier_->Verify(
+      *MintAppOnlyToken(broker, test::Credentials(pki_.broker)), snapshot_);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE(b->trust_broker);
+  EXPECT_EQ(b->client_id, kBrokerClient);
+  EXPECT_EQ(b->issuer, absl::StrCat(kBrokerGuid, "@", kRealm));
+  EXPECT_EQ(b->algorithm, JwsAlgorithm::kEs256);
+
+  // EdDSA.
+  absl::StatusOr<TokenIdentity> e = verifier_->Verify(
+      *MintAppOnlyToken(test::EdOptions(now_), test::Credentials(pki_.ed)), snapshot_);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->algorithm, JwsAlgorithm::kEdDsa);
+
+  // No x5t at all: the key is found among the issuer's certificates of the
+  // right type (here the second, during rotation).
+  MintOptions bare = test::AppOptions(now_);
+  bare.with_x5t = false;
+  absl::StatusOr<TokenIdentity> r = verifier_->Verify(
+      *MintAppOnlyToken(bare, test::Credentials(pki_.app_next)), snapshot_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->signing_certificate_sha256, pki_.app_next.certificate.Sha256Hex());
+}
+
+TEST_F(VerifierTest, AcceptsUnsignedUserTokenWrappingDelegatedActor) {
+  UserClaims alice;
+  alice.name_id = "s-1-5-21-100";
+  alice.upn = "alice@contoso.test";
+  alice.smtp = "alice@contoso.test";
+  std::string token =
+      *MintUserToken(test::BrokerOptions(now_), test::Credentials(pki_.broker), alice);
+  absl::StatusOr<TokenIdentity> id = verifier_->Verify(token, snapshot_);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->kind, TokenKind::kUserAndApp);
+  EXPECT_EQ(id->client_id, kBrokerClient);
+  EXPECT_TRUE(id->trusted_for_delegation);
+  EXPECT_FALSE(id->outer_signed);
+  ASSERT_TRUE(id->user.has_value());
+  EXPECT_EQ(*id->user, alice);
+  EXPECT_EQ(TokenKindName(id->kind), "user+app");
+}
+
+TEST_F(VerifierTest, AcceptsSignedUserToken) {
+  UserClaims bob;
+  bob.upn = "bob@contoso.test";
+  std::string token = *MintUserToken(test::AppOptions(now_), test::Credentials(pki_.app), bob,
+                                     /*sign_outer=*/true);
+  absl::StatusOr<TokenIdentity> id = verifier_->Verify(token, snapshot_);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(id->outer_signed);
+  EXPECT_EQ(id->user->upn, "bob@contoso.test");
+}
+
+TEST_F(VerifierTest, ClockSkewEdgesAreInclusive) {
+  absl::Time minted = now_;
+  std::string token = *MintAppOnlyToken(test::AppOptions(minted), test::Credentials(pki_.app));
+  std::unique_ptr<TokenVerifier> uncached = test::MakeVerifier(&now_, /*cache_capacity=*/0);
+  struct Case {
+    absl::Duration offset;
+    const char* reason;
+  };
+  for (const Case& c : {Case{-absl::Minutes(5), "ok"},
+                        Case{-absl::Minutes(5) - absl::Seconds(1), "token: not yet valid"},
+                        Case{absl::Hours(1) + absl::Minutes(5), "ok"},
+                        Case{absl::Hours(1) + absl::Minutes(5) + absl::Seconds(1),
+                             "token: expired"}}) {
+    now_ = minted + c.offset;
+    for (TokenVerifier* v : {verifier_.get(), uncached.get()}) {
+      absl::StatusOr<TokenIdentity> id = v->Verify(token, snapshot_);
+      EXPECT_EQ(id.ok() ? "ok" : std::string(id.status().message()), c.reason)
+          << absl::FormatDuration(c.offset);
+    }
+  }
+}
+
+TEST_F(VerifierTest, MaximumLifetimeIsInclusive) {
+  MintOptions o = test::AppOptions(now_);
+  o.lifetime = absl::Hours(12);
+  EXPECT_EQ(Reason(*MintAppOnlyToken(o, test::Credentials(pki_.app))), "ok");
+  o.lifetime = absl::Hours(12) + absl::Seconds(1);
+  EXPECT_EQ(Reason(*MintAppOnlyToken(o, test::Credentials(pki_.app))),
+            "token: lifetime exceeds the maximum of 12h");
+}
+
+TEST_F(VerifierTest, ConfiguredSkewAndLifetimeApply) {
+  VerifierOptions o;
+  o.hosts = {"lb.contoso.test", kHost};
+  o.clock_skew = absl::ZeroDuration();
+  o.max_lifetime = absl::Minutes(30);
+  o.clock = [this] { return now_; };
+  std::unique_ptr<TokenVerifier> strict = *TokenVerifier::Create(o);
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  EXPECT_EQ(strict->Verify(token, snapshot_).status().message(),
+            "token: lifetime exceeds the maximum of 30m");
+  MintOptions m = test::AppOptions(now_);
+  m.lifetime = absl::Minutes(30);
+  m.host = "lb.contoso.test";
+  token = *MintAppOnlyToken(m, test::Credentials(pki_.app));
+  EXPECT_TRUE(strict->Verify(token, snapshot_).ok());
+  absl::Time minted = now_;
+  now_ = minted + absl::Minutes(30) + absl::Seconds(1);
+  EXPECT_EQ(strict->Verify(token, snapshot_).status().message(), "token: expired");
+  now_ = minted;
+}
+
+TEST_F(VerifierTest, NullSnapshotIsAPrecondition) {
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  EXPECT_EQ(verifier_->Verify(token, nullptr).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(VerifierOptionsTest, CreateValidatesOptions) {
+  auto error = [](VerifierOptions o) {
+    return std::string(TokenVerifier::Create(std::move(o)).status().message());
+  };
+  VerifierOptions o;
+  EXPECT_EQ(error(o), "hosts: at least one is required");
+  o.hosts = {"fe1.contoso.test", "bad host"};
+  EXPECT_EQ(error(o), "hosts[1]: malformed host");
+  o.hosts = {"fe1.contoso.test"};
+  o.principal = "a/b";
+  EXPECT_THAT(error(o), StartsWith("principal:"));
+  o.principal = kSharePointPrincipal;
+  o.clock_skew = -absl::Seconds(1);
+  EXPECT_THAT(error(o), StartsWith("clock_skew:"));
+  o.clock_skew = absl::Minutes(5);
+  o.max_lifetime = absl::ZeroDuration();
+  EXPECT_THAT(error(o), StartsWith("max_lifetime:"));
+  o.max_lifetime = absl::Hours(12);
+  EXPECT_TRUE(TokenVerifier::Create(o).ok());
+}
+
+TEST_F(VerifierTest, CachedResultIsAHitUntilItsWindowCloses) {
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  EXPECT_EQ(Reason(token), "ok");
+  EXPECT_EQ(verifier_->CachedResults(), 1u);
+  EXPECT_EQ(Reason(token), "ok");
+  EXPECT_EQ(verifier_->CachedResults(), 1u);
+  absl::Time minted = now_;
+  now_ = minted + absl::Hours(1) + absl::Minutes(5) + absl::Seconds(1);
+  EXPECT_EQ(Reason(token), "token: expired");
+  // The clock going backwards before nbf - skew must not be answered from
+  // the cache either.
+  now_ = minted;
+  EXPECT_EQ(Reason(token), "ok");
+  now_ = minted - absl::Minutes(6);
+  EXPECT_EQ(Reason(token), "token: not yet valid");
+  now_ = minted;
+}
+
+TEST_F(VerifierTest, NewerSnapshotWithoutIssuerRejectsCachedTokenAtOnce) {
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  ASSERT_EQ(Reason(token), "ok");
+  ASSERT_EQ(Reason(token), "ok");  // now cached
+  v1::TrustSnapshot next = test::BaseSnapshot(pki_, /*revision=*/2);
+  next.mutable_issuers()->DeleteSubrange(0, 1);  // app-a
+  auto without_issuer = test::MustCreateSnapshot(next);
+  EXPECT_EQ(Reason(token, without_issuer),
+            absl::StrCat("token: issuer ", kAppGuid, "@", kRealm, " is not registered"));
+  // A reader still on the old revision keeps its answer.
+  EXPECT_EQ(Reason(token, snapshot_), "ok");
+}
+
+TEST_F(VerifierTest, NewerSnapshotWithoutRootRejectsCachedTokenAtOnce) {
+  MintOptions o = test::BrokerOptions(now_);
+  std::string token = *MintAppOnlyToken(o, test::Credentials(pki_.broker));
+  ASSERT_EQ(Reason(token), "ok");
+  ASSERT_EQ(Reason(token), "ok");
+  // Forced removal of the contoso root: the broker stays registered but its
+  // certificate no longer chains to a TOKEN_SIGNING root.
+  v1::TrustSnapshot next = test::BaseSnapshot(pki_, /*revision=*/2);
+  next.mutable_roots()->DeleteSubrange(0, 1);
+  EXPECT_THAT(Reason(token, test::MustCreateSnapshot(next)),
+              StartsWith("token: signing certificate does not chain to a token-signing root: "));
+}
+
+TEST_F(VerifierTest, NewerSnapshotRevokingTheCertificateRejectsAtOnce) {
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  ASSERT_EQ(Reason(token), "ok");
+  v1::TrustSnapshot next = test::BaseSnapshot(pki_, /*revision=*/2);
+  next.add_revocations()->set_sha256_hex(pki_.app.certificate.Sha256Hex());
+  EXPECT_EQ(Reason(token, test::MustCreateSnapshot(next)), "token: signing certificate is revoked");
+}
+
+TEST_F(VerifierTest, SameRevisionWithDifferentContentIsNotConfused) {
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  ASSERT_EQ(Reason(token), "ok");
+  v1::TrustSnapshot same_revision = test::BaseSnapshot(pki_, /*revision=*/1);
+  same_revision.mutable_issuers()->DeleteSubrange(0, 1);
+  EXPECT_THAT(Reason(token, test::MustCreateSnapshot(same_revision)), HasSubstr("not registered"));
+}
+
+TEST_F(VerifierTest, CacheIsBounded) {
+  std::unique_ptr<TokenVerifier> small = test::MakeVerifier(&now_, /*cache_capacity=*/64);
+  SigningCredentials creds = test::Credentials(pki_.ed);
+  for (int i = 0; i < 300; ++i) {
+    MintOptions o = test::EdOptions(now_ - absl::Seconds(i));
+    ASSERT_TRUE(small->Verify(*MintAppOnlyToken(o, creds), snapshot_).ok());
+  }
+  EXPECT_LE(small->CachedResults(), 64u);
+  EXPECT_GT(small->CachedResults(), 0u);
+  std::unique_ptr<TokenVerifier> none = test::MakeVerifier(&now_, /*cache_capacity=*/0);
+  ASSERT_TRUE(none->Verify(*MintAppOnlyToken(test::EdOptions(now_), creds), snapshot_).ok());
+  EXPECT_EQ(none->CachedResults(), 0u);
+}
+
+TEST_F(VerifierTest, RejectionsAreNotCached) {
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  token.back() = token.back() == 'A' ? 'B' : 'A';
+  EXPECT_THAT(Reason(token), StartsWith("token: signature"));
+  EXPECT_EQ(verifier_->CachedResults(), 0u);
+}
+
+TEST_F(VerifierTest, ConcurrentVerificationAgrees) {
+  std::vector<std::string> tokens;
+  tokens.push_back(*MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app)));
+  tokens.push_back(*MintAppOnlyToken(test::BrokerOptions(now_), test::Credentials(pki_.broker)));
+  tokens.push_back(*MintAppOnlyToken(test::EdOptions(now_), test::Credentials(pki_.ed)));
+  std::string bad = tokens[0];
+  bad[bad.size() - 3] = bad[bad.size() - 3] == 'A' ? 'B' : 'A';
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        if (!verifier_->Verify(tokens[i % 3], snapshot_).ok()) ++failures;
+        if (verifier_->Verify(bad, snapshot_).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(CheckSigningKeyStrengthTest, RefusesWeakRsa) {
+  pki::CertificateSpec spec;
+  spec.common_name = "weak";
+  spec.signing_only = true;
+  spec.key = *pki::PrivateKey::GenerateRsa(1024);
+  absl::StatusOr<pki::IssuedCertificate> weak = pki::Issue(spec, nullptr);
+  ASSERT_TRUE(weak.ok()) << weak.status();
+  absl::Status s = CheckSigningKeyStrength(weak->certificate);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(s.message()), StartsWith("token: signing key is too weak: "));
+  EXPECT_TRUE(CheckSigningKeyStrength(test::SharedTokenPki().app.certificate).ok());
+}
+
+}  // namespace
+}  // namespace trustfabric::token
