@@ -61,9 +61,10 @@ TokenSigningAnchors MakeAnchors(std::shared_ptr<const pki::RootStore> store) {
 
 // The chain (leaf first) that makes `cert` a trusted token-signing
 // certificate at `now`, or why there is none.
-absl::StatusOr<std::vector<pki::Certificate>> TokenSigningChain(
-    const pki::Certificate& cert, const TokenSigningAnchors& anchors,
-    const TrustSnapshot& current, absl::Time now) {
+absl::StatusOr<std::vector<pki::Certificate>> TokenSigningChain(const pki::Certificate& cert,
+                                                                const TokenSigningAnchors& anchors,
+                                                                const TrustSnapshot& current,
+                                                                absl::Time now) {
   if (anchors.store == nullptr) {
     return absl::FailedPreconditionError("the snapshot has no token_signing root authority");
   }
@@ -111,10 +112,9 @@ absl::Status AdmitPutIssuer(const TrustSnapshot& current, const v1::TokenIssuer&
     return absl::AlreadyExistsError(absl::StrCat(object, " already exists"));
   }
   if (const IssuerEntry* other = current.FindIssuer(issuer.registered_issuer_name())) {
-    return absl::AlreadyExistsError(absl::StrCat(object, ": registered issuer name ",
-                                                 issuer.registered_issuer_name(),
-                                                 " is already used by issuer ",
-                                                 other->proto.name()));
+    return absl::AlreadyExistsError(
+        absl::StrCat(object, ": registered issuer name ", issuer.registered_issuer_name(),
+                     " is already used by issuer ", other->proto.name()));
   }
   TF_RETURN_IF_ERROR(RequireTime(opts));
   TokenSigningAnchors anchors = MakeAnchors(current.TokenSigningRoots());
@@ -122,9 +122,9 @@ absl::Status AdmitPutIssuer(const TrustSnapshot& current, const v1::TokenIssuer&
     const pki::Certificate& cert = entry->signing_certificates[i];
     absl::Status chained = TokenSigningChain(cert, anchors, current, opts.now).status();
     if (!chained.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          object, ": signing certificate ", i, " (sha256 ", cert.Sha256Hex(),
-          ") does not chain to a token_signing root authority: ", chained.message()));
+      return absl::FailedPreconditionError(
+          absl::StrCat(object, ": signing certificate ", i, " (sha256 ", cert.Sha256Hex(),
+                       ") does not chain to a token_signing root authority: ", chained.message()));
     }
   }
   return absl::OkStatus();
@@ -152,8 +152,7 @@ absl::Status AdmitPutPeer(const TrustSnapshot& current, const v1::FederationPeer
   return absl::OkStatus();
 }
 
-absl::Status AdmitPutRevocation(const TrustSnapshot& current,
-                                const v1::Revocation& revocation) {
+absl::Status AdmitPutRevocation(const TrustSnapshot& current, const v1::Revocation& revocation) {
   std::string object = absl::StrCat("revocation ", KeyForMessage(revocation.sha256_hex()));
   TF_RETURN_IF_ERROR(Annotate(ValidateRevocation(revocation), object));
   if (current.IsRevoked(revocation.sha256_hex())) {
@@ -235,9 +234,9 @@ absl::Status AdmitRemoveRoot(const TrustSnapshot& current, const std::string& na
   std::vector<std::string> parts;
   if (!issuers.empty()) parts.push_back(absl::StrCat("issuers ", ListForMessage(issuers)));
   if (!peers.empty()) parts.push_back(absl::StrCat("federation peers ", ListForMessage(peers)));
-  return absl::FailedPreconditionError(
-      absl::StrCat(object, " is still needed by ", absl::StrJoin(parts, " and by "),
-                   "; remove them first or force the removal"));
+  return absl::FailedPreconditionError(absl::StrCat(object, " is still needed by ",
+                                                    absl::StrJoin(parts, " and by "),
+                                                    "; remove them first or force the removal"));
 }
 
 }  // namespace
@@ -253,8 +252,8 @@ absl::Status CheckAdmission(const TrustSnapshot& current, const v1::TrustChange&
       return AdmitPutIssuer(current, change.put_issuer(), opts);
     case v1::TrustChange::kRemoveIssuer:
       if (current.FindIssuerByName(change.remove_issuer()) == nullptr) {
-        return absl::NotFoundError(absl::StrCat(
-            "issuer ", KeyForMessage(change.remove_issuer()), " does not exist"));
+        return absl::NotFoundError(
+            absl::StrCat("issuer ", KeyForMessage(change.remove_issuer()), " does not exist"));
       }
       return absl::OkStatus();
     case v1::TrustChange::kPutPeer:

@@ -7,7 +7,9 @@
 // TrustSnapshot::Create on the result (which catches the structural rules
 // of the snapshot as a whole, e.g. the object-count limits).
 //
-//   trust::AdmissionOptions opts{.force = request.force(), .now = clock->Now()};
+//   trust::AdmissionOptions opts;
+//   opts.force = request.force();
+//   opts.now = clock->Now();
 //   TF_RETURN_IF_ERROR(trust::CheckAdmission(*current, change, opts));
 #ifndef TRUSTFABRIC_COMMON_TRUST_ADMISSION_H_
 #define TRUSTFABRIC_COMMON_TRUST_ADMISSION_H_

@@ -67,8 +67,7 @@ class KeyedList {
   absl::flat_hash_map<std::string, size_t> index_;
 };
 
-absl::Status Missing(absl::string_view field, absl::string_view object,
-                     const std::string& key) {
+absl::Status Missing(absl::string_view field, absl::string_view object, const std::string& key) {
   std::string name = IsValidObjectName(key) || IsSha256Hex(key) ? key : QuoteForMessage(key);
   return absl::NotFoundError(absl::StrCat(field, ": ", object, " ", name, " does not exist"));
 }
@@ -112,8 +111,7 @@ ListDiff<T> DiffList(const RepeatedPtrField<T>& from, const RepeatedPtrField<T>&
   for (int i = 0; i < to.size(); ++i) {
     const T& item = to[i];
     if (static_cast<size_t>(i) >= keep ||
-        !google::protobuf::util::MessageDifferencer::Equals(*from_by_key.at(KeyOf(item)),
-                                                            item)) {
+        !google::protobuf::util::MessageDifferencer::Equals(*from_by_key.at(KeyOf(item)), item)) {
       diff.puts.push_back(&item);
     }
   }
@@ -147,8 +145,7 @@ absl::StatusOr<v1::TrustSnapshot> ApplyChanges(const v1::TrustSnapshot& base,
         break;
       case v1::TrustChange::kRemoveIssuer:
         if (!issuers.Remove(change.remove_issuer())) {
-          return Missing(absl::StrCat(field, ": remove_issuer"), "issuer",
-                         change.remove_issuer());
+          return Missing(absl::StrCat(field, ": remove_issuer"), "issuer", change.remove_issuer());
         }
         break;
       case v1::TrustChange::kPutPeer:
@@ -189,9 +186,9 @@ absl::StatusOr<v1::TrustSnapshot> ApplyChanges(const v1::TrustSnapshot& base,
 absl::StatusOr<v1::TrustSnapshot> ApplyDelta(const v1::TrustSnapshot& base,
                                              const v1::TrustDelta& delta) {
   if (delta.base_revision() != base.revision()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("delta base revision ", delta.base_revision(),
-                     " does not match the current revision ", base.revision()));
+    return absl::FailedPreconditionError(absl::StrCat("delta base revision ", delta.base_revision(),
+                                                      " does not match the current revision ",
+                                                      base.revision()));
   }
   if (delta.revision() <= base.revision()) {
     return absl::InvalidArgumentError(absl::StrCat("delta revision ", delta.revision(),

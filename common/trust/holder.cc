@@ -30,9 +30,9 @@ absl::Status SnapshotHolder::Swap(std::shared_ptr<const TrustSnapshot> next) {
     absl::MutexLock lock(&mu_);
     uint64_t current_revision = current_ == nullptr ? 0 : current_->revision();
     if (next->revision() <= current_revision) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("snapshot revision ", next->revision(),
-                       " is not newer than the current revision ", current_revision));
+      return absl::FailedPreconditionError(absl::StrCat("snapshot revision ", next->revision(),
+                                                        " is not newer than the current revision ",
+                                                        current_revision));
     }
     if (current_ != nullptr && next->trust_domain() != current_->trust_domain()) {
       return absl::FailedPreconditionError(

@@ -45,8 +45,7 @@ class SnapshotHolder {
   //   FAILED_PRECONDITION when next's revision is not greater than the
   //     current one (0 when there is none), when its trust domain differs
   //     from the current snapshot's, or when called from a subscriber.
-  absl::Status Swap(std::shared_ptr<const TrustSnapshot> next)
-      ABSL_LOCKS_EXCLUDED(notify_mu_, mu_);
+  absl::Status Swap(std::shared_ptr<const TrustSnapshot> next) ABSL_LOCKS_EXCLUDED(notify_mu_, mu_);
 
   // Registers `s` for later swaps (the current snapshot, if any, is not
   // replayed; call Get). Returns an id for Unsubscribe.

@@ -16,8 +16,7 @@ using google::protobuf::util::MessageDifferencer;
 
 // "roots[2] (contoso-root)", or "roots[2]" when the key itself is malformed
 // and so cannot be repeated safely.
-std::string ItemLabel(absl::string_view field, int index, absl::string_view key,
-                      bool key_valid) {
+std::string ItemLabel(absl::string_view field, int index, absl::string_view key, bool key_valid) {
   if (!key_valid) return absl::StrCat(field, "[", index, "]");
   return absl::StrCat(field, "[", index, "] (", key, ")");
 }
@@ -53,9 +52,8 @@ absl::StatusOr<std::shared_ptr<const TrustSnapshot>> TrustSnapshot::Create(
 absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
   size_t bytes = proto_.ByteSizeLong();
   if (bytes > kMaxSnapshotBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("snapshot: ", bytes,
-                                                   " bytes exceed the limit of ",
-                                                   kMaxSnapshotBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("snapshot: ", bytes, " bytes exceed the limit of ", kMaxSnapshotBytes));
   }
   if (!pki::IsValidDnsName(proto_.trust_domain())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -72,8 +70,8 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
   // The structural checks of a root or issuer depend only on the object and
   // on the snapshot's domain and realm; an object `previous` accepted under
   // the same domain and realm passes them again.
-  if (previous != nullptr && (previous->trust_domain() != trust_domain() ||
-                              previous->realm() != realm())) {
+  if (previous != nullptr &&
+      (previous->trust_domain() != trust_domain() || previous->realm() != realm())) {
     previous = nullptr;
   }
 
@@ -84,7 +82,8 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
   for (int i = 0; i < proto_.roots_size(); ++i) {
     const v1::RootAuthority& root = proto_.roots(i);
     std::string label = ItemLabel("roots", i, root.name(), IsValidObjectName(root.name()));
-    const v1::RootAuthority* known = previous == nullptr ? nullptr : previous->FindRoot(root.name());
+    const v1::RootAuthority* known =
+        previous == nullptr ? nullptr : previous->FindRoot(root.name());
     absl::StatusOr<std::vector<pki::Certificate>> certs =
         known != nullptr && MessageDifferencer::Equals(*known, root)
             ? *previous->RootCertificates(root.name())
@@ -119,13 +118,13 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
   issuers_.reserve(proto_.issuers_size());
   for (int i = 0; i < proto_.issuers_size(); ++i) {
     const v1::TokenIssuer& issuer = proto_.issuers(i);
-    std::string label =
-        ItemLabel("issuers", i, issuer.name(), IsValidObjectName(issuer.name()));
+    std::string label = ItemLabel("issuers", i, issuer.name(), IsValidObjectName(issuer.name()));
     const IssuerEntry* known =
         previous == nullptr ? nullptr : previous->FindIssuerByName(issuer.name());
-    absl::StatusOr<IssuerEntry> entry = known != nullptr && MessageDifferencer::Equals(known->proto, issuer)
-                                            ? *known
-                                            : ValidateIssuer(issuer, proto_.realm());
+    absl::StatusOr<IssuerEntry> entry =
+        known != nullptr && MessageDifferencer::Equals(known->proto, issuer)
+            ? *known
+            : ValidateIssuer(issuer, proto_.realm());
     if (!entry.ok()) return Annotate(entry.status(), label);
     auto [by_name, name_inserted] = issuer_by_name_.emplace(issuer.name(), i);
     if (!name_inserted) {
@@ -136,8 +135,8 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
         issuer_by_registered_name_.emplace(issuer.registered_issuer_name(), i);
     if (!registered_inserted) {
       return absl::InvalidArgumentError(absl::StrCat(
-          label, ": registered_issuer_name: duplicate of issuers[", by_registered->second,
-          "] (", proto_.issuers(by_registered->second).name(), ")"));
+          label, ": registered_issuer_name: duplicate of issuers[", by_registered->second, "] (",
+          proto_.issuers(by_registered->second).name(), ")"));
     }
     issuers_.push_back(std::move(entry).value());
   }
@@ -145,8 +144,8 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
   peers_.reserve(proto_.peers_size());
   for (int i = 0; i < proto_.peers_size(); ++i) {
     const v1::FederationPeer& peer = proto_.peers(i);
-    std::string label = ItemLabel("peers", i, peer.trust_domain(),
-                                  pki::IsValidDnsName(peer.trust_domain()));
+    std::string label =
+        ItemLabel("peers", i, peer.trust_domain(), pki::IsValidDnsName(peer.trust_domain()));
     TF_RETURN_IF_ERROR(Annotate(ValidatePeer(peer, proto_.trust_domain()), label));
     auto [it, inserted] = peer_index_.emplace(peer.trust_domain(), i);
     if (!inserted) {
@@ -173,16 +172,15 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
             absl::StrCat(prefix, " is inert: root authority ", name, " anchors trust domain ",
                          root->trust_domain(), ", not ", peer.trust_domain());
       } else if (!HasPurpose(*root, v1::MTLS)) {
-        entry.inert_reason = absl::StrCat(prefix, " is inert: root authority ", name,
-                                          " does not have purpose mtls");
+        entry.inert_reason =
+            absl::StrCat(prefix, " is inert: root authority ", name, " does not have purpose mtls");
       } else {
         const std::vector<pki::Certificate>& root_certs = *RootCertificates(name);
         certs.insert(certs.end(), root_certs.begin(), root_certs.end());
       }
     }
     if (entry.inert_reason.empty()) {
-      absl::StatusOr<std::shared_ptr<const pki::RootStore>> store =
-          pki::RootStore::Create(certs);
+      absl::StatusOr<std::shared_ptr<const pki::RootStore>> store = pki::RootStore::Create(certs);
       if (!store.ok()) return Annotate(store.status(), absl::StrCat(label, ": roots"));
       entry.roots = std::move(store).value();
     }
@@ -236,8 +234,7 @@ const v1::RootAuthority* TrustSnapshot::FindRoot(absl::string_view name) const {
   return it == root_index_.end() ? nullptr : &proto_.roots(static_cast<int>(it->second));
 }
 
-const std::vector<pki::Certificate>* TrustSnapshot::RootCertificates(
-    absl::string_view name) const {
+const std::vector<pki::Certificate>* TrustSnapshot::RootCertificates(absl::string_view name) const {
   auto it = root_index_.find(name);
   return it == root_index_.end() ? nullptr : &root_certificates_[it->second];
 }

@@ -68,8 +68,8 @@ class TrustSnapshot {
   // certificates instead of parsing them again, so a small delta applied to
   // a large snapshot costs in proportion to the delta. `previous` may be
   // null; it is only read, and is not referenced by the result.
-  static absl::StatusOr<std::shared_ptr<const TrustSnapshot>> Create(
-      v1::TrustSnapshot proto, const TrustSnapshot* previous);
+  static absl::StatusOr<std::shared_ptr<const TrustSnapshot>> Create(v1::TrustSnapshot proto,
+                                                                     const TrustSnapshot* previous);
 
   TrustSnapshot(const TrustSnapshot&) = delete;
   TrustSnapshot& operator=(const TrustSnapshot&) = delete;

@@ -47,6 +47,8 @@ bool IsHostName(absl::string_view host) {
 }
 
 bool IsIpAddress(absl::string_view host, int family) {
+  // inet_pton reads a C string: an embedded NUL would hide what follows it.
+  if (host.find('\0') != absl::string_view::npos) return false;
   std::string text(host);
   unsigned char buffer[16];
   return inet_pton(family, text.c_str(), buffer) == 1;
@@ -81,8 +83,8 @@ std::string BlockLabel(size_t index) {
 }
 
 absl::Status InvalidName(absl::string_view field, absl::string_view name) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      field, ": ", QuoteForMessage(name), " must be 1..128 characters of [a-z0-9._-]"));
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", QuoteForMessage(name),
+                                                 " must be 1..128 characters of [a-z0-9._-]"));
 }
 
 absl::Status InvalidDnsName(absl::string_view field, absl::string_view name) {
@@ -100,8 +102,7 @@ absl::Status TooMany(absl::string_view field, int count, int limit) {
 bool IsValidObjectName(absl::string_view name) {
   if (name.empty() || name.size() > kMaxObjectNameLength) return false;
   for (char c : name) {
-    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '.' && c != '-' &&
-        c != '_') {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '.' && c != '-' && c != '_') {
       return false;
     }
   }
@@ -130,8 +131,7 @@ bool IsValidEndpointAddress(absl::string_view address) {
   if (!address.empty() && address.front() == '[') {
     size_t close = address.find("]:");
     if (close == absl::string_view::npos) return false;
-    return IsIpAddress(address.substr(1, close - 1), AF_INET6) &&
-           IsPort(address.substr(close + 2));
+    return IsIpAddress(address.substr(1, close - 1), AF_INET6) && IsPort(address.substr(close + 2));
   }
   size_t colon = address.rfind(':');
   if (colon == absl::string_view::npos) return false;
@@ -142,8 +142,7 @@ bool IsValidEndpointAddress(absl::string_view address) {
 
 std::string QuoteForMessage(absl::string_view text) {
   bool cut = text.size() > kQuoteLimit;
-  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kQuoteLimit)), cut ? "..." : "",
-                      "\"");
+  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kQuoteLimit)), cut ? "..." : "", "\"");
 }
 
 std::string PurposeName(int purpose) {
@@ -209,16 +208,15 @@ absl::StatusOr<std::vector<pki::Certificate>> ValidateRoot(const v1::RootAuthori
     TF_RETURN_IF_ERROR(Annotate(cert.CheckKeyStrength(), BlockLabel(i)));
     if (cert.IsCa()) continue;
     if (token_signing_only && cert.IsSelfSigned()) continue;
-    return absl::InvalidArgumentError(absl::StrCat(
-        BlockLabel(i),
-        ": not a ca certificate (only a self-signed certificate in a root whose only "
-        "purpose is token_signing may lack ca:true)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(BlockLabel(i),
+                     ": not a ca certificate (only a self-signed certificate in a root whose only "
+                     "purpose is token_signing may lack ca:true)"));
   }
   return std::move(certs).value();
 }
 
-absl::StatusOr<IssuerEntry> ValidateIssuer(const v1::TokenIssuer& issuer,
-                                           absl::string_view realm) {
+absl::StatusOr<IssuerEntry> ValidateIssuer(const v1::TokenIssuer& issuer, absl::string_view realm) {
   if (!IsValidObjectName(issuer.name())) return InvalidName("name", issuer.name());
 
   IssuerEntry entry;
@@ -326,14 +324,13 @@ absl::StatusOr<IssuerEntry> ValidateIssuer(const v1::TokenIssuer& issuer,
   return entry;
 }
 
-absl::Status ValidatePeer(const v1::FederationPeer& peer,
-                          absl::string_view local_trust_domain) {
+absl::Status ValidatePeer(const v1::FederationPeer& peer, absl::string_view local_trust_domain) {
   if (!pki::IsValidDnsName(peer.trust_domain())) {
     return InvalidDnsName("trust_domain", peer.trust_domain());
   }
   if (peer.trust_domain() == local_trust_domain) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "trust_domain: ", peer.trust_domain(), " is the local trust domain, not a partner"));
+    return absl::InvalidArgumentError(absl::StrCat("trust_domain: ", peer.trust_domain(),
+                                                   " is the local trust domain, not a partner"));
   }
   if (peer.root_authority_names().empty()) {
     return absl::InvalidArgumentError("root_authority_names: at least one is required");
@@ -388,12 +385,12 @@ absl::Status ValidateRevocation(const v1::Revocation& revocation) {
                      " must be 64 lower-case hex characters"));
   }
   if (revocation.reason().size() > kMaxTextBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "reason: ", revocation.reason().size(), " bytes exceed the limit of ", kMaxTextBytes));
+    return absl::InvalidArgumentError(absl::StrCat("reason: ", revocation.reason().size(),
+                                                   " bytes exceed the limit of ", kMaxTextBytes));
   }
   if (revocation.subject().size() > kMaxTextBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "subject: ", revocation.subject().size(), " bytes exceed the limit of ", kMaxTextBytes));
+    return absl::InvalidArgumentError(absl::StrCat("subject: ", revocation.subject().size(),
+                                                   " bytes exceed the limit of ", kMaxTextBytes));
   }
   return absl::OkStatus();
 }

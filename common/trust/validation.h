@@ -67,13 +67,11 @@ absl::StatusOr<std::vector<pki::Certificate>> ValidateRoot(const v1::RootAuthori
 
 // Checks a token issuer of a snapshot whose realm is `realm` and returns its
 // index entry. INVALID_ARGUMENT naming the field otherwise.
-absl::StatusOr<IssuerEntry> ValidateIssuer(const v1::TokenIssuer& issuer,
-                                           absl::string_view realm);
+absl::StatusOr<IssuerEntry> ValidateIssuer(const v1::TokenIssuer& issuer, absl::string_view realm);
 
 // Checks a federation peer of the snapshot of `local_trust_domain`. Whether
 // its roots exist is not a structural question (see PeerEntry::inert_reason).
-absl::Status ValidatePeer(const v1::FederationPeer& peer,
-                          absl::string_view local_trust_domain);
+absl::Status ValidatePeer(const v1::FederationPeer& peer, absl::string_view local_trust_domain);
 
 absl::Status ValidateRevocation(const v1::Revocation& revocation);
 

@@ -90,7 +90,7 @@ class AdmissionTest : public ::testing::Test {
 
 TEST_F(AdmissionTest, PutRootAddsANewRoot) {
   EXPECT_EQ(Admit(*current_, PutRoot(MakeRoot("northwind-root", "northwind.test",
-                                               Pki().contoso.RootPem(), {v1::MTLS}))),
+                                              Pki().contoso.RootPem(), {v1::MTLS}))),
             "OK");
 }
 
@@ -102,8 +102,8 @@ TEST_F(AdmissionTest, PutRootNeverReplaces) {
 }
 
 TEST_F(AdmissionTest, PutRootChecksStructure) {
-  v1::RootAuthority root =
-      MakeRoot("northwind-root", "northwind.test", Pki().hr_signing.certificate.ToPem(), {v1::MTLS});
+  v1::RootAuthority root = MakeRoot("northwind-root", "northwind.test",
+                                    Pki().hr_signing.certificate.ToPem(), {v1::MTLS});
   EXPECT_EQ(Admit(*current_, PutRoot(root)),
             "INVALID_ARGUMENT: root authority northwind-root: certificates_pem: pem block 1: not "
             "a ca certificate (only a self-signed certificate in a root whose only purpose is "
@@ -229,7 +229,8 @@ TEST_F(AdmissionTest, PutIssuerNeverReplacesNorReusesARegisteredName) {
 
 TEST_F(AdmissionTest, PutIssuerChecksStructureAgainstTheCurrentRealm) {
   v1::TokenIssuer issuer = NewIssuer(Pki().hr_signing.certificate);
-  issuer.set_registered_issuer_name(absl::StrCat("66666666-6666-4666-8666-666666666666@", kClientA));
+  issuer.set_registered_issuer_name(
+      absl::StrCat("66666666-6666-4666-8666-666666666666@", kClientA));
   EXPECT_EQ(Admit(*current_, PutIssuer(issuer)),
             absl::StrCat("INVALID_ARGUMENT: issuer payroll: registered_issuer_name: realm ",
                          kClientA, " does not match the snapshot realm ", kRealm));
@@ -258,8 +259,8 @@ TEST_F(AdmissionTest, PutPeerNeedsExistingMtlsRootsOfItsDomain) {
             "anchors trust domain contoso.test, not fabrikam.test");
 
   v1::TrustSnapshot proto = current_->proto();
-  *proto.add_roots() = MakeRoot("fabrikam-tokens", kPartner, Pki().fabrikam.RootPem(),
-                                {v1::TOKEN_SIGNING});
+  *proto.add_roots() =
+      MakeRoot("fabrikam-tokens", kPartner, Pki().fabrikam.RootPem(), {v1::TOKEN_SIGNING});
   std::shared_ptr<const TrustSnapshot> snapshot = MustCreate(proto);
   ASSERT_NE(snapshot, nullptr);
   EXPECT_EQ(Admit(*snapshot, PutPeer(MakePeer(kPartner, {"fabrikam-tokens"}))),
@@ -375,9 +376,9 @@ TEST_F(AdmissionTest, RemoveRootCapsTheListOfDependents) {
   v1::TrustSnapshot proto = EmptySnapshot(3);
   *proto.add_roots() = current_->proto().roots(1);
   for (int i = 0; i < 25; ++i) {
-    *proto.add_issuers() =
-        MakeIssuer(absl::StrFormat("app-%02d", i), absl::StrFormat("%08x-0000-4000-8000-%012x", i, i),
-                   {Pki().hr_signing.certificate.ToPem()}, {v1::RS256});
+    *proto.add_issuers() = MakeIssuer(absl::StrFormat("app-%02d", i),
+                                      absl::StrFormat("%08x-0000-4000-8000-%012x", i, i),
+                                      {Pki().hr_signing.certificate.ToPem()}, {v1::RS256});
   }
   std::shared_ptr<const TrustSnapshot> snapshot = MustCreate(proto);
   ASSERT_NE(snapshot, nullptr);

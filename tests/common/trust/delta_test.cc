@@ -68,14 +68,14 @@ TEST(ApplyChangesTest, PutAppendsNewAndReplacesExistingInPlace) {
   v1::TrustSnapshot base = ValidSnapshot(5);
   v1::RootAuthority replaced = base.roots(1);
   replaced.add_purposes(v1::MTLS);
-  v1::RootAuthority added = MakeRoot("northwind-root", "northwind.test",
-                                     Pki().contoso.RootPem(), {v1::MTLS});
+  v1::RootAuthority added =
+      MakeRoot("northwind-root", "northwind.test", Pki().contoso.RootPem(), {v1::MTLS});
   absl::StatusOr<v1::TrustSnapshot> result =
       ApplyChanges(base, {PutRoot(added), PutRoot(replaced)});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(RootNames(*result), (std::vector<std::string>{"contoso-root", "token-root",
-                                                          "addin-root", "fabrikam-root",
-                                                          "northwind-root"}));
+  EXPECT_EQ(RootNames(*result),
+            (std::vector<std::string>{"contoso-root", "token-root", "addin-root", "fabrikam-root",
+                                      "northwind-root"}));
   EXPECT_TRUE(MessageDifferencer::Equals(result->roots(1), replaced));
   EXPECT_EQ(result->revision(), 5u);
   EXPECT_EQ(result->trust_domain(), kDomain);
@@ -93,9 +93,8 @@ TEST(ApplyChangesTest, PutsByKeyForEveryKind) {
   fabrikam.set_enabled(false);
   v1::FederationPeer northwind = MakePeer("northwind.test", {"northwind-root"});
   v1::Revocation revocation = MakeRevocation(std::string(64, 'f'));
-  absl::StatusOr<v1::TrustSnapshot> result =
-      ApplyChanges(base, {PutIssuer(addin), PutPeer(northwind), PutPeer(fabrikam),
-                          PutRevocation(revocation)});
+  absl::StatusOr<v1::TrustSnapshot> result = ApplyChanges(
+      base, {PutIssuer(addin), PutPeer(northwind), PutPeer(fabrikam), PutRevocation(revocation)});
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_EQ(result->issuers_size(), 3);
   EXPECT_TRUE(result->issuers(1).allow_user_delegation());
@@ -108,13 +107,12 @@ TEST(ApplyChangesTest, PutsByKeyForEveryKind) {
 
 TEST(ApplyChangesTest, RemovesByKeyForEveryKind) {
   v1::TrustSnapshot base = ValidSnapshot(5);
-  absl::StatusOr<v1::TrustSnapshot> result =
-      ApplyChanges(base, {RemoveIssuer("addin"), RemovePeer(kPartner),
-                          RemoveRevocation(base.revocations(0).sha256_hex()),
-                          RemoveRoot("addin-root")});
+  absl::StatusOr<v1::TrustSnapshot> result = ApplyChanges(
+      base, {RemoveIssuer("addin"), RemovePeer(kPartner),
+             RemoveRevocation(base.revocations(0).sha256_hex()), RemoveRoot("addin-root")});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(RootNames(*result), (std::vector<std::string>{"contoso-root", "token-root",
-                                                          "fabrikam-root"}));
+  EXPECT_EQ(RootNames(*result),
+            (std::vector<std::string>{"contoso-root", "token-root", "fabrikam-root"}));
   ASSERT_EQ(result->issuers_size(), 2);
   EXPECT_EQ(result->issuers(0).name(), "hr-app");
   EXPECT_EQ(result->issuers(1).name(), "broker");
@@ -156,9 +154,10 @@ TEST(ApplyChangesTest, RemovingAMissingKeyIsNotFoundNamingIt) {
 }
 
 TEST(ApplyChangesTest, EmptyChangeIsInvalid) {
-  EXPECT_EQ(StatusText(ApplyChanges(ValidSnapshot(5), {RemoveIssuer("addin"), v1::TrustChange()})
-                           .status()),
-            "INVALID_ARGUMENT: changes[1]: no change is set");
+  EXPECT_EQ(
+      StatusText(
+          ApplyChanges(ValidSnapshot(5), {RemoveIssuer("addin"), v1::TrustChange()}).status()),
+      "INVALID_ARGUMENT: changes[1]: no change is set");
 }
 
 TEST(ApplyDeltaTest, RequiresTheBaseRevision) {
@@ -211,12 +210,12 @@ TEST(DiffTest, RoundTripsAndIsAValidSnapshot) {
   v1::TrustSnapshot to = from;
   to.set_revision(6);
   to.mutable_created_at()->set_seconds(1800000000);
-  to.mutable_issuers()->DeleteSubrange(1, 1);              // addin
-  to.mutable_roots()->DeleteSubrange(2, 1);                // addin-root
+  to.mutable_issuers()->DeleteSubrange(1, 1);  // addin
+  to.mutable_roots()->DeleteSubrange(2, 1);    // addin-root
   to.mutable_peers(0)->add_allowed_server_names("edge2.fabrikam.test");
   *to.add_revocations() = MakeRevocation(std::string(64, 'd'));
-  *to.add_roots() = MakeRoot("northwind-root", "northwind.test", Pki().contoso.RootPem(),
-                             {v1::MTLS});
+  *to.add_roots() =
+      MakeRoot("northwind-root", "northwind.test", Pki().contoso.RootPem(), {v1::MTLS});
 
   v1::TrustDelta delta = Diff(from, to);
   // Dependents are removed before what they depend on; puts of roots come first.
@@ -229,8 +228,8 @@ TEST(DiffTest, RoundTripsAndIsAValidSnapshot) {
 
   absl::StatusOr<v1::TrustSnapshot> applied = ApplyDelta(from, delta);
   ASSERT_TRUE(applied.ok()) << applied.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(*applied, to))
-      << applied->DebugString() << "\nwant\n" << to.DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(*applied, to)) << applied->DebugString() << "\nwant\n"
+                                                        << to.DebugString();
   EXPECT_NE(MustCreate(*applied), nullptr);
 }
 
@@ -273,9 +272,10 @@ TEST(DiffTest, RoundTripsRandomSnapshots) {
     v1::TrustSnapshot to = random_state(11);
     absl::StatusOr<v1::TrustSnapshot> applied = ApplyDelta(from, Diff(from, to));
     ASSERT_TRUE(applied.ok()) << applied.status();
-    ASSERT_TRUE(MessageDifferencer::Equals(*applied, to))
-        << "round " << round << "\nfrom\n" << from.DebugString() << "\nto\n" << to.DebugString()
-        << "\ngot\n" << applied->DebugString();
+    ASSERT_TRUE(MessageDifferencer::Equals(*applied, to)) << "round " << round << "\nfrom\n"
+                                                          << from.DebugString() << "\nto\n"
+                                                          << to.DebugString() << "\ngot\n"
+                                                          << applied->DebugString();
   }
 }
 

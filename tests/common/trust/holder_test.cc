@@ -83,9 +83,8 @@ TEST(SnapshotHolderTest, SubscriberMayUnsubscribeItselfAndOthers) {
     holder.Unsubscribe(self);
     holder.Unsubscribe(later);
   });
-  later = holder.Subscribe([&](const std::shared_ptr<const TrustSnapshot>&) {
-    calls.push_back("later");
-  });
+  later = holder.Subscribe(
+      [&](const std::shared_ptr<const TrustSnapshot>&) { calls.push_back("later"); });
   ASSERT_EQ(StatusText(holder.Swap(Revision(1))), "OK");
   ASSERT_EQ(StatusText(holder.Swap(Revision(2))), "OK");
   EXPECT_EQ(calls, (std::vector<std::string>{"self"}));

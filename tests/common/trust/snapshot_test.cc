@@ -128,15 +128,16 @@ TEST(TrustSnapshotTest, AcceptsEmptySnapshotAndRevisionZero) {
 TEST(TrustSnapshotTest, RejectsBadTrustDomainAndRealm) {
   v1::TrustSnapshot proto = ValidSnapshot();
   proto.set_trust_domain("Contoso");
-  EXPECT_EQ(CreateError(proto), "INVALID_ARGUMENT: trust_domain: \"Contoso\" is not a valid dns name");
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: trust_domain: \"Contoso\" is not a valid dns name");
   proto.set_trust_domain("");
   EXPECT_EQ(CreateError(proto), "INVALID_ARGUMENT: trust_domain: \"\" is not a valid dns name");
 
   proto = ValidSnapshot();
   proto.set_realm(absl::AsciiStrToUpper(kRealm));
-  EXPECT_EQ(CreateError(proto), absl::StrCat("INVALID_ARGUMENT: realm: \"",
-                                             absl::AsciiStrToUpper(kRealm),
-                                             "\" is not a lower-case guid"));
+  EXPECT_EQ(CreateError(proto),
+            absl::StrCat("INVALID_ARGUMENT: realm: \"", absl::AsciiStrToUpper(kRealm),
+                         "\" is not a lower-case guid"));
   proto.set_realm("");
   EXPECT_EQ(CreateError(proto), "INVALID_ARGUMENT: realm: \"\" is not a lower-case guid");
 }
@@ -194,13 +195,15 @@ TEST(TrustSnapshotTest, NamesTheObjectOfEachRejection) {
 TEST(TrustSnapshotTest, RejectsDuplicateKeys) {
   v1::TrustSnapshot proto = ValidSnapshot();
   *proto.add_roots() = proto.roots(0);
-  EXPECT_EQ(CreateError(proto), "INVALID_ARGUMENT: roots[4] (contoso-root): name: duplicate of roots[0]");
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: roots[4] (contoso-root): name: duplicate of roots[0]");
 
   proto = ValidSnapshot();
   v1::TokenIssuer same_name = proto.issuers(0);
   same_name.set_registered_issuer_name(RegisteredName(kClientA));
   *proto.add_issuers() = same_name;
-  EXPECT_EQ(CreateError(proto), "INVALID_ARGUMENT: issuers[3] (hr-app): name: duplicate of issuers[0]");
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: issuers[3] (hr-app): name: duplicate of issuers[0]");
 
   proto = ValidSnapshot();
   v1::TokenIssuer same_registered = proto.issuers(0);
@@ -346,8 +349,8 @@ template <typename F>
 auto Timed(const char* what, ::testing::Test* test, F f) {
   auto start = std::chrono::steady_clock::now();
   auto result = f();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - start)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
                 .count();
   test->RecordProperty(what, static_cast<int>(ms));
   std::printf("%s: %lld ms\n", what, static_cast<long long>(ms));

@@ -101,10 +101,10 @@ v1::TrustSnapshot ValidSnapshot(uint64_t revision) {
       "contoso-root", kDomain,
       pki::ToPemBundle({pki.contoso.root().certificate, pki.contoso.intermediate().certificate}),
       {v1::MTLS});
-  *proto.add_roots() = MakeRoot("token-root", kDomain, pki.token_root.certificate.ToPem(),
-                                {v1::TOKEN_SIGNING});
-  *proto.add_roots() = MakeRoot("addin-root", kDomain, pki.addin_signing.certificate.ToPem(),
-                                {v1::TOKEN_SIGNING});
+  *proto.add_roots() =
+      MakeRoot("token-root", kDomain, pki.token_root.certificate.ToPem(), {v1::TOKEN_SIGNING});
+  *proto.add_roots() =
+      MakeRoot("addin-root", kDomain, pki.addin_signing.certificate.ToPem(), {v1::TOKEN_SIGNING});
   *proto.add_roots() = MakeRoot("fabrikam-root", kPartner, pki.fabrikam.RootPem(), {v1::MTLS});
   *proto.add_issuers() =
       MakeIssuer("hr-app", kHrGuid, {pki.hr_signing.certificate.ToPem()}, {v1::RS256});

@@ -44,6 +44,7 @@ TEST(NamesTest, Sha256Hex) {
 }
 
 TEST(NamesTest, EndpointAddress) {
+  using std::string_literals::operator""s;
   for (const char* good : {"127.0.0.13:7443", "edge1.fabrikam.test:443", "[::1]:7443",
                            "[2001:db8::7]:1", "localhost:65535"}) {
     EXPECT_TRUE(IsValidEndpointAddress(good)) << good;
@@ -55,11 +56,14 @@ TEST(NamesTest, EndpointAddress) {
         "[::1]443", "[zz]:443", "999.1.1.1:443", "1.2.3:443", "edge_1.test:443", ""}) {
     EXPECT_FALSE(IsValidEndpointAddress(bad)) << bad;
   }
+  EXPECT_FALSE(IsValidEndpointAddress("127.0.0.1\0x:443"s));
+  EXPECT_FALSE(IsValidEndpointAddress("[::1\0x]:443"s));
 }
 
 TEST(NamesTest, QuoteForMessageEscapesAndCuts) {
   EXPECT_EQ(QuoteForMessage("a\nb\"c"), "\"a\\nb\\\"c\"");
-  EXPECT_EQ(QuoteForMessage(std::string(70, 'x')), absl::StrCat("\"", std::string(64, 'x'), "...\""));
+  EXPECT_EQ(QuoteForMessage(std::string(70, 'x')),
+            absl::StrCat("\"", std::string(64, 'x'), "...\""));
 }
 
 // ---- root authorities ----
@@ -75,8 +79,8 @@ std::string RootError(const v1::RootAuthority& root) {
 TEST(ValidateRootTest, AcceptsCaBundleAndReturnsCertificatesInOrder) {
   const TrustPki& pki = Pki();
   v1::RootAuthority root = GoodRoot();
-  root.set_certificates_pem(pki::ToPemBundle(
-      {pki.contoso.root().certificate, pki.contoso.intermediate().certificate}));
+  root.set_certificates_pem(
+      pki::ToPemBundle({pki.contoso.root().certificate, pki.contoso.intermediate().certificate}));
   root.add_purposes(v1::TOKEN_SIGNING);
   absl::StatusOr<std::vector<pki::Certificate>> certs = ValidateRoot(root);
   ASSERT_TRUE(certs.ok()) << certs.status();
@@ -219,11 +223,11 @@ TEST(ValidateIssuerTest, AcceptsPerApplicationIssuerAndBuildsEntry) {
 
 TEST(ValidateIssuerTest, AcceptsRotationAndMixedAlgorithms) {
   const TrustPki& pki = Pki();
-  v1::TokenIssuer issuer = MakeIssuer(
-      "hr-app", kHrGuid,
-      {pki.hr_signing.certificate.ToPem(), pki.addin_signing.certificate.ToPem(),
-       pki.ec_signing.certificate.ToPem(), pki.ed_signing.certificate.ToPem()},
-      {v1::RS256, v1::ES256, v1::EDDSA});
+  v1::TokenIssuer issuer =
+      MakeIssuer("hr-app", kHrGuid,
+                 {pki.hr_signing.certificate.ToPem(), pki.addin_signing.certificate.ToPem(),
+                  pki.ec_signing.certificate.ToPem(), pki.ed_signing.certificate.ToPem()},
+                 {v1::RS256, v1::ES256, v1::EDDSA});
   absl::StatusOr<IssuerEntry> entry = ValidateIssuer(issuer, kRealm);
   ASSERT_TRUE(entry.ok()) << entry.status();
   EXPECT_EQ(entry->signing_certificates.size(), 4u);
@@ -247,8 +251,9 @@ TEST(ValidateIssuerTest, RejectsMalformedRegisteredIssuerName) {
   v1::TokenIssuer issuer = GoodIssuer();
   for (const std::string& bad : std::vector<std::string>{
            absl::AsciiStrToUpper(RegisteredName(kHrGuid)), std::string(kHrGuid),
-        absl::StrCat(kHrGuid, "@", kRealm, "@", kRealm), absl::StrCat("{", kHrGuid, "}@", kRealm),
-        absl::StrCat(kHrGuid, "@contoso.test"), absl::StrCat("@", kRealm)}) {
+           absl::StrCat(kHrGuid, "@", kRealm, "@", kRealm),
+           absl::StrCat("{", kHrGuid, "}@", kRealm), absl::StrCat(kHrGuid, "@contoso.test"),
+           absl::StrCat("@", kRealm)}) {
     issuer.set_registered_issuer_name(bad);
     EXPECT_EQ(IssuerError(issuer),
               absl::StrCat("INVALID_ARGUMENT: registered_issuer_name: ", QuoteForMessage(bad),
@@ -388,8 +393,7 @@ TEST(ValidateIssuerTest, TrustBrokerClientIds) {
   issuer.set_broker_client_ids(1, kClientB);
   absl::StatusOr<IssuerEntry> entry = ValidateIssuer(issuer, kRealm);
   ASSERT_TRUE(entry.ok()) << entry.status();
-  EXPECT_EQ(entry->broker_client_ids,
-            (absl::flat_hash_set<std::string>{kClientA, kClientB}));
+  EXPECT_EQ(entry->broker_client_ids, (absl::flat_hash_set<std::string>{kClientA, kClientB}));
 }
 
 // ---- federation peers ----
@@ -409,7 +413,8 @@ TEST(ValidatePeerTest, AcceptsPeerAndInboundOnlyPeer) {
 
 TEST(ValidatePeerTest, RejectsBadOrLocalTrustDomain) {
   v1::FederationPeer peer = MakePeer("fabrikam", {"fabrikam-root"});
-  EXPECT_EQ(PeerError(peer), "INVALID_ARGUMENT: trust_domain: \"fabrikam\" is not a valid dns name");
+  EXPECT_EQ(PeerError(peer),
+            "INVALID_ARGUMENT: trust_domain: \"fabrikam\" is not a valid dns name");
   peer.set_trust_domain(kDomain);
   EXPECT_EQ(PeerError(peer),
             "INVALID_ARGUMENT: trust_domain: contoso.test is the local trust domain, not a "
@@ -425,8 +430,7 @@ TEST(ValidatePeerTest, RejectsMissingBadDuplicateAndTooManyRootNames) {
             "INVALID_ARGUMENT: root_authority_names[1]: \"Fabrikam Root\" must be 1..128 "
             "characters of [a-z0-9._-]");
   peer.set_root_authority_names(1, "fabrikam-root");
-  EXPECT_EQ(PeerError(peer),
-            "INVALID_ARGUMENT: root_authority_names[1]: duplicate fabrikam-root");
+  EXPECT_EQ(PeerError(peer), "INVALID_ARGUMENT: root_authority_names[1]: duplicate fabrikam-root");
   peer.clear_root_authority_names();
   for (int i = 0; i <= kMaxPeerRootNames; ++i) {
     peer.add_root_authority_names(absl::StrCat("root-", i));
@@ -437,7 +441,8 @@ TEST(ValidatePeerTest, RejectsMissingBadDuplicateAndTooManyRootNames) {
 
 TEST(ValidatePeerTest, RejectsBadEndpoints) {
   v1::FederationPeer peer = MakePeer(kPartner, {"fabrikam-root"});
-  for (const char* bad : {"edge1.fabrikam.test", "edge1.fabrikam.test:0", "edge1.fabrikam.test:65536"}) {
+  for (const char* bad :
+       {"edge1.fabrikam.test", "edge1.fabrikam.test:0", "edge1.fabrikam.test:65536"}) {
     peer.mutable_endpoints(0)->set_address(bad);
     EXPECT_EQ(PeerError(peer),
               absl::StrCat("INVALID_ARGUMENT: endpoints[0]: address: \"", bad,
