@@ -31,8 +31,7 @@ constexpr int kMaxNodes = 100000;
 constexpr int kMaxDepth = 32;
 
 absl::Status PathError(absl::string_view path, absl::string_view reason) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(path.empty() ? "config" : path, ": ", reason));
+  return absl::InvalidArgumentError(absl::StrCat(path.empty() ? "config" : path, ": ", reason));
 }
 
 std::string Join(absl::string_view path, absl::string_view key) {
@@ -108,7 +107,8 @@ class Mapper {
         Message* entry = r->AddMessage(msg, f);
         TF_RETURN_IF_ERROR(SetScalar(kv.first, entry, key_f, entry_path));
         if (val_f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-          TF_RETURN_IF_ERROR(MergeMessage(kv.second, entry->GetReflection()->MutableMessage(entry, val_f),
+          TF_RETURN_IF_ERROR(MergeMessage(kv.second,
+                                          entry->GetReflection()->MutableMessage(entry, val_f),
                                           entry_path, depth + 1));
         } else {
           TF_RETURN_IF_ERROR(SetScalar(kv.second, entry, val_f, entry_path));
@@ -138,13 +138,12 @@ class Mapper {
   }
 
  public:
-  static absl::Status SetScalarText(absl::string_view text, Message* msg,
-                                    const FieldDescriptor* f, const std::string& path) {
+  static absl::Status SetScalarText(absl::string_view text, Message* msg, const FieldDescriptor* f,
+                                    const std::string& path) {
     const Reflection* r = msg->GetReflection();
     const bool rep = f->is_repeated();
     auto bad = [&](absl::string_view what) {
-      return PathError(path, absl::StrCat("expected ", what, ", got \"",
-                                          text.substr(0, 64), "\""));
+      return PathError(path, absl::StrCat("expected ", what, ", got \"", text.substr(0, 64), "\""));
     };
     switch (f->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
@@ -152,9 +151,12 @@ class Mapper {
         return absl::OkStatus();
       case FieldDescriptor::CPPTYPE_BOOL: {
         bool v;
-        if (text == "true") v = true;
-        else if (text == "false") v = false;
-        else return bad("true or false");
+        if (text == "true")
+          v = true;
+        else if (text == "false")
+          v = false;
+        else
+          return bad("true or false");
         rep ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
         return absl::OkStatus();
       }
@@ -279,10 +281,10 @@ absl::Status SetField(Message* message, absl::string_view path, absl::string_vie
       const std::string key = absl::StrJoin(parts.begin() + i + 1, parts.end(), ".");
       Message* entry = r->AddMessage(current, f);
       const std::string entry_path = absl::StrCat(here, ".", key);
-      TF_RETURN_IF_ERROR(Mapper::SetScalarText(key, entry,
-                                               f->message_type()->map_key(), entry_path));
-      TF_RETURN_IF_ERROR(Mapper::SetScalarText(value, entry, f->message_type()->map_value(),
-                                               entry_path));
+      TF_RETURN_IF_ERROR(
+          Mapper::SetScalarText(key, entry, f->message_type()->map_key(), entry_path));
+      TF_RETURN_IF_ERROR(
+          Mapper::SetScalarText(value, entry, f->message_type()->map_value(), entry_path));
       break;
     }
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {

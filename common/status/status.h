@@ -20,10 +20,10 @@
 #include "absl/strings/string_view.h"
 
 // Returns from the enclosing function if `expr` yields a non-OK status.
-#define TF_RETURN_IF_ERROR(expr)                                  \
-  do {                                                            \
-    ::absl::Status tf_status_internal_ = (expr);                  \
-    if (!tf_status_internal_.ok()) return tf_status_internal_;    \
+#define TF_RETURN_IF_ERROR(expr)                               \
+  do {                                                         \
+    ::absl::Status tf_status_internal_ = (expr);               \
+    if (!tf_status_internal_.ok()) return tf_status_internal_; \
   } while (0)
 
 #define TF_STATUS_CONCAT_INNER_(a, b) a##b
@@ -35,8 +35,8 @@
 #define TF_ASSIGN_OR_RETURN(lhs, rexpr) \
   TF_ASSIGN_OR_RETURN_IMPL_(TF_STATUS_CONCAT_(tf_statusor_, __LINE__), lhs, rexpr)
 
-#define TF_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                              \
+#define TF_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)    \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

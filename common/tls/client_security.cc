@@ -37,7 +37,8 @@ class ServerVerifier final : public ExternalCertificateVerifier {
               grpc::Status* sync_status) override {
     absl::Status status = Check(request);
     if (!status.ok()) {
-      RecordRejection("outbound", absl::StrCat(target_.server_name, " at ", target_.address), "handshake", status);
+      RecordRejection("outbound", absl::StrCat(target_.server_name, " at ", target_.address),
+                      "handshake", status);
     }
     *sync_status = ToGrpcStatus(status);
     return true;
@@ -52,8 +53,7 @@ class ServerVerifier final : public ExternalCertificateVerifier {
     const grpc::string_ref target_name = request->target_name();
     if (absl::string_view(target_name.data(), target_name.size()) != target_.server_name) {
       return absl::UnauthenticatedError(
-          absl::StrCat("chain: dialed name ",
-                       std::string(target_name.data(), target_name.size()),
+          absl::StrCat("chain: dialed name ", std::string(target_name.data(), target_name.size()),
                        " is not the expected server name ", target_.server_name));
     }
     // On the client the full chain includes the leaf.

@@ -79,8 +79,7 @@ class ChannelCache {
   };
 
   ChannelCache(ClientIdentity identity, std::shared_ptr<const TrustSource> source);
-  std::string BundleFingerprint(const std::string& trust_domain)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string BundleFingerprint(const std::string& trust_domain) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ClientIdentity identity_;
   const std::shared_ptr<const TrustSource> source_;

@@ -54,8 +54,9 @@ absl::StatusOr<const trust::PeerEntry*> UsablePeer(const trust::TrustSnapshot* s
   }
   if (!peer->inert_reason.empty() || !peer->roots) {
     return Refuse(absl::StatusCode::kUnauthenticated, "federation_peer",
-                  peer->inert_reason.empty() ? absl::StrCat("federation peer ", domain, " has no roots")
-                                             : peer->inert_reason);
+                  peer->inert_reason.empty()
+                      ? absl::StrCat("federation peer ", domain, " has no roots")
+                      : peer->inert_reason);
   }
   return peer;
 }
@@ -75,8 +76,7 @@ absl::Status CheckChain(const pki::RootStore& roots, const trust::TrustSnapshot*
   for (const pki::Certificate& c : chain->chain) {
     if (snap != nullptr && snap->IsRevoked(c.Sha256Hex())) {
       return Refuse(absl::StatusCode::kUnauthenticated, "revoked",
-                    absl::StrCat("certificate ", c.Sha256Hex(), " (", c.Subject(),
-                                 ") is revoked"));
+                    absl::StrCat("certificate ", c.Sha256Hex(), " (", c.Subject(), ") is revoked"));
     }
     identity->chain_sha256.push_back(c.Sha256Hex());
     identity->valid_until = std::min(identity->valid_until, c.NotAfter());
@@ -196,10 +196,9 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
                     "no trust snapshot yet: federation is refused");
     }
     TF_ASSIGN_OR_RETURN(const trust::PeerEntry* peer, UsablePeer(snap.get(), id.trust_domain));
-    auto listed = std::find_if(identity->dns_names.begin(), identity->dns_names.end(),
-                               [&](const std::string& n) {
-                                 return peer->allowed_server_names.contains(n);
-                               });
+    auto listed =
+        std::find_if(identity->dns_names.begin(), identity->dns_names.end(),
+                     [&](const std::string& n) { return peer->allowed_server_names.contains(n); });
     if (listed == identity->dns_names.end()) {
       return Refuse(absl::StatusCode::kPermissionDenied, "trusted_server_list",
                     absl::StrCat("[", absl::StrJoin(identity->dns_names, ","),
@@ -209,8 +208,8 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
     roots = peer->roots;
   }
 
-  TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsClient,
-                                 "", source_->Now(), identity.get()));
+  TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsClient, "",
+                                source_->Now(), identity.get()));
   return PeerIdentityPtr(std::move(identity));
 }
 
@@ -222,8 +221,7 @@ absl::StatusOr<PeerIdentityPtr> VerifyServer(const TrustSource& source,
   TF_ASSIGN_OR_RETURN(pki::SpiffeId id, IdentityOf(leaf));
   if (id.trust_domain != trust_domain) {
     return Refuse(absl::StatusCode::kUnauthenticated, "identity",
-                  absl::StrCat("server ", id.ToString(), " is not in trust domain ",
-                               trust_domain));
+                  absl::StrCat("server ", id.ToString(), " is not in trust domain ", trust_domain));
   }
   auto identity = std::make_shared<PeerIdentity>();
   identity->spiffe_id = id;

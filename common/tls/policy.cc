@@ -75,15 +75,14 @@ absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
     if (std::find(rule.roles.begin(), rule.roles.end(), peer.spiffe_id.role) != rule.roles.end()) {
       return absl::OkStatus();
     }
-    return absl::PermissionDeniedError(
-        absl::StrCat("policy: role ", pki::RoleName(peer.spiffe_id.role), " of ",
-                     peer.spiffe_id.trust_domain, " may not call ", method, " (allowed: ",
-                     RoleList(rule.roles), ")"));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "policy: role ", pki::RoleName(peer.spiffe_id.role), " of ", peer.spiffe_id.trust_domain,
+        " may not call ", method, " (allowed: ", RoleList(rule.roles), ")"));
   }
   if (!known) return absl::PermissionDeniedError(absl::StrCat("policy: unknown method ", method));
-  return absl::PermissionDeniedError(
-      absl::StrCat("policy: ", local ? "local" : "partner", " domain ",
-                   peer.spiffe_id.trust_domain, " may not call ", method));
+  return absl::PermissionDeniedError(absl::StrCat("policy: ", local ? "local" : "partner",
+                                                  " domain ", peer.spiffe_id.trust_domain,
+                                                  " may not call ", method));
 }
 
 }  // namespace trustfabric::tls

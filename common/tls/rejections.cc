@@ -32,7 +32,8 @@ Registry& GetRegistry() {
 std::pair<std::string, std::string> SplitRule(const absl::Status& status) {
   absl::string_view msg = status.message();
   size_t colon = msg.find(": ");
-  if (colon == absl::string_view::npos || msg.substr(0, colon).find(' ') != absl::string_view::npos) {
+  if (colon == absl::string_view::npos ||
+      msg.substr(0, colon).find(' ') != absl::string_view::npos) {
     return {CodeName(status.code()), std::string(msg)};
   }
   return {std::string(msg.substr(0, colon)), std::string(msg.substr(colon + 2))};

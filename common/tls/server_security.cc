@@ -47,14 +47,14 @@ class HandshakeVerifier final : public ExternalCertificateVerifier {
   bool Verify(TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
               grpc::Status* sync_status) override {
     // On the server the "full chain" excludes the leaf.
-    absl::StatusOr<PeerIdentityPtr> peer =
-        verifier_->VerifyPeer(ToString(request->peer_cert()),
-                              ToString(request->peer_cert_full_chain()));
+    absl::StatusOr<PeerIdentityPtr> peer = verifier_->VerifyPeer(
+        ToString(request->peer_cert()), ToString(request->peer_cert_full_chain()));
     if (peer.ok()) {
       *sync_status = grpc::Status::OK;
       return true;
     }
-    RecordRejection(std::string(ListenerName(verifier_->listener())), DescribeSans(request), "handshake", peer.status());
+    RecordRejection(std::string(ListenerName(verifier_->listener())), DescribeSans(request),
+                    "handshake", peer.status());
     *sync_status = ToGrpcStatus(peer.status());
     return true;
   }
@@ -93,7 +93,8 @@ class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
     absl::StatusOr<PeerIdentityPtr> peer = verifier_->VerifyPeer(pem.leaf, pem.chain);
     absl::Status status = peer.ok() ? Authorize(method, **peer, local_domain_) : peer.status();
     if (status.ok()) return grpc::Status::OK;
-    RecordRejection(std::string(ListenerName(verifier_->listener())), peer.ok() ? (*peer)->Describe() : PeerSans(*auth), std::string(method), status);
+    RecordRejection(std::string(ListenerName(verifier_->listener())),
+                    peer.ok() ? (*peer)->Describe() : PeerSans(*auth), std::string(method), status);
     return ToGrpcStatus(status);
   }
 
@@ -126,8 +127,9 @@ class BearerCallProcessor final : public grpc::AuthMetadataProcessor {
     }
     const absl::string_view method = MethodOf(md);
     auto it = md.find("authorization");
-    absl::string_view authorization =
-        it == md.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
+    absl::string_view authorization = it == md.end()
+                                          ? absl::string_view()
+                                          : absl::string_view(it->second.data(), it->second.size());
     absl::Status status = authenticate_(method, authorization);
     if (status.ok()) return grpc::Status::OK;
     RecordRejection("client", "bearer", std::string(method), status);
@@ -201,9 +203,10 @@ absl::StatusOr<std::shared_ptr<ListenerSecurity>> ListenerSecurity::Create(
   self->credentials_->SetAuthMetadataProcessor(processor);
 
   std::weak_ptr<ListenerSecurity> weak = self;
-  self->subscription_ = source->holder()->Subscribe([weak](const std::shared_ptr<const trust::TrustSnapshot>&) {
-                              if (auto strong = weak.lock()) strong->RecheckStreams();
-                            });
+  self->subscription_ =
+      source->holder()->Subscribe([weak](const std::shared_ptr<const trust::TrustSnapshot>&) {
+        if (auto strong = weak.lock()) strong->RecheckStreams();
+      });
   return self;
 }
 
@@ -255,13 +258,15 @@ void ListenerSecurity::RecheckStreams() {
     absl::StatusOr<PeerIdentityPtr> peer = absl::UnauthenticatedError("bearer");
     if (options_.client_auth == ClientAuth::kMutualTls) {
       peer = verifier_->VerifyPeer(stream.leaf_pem, stream.chain_pem);
-      status = peer.ok() ? Authorize(stream.method, **peer, source_->local_domain())
-                         : peer.status();
+      status =
+          peer.ok() ? Authorize(stream.method, **peer, source_->local_domain()) : peer.status();
     } else {
       status = options_.call_authenticator(stream.method, stream.authorization);
     }
     if (status.ok()) continue;
-    RecordRejection(std::string(ListenerName(options_.listener)), peer.ok() ? (*peer)->Describe() : "stream peer", absl::StrCat(stream.method, " (open stream cancelled)"), status);
+    RecordRejection(std::string(ListenerName(options_.listener)),
+                    peer.ok() ? (*peer)->Describe() : "stream peer",
+                    absl::StrCat(stream.method, " (open stream cancelled)"), status);
     stream.context->TryCancel();
   }
 }

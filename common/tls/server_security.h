@@ -80,8 +80,7 @@ class ListenerSecurity : public std::enable_shared_from_this<ListenerSecurity> {
   // (TryCancel) and the rejection logged. Destroy the token when the stream
   // ends (before `context` is gone).
   class StreamToken;
-  std::unique_ptr<StreamToken> TrackStream(grpc::ServerContextBase* context,
-                                           std::string method);
+  std::unique_ptr<StreamToken> TrackStream(grpc::ServerContextBase* context, std::string method);
 
   // Re-checks every tracked stream now (also run on every snapshot swap).
   void RecheckStreams();

@@ -99,11 +99,11 @@ TEST(MergeYaml, AdversarialDocumentsAreRefusedNotExpanded) {
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'j'; ++c) {
     char p = static_cast<char>(c - 1);
-    bomb += absl::StrCat(std::string(1, c), ": &", std::string(1, c), " [*", std::string(1, p),
-                         ",*", std::string(1, p), ",*", std::string(1, p), ",*", std::string(1, p),
-                         ",*", std::string(1, p), ",*", std::string(1, p), ",*", std::string(1, p),
-                         ",*", std::string(1, p), ",*", std::string(1, p), ",*", std::string(1, p),
-                         "]\n");
+    bomb +=
+        absl::StrCat(std::string(1, c), ": &", std::string(1, c), " [*", std::string(1, p), ",*",
+                     std::string(1, p), ",*", std::string(1, p), ",*", std::string(1, p), ",*",
+                     std::string(1, p), ",*", std::string(1, p), ",*", std::string(1, p), ",*",
+                     std::string(1, p), ",*", std::string(1, p), ",*", std::string(1, p), "]\n");
   }
   bomb += "addresses: *j\n";
   absl::Status s = MergeYaml(bomb, &cfg);

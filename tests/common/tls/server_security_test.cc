@@ -42,7 +42,7 @@ class TransportTest : public ::testing::Test {
     Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
     source_ = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
     server_identity_.emplace(WriteNode(*contoso_, dir_, "edge1",
-                                 contoso_->IssueNode("edge", "edge1", "edge1.contoso.test")));
+                                       contoso_->IssueNode("edge", "edge1", "edge1.contoso.test")));
     server_ = std::make_unique<TestServer>(source_, *server_identity_);
   }
 
@@ -107,8 +107,8 @@ void ExpectHandshakeRefused(const grpc::Status& status, const std::string& needl
 }
 
 TEST_F(TransportTest, TrustedPeerIsAcceptedAndIdentified) {
-  auto fe = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test"),
-                          "fe1");
+  auto fe =
+      ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test"), "fe1");
   v1::RelayResponse resp;
   grpc::Status s = Relay(fe->channels->Get(Internal()), &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
@@ -117,9 +117,9 @@ TEST_F(TransportTest, TrustedPeerIsAcceptedAndIdentified) {
 }
 
 TEST_F(TransportTest, UnknownRootIsRefused) {
-  auto fe = ContosoClient(*impostor_,
-                          impostor_->IssueNode("frontend", "fe-impostor", "fe-impostor.contoso.test"),
-                          "impostor");
+  auto fe = ContosoClient(
+      *impostor_, impostor_->IssueNode("frontend", "fe-impostor", "fe-impostor.contoso.test"),
+      "impostor");
   ExpectHandshakeRefused(Relay(fe->channels->Get(Internal())), "fe-impostor.contoso.test", "chain",
                          "unable to get local issuer certificate");
 }
@@ -128,8 +128,8 @@ TEST_F(TransportTest, ExpiredAndNotYetValidAreRefused) {
   LeafOptions expired;
   expired.not_before = absl::Now() - absl::Hours(48);
   expired.not_after = absl::Now() - absl::Hours(24);
-  auto a = ContosoClient(*contoso_,
-                         contoso_->IssueNode("frontend", "old", "old.contoso.test", expired), "old");
+  auto a = ContosoClient(
+      *contoso_, contoso_->IssueNode("frontend", "old", "old.contoso.test", expired), "old");
   ExpectHandshakeRefused(Relay(a->channels->Get(Internal())), "old.contoso.test", "chain",
                          "certificate has expired");
 
@@ -143,8 +143,8 @@ TEST_F(TransportTest, ExpiredAndNotYetValidAreRefused) {
 }
 
 TEST_F(TransportTest, ServerNameMustMatchDialedName) {
-  auto fe = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test"),
-                          "fe1");
+  auto fe =
+      ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test"), "fe1");
   // The server is edge1.contoso.test; dialing it as registrar1 must fail on
   // the client, with the reason in the caller's status.
   grpc::Status s = Relay(fe->channels->Get(Internal("registrar1.contoso.test")));
@@ -168,27 +168,29 @@ TEST_F(TransportTest, NoClientCertificateIsRefused) {
 TEST_F(TransportTest, ClientCertificateNeedsExactlyOneSpiffeId) {
   LeafOptions none;
   none.no_uri = true;
-  auto a = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "nouri", "nouri.contoso.test", none),
-                         "nouri");
+  auto a = ContosoClient(
+      *contoso_, contoso_->IssueNode("frontend", "nouri", "nouri.contoso.test", none), "nouri");
   ExpectHandshakeRefused(Relay(a->channels->Get(Internal())), "nouri.contoso.test", "identity",
                          "no spiffe:// uri san");
 
   LeafOptions two;
   two.extra_uri_names = {"spiffe://contoso.test/admin/root"};
-  auto b = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "twouri", "twouri.contoso.test", two),
-                         "twouri");
+  auto b = ContosoClient(
+      *contoso_, contoso_->IssueNode("frontend", "twouri", "twouri.contoso.test", two), "twouri");
   ExpectHandshakeRefused(Relay(b->channels->Get(Internal())), "twouri.contoso.test", "identity",
                          "2 spiffe:// uri sans");
 }
 
 TEST_F(TransportTest, PartnerOnInternalListenerIsRefused) {
-  auto edge = FabrikamClient(fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test"), "fedge1");
+  auto edge =
+      FabrikamClient(fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test"), "fedge1");
   ExpectHandshakeRefused(Relay(edge->channels->Get(Internal())), "edge1.fabrikam.test", "listener",
                          "partner domain fabrikam.test is not accepted on the internal listener");
 }
 
 TEST_F(TransportTest, PartnerOnFederationListenerIsAccepted) {
-  auto edge = FabrikamClient(fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test"), "fedge1");
+  auto edge =
+      FabrikamClient(fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test"), "fedge1");
   v1::RelayResponse resp;
   grpc::Status s = Relay(edge->channels->Get(Federation()), &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
@@ -197,7 +199,8 @@ TEST_F(TransportTest, PartnerOnFederationListenerIsAccepted) {
 }
 
 TEST_F(TransportTest, PartnerServerNotOnTrustedServerListIsRefused) {
-  auto edge = FabrikamClient(fabrikam_->IssueNode("edge", "edge9", "edge9.fabrikam.test"), "fedge9");
+  auto edge =
+      FabrikamClient(fabrikam_->IssueNode("edge", "edge9", "edge9.fabrikam.test"), "fedge9");
   ExpectHandshakeRefused(Relay(edge->channels->Get(Federation())), "edge9.fabrikam.test",
                          "trusted_server_list", "not on the trusted server list of fabrikam.test");
   EXPECT_EQ(FindRejection("edge9.fabrikam.test").code, absl::StatusCode::kPermissionDenied);
@@ -207,15 +210,16 @@ TEST_F(TransportTest, DisabledPartnerIsRefused) {
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
   state.mutable_peers(0)->set_enabled(false);
   Publish(state);
-  auto edge = FabrikamClient(fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test"), "fedge1");
+  auto edge =
+      FabrikamClient(fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test"), "fedge1");
   ExpectHandshakeRefused(Relay(edge->channels->Get(Federation())),
                          "federation peer fabrikam.test is disabled", "federation_peer",
                          "federation peer fabrikam.test is disabled");
 }
 
 TEST_F(TransportTest, LocalPeerOnFederationListenerIsRefused) {
-  auto fe = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test"),
-                          "fe1");
+  auto fe =
+      ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test"), "fe1");
   ExpectHandshakeRefused(Relay(fe->channels->Get(Federation())), "fe1.contoso.test", "listener",
                          "not accepted on the federation listener");
 }
@@ -239,8 +243,8 @@ TEST_F(TransportTest, RevokedLeafFailsNextCallOnOpenConnection) {
 }
 
 TEST_F(TransportTest, RevokedIntermediateFailsNextCall) {
-  auto fe = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe3", "fe3.contoso.test"),
-                          "fe3");
+  auto fe =
+      ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe3", "fe3.contoso.test"), "fe3");
   std::shared_ptr<grpc::Channel> channel = fe->channels->Get(Internal());
   ASSERT_TRUE(Relay(channel).ok());
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
@@ -252,8 +256,8 @@ TEST_F(TransportTest, RevokedIntermediateFailsNextCall) {
 }
 
 TEST_F(TransportTest, RemovedRootFailsNextCallOnOpenConnection) {
-  auto fe = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe4", "fe4.contoso.test"),
-                          "fe4");
+  auto fe =
+      ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe4", "fe4.contoso.test"), "fe4");
   std::shared_ptr<grpc::Channel> channel = fe->channels->Get(Internal());
   ASSERT_TRUE(Relay(channel).ok());
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
@@ -281,9 +285,9 @@ TEST_F(TransportTest, RootAddedAtRuntimeAdmitsNewPeerWithoutRestart) {
 }
 
 TEST_F(TransportTest, WrongRoleIsPermissionDenied) {
-  auto reg = ContosoClient(*contoso_,
-                           contoso_->IssueNode("registrar", "registrar1", "registrar1.contoso.test"),
-                           "registrar1");
+  auto reg = ContosoClient(
+      *contoso_, contoso_->IssueNode("registrar", "registrar1", "registrar1.contoso.test"),
+      "registrar1");
   grpc::Status s = Relay(reg->channels->Get(Internal()));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(s.error_message(),
@@ -328,10 +332,10 @@ TEST_F(TransportTest, ClientRefusesServerOfUnknownRoot) {
   auto source = std::make_shared<tls::TrustSource>(&holder, "contoso.test", nullptr);
   TestServer rogue(source, WriteNode(*impostor_, dir_, "rogue",
                                      impostor_->IssueNode("edge", "edge1", "edge1.contoso.test")));
-  auto fe = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe6", "fe6.contoso.test"),
-                          "fe6");
-  grpc::Status s = Relay(fe->channels->Get(
-      {rogue.internal_address(), "edge1.contoso.test", "contoso.test"}));
+  auto fe =
+      ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe6", "fe6.contoso.test"), "fe6");
+  grpc::Status s =
+      Relay(fe->channels->Get({rogue.internal_address(), "edge1.contoso.test", "contoso.test"}));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   tls::Rejection r = FindRejection(rogue.internal_address());
   EXPECT_EQ(r.listener, "outbound");
@@ -340,8 +344,8 @@ TEST_F(TransportTest, ClientRefusesServerOfUnknownRoot) {
 }
 
 TEST_F(TransportTest, ChannelIsRebuiltWhenItsBundleChanges) {
-  auto fe = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe7", "fe7.contoso.test"),
-                          "fe7");
+  auto fe =
+      ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe7", "fe7.contoso.test"), "fe7");
   std::shared_ptr<grpc::Channel> first = fe->channels->Get(Internal());
   EXPECT_EQ(fe->channels->Get(Internal()), first);  // shared while nothing changed
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 2);
@@ -370,8 +374,8 @@ TEST_F(TransportTest, ServerIdentityRotatesWithoutRestart) {
   NodeFiles files{v1_leaf, (current / "node.crt").string(), (current / "node.key").string()};
   TestServer rotating(source_, files);
 
-  auto fe = ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe8", "fe8.contoso.test"),
-                          "fe8");
+  auto fe =
+      ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe8", "fe8.contoso.test"), "fe8");
   tls::Target target{rotating.internal_address(), "edge1.contoso.test", "contoso.test"};
   auto server_leaf_sha = [&](const std::shared_ptr<grpc::Channel>& channel) {
     auto stub = v1::Edge::NewStub(channel);

@@ -183,8 +183,8 @@ std::unique_ptr<ClientSide> MakeClient(const std::string& local_domain, v1::Trus
   auto client = std::make_unique<ClientSide>();
   Install(&client->holder, std::move(state));
   client->source = std::make_shared<tls::TrustSource>(&client->holder, local_domain, nullptr);
-  auto channels = tls::ChannelCache::Create({identity.certificate_file, identity.key_file, 1},
-                                            client->source);
+  auto channels =
+      tls::ChannelCache::Create({identity.certificate_file, identity.key_file, 1}, client->source);
   EXPECT_TRUE(channels.ok()) << channels.status();
   if (channels.ok()) client->channels = *channels;
   return client;

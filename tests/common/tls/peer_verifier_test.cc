@@ -1,0 +1,114 @@
+// PeerVerifier without gRPC: bundle selection, bootstrap, cache behaviour.
+#include "common/tls/peer_verifier.h"
+
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/tls/tls_env.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_pki.h"
+
+namespace trustfabric::testing {
+namespace {
+
+class PeerVerifierTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    contoso_ = new TestDomain("contoso.test");
+    fabrikam_ = new TestDomain("fabrikam.test");
+  }
+
+  std::string Pem(const pki::IssuedCertificate& leaf) { return leaf.certificate.ToPem(); }
+  std::string Intermediate(const TestDomain& d) { return d.intermediate().certificate.ToPem(); }
+
+  static TestDomain* contoso_;
+  static TestDomain* fabrikam_;
+  trust::SnapshotHolder holder_;
+};
+
+TestDomain* PeerVerifierTest::contoso_ = nullptr;
+TestDomain* PeerVerifierTest::fabrikam_ = nullptr;
+
+TEST_F(PeerVerifierTest, BootstrapBundleAnchorsLocalPeersUntilFirstSnapshot) {
+  auto bootstrap = pki::RootStore::Create({contoso_->root().certificate});
+  ASSERT_TRUE(bootstrap.ok());
+  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", *bootstrap);
+  tls::PeerVerifier verifier(tls::Listener::kInternal, source);
+  auto cp = contoso_->IssueNode("control", "control1", "control1.contoso.test");
+
+  auto peer = verifier.VerifyPeer(Pem(cp), Intermediate(*contoso_));
+  ASSERT_THAT(peer, IsOk());
+  EXPECT_EQ((*peer)->anchoring_root, "bootstrap");
+  EXPECT_EQ((*peer)->spiffe_id.ToString(), "spiffe://contoso.test/control/control1");
+  EXPECT_EQ((*peer)->chain_sha256.size(), 3u);
+
+  // Without a snapshot, partners are never trusted.
+  tls::PeerVerifier federation(tls::Listener::kFederation, source);
+  auto edge = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  EXPECT_THAT(federation.VerifyPeer(Pem(edge), Intermediate(*fabrikam_)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "no_snapshot"));
+
+  // Once a snapshot is applied it rules, not the bootstrap bundle.
+  Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
+  peer = verifier.VerifyPeer(Pem(cp), Intermediate(*contoso_));
+  ASSERT_THAT(peer, IsOk());
+  EXPECT_EQ((*peer)->anchoring_root, "contoso.test-root");
+}
+
+TEST_F(PeerVerifierTest, NoSnapshotAndNoBootstrapRefuses) {
+  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+  tls::PeerVerifier verifier(tls::Listener::kInternal, source);
+  auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  EXPECT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "no_snapshot: no trust snapshot yet and no bootstrap bundle"));
+}
+
+TEST_F(PeerVerifierTest, CacheServesRepeatsAndIsKeyedByRevision) {
+  Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
+  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+  tls::PeerVerifier verifier(tls::Listener::kInternal, source);
+  auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  for (int i = 0; i < 5; ++i)
+    ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
+  EXPECT_EQ(verifier.cache_misses(), 1u);
+  EXPECT_EQ(verifier.cache_hits(), 4u);
+
+  v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 2);
+  state.add_revocations()->set_sha256_hex(fe.certificate.Sha256Hex());
+  Install(&holder_, state);
+  EXPECT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)),
+              StatusIs(absl::StatusCode::kUnauthenticated, "revoked: certificate"));
+  EXPECT_EQ(verifier.cache_misses(), 2u);
+}
+
+TEST_F(PeerVerifierTest, InertPeerIsRefusedWithItsReason) {
+  v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
+  state.mutable_roots()->RemoveLast();  // fabrikam.test-root, as a forced removal leaves it
+  Install(&holder_, state);
+  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+  tls::PeerVerifier verifier(tls::Listener::kFederation, source);
+  auto edge = fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  auto result = verifier.VerifyPeer(Pem(edge), Intermediate(*fabrikam_));
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kUnauthenticated, "federation_peer: "));
+  EXPECT_THAT(std::string(result.status().message()), ::testing::HasSubstr("fabrikam.test-root"));
+}
+
+TEST_F(PeerVerifierTest, GarbageInputIsRefusedNotCrashed) {
+  Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
+  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+  tls::PeerVerifier verifier(tls::Listener::kInternal, source);
+  EXPECT_THAT(verifier.VerifyPeer("", ""),
+              StatusIs(absl::StatusCode::kUnauthenticated, "certificate:"));
+  EXPECT_THAT(
+      verifier.VerifyPeer("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", ""),
+      StatusIs(absl::StatusCode::kUnauthenticated, "certificate:"));
+  auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  EXPECT_THAT(verifier.VerifyPeer(Pem(fe), "not pem"),
+              StatusIs(absl::StatusCode::kUnauthenticated, "certificate: chain:"));
+}
+
+}  // namespace
+}  // namespace trustfabric::testing
