@@ -143,6 +143,15 @@ absl::Status CheckNotExisting(const PkiInitOptions& options) {
   return absl::OkStatus();
 }
 
+// X.509 caps CN and O at 64 characters (RFC 5280 ub-common-name); a DNS
+// name may be up to 253, so long names fall back to shorter subjects. The
+// SANs, not the subject, carry the identity.
+constexpr size_t kMaxSubjectField = 64;
+
+std::string SubjectField(std::string preferred, std::string fallback) {
+  return preferred.size() <= kMaxSubjectField ? preferred : fallback;
+}
+
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
@@ -151,7 +160,10 @@ class DomainBuilder {
  public:
   DomainBuilder(const PkiInitOptions& options, std::string domain, std::string realm,
                 PkiInitResult* result)
-      : options_(options), domain_(std::move(domain)), realm_(std::move(realm)),
+      : options_(options),
+        domain_(std::move(domain)),
+        organization_(SubjectField(domain_, "")),
+        realm_(std::move(realm)),
         result_(result) {}
 
   absl::Status Build() {
@@ -163,8 +175,8 @@ class DomainBuilder {
     }
 
     pki::CertificateSpec root_spec;
-    root_spec.common_name = absl::StrCat(domain_, " root ca");
-    root_spec.organization = domain_;
+    root_spec.common_name = SubjectField(absl::StrCat(domain_, " root ca"), "root ca");
+    root_spec.organization = organization_;
     root_spec.is_ca = true;
     root_spec.lifetime = options_.ca_lifetime;
     TF_ASSIGN_OR_RETURN(pki::IssuedCertificate root, pki::Issue(root_spec, nullptr));
@@ -172,8 +184,9 @@ class DomainBuilder {
 
     // The intermediate may sign only leaves, and outlives none of them.
     pki::CertificateSpec inter_spec;
-    inter_spec.common_name = absl::StrCat(domain_, " intermediate ca");
-    inter_spec.organization = domain_;
+    inter_spec.common_name =
+        SubjectField(absl::StrCat(domain_, " intermediate ca"), "intermediate ca");
+    inter_spec.organization = organization_;
     inter_spec.is_ca = true;
     inter_spec.path_length = 0;
     inter_spec.lifetime = options_.ca_lifetime / 2;
@@ -223,8 +236,8 @@ class DomainBuilder {
     pki::SpiffeId id{domain_, node.role, node.name};
     const std::string fqdn = absl::StrCat(node.name, ".", domain_);
     pki::CertificateSpec spec;
-    spec.common_name = fqdn;
-    spec.organization = domain_;
+    spec.common_name = SubjectField(fqdn, node.name);
+    spec.organization = organization_;
     spec.dns_names = {fqdn};
     spec.uri_names = {id.ToString()};
     spec.lifetime = options_.leaf_lifetime;
@@ -239,12 +252,12 @@ class DomainBuilder {
   // Token-signing applications: RSA-2048 for RS256, the add-in default.
   absl::Status App(const std::string& name, const pki::IssuedCertificate* root) {
     pki::CertificateSpec spec;
-    spec.common_name = absl::StrCat(name, " token signing (", domain_, ")");
-    spec.organization = domain_;
+    spec.common_name = SubjectField(absl::StrCat(name, " token signing (", domain_, ")"),
+                                    absl::StrCat(name, " token signing"));
+    spec.organization = organization_;
     spec.signing_only = true;
     spec.key_type = pki::KeyType::kRsa2048;
     spec.lifetime = options_.leaf_lifetime;
-    if (spec.common_name.size() > 64) spec.common_name = absl::StrCat(name, " token signing");
     TF_ASSIGN_OR_RETURN(pki::IssuedCertificate cert, pki::Issue(spec, root));
     std::vector<pki::Certificate> chain;
     if (root != nullptr) chain.push_back(root->certificate);
@@ -261,6 +274,7 @@ class DomainBuilder {
 
   const PkiInitOptions& options_;
   const std::string domain_;
+  const std::string organization_;
   const std::string realm_;
   PkiInitResult* const result_;
 };

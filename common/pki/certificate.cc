@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/pki/encoding.h"
 #include "common/pki/openssl_ptr.h"
@@ -131,7 +132,7 @@ absl::Status CheckKeyStrength(const EVP_PKEY* pkey) {
   }
   const char* type = EVP_PKEY_get0_type_name(pkey);
   return absl::InvalidArgumentError(absl::StrCat(
-      "key algorithm ", type == nullptr ? "(unknown)" : type,
+      "key algorithm ", absl::AsciiStrToLower(type == nullptr ? "(unknown)" : type),
       " of ", EVP_PKEY_get_bits(pkey), " bits is not allowed (want rsa >= 2048, ec p-256, "
       "ec p-384 or ed25519)"));
 }

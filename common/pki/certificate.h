@@ -52,6 +52,7 @@ class Certificate {
   // and input over kMaxPemBytes are rejected.
   static absl::StatusOr<Certificate> FromDer(absl::string_view der);
   // Takes a reference on `x509` (X509_up_ref); does not take ownership.
+  // REQUIRES: x509 != nullptr.
   static Certificate FromX509(X509* x509);
 
   // The underlying object; valid as long as any copy of this Certificate.

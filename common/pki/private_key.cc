@@ -187,15 +187,25 @@ absl::StatusOr<Pkcs12Contents> ParsePkcs12(absl::string_view der, absl::string_v
   }
   // A string_view is not NUL-terminated; the OpenSSL APIs want a C string.
   const std::string pass(password);
-  if (PKCS12_mac_present(p12.get()) &&
-      PKCS12_verify_mac(p12.get(), pass.c_str(), static_cast<int>(pass.size())) != 1) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("wrong pkcs#12 password");
+  // An empty password may have been applied as "no password" (NULL) or as
+  // the empty string; PKCS12_parse accepts either, so the MAC check does too.
+  const char* parse_pass = pass.c_str();
+  if (PKCS12_mac_present(p12.get())) {
+    bool mac_ok =
+        PKCS12_verify_mac(p12.get(), pass.c_str(), static_cast<int>(pass.size())) == 1;
+    if (!mac_ok && pass.empty() && PKCS12_verify_mac(p12.get(), nullptr, 0) == 1) {
+      mac_ok = true;
+      parse_pass = nullptr;
+    }
+    if (!mac_ok) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError("wrong pkcs#12 password");
+    }
   }
   EVP_PKEY* raw_key = nullptr;
   X509* raw_cert = nullptr;
   STACK_OF(X509)* raw_ca = nullptr;
-  const int ok = PKCS12_parse(p12.get(), pass.c_str(), &raw_key, &raw_cert, &raw_ca);
+  const int ok = PKCS12_parse(p12.get(), parse_pass, &raw_key, &raw_cert, &raw_ca);
   EvpPkeyPtr key(raw_key);
   X509Ptr cert(raw_cert);
   X509StackPtr ca(raw_ca);

@@ -33,7 +33,7 @@ class PrivateKey {
   static absl::StatusOr<PrivateKey> Generate(KeyType type);
   // RSA of any size >= 512 bits (tests use weak keys on purpose).
   static absl::StatusOr<PrivateKey> GenerateRsa(int bits);
-  // Takes a reference on `pkey`.
+  // Takes a reference on `pkey`. REQUIRES: pkey != nullptr.
   static PrivateKey FromEvpPkey(EVP_PKEY* pkey);
 
   EVP_PKEY* get() const { return pkey_.get(); }

@@ -1,6 +1,7 @@
 // Chain verification against a set of roots; see verify.h.
 #include "common/pki/verify.h"
 
+#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -108,7 +109,7 @@ absl::StatusOr<VerifiedChain> RootStore::Verify(const VerifyRequest& req) const 
   }
   if (X509_verify_cert(ctx.get()) != 1) {
     const int error = X509_STORE_CTX_get_error(ctx.get());
-    ConsumeOpenSslError("");
+    ERR_clear_error();
     return Unauthenticated(ReasonFor(error));
   }
 
@@ -137,7 +138,7 @@ absl::StatusOr<VerifiedChain> RootStore::Verify(const VerifyRequest& req) const 
         X509_CHECK_FLAG_NO_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
     if (X509_check_host(req.leaf.get(), req.dns_name.data(), req.dns_name.size(), flags,
                         nullptr) != 1) {
-      ConsumeOpenSslError("");
+      ERR_clear_error();
       return Unauthenticated(absl::StrCat("dns name mismatch: want ", req.dns_name));
     }
   }

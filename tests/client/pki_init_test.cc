@@ -317,6 +317,21 @@ TEST(PkiInit, RejectsBadOptions) {
                                          "exists and is not a directory"));
 }
 
+TEST(PkiInit, LongDomainNamesStillGetCertificates) {
+  TempDir dir;
+  PkiInitOptions opts;
+  // 80 characters: longer than X.509 allows for a common name.
+  opts.domains = {std::string(40, 'a') + "." + std::string(34, 'b') + ".test"};
+  opts.out_dir = dir.path();
+  absl::StatusOr<PkiInitResult> r = RunPkiInit(opts);
+  ASSERT_THAT(r, IsOk());
+  absl::StatusOr<std::vector<pki::Certificate>> chain =
+      pki::ParsePemBundle(ReadFile(dir.path() + "/" + opts.domains[0] + "/fe1.crt"));
+  ASSERT_THAT(chain, IsOk());
+  EXPECT_THAT((*chain)[0].DnsNames(), ElementsAre("fe1." + opts.domains[0]));
+  EXPECT_EQ((*chain)[0].Subject(), "CN=fe1");
+}
+
 TEST(PkiInit, RandomGuidsAreLowerCaseV4AndDistinct) {
   const std::string a = RandomGuid();
   const std::string b = RandomGuid();

@@ -33,7 +33,9 @@ struct LeafOptions {
   bool no_uri = false;
 };
 
-// A trust domain's test PKI: root CA -> intermediate CA -> leaves. Immutable
+// A trust domain's test PKI: root CA -> intermediate CA (pathlen 0, so it
+// cannot sign another CA) -> leaves. Names derive from the domain only, so two
+// TestDomains of one domain are same-named impostors of each other. Immutable
 // after construction, so one instance may be shared by parallel tests.
 class TestDomain {
  public:

@@ -215,6 +215,20 @@ TEST_F(PkiPrivateKeyTest, Pkcs12WithoutKeyIsRejected) {
   EXPECT_THAT(ParsePkcs12(der, "pw"), StatusIs(kInvalid, "pkcs#12: no private key"));
 }
 
+TEST_F(PkiPrivateKeyTest, Pkcs12WithoutPasswordOpensWithEmptyPassword) {
+  Pkcs12Ptr p12(PKCS12_create(nullptr, nullptr, leaf_->key.get(), leaf_->certificate.get(),
+                              nullptr, NID_aes_256_cbc, NID_aes_256_cbc, 0, 0, 0));
+  ASSERT_NE(p12, nullptr);
+  const int len = i2d_PKCS12(p12.get(), nullptr);
+  std::string der(static_cast<size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(der.data());
+  ASSERT_EQ(i2d_PKCS12(p12.get(), &p), len);
+  absl::StatusOr<Pkcs12Contents> contents = ParsePkcs12(der, "");
+  ASSERT_THAT(contents, IsOk());
+  EXPECT_EQ(contents->certificate, leaf_->certificate);
+  EXPECT_THAT(ParsePkcs12(der, "x"), StatusIs(kInvalid, "wrong pkcs#12 password"));
+}
+
 TEST_F(PkiPrivateKeyTest, MakePkcs12ChecksInputs) {
   EXPECT_THAT(MakePkcs12(leaf_->key, domain_->root().certificate, {}, "pw"),
               StatusIs(kInvalid, "private key does not match the certificate"));
