@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/pki/encoding.h"
 #include "common/pki/verify.h"
 #include "common/status/status.h"
 
@@ -110,15 +111,24 @@ PeerVerifier::PeerVerifier(Listener listener, std::shared_ptr<const TrustSource>
 uint64_t PeerVerifier::cache_hits() const { return hits_.load(std::memory_order_relaxed); }
 uint64_t PeerVerifier::cache_misses() const { return misses_.load(std::memory_order_relaxed); }
 
+std::string ChainKey(absl::string_view leaf_pem, absl::string_view chain_pem) {
+  return pki::HexEncode(pki::Sha256(absl::StrCat(leaf_pem, "|", chain_pem)));
+}
+
 absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view leaf_pem,
+                                                         absl::string_view chain_pem) const {
+  return VerifyPeer(ChainKey(leaf_pem, chain_pem), leaf_pem, chain_pem);
+}
+
+absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain_key,
+                                                         absl::string_view leaf_pem,
                                                          absl::string_view chain_pem) const {
   std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
   const uint64_t revision = snap ? snap->revision() : kNoSnapshot;
   const absl::Time now = source_->Now();
-  std::string key = absl::StrCat(leaf_pem, "|", chain_pem);
   {
     absl::ReaderMutexLock lock(&mu_);
-    auto it = cache_.find(key);
+    auto it = cache_.find(chain_key);
     if (it != cache_.end() && it->second.revision == revision && now < it->second.expires) {
       hits_.fetch_add(1, std::memory_order_relaxed);
       return it->second.result;
@@ -152,7 +162,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view leaf_
   // A full cache is dropped wholesale: entries are cheap to recompute and
   // this keeps the hot path free of eviction bookkeeping.
   if (cache_.size() >= max_cache_entries_) cache_.clear();
-  cache_[std::move(key)] = std::move(entry);
+  cache_[std::string(chain_key)] = std::move(entry);
   return result;
 }
 

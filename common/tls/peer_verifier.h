@@ -83,6 +83,11 @@ class PeerVerifier {
   // (may be empty; may repeat the leaf). Thread-safe.
   absl::StatusOr<PeerIdentityPtr> VerifyPeer(absl::string_view leaf_pem,
                                              absl::string_view chain_pem) const;
+  // The same with a precomputed ChainKey(leaf_pem, chain_pem), so a caller
+  // that sees the same connection many times hashes its chain once.
+  absl::StatusOr<PeerIdentityPtr> VerifyPeer(absl::string_view chain_key,
+                                             absl::string_view leaf_pem,
+                                             absl::string_view chain_pem) const;
 
   // Verification without the cache, from parsed certificates.
   absl::StatusOr<PeerIdentityPtr> VerifyChain(const pki::Certificate& leaf,
@@ -115,6 +120,9 @@ class PeerVerifier {
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};
 };
+
+// The cache key of a presented chain: hex SHA-256 over leaf and chain PEM.
+std::string ChainKey(absl::string_view leaf_pem, absl::string_view chain_pem);
 
 // Client side: verifies the chain of a server dialed as `server_name` in
 // `trust_domain` (the local domain, or a federation partner that is enabled

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -63,14 +65,28 @@ const std::vector<MethodRule>& PolicyTable() {
   return *table;
 }
 
+namespace {
+
+// Rules by method, built once: Authorize runs on every call.
+const absl::flat_hash_map<absl::string_view, std::vector<const MethodRule*>>& RulesByMethod() {
+  static const auto* index = [] {
+    auto* m = new absl::flat_hash_map<absl::string_view, std::vector<const MethodRule*>>;
+    for (const MethodRule& rule : PolicyTable()) (*m)[rule.method].push_back(&rule);
+    return m;
+  }();
+  return *index;
+}
+
+}  // namespace
+
 absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
                        absl::string_view local_domain) {
   const bool local = peer.spiffe_id.trust_domain == local_domain;
   const DomainScope scope = local ? DomainScope::kLocal : DomainScope::kPartner;
-  bool known = false;
-  for (const MethodRule& rule : PolicyTable()) {
-    if (rule.method != method) continue;
-    known = true;
+  auto rules = RulesByMethod().find(method);
+  const bool known = rules != RulesByMethod().end();
+  for (const MethodRule* rule_ptr : known ? rules->second : std::vector<const MethodRule*>()) {
+    const MethodRule& rule = *rule_ptr;
     if (rule.scope != scope) continue;
     if (std::find(rule.roles.begin(), rule.roles.end(), peer.spiffe_id.role) != rule.roles.end()) {
       return absl::OkStatus();

@@ -66,6 +66,28 @@ class HandshakeVerifier final : public ExternalCertificateVerifier {
 };
 
 constexpr char kListenerProperty[] = "trustfabric_listener";
+constexpr char kChainKeyProperty[] = "trustfabric_chain_key";
+
+// The connection's PEM leaf and intermediates, without copying; valid while
+// the AuthContext is.
+struct PemView {
+  absl::string_view leaf;
+  absl::string_view chain;
+};
+
+absl::string_view View(grpc::string_ref s) { return absl::string_view(s.data(), s.size()); }
+
+PemView PemViewOf(const grpc::AuthContext& auth) {
+  PemView pem;
+  for (const auto& v : auth.FindPropertyValues("x509_pem_cert")) pem.leaf = View(v);
+  for (const auto& v : auth.FindPropertyValues("x509_pem_cert_chain")) pem.chain = View(v);
+  return pem;
+}
+
+std::string StoredChainKey(const grpc::AuthContext& auth) {
+  for (const auto& v : auth.FindPropertyValues(kChainKeyProperty)) return ToString(v);
+  return "";
+}
 
 absl::string_view MethodOf(const grpc::AuthMetadataProcessor::InputMetadata& md) {
   auto it = md.find(":path");
@@ -85,12 +107,18 @@ class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
   grpc::Status Process(const InputMetadata& md, grpc::AuthContext* auth, OutputMetadata*,
                        OutputMetadata*) override {
     const absl::string_view method = MethodOf(md);
-    // The AuthContext belongs to the connection: add connection facts once.
+    // The AuthContext belongs to the connection: connection facts (the
+    // listener, the chain's cache key) are added on its first call only.
     if (auth->FindPropertyValues(kListenerProperty).empty()) {
       auth->AddProperty(kListenerProperty, std::string(ListenerName(verifier_->listener())));
     }
-    PeerPem pem = PeerPemOf(*auth);
-    absl::StatusOr<PeerIdentityPtr> peer = verifier_->VerifyPeer(pem.leaf, pem.chain);
+    PemView pem = PemViewOf(*auth);
+    std::string key = StoredChainKey(*auth);
+    if (key.empty()) {
+      key = ChainKey(pem.leaf, pem.chain);
+      auth->AddProperty(kChainKeyProperty, key);
+    }
+    absl::StatusOr<PeerIdentityPtr> peer = verifier_->VerifyPeer(key, pem.leaf, pem.chain);
     absl::Status status = peer.ok() ? Authorize(method, **peer, local_domain_) : peer.status();
     if (status.ok()) return grpc::Status::OK;
     RecordRejection(std::string(ListenerName(verifier_->listener())),
@@ -219,11 +247,13 @@ ListenerSecurity::~ListenerSecurity() {
 absl::StatusOr<PeerIdentityPtr> ListenerSecurity::PeerOf(
     const grpc::ServerContextBase& context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  PeerPem pem = auth ? PeerPemOf(*auth) : PeerPem{};
+  PemView pem = auth ? PemViewOf(*auth) : PemView{};
   if (pem.leaf.empty()) {
     return absl::UnauthenticatedError("identity: the call carries no client certificate");
   }
-  return verifier_->VerifyPeer(pem.leaf, pem.chain);
+  std::string key = StoredChainKey(*auth);
+  if (key.empty()) key = ChainKey(pem.leaf, pem.chain);
+  return verifier_->VerifyPeer(key, pem.leaf, pem.chain);
 }
 
 std::unique_ptr<ListenerSecurity::StreamToken> ListenerSecurity::TrackStream(
