@@ -56,12 +56,12 @@ struct CertificateSpec {
 
 // Issues a certificate signed by `issuer`, or self-signed when null. The
 // issuer need not be a CA (tests build invalid chains on purpose).
-// SHA-256 signatures (none for Ed25519), random 128-bit serial, subject and
-// authority key identifiers. INVALID_ARGUMENT ("certificate spec: <field>:
-// <reason>") on a bad spec (e.g. an empty common name, a malformed SAN) and
-// when the issuer's key does not match its certificate. SANs are checked for
-// shape only: a URI SAN need not be a valid SPIFFE ID, a DNS SAN may be
-// "localhost" or a wildcard.
+// SHA-256 signatures (none for Ed25519), a random positive 16-byte serial,
+// subject and authority key identifiers. INVALID_ARGUMENT ("certificate
+// spec: <field>: <reason>") on a bad spec (e.g. an empty common name, a
+// malformed SAN) and when the issuer's key does not match its certificate.
+// SANs are checked for shape only: a URI SAN need not be a valid SPIFFE ID,
+// a DNS SAN may be "localhost" or a wildcard.
 absl::StatusOr<IssuedCertificate> Issue(const CertificateSpec& spec,
                                         const IssuedCertificate* issuer);
 

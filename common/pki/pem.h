@@ -18,10 +18,11 @@
 namespace trustfabric::pki {
 
 struct PemBlock {
-  std::string label;        // e.g. "CERTIFICATE", "PRIVATE KEY"
-  absl::string_view text;   // the whole block, BEGIN line to END line
-  absl::string_view body;   // between the BEGIN and END lines
-  bool has_headers = false; // RFC 1421 headers such as "Proc-Type: ..."
+  std::string label;       // e.g. "CERTIFICATE", "PRIVATE KEY"
+  absl::string_view text;  // the whole block, BEGIN line to END line
+  absl::string_view body;  // between the BEGIN and END lines
+  // RFC 1421 headers such as "Proc-Type: 4,ENCRYPTED" precede the base64.
+  bool has_headers = false;
 };
 
 // Splits `pem` into blocks; the views point into `pem`. INVALID_ARGUMENT

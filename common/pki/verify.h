@@ -30,8 +30,9 @@ struct VerifyRequest {
   // Untrusted intermediates offered by the peer (may be empty; may include
   // the leaf again or roots, which are ignored as trust anchors).
   std::vector<Certificate> intermediates;
-  // Verification time. REQUIRES: set (the InfinitePast default is rejected
-  // with INVALID_ARGUMENT, so a forgotten clock never verifies at 1970).
+  // Verification time, normally the injected clock's now. REQUIRES: finite;
+  // the InfinitePast default is rejected with INVALID_ARGUMENT, so a
+  // forgotten clock fails loudly instead of verifying at a meaningless time.
   absl::Time at = absl::InfinitePast();
   ChainPurpose purpose = ChainPurpose::kAny;
   // SHA-256 hex of revoked certificates; any certificate of the built chain
@@ -77,7 +78,7 @@ class RootStore {
   //   "weak key: <reason>" (a chain certificate fails CheckKeyStrength),
   //   "certificate revoked: <sha256-hex>",
   //   "dns name mismatch: want fe1.contoso.test".
-  // INVALID_ARGUMENT when `req.at` is unset. Thread-safe.
+  // INVALID_ARGUMENT when `req.at` is not finite. Thread-safe.
   absl::StatusOr<VerifiedChain> Verify(const VerifyRequest& req) const;
 
   const std::vector<Certificate>& roots() const { return roots_; }
