@@ -1,0 +1,22 @@
+// `tfctl token mint|verify`: mint add-in access tokens like the add-in
+// TokenHelper, and check a token against a trust snapshot file.
+//
+//   tfctl token mint --pkcs12 app.pfx --password-file pw --issuer-id <guid>
+//                    --realm <guid> --host fe1.contoso.test [--kind user --upn alice@...]
+//   tfctl token verify --snapshot snapshot.json --host fe1.contoso.test --token-file t.jwt
+//
+// `verify` prints the identity as JSON and exits 0, or prints the rejection
+// reason to stderr and exits 1.
+#ifndef TRUSTFABRIC_CLIENT_TFCTL_TOKEN_H_
+#define TRUSTFABRIC_CLIENT_TFCTL_TOKEN_H_
+
+#include "CLI/CLI.hpp"
+
+namespace trustfabric::client {
+
+// Registers `token mint` and `token verify` on `app`.
+void AddTokenCommands(CLI::App& app);
+
+}  // namespace trustfabric::client
+
+#endif  // TRUSTFABRIC_CLIENT_TFCTL_TOKEN_H_
