@@ -98,8 +98,9 @@ absl::string_view MethodOf(const grpc::AuthMetadataProcessor::InputMetadata& md)
 // Per-call re-validation and authorization on a mutual-TLS listener.
 class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
  public:
-  MutualTlsCallProcessor(std::shared_ptr<PeerVerifier> verifier, std::string local_domain)
-      : verifier_(std::move(verifier)), local_domain_(std::move(local_domain)) {}
+  MutualTlsCallProcessor(std::shared_ptr<PeerVerifier> verifier,
+                         std::shared_ptr<const TrustSource> source)
+      : verifier_(std::move(verifier)), source_(std::move(source)) {}
 
   // Non-blocking: runs inline; a cache hit costs a hash lookup.
   bool IsBlocking() const override { return false; }
@@ -112,6 +113,10 @@ class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
     if (auth->FindPropertyValues(kListenerProperty).empty()) {
       auth->AddProperty(kListenerProperty, std::string(ListenerName(verifier_->listener())));
     }
+    if (absl::Status gate = source_->CheckServing(); !gate.ok()) {
+      RecordRejection(ListenerName(verifier_->listener()), PeerSans(*auth), method, gate);
+      return ToGrpcStatus(gate);
+    }
     PemView pem = PemViewOf(*auth);
     std::string key = StoredChainKey(*auth);
     if (key.empty()) {
@@ -119,7 +124,8 @@ class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
       auth->AddProperty(kChainKeyProperty, key);
     }
     absl::StatusOr<PeerIdentityPtr> peer = verifier_->VerifyPeer(key, pem.leaf, pem.chain);
-    absl::Status status = peer.ok() ? Authorize(method, **peer, local_domain_) : peer.status();
+    absl::Status status =
+        peer.ok() ? Authorize(method, **peer, source_->local_domain()) : peer.status();
     if (status.ok()) return grpc::Status::OK;
     RecordRejection(std::string(ListenerName(verifier_->listener())),
                     peer.ok() ? (*peer)->Describe() : PeerSans(*auth), std::string(method), status);
@@ -136,15 +142,16 @@ class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
   }
 
   std::shared_ptr<PeerVerifier> verifier_;
-  std::string local_domain_;
+  std::shared_ptr<const TrustSource> source_;
 };
 
 // Per-call bearer-token check on a server-authenticated TLS listener.
 class BearerCallProcessor final : public grpc::AuthMetadataProcessor {
  public:
-  explicit BearerCallProcessor(
-      std::function<absl::Status(absl::string_view, absl::string_view)> authenticate)
-      : authenticate_(std::move(authenticate)) {}
+  BearerCallProcessor(
+      std::function<absl::Status(absl::string_view, absl::string_view)> authenticate,
+      std::shared_ptr<const TrustSource> source)
+      : authenticate_(std::move(authenticate)), source_(std::move(source)) {}
 
   bool IsBlocking() const override { return false; }
 
@@ -158,7 +165,8 @@ class BearerCallProcessor final : public grpc::AuthMetadataProcessor {
     absl::string_view authorization = it == md.end()
                                           ? absl::string_view()
                                           : absl::string_view(it->second.data(), it->second.size());
-    absl::Status status = authenticate_(method, authorization);
+    absl::Status status = source_->CheckServing();
+    if (status.ok()) status = authenticate_(method, authorization);
     if (status.ok()) return grpc::Status::OK;
     RecordRejection("client", "bearer", std::string(method), status);
     return ToGrpcStatus(status);
@@ -166,6 +174,7 @@ class BearerCallProcessor final : public grpc::AuthMetadataProcessor {
 
  private:
   std::function<absl::Status(absl::string_view, absl::string_view)> authenticate_;
+  std::shared_ptr<const TrustSource> source_;
 };
 
 }  // namespace
@@ -222,10 +231,10 @@ absl::StatusOr<std::shared_ptr<ListenerSecurity>> ListenerSecurity::Create(
     tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
     tls.set_certificate_verifier(
         ExternalCertificateVerifier::Create<HandshakeVerifier>(self->verifier_));
-    processor = std::make_shared<MutualTlsCallProcessor>(self->verifier_, source->local_domain());
+    processor = std::make_shared<MutualTlsCallProcessor>(self->verifier_, source);
   } else {
     tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-    processor = std::make_shared<BearerCallProcessor>(self->options_.call_authenticator);
+    processor = std::make_shared<BearerCallProcessor>(self->options_.call_authenticator, source);
   }
   self->credentials_ = grpc::experimental::TlsServerCredentials(tls);
   self->credentials_->SetAuthMetadataProcessor(processor);

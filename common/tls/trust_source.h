@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/pki/verify.h"
@@ -45,11 +46,19 @@ class TrustSource {
   trust::SnapshotHolder* holder() const { return holder_; }
   absl::Time Now() const { return clock_(); }
 
+  // An optional check run before every call on every listener that uses
+  // this source (e.g. the trust agent's staleness policy: fail-closed
+  // refuses calls once the state is too old). Set before serving.
+  using ServingGate = std::function<absl::Status()>;
+  void set_serving_gate(ServingGate gate) { gate_ = std::move(gate); }
+  absl::Status CheckServing() const { return gate_ ? gate_() : absl::OkStatus(); }
+
  private:
   trust::SnapshotHolder* const holder_;
   const std::string local_domain_;
   const std::shared_ptr<const pki::RootStore> bootstrap_;
   const Clock clock_;
+  ServingGate gate_;
 };
 
 }  // namespace trustfabric::tls
