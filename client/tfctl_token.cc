@@ -262,7 +262,8 @@ void RunVerify(const VerifyFlags& f) {
 
   std::string text = f.token;
   if (!f.token_file.empty()) {
-    if (!f.token.empty()) Fail("verify", absl::InvalidArgumentError("--token excludes --token-file"));
+    if (!f.token.empty())
+      Fail("verify", absl::InvalidArgumentError("--token excludes --token-file"));
     absl::StatusOr<std::string> file = ReadFile(f.token_file, "token file");
     if (!file.ok()) Fail("verify", file.status());
     text = *std::move(file);

@@ -57,8 +57,8 @@ bool IsValidHost(absl::string_view host) {
   return true;
 }
 
-absl::StatusOr<std::optional<std::string>> DigestParam(const Json& header,
-                                                       absl::string_view name, size_t size) {
+absl::StatusOr<std::optional<std::string>> DigestParam(const Json& header, absl::string_view name,
+                                                       size_t size) {
   const Json* v = header.Find(name);
   if (v == nullptr) return std::optional<std::string>();
   if (!v->is_string()) {
@@ -136,9 +136,9 @@ absl::StatusOr<TokenHeader> ParseTokenHeader(const Json& header) {
     }
     bool printable = !name.empty() && name.size() <= 16;
     for (char c : name) printable = printable && absl::ascii_isalnum(static_cast<unsigned char>(c));
-    return absl::InvalidArgumentError(
-        printable ? absl::StrCat("header: alg ", name, " is not supported")
-                  : std::string("header: alg is not supported"));
+    return absl::InvalidArgumentError(printable
+                                          ? absl::StrCat("header: alg ", name, " is not supported")
+                                          : std::string("header: alg is not supported"));
   }
   out.alg = *parsed;
 

@@ -135,7 +135,7 @@ absl::StatusOr<bool> ParseTrustedForDelegation(const Json& payload);
 
 // The user of a user+app token. At least one of name_id, upn, smtp.
 struct UserClaims {
-  std::string name_id;  // "nameid", e.g. a SID or a PUID
+  std::string name_id;         // "nameid", e.g. a SID or a PUID
   std::string name_id_issuer;  // "nii", e.g. "urn:office:idp:activedirectory"
   std::string upn;
   std::string smtp;

@@ -234,19 +234,13 @@ size_t Utf8SequenceLength(absl::string_view s, size_t i) {
   // 0xED 0xA0..0xBF would encode a UTF-16 surrogate.
   if (b0 == 0xED) return cont(at(1), 0x80, 0x9F) && cont(at(2), 0x80, 0xBF) ? 3 : 0;
   if (b0 == 0xF0) {
-    return cont(at(1), 0x90, 0xBF) && cont(at(2), 0x80, 0xBF) && cont(at(3), 0x80, 0xBF)
-               ? 4
-               : 0;
+    return cont(at(1), 0x90, 0xBF) && cont(at(2), 0x80, 0xBF) && cont(at(3), 0x80, 0xBF) ? 4 : 0;
   }
   if (b0 >= 0xF1 && b0 <= 0xF3) {
-    return cont(at(1), 0x80, 0xBF) && cont(at(2), 0x80, 0xBF) && cont(at(3), 0x80, 0xBF)
-               ? 4
-               : 0;
+    return cont(at(1), 0x80, 0xBF) && cont(at(2), 0x80, 0xBF) && cont(at(3), 0x80, 0xBF) ? 4 : 0;
   }
   if (b0 == 0xF4) {
-    return cont(at(1), 0x80, 0x8F) && cont(at(2), 0x80, 0xBF) && cont(at(3), 0x80, 0xBF)
-               ? 4
-               : 0;
+    return cont(at(1), 0x80, 0x8F) && cont(at(2), 0x80, 0xBF) && cont(at(3), 0x80, 0xBF) ? 4 : 0;
   }
   return 0;
 }

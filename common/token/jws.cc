@@ -20,9 +20,8 @@ constexpr size_t kEs256FieldBytes = 32;
 
 // Order n of the P-256 group (SEC 2 §2.4.2), big-endian.
 constexpr unsigned char kP256Order[kEs256FieldBytes] = {
-    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF,
-    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17,
-    0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
 
 // Fetched once: an implicit fetch per EVP_DigestVerifyInit would cost a
 // method-store lookup on every verification.
@@ -53,8 +52,7 @@ absl::Status CheckKeyFits(JwsAlgorithm alg, EVP_PKEY* key) {
   if (key == nullptr) return absl::InvalidArgumentError("no key");
   std::optional<JwsAlgorithm> fits = AlgorithmForKey(key);
   if (!fits.has_value() || *fits != alg) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key does not fit alg ", JwsAlgorithmName(alg)));
+    return absl::InvalidArgumentError(absl::StrCat("key does not fit alg ", JwsAlgorithmName(alg)));
   }
   return absl::OkStatus();
 }
@@ -110,7 +108,8 @@ absl::StatusOr<CompactJws> ParseCompactJws(absl::string_view token, const JwsLim
     bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                c == '-' || c == '_';
     if (b64) continue;
-    if (c != '.') return absl::InvalidArgumentError(absl::StrCat("invalid character at offset ", i));
+    if (c != '.')
+      return absl::InvalidArgumentError(absl::StrCat("invalid character at offset ", i));
     if (ndots < 2) dots[ndots] = i;
     ++ndots;
   }
@@ -165,7 +164,8 @@ absl::StatusOr<std::string> Es256RawToDer(absl::string_view raw) {
   (void)s.release();
   unsigned char* der = nullptr;
   int len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (len <= 0) return absl::InternalError(pki::ConsumeOpenSslError("ecdsa signature encoding failed"));
+  if (len <= 0)
+    return absl::InternalError(pki::ConsumeOpenSslError("ecdsa signature encoding failed"));
   std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
   OPENSSL_free(der);
   return out;
@@ -184,8 +184,8 @@ absl::StatusOr<std::string> Es256DerToRaw(absl::string_view der) {
   std::string out(2 * kEs256FieldBytes, '\0');
   auto* bytes = reinterpret_cast<unsigned char*>(out.data());
   if (BN_bn2binpad(r, bytes, kEs256FieldBytes) < 0 ||
-      BN_bn2binpad(s, bytes + kEs256FieldBytes, kEs256FieldBytes) < 0 ||
-      !ScalarInRange(bytes) || !ScalarInRange(bytes + kEs256FieldBytes)) {
+      BN_bn2binpad(s, bytes + kEs256FieldBytes, kEs256FieldBytes) < 0 || !ScalarInRange(bytes) ||
+      !ScalarInRange(bytes + kEs256FieldBytes)) {
     ERR_clear_error();
     return absl::InvalidArgumentError("es256 signature r or s out of range");
   }
@@ -245,10 +245,9 @@ absl::Status VerifyJwsSignature(JwsAlgorithm alg, EVP_PKEY* public_key,
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, public_key) != 1) {
     return absl::InternalError(pki::ConsumeOpenSslError("verification setup failed"));
   }
-  int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(to_check.data()),
-                            to_check.size(),
-                            reinterpret_cast<const unsigned char*>(signing_input.data()),
-                            signing_input.size());
+  int rc = EVP_DigestVerify(
+      ctx.get(), reinterpret_cast<const unsigned char*>(to_check.data()), to_check.size(),
+      reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size());
   if (rc != 1) return Invalid("");
   return absl::OkStatus();
 }

@@ -59,8 +59,8 @@ struct JwsLimits {
 struct CompactJws {
   // ASCII(BASE64URL(header) '.' BASE64URL(payload)): what the signature covers.
   std::string signing_input;
-  Json header;   // always an object
-  Json payload;  // always an object (JWT claims set)
+  Json header;            // always an object
+  Json payload;           // always an object (JWT claims set)
   std::string signature;  // raw bytes; empty for an unsigned token
 };
 
@@ -73,8 +73,7 @@ struct CompactJws {
 //   "expected 3 segments, found 2", "header: base64url: ...",
 //   "payload: json: duplicate key \"exp\" at offset 40",
 //   "payload: not a json object".
-absl::StatusOr<CompactJws> ParseCompactJws(absl::string_view token,
-                                           const JwsLimits& limits = {});
+absl::StatusOr<CompactJws> ParseCompactJws(absl::string_view token, const JwsLimits& limits = {});
 
 // Signs `signing_input` with the private key for `alg` and returns the JWS
 // signature bytes (R‖S for ES256). INVALID_ARGUMENT when alg is kNone or the

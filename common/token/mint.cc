@@ -29,7 +29,8 @@ absl::StatusOr<Checked> CheckOptions(const MintOptions& o) {
   TF_RETURN_IF_ERROR(CheckGuid("client_id", o.client_id));
   TF_RETURN_IF_ERROR(CheckGuid("realm", o.realm));
   Checked c;
-  absl::StatusOr<Audience> aud = ParseAudience(absl::StrCat(o.principal, "/", o.host, "@", o.realm));
+  absl::StatusOr<Audience> aud =
+      ParseAudience(absl::StrCat(o.principal, "/", o.host, "@", o.realm));
   if (!aud.ok()) return Annotate(aud.status(), "audience");
   c.audience = *std::move(aud);
   if (o.lifetime <= absl::ZeroDuration() || o.lifetime > kMaxMintLifetime) {
@@ -56,8 +57,8 @@ Json BaseClaims(const Checked& c, const std::string& issuer) {
 
 absl::StatusOr<std::string> Sign(const Json& payload, const SigningCredentials& creds,
                                  const MintOptions& o) {
-  Json header = MakeTokenHeader(creds.algorithm(), &creds.certificate(), o.with_x5t,
-                                o.with_x5t_s256);
+  Json header =
+      MakeTokenHeader(creds.algorithm(), &creds.certificate(), o.with_x5t, o.with_x5t_s256);
   return SignCompactJws(header, payload, creds.key().get());
 }
 
@@ -70,9 +71,9 @@ absl::StatusOr<SigningCredentials> SigningCredentials::Create(pki::PrivateKey ke
   }
   std::optional<JwsAlgorithm> alg = AlgorithmForKey(key.get());
   if (!alg.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signing key: ", pki::KeyAlgorithmName(key.algorithm()),
-        " keys cannot sign tokens (want rsa, ec p-256 or ed25519)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("signing key: ", pki::KeyAlgorithmName(key.algorithm()),
+                     " keys cannot sign tokens (want rsa, ec p-256 or ed25519)"));
   }
   return SigningCredentials(std::move(key), std::move(certificate), *alg);
 }
@@ -103,8 +104,7 @@ absl::StatusOr<std::string> MintActorToken(const MintOptions& options,
   TF_ASSIGN_OR_RETURN(Checked c, CheckOptions(options));
   Json payload = BaseClaims(c, absl::StrCat(options.issuer_id, "@", options.realm));
   payload.Set(kClaimNameId, Json::String(absl::StrCat(options.client_id, "@", options.realm)));
-  payload.Set(kClaimTrustedForDelegation,
-              Json::String(trusted_for_delegation ? "true" : "false"));
+  payload.Set(kClaimTrustedForDelegation, Json::String(trusted_for_delegation ? "true" : "false"));
   return Sign(payload, credentials, options);
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/pki/encoding.h"
@@ -105,15 +106,23 @@ using PreparedIssuer = TokenVerifier::PreparedSnapshot::Issuer;
 
 constexpr absl::string_view kTopPrefix = "token: ";
 constexpr absl::string_view kActorPrefix = "token: actor token: ";
+constexpr absl::string_view kRejectionLabelUrl = "trustfabric.token/rejection";
 
-absl::Status Reject(absl::string_view prefix, absl::string_view reason) {
-  return absl::UnauthenticatedError(absl::StrCat(prefix, reason));
+// `label` is the value-free name of the rule, carried as a payload for
+// metrics (see RejectionLabel); the actor token's rules are "actor_<label>".
+absl::Status Reject(absl::string_view prefix, absl::string_view label, absl::string_view reason) {
+  absl::Status status = absl::UnauthenticatedError(absl::StrCat(prefix, reason));
+  status.SetPayload(
+      kRejectionLabelUrl,
+      absl::Cord(prefix == kActorPrefix ? absl::StrCat("actor_", label) : std::string(label)));
+  return status;
 }
 
 // Claim parsers report INVALID_ARGUMENT with a bare reason; a token that
 // fails them is an authentication failure.
-absl::Status Rejected(absl::string_view prefix, const absl::Status& status) {
-  return Reject(prefix, status.message());
+absl::Status Rejected(absl::string_view prefix, absl::string_view label,
+                      const absl::Status& status) {
+  return Reject(prefix, label, status.message());
 }
 
 v1::SigningAlgorithm ToProto(JwsAlgorithm alg) {
@@ -175,15 +184,17 @@ class Run {
     Actor a;
     // 3. Issuer by registered name and realm.
     absl::StatusOr<PrincipalName> iss = ParseIssuerClaim(jws.payload);
-    if (!iss.ok()) return Rejected(prefix, iss.status());
+    if (!iss.ok()) return Rejected(prefix, "iss", iss.status());
     if (iss->realm != snapshot_.realm()) {
-      return Reject(prefix, absl::StrCat("issuer realm ", iss->realm, " does not match"));
+      return Reject(prefix, "issuer_realm",
+                    absl::StrCat("issuer realm ", iss->realm, " does not match"));
     }
     std::string registered = iss->ToString();
     a.issuer = snapshot_.FindIssuer(registered);
     a.prepared = prepared_.FindIssuer(registered);
     if (a.issuer == nullptr || a.prepared == nullptr) {
-      return Reject(prefix, absl::StrCat("issuer ", registered, " is not registered"));
+      return Reject(prefix, "issuer_not_registered",
+                    absl::StrCat("issuer ", registered, " is not registered"));
     }
     // 4-5. Signature with one of the issuer's keys, then its certificate.
     absl::StatusOr<const PreparedCert*> cert =
@@ -194,32 +205,34 @@ class Run {
     TF_RETURN_IF_ERROR(CheckCertificate(*a.cert, prefix, from, until));
     // 6. Time.
     absl::StatusOr<Validity> validity = ParseValidity(jws.payload);
-    if (!validity.ok()) return Rejected(prefix, validity.status());
+    if (!validity.ok()) return Rejected(prefix, "time_claims", validity.status());
     a.validity = *validity;
     TF_RETURN_IF_ERROR(CheckValidity(a.validity, prefix, from, until));
     // 7. Audience.
     absl::StatusOr<Audience> aud = ParseAudienceClaim(jws.payload);
-    if (!aud.ok()) return Rejected(prefix, aud.status());
+    if (!aud.ok()) return Rejected(prefix, "aud", aud.status());
     TF_RETURN_IF_ERROR(CheckAudience(*aud, prefix));
     a.audience = *std::move(aud);
     // 8. Client id.
     absl::StatusOr<PrincipalName> client = ParseNameIdClaim(jws.payload);
-    if (!client.ok()) return Rejected(prefix, client.status());
+    if (!client.ok()) return Rejected(prefix, "nameid", client.status());
     if (client->realm != snapshot_.realm()) {
-      return Reject(prefix, absl::StrCat("nameid realm ", client->realm, " does not match"));
+      return Reject(prefix, "nameid_realm",
+                    absl::StrCat("nameid realm ", client->realm, " does not match"));
     }
     if (a.issuer->proto.trust_broker()) {
       if (!a.issuer->broker_client_ids.contains(client->id)) {
-        return Reject(prefix, absl::StrCat("client id ", client->id,
-                                           " is not registered with broker issuer ", registered));
+        return Reject(prefix, "client_not_in_broker",
+                      absl::StrCat("client id ", client->id,
+                                   " is not registered with broker issuer ", registered));
       }
     } else if (client->id != a.issuer->issuer_guid) {
-      return Reject(prefix, absl::StrCat("client id ", client->id, " does not match issuer ",
-                                         registered));
+      return Reject(prefix, "client_not_issuer",
+                    absl::StrCat("client id ", client->id, " does not match issuer ", registered));
     }
     a.client = *std::move(client);
     absl::StatusOr<bool> delegation = ParseTrustedForDelegation(jws.payload);
-    if (!delegation.ok()) return Rejected(prefix, delegation.status());
+    if (!delegation.ok()) return Rejected(prefix, "delegation_claim", delegation.status());
     a.trusted_for_delegation = *delegation;
     return a;
   }
@@ -233,8 +246,9 @@ class Run {
     const std::string& registered = issuer.proto.registered_issuer_name();
     absl::string_view alg_name = JwsAlgorithmName(header.alg);
     if (!issuer.algorithms.contains(ToProto(header.alg))) {
-      return Reject(prefix, absl::StrCat("header: alg ", alg_name, " is not allowed for issuer ",
-                                         registered));
+      return Reject(
+          prefix, "alg_not_allowed",
+          absl::StrCat("header: alg ", alg_name, " is not allowed for issuer ", registered));
     }
     const PreparedCert* named = nullptr;
     if (header.x5t.has_value()) {
@@ -242,8 +256,9 @@ class Run {
         if (c->sha1 == *header.x5t) named = c.get();
       }
       if (named == nullptr) {
-        return Reject(prefix, absl::StrCat("header: x5t does not name a certificate of issuer ",
-                                           registered));
+        return Reject(
+            prefix, "x5t_unknown",
+            absl::StrCat("header: x5t does not name a certificate of issuer ", registered));
       }
     }
     if (header.x5t_s256.has_value()) {
@@ -252,20 +267,22 @@ class Run {
         if (c->sha256 == *header.x5t_s256) by_sha256 = c.get();
       }
       if (by_sha256 == nullptr) {
-        return Reject(prefix, absl::StrCat(
-                                  "header: x5t#S256 does not name a certificate of issuer ",
-                                  registered));
+        return Reject(
+            prefix, "x5t_unknown",
+            absl::StrCat("header: x5t#S256 does not name a certificate of issuer ", registered));
       }
       if (named != nullptr && named != by_sha256) {
-        return Reject(prefix, "header: x5t and x5t#S256 name different certificates");
+        return Reject(prefix, "x5t_conflict",
+                      "header: x5t and x5t#S256 name different certificates");
       }
       named = by_sha256;
     }
     std::vector<const PreparedCert*> candidates;
     if (named != nullptr) {
       if (named->alg != header.alg) {
-        return Reject(prefix, absl::StrCat("header: alg ", alg_name,
-                                           " does not fit the key of the named certificate"));
+        return Reject(prefix, "alg_key_mismatch",
+                      absl::StrCat("header: alg ", alg_name,
+                                   " does not fit the key of the named certificate"));
       }
       candidates.push_back(named);
     } else {
@@ -273,8 +290,9 @@ class Run {
         if (c->alg == header.alg) candidates.push_back(c.get());
       }
       if (candidates.empty()) {
-        return Reject(prefix, absl::StrCat("issuer ", registered, " has no ", alg_name,
-                                           " signing certificate"));
+        return Reject(
+            prefix, "no_key_for_alg",
+            absl::StrCat("issuer ", registered, " has no ", alg_name, " signing certificate"));
       }
     }
     absl::Status last;
@@ -285,28 +303,31 @@ class Run {
         continue;
       }
       any_strong = true;
-      absl::Status s =
-          VerifyJwsSignature(header.alg, X509_get0_pubkey(c->cert.get()), jws.signing_input,
-                             jws.signature);
+      absl::Status s = VerifyJwsSignature(header.alg, X509_get0_pubkey(c->cert.get()),
+                                          jws.signing_input, jws.signature);
       if (s.ok()) return c;
       last = s;
     }
-    if (!any_strong) return Reject(prefix, last.message().substr(kTopPrefix.size()));
+    if (!any_strong) return Reject(prefix, "weak_key", last.message().substr(kTopPrefix.size()));
     if (candidates.size() == 1 && last.code() == absl::StatusCode::kUnauthenticated) {
-      return Reject(prefix, last.message());
+      return Reject(prefix, "signature_invalid", last.message());
     }
-    return Reject(prefix, "signature invalid");
+    return Reject(prefix, "signature_invalid", "signature invalid");
   }
 
   // Step 5.
-  absl::Status CheckCertificate(const PreparedCert& c, absl::string_view prefix,
-                                absl::Time* from, absl::Time* until) const {
-    if (now_ < c.not_before) return Reject(prefix, "signing certificate is not yet valid");
-    if (now_ > c.not_after) return Reject(prefix, "signing certificate has expired");
+  absl::Status CheckCertificate(const PreparedCert& c, absl::string_view prefix, absl::Time* from,
+                                absl::Time* until) const {
+    if (now_ < c.not_before)
+      return Reject(prefix, "certificate_not_yet_valid", "signing certificate is not yet valid");
+    if (now_ > c.not_after)
+      return Reject(prefix, "certificate_expired", "signing certificate has expired");
     std::shared_ptr<const pki::RootStore> roots = snapshot_.TokenSigningRoots();
-    if (roots == nullptr) return Reject(prefix, "no token-signing root authority is registered");
+    if (roots == nullptr)
+      return Reject(prefix, "no_token_signing_root",
+                    "no token-signing root authority is registered");
     if (snapshot_.IsRevoked(c.cert.Sha256Hex())) {
-      return Reject(prefix, "signing certificate is revoked");
+      return Reject(prefix, "certificate_revoked", "signing certificate is revoked");
     }
     {
       absl::MutexLock lock(&c.mu);
@@ -322,11 +343,13 @@ class Run {
     absl::StatusOr<pki::VerifiedChain> chain = roots->Verify(req);
     if (!chain.ok()) {
       if (absl::StartsWith(chain.status().message(), "certificate revoked")) {
-        return Reject(prefix, "signing certificate chain includes a revoked certificate");
+        return Reject(prefix, "certificate_revoked",
+                      "signing certificate chain includes a revoked certificate");
       }
-      return Reject(prefix, absl::StrCat("signing certificate does not chain to a token-signing "
-                                         "root: ",
-                                         chain.status().message()));
+      return Reject(prefix, "certificate_untrusted",
+                    absl::StrCat("signing certificate does not chain to a token-signing "
+                                 "root: ",
+                                 chain.status().message()));
     }
     absl::Time chain_from = absl::InfinitePast();
     absl::Time chain_until = absl::InfiniteFuture();
@@ -349,15 +372,16 @@ class Run {
   // through exp + skew.
   absl::Status CheckValidity(const Validity& v, absl::string_view prefix, absl::Time* from,
                              absl::Time* until) const {
-    if (v.expires <= v.not_before) return Reject(prefix, "exp is not after nbf");
+    if (v.expires <= v.not_before) return Reject(prefix, "lifetime", "exp is not after nbf");
     if (v.expires - v.not_before > options_.max_lifetime) {
-      return Reject(prefix, absl::StrCat("lifetime exceeds the maximum of ",
-                                         absl::FormatDuration(options_.max_lifetime)));
+      return Reject(prefix, "lifetime",
+                    absl::StrCat("lifetime exceeds the maximum of ",
+                                 absl::FormatDuration(options_.max_lifetime)));
     }
     absl::Time earliest = v.not_before - options_.clock_skew;
     absl::Time latest = v.expires + options_.clock_skew;
-    if (now_ < earliest) return Reject(prefix, "not yet valid");
-    if (now_ > latest) return Reject(prefix, "expired");
+    if (now_ < earliest) return Reject(prefix, "not_yet_valid", "not yet valid");
+    if (now_ > latest) return Reject(prefix, "expired", "expired");
     *from = std::max(*from, earliest);
     *until = std::min(*until, latest);
     return absl::OkStatus();
@@ -366,25 +390,28 @@ class Run {
   // Step 7.
   absl::Status CheckAudience(const Audience& aud, absl::string_view prefix) const {
     if (aud.realm != snapshot_.realm()) {
-      return Reject(prefix, absl::StrCat("audience realm ", aud.realm, " does not match"));
+      return Reject(prefix, "audience_realm",
+                    absl::StrCat("audience realm ", aud.realm, " does not match"));
     }
     if (aud.principal != options_.principal) {
-      return Reject(prefix, absl::StrCat("audience principal ", aud.principal, " is not accepted"));
+      return Reject(prefix, "audience_principal",
+                    absl::StrCat("audience principal ", aud.principal, " is not accepted"));
     }
     if (!hosts_.contains(aud.host)) {
-      return Reject(prefix, absl::StrCat("audience host ", aud.host, " is not accepted"));
+      return Reject(prefix, "audience_host",
+                    absl::StrCat("audience host ", aud.host, " is not accepted"));
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<TokenVerifier::Verified> VerifyToken(absl::string_view token) const {
     absl::StatusOr<CompactJws> jws = ParseCompactJws(token, options_.limits);
-    if (!jws.ok()) return Rejected(kTopPrefix, jws.status());
+    if (!jws.ok()) return Rejected(kTopPrefix, "malformed", jws.status());
     absl::StatusOr<TokenHeader> header = ParseTokenHeader(jws->header);
-    if (!header.ok()) return Rejected(kTopPrefix, header.status());
+    if (!header.ok()) return Rejected(kTopPrefix, "header", header.status());
     bool has_actor = jws->payload.Find(kClaimActorToken) != nullptr;
     if (header->alg == JwsAlgorithm::kNone && !has_actor) {
-      return Reject(kTopPrefix, "header: alg none is not allowed");
+      return Reject(kTopPrefix, "alg_none", "header: alg none is not allowed");
     }
     if (has_actor) return VerifyUserToken(*jws, *header);
 
@@ -404,25 +431,26 @@ class Run {
                                                           const TokenHeader& outer_header) const {
     bool outer_signed = outer_header.alg != JwsAlgorithm::kNone;
     if (!outer_signed && !outer.signature.empty()) {
-      return Reject(kTopPrefix, "unsigned token carries a signature");
+      return Reject(kTopPrefix, "unsigned_with_signature", "unsigned token carries a signature");
     }
     const Json* actor_claim = outer.payload.Find(kClaimActorToken);
-    if (!actor_claim->is_string()) return Reject(kTopPrefix, "actortoken is not a string");
+    if (!actor_claim->is_string())
+      return Reject(kTopPrefix, "actortoken", "actortoken is not a string");
 
-    absl::StatusOr<CompactJws> actor_jws = ParseCompactJws(actor_claim->string_value(),
-                                                           options_.limits);
-    if (!actor_jws.ok()) return Rejected(kActorPrefix, actor_jws.status());
+    absl::StatusOr<CompactJws> actor_jws =
+        ParseCompactJws(actor_claim->string_value(), options_.limits);
+    if (!actor_jws.ok()) return Rejected(kActorPrefix, "malformed", actor_jws.status());
     absl::StatusOr<TokenHeader> actor_header = ParseTokenHeader(actor_jws->header);
-    if (!actor_header.ok()) return Rejected(kActorPrefix, actor_header.status());
+    if (!actor_header.ok()) return Rejected(kActorPrefix, "header", actor_header.status());
     if (actor_header->alg == JwsAlgorithm::kNone) {
-      return Reject(kActorPrefix, "header: alg none is not allowed");
+      return Reject(kActorPrefix, "alg_none", "header: alg none is not allowed");
     }
     if (actor_jws->payload.Find(kClaimActorToken) != nullptr) {
-      return Reject(kActorPrefix, "nested actortoken is not allowed");
+      return Reject(kActorPrefix, "nested_actor", "nested actortoken is not allowed");
     }
     TokenVerifier::Verified out;
-    absl::StatusOr<Actor> actor = VerifyActor(*actor_jws, *actor_header, kActorPrefix,
-                                              &out.valid_from, &out.valid_until);
+    absl::StatusOr<Actor> actor =
+        VerifyActor(*actor_jws, *actor_header, kActorPrefix, &out.valid_from, &out.valid_until);
     if (!actor.ok()) return actor.status();
 
     // The outer token rules.
@@ -433,34 +461,35 @@ class Run {
           VerifySignature(outer, outer_header, *actor->issuer, *actor->prepared, kTopPrefix);
       if (!cert.ok()) return cert.status();
       outer_cert = *cert;
-      TF_RETURN_IF_ERROR(CheckCertificate(*outer_cert, kTopPrefix, &out.valid_from,
-                                          &out.valid_until));
+      TF_RETURN_IF_ERROR(
+          CheckCertificate(*outer_cert, kTopPrefix, &out.valid_from, &out.valid_until));
     }
     if (!actor->trusted_for_delegation) {
-      return Reject(kTopPrefix, outer_signed
-                                    ? "user token requires an actor trusted for delegation"
-                                    : "unsigned user token requires an actor trusted for "
-                                      "delegation");
+      return Reject(kTopPrefix, "delegation_not_trusted",
+                    outer_signed ? "user token requires an actor trusted for delegation"
+                                 : "unsigned user token requires an actor trusted for "
+                                   "delegation");
     }
     if (!actor->issuer->proto.allow_user_delegation()) {
-      return Reject(kTopPrefix,
+      return Reject(kTopPrefix, "delegation_not_allowed",
                     absl::StrCat("issuer ", registered, " does not allow user delegation"));
     }
     absl::StatusOr<PrincipalName> iss = ParseIssuerClaim(outer.payload);
-    if (!iss.ok()) return Rejected(kTopPrefix, iss.status());
+    if (!iss.ok()) return Rejected(kTopPrefix, "iss", iss.status());
     if (iss->ToString() != actor->client.ToString()) {
-      return Reject(kTopPrefix, "iss does not match the actor token's nameid");
+      return Reject(kTopPrefix, "outer_iss_mismatch",
+                    "iss does not match the actor token's nameid");
     }
     absl::StatusOr<Audience> aud = ParseAudienceClaim(outer.payload);
-    if (!aud.ok()) return Rejected(kTopPrefix, aud.status());
+    if (!aud.ok()) return Rejected(kTopPrefix, "aud", aud.status());
     if (aud->ToString() != actor->audience.ToString()) {
-      return Reject(kTopPrefix, "aud does not match the actor token's aud");
+      return Reject(kTopPrefix, "outer_aud_mismatch", "aud does not match the actor token's aud");
     }
     absl::StatusOr<Validity> validity = ParseValidity(outer.payload);
-    if (!validity.ok()) return Rejected(kTopPrefix, validity.status());
+    if (!validity.ok()) return Rejected(kTopPrefix, "time_claims", validity.status());
     TF_RETURN_IF_ERROR(CheckValidity(*validity, kTopPrefix, &out.valid_from, &out.valid_until));
     absl::StatusOr<UserClaims> user = ParseUserClaims(outer.payload);
-    if (!user.ok()) return Rejected(kTopPrefix, user.status());
+    if (!user.ok()) return Rejected(kTopPrefix, "user_claims", user.status());
 
     FillIdentity(*actor, &out.identity);
     out.identity.kind = TokenKind::kUserAndApp;
@@ -504,6 +533,12 @@ absl::string_view TokenKindName(TokenKind kind) {
   return "app-only";
 }
 
+std::string RejectionLabel(const absl::Status& status) {
+  if (status.ok()) return "ok";
+  auto label = status.GetPayload(kRejectionLabelUrl);
+  return label.has_value() ? std::string(*label) : "other";
+}
+
 absl::Status CheckSigningKeyStrength(const pki::Certificate& cert) {
   absl::Status s = cert.CheckKeyStrength();
   if (s.ok()) return s;
@@ -517,7 +552,8 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(VerifierOpt
   if (options.hosts.empty()) return absl::InvalidArgumentError("hosts: at least one is required");
   for (size_t i = 0; i < options.hosts.size(); ++i) {
     // The audience grammar is the authority on what a host may be.
-    std::string probe = absl::StrCat("p/", options.hosts[i], "@00000000-0000-0000-0000-000000000000");
+    std::string probe =
+        absl::StrCat("p/", options.hosts[i], "@00000000-0000-0000-0000-000000000000");
     if (!ParseAudience(probe).ok()) {
       return absl::InvalidArgumentError(absl::StrCat("hosts[", i, "]: malformed host"));
     }
@@ -534,7 +570,8 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(VerifierOpt
 TokenVerifier::TokenVerifier(VerifierOptions options)
     : options_(std::move(options)), hosts_(options_.hosts.begin(), options_.hosts.end()) {
   size_t per_shard = (options_.cache_capacity + kCacheShards - 1) / kCacheShards;
-  for (auto& shard : cache_) shard = std::make_unique<CacheShard>(std::max<size_t>(1, per_shard / 2));
+  for (auto& shard : cache_)
+    shard = std::make_unique<CacheShard>(std::max<size_t>(1, per_shard / 2));
 }
 
 TokenVerifier::~TokenVerifier() = default;
@@ -565,8 +602,8 @@ std::shared_ptr<const TokenVerifier::PreparedSnapshot> TokenVerifier::Prepare(
 }
 
 absl::StatusOr<TokenVerifier::Verified> TokenVerifier::VerifyUncached(
-    absl::string_view token, const trust::TrustSnapshot& snapshot,
-    const PreparedSnapshot& prepared, absl::Time now) const {
+    absl::string_view token, const trust::TrustSnapshot& snapshot, const PreparedSnapshot& prepared,
+    absl::Time now) const {
   Run run(options_, hosts_, snapshot, prepared, now);
   return run.VerifyToken(token);
 }

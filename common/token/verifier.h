@@ -129,6 +129,13 @@ struct VerifierOptions {
   JwsLimits limits;
 };
 
+// The stable, value-free name of the rule a Verify rejection broke, for
+// metric labels and structured logs: e.g. "expired", "signature_invalid",
+// "issuer_not_registered", "alg_none", "actor_expired" (the same rule in the
+// actor token of a user+app token). "ok" for OK, "other" for a status the
+// verifier did not produce.
+std::string RejectionLabel(const absl::Status& status);
+
 // Key-strength rule for a signing certificate (RSA >= 2048, P-256, P-384,
 // Ed25519): OK, or UNAUTHENTICATED "token: signing key is too weak: ...".
 // Applied to the selected certificate before its signature is checked;

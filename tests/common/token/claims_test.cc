@@ -50,18 +50,17 @@ TEST(PrincipalNames, ParseGuidAtRealm) {
 }
 
 TEST(Audiences, ParsePrincipalHostRealm) {
-  absl::StatusOr<Audience> a = ParseAudience(
-      absl::StrCat(kSharePointPrincipal, "/fe1.contoso.test:8443@", kRealm));
+  absl::StatusOr<Audience> a =
+      ParseAudience(absl::StrCat(kSharePointPrincipal, "/fe1.contoso.test:8443@", kRealm));
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->principal, kSharePointPrincipal);
   EXPECT_EQ(a->host, "fe1.contoso.test:8443");
   EXPECT_EQ(a->realm, kRealm);
-  for (std::string bad :
-       {absl::StrCat("p/host"), absl::StrCat("p@", kRealm), absl::StrCat("/host@", kRealm),
-        absl::StrCat("p/@", kRealm), absl::StrCat("p/ho st@", kRealm),
-        absl::StrCat("p/host:@", kRealm), absl::StrCat("p/host:123456@", kRealm),
-        absl::StrCat("p/a/b@", kRealm), absl::StrCat("p/host@realm"),
-        absl::StrCat("p q/host@", kRealm)}) {
+  for (std::string bad : {absl::StrCat("p/host"), absl::StrCat("p@", kRealm),
+                          absl::StrCat("/host@", kRealm), absl::StrCat("p/@", kRealm),
+                          absl::StrCat("p/ho st@", kRealm), absl::StrCat("p/host:@", kRealm),
+                          absl::StrCat("p/host:123456@", kRealm), absl::StrCat("p/a/b@", kRealm),
+                          absl::StrCat("p/host@realm"), absl::StrCat("p q/host@", kRealm)}) {
     EXPECT_FALSE(ParseAudience(bad).ok()) << bad;
   }
 }
@@ -69,9 +68,9 @@ TEST(Audiences, ParsePrincipalHostRealm) {
 TEST(TokenHeaders, AcceptsTheProfile) {
   std::string x5t = pki::Base64UrlEncode(std::string(20, 'a'));
   std::string s256 = pki::Base64UrlEncode(std::string(32, 'b'));
-  absl::StatusOr<TokenHeader> h = ParseTokenHeader(
-      Obj(absl::StrCat(R"({"typ":"JWT","alg":"RS256","kid":"k1","x5t":")", x5t,
-                       R"(","x5t#S256":")", s256, R"("})")));
+  absl::StatusOr<TokenHeader> h =
+      ParseTokenHeader(Obj(absl::StrCat(R"({"typ":"JWT","alg":"RS256","kid":"k1","x5t":")", x5t,
+                                        R"(","x5t#S256":")", s256, R"("})")));
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->alg, JwsAlgorithm::kRs256);
   EXPECT_EQ(*h->x5t, std::string(20, 'a'));
@@ -103,8 +102,7 @@ TEST(TokenHeaders, RejectsEverythingElse) {
             "header: crit is not supported");
   EXPECT_EQ(HeaderError(R"({"typ":"JWT","alg":"RS256","cty":"JWT"})"),
             "header: cty is not allowed");
-  EXPECT_EQ(HeaderError(R"({"typ":"JWT","alg":"RS256","x5t":"abc"})"),
-            "header: x5t is malformed");
+  EXPECT_EQ(HeaderError(R"({"typ":"JWT","alg":"RS256","x5t":"abc"})"), "header: x5t is malformed");
   EXPECT_EQ(HeaderError(R"({"typ":"JWT","alg":"RS256","x5t":7})"), "header: x5t is malformed");
   EXPECT_EQ(HeaderError(absl::StrCat(R"({"typ":"JWT","alg":"RS256","x5t#S256":")",
                                      pki::Base64UrlEncode(std::string(20, 'a')), R"("})")),

@@ -150,8 +150,7 @@ TEST(JsonParse, RejectsBadEscapes) {
   EXPECT_THAT(ErrorOf(R"("\x41")"), HasSubstr("invalid escape"));
   EXPECT_THAT(ErrorOf(R"("\u12")"), HasSubstr("truncated \\u escape"));
   EXPECT_THAT(ErrorOf(R"("\u12g4")"), HasSubstr("invalid \\u escape"));
-  EXPECT_EQ(*ParseJson(R"("\"\\\/\b\f\n\r\t\u0041")"),
-            Json::String("\"\\/\b\f\n\r\tA"));
+  EXPECT_EQ(*ParseJson(R"("\"\\\/\b\f\n\r\t\u0041")"), Json::String("\"\\/\b\f\n\r\tA"));
 }
 
 TEST(JsonParse, RejectsControlCharactersInStrings) {

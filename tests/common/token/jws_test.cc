@@ -24,26 +24,42 @@ using ::testing::StartsWith;
 // RFC 7515 Appendix A.2 / A.3 and RFC 8037 Appendix A: published example
 // keys and signatures (public test vectors, not secrets).
 constexpr char kRfcPayloadB64[] =
-    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlf"
+    "Q";
 
 constexpr char kRsaN[] =
-    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
+    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-"
+    "4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_"
+    "7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-"
+    "UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_"
+    "h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
 constexpr char kRsaE[] = "AQAB";
 constexpr char kRsaD[] =
-    "Eq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88vLNO97IjlA7_GQ5sLKMgvfTeXZx9SE-7YwVol2NXOoAJe46sui395IW_GO-pWJ1O0BkTGoVEn2bKVRUCgu-GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn439X0M_V51gfpRLI9JYanrC4D4qAdGcopV_0ZHHzQlBjudU2QvXt4ehNYTCBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl_x_jTj3ccPDVZFD9pIuhLhBOneufuBiB4cS98l2SR_RQyGWSeWjnczT0QU91p1DhOVRuOopznQ";
+    "Eq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88vLNO97IjlA7_GQ5sLKMgvfTeXZx9SE-"
+    "7YwVol2NXOoAJe46sui395IW_GO-pWJ1O0BkTGoVEn2bKVRUCgu-"
+    "GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn439X0M_V51gfpRLI9JYanrC4D4qAdGcopV_"
+    "0ZHHzQlBjudU2QvXt4ehNYTCBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl_x_"
+    "jTj3ccPDVZFD9pIuhLhBOneufuBiB4cS98l2SR_RQyGWSeWjnczT0QU91p1DhOVRuOopznQ";
 constexpr char kRsaP[] =
-    "4BzEEOtIpmVdVEZNCqS7baC4crd0pqnRH_5IB3jw3bcxGn6QLvnEtfdUdiYrqBdss1l58BQ3KhooKeQTa9AB0Hw_Py5PJdTJNPY8cQn7ouZ2KKDcmnPGBY5t7yLc1QlQ5xHdwW1VhvKn-nXqhJTBgIPgtldC-KDV5z-y2XDwGUc";
+    "4BzEEOtIpmVdVEZNCqS7baC4crd0pqnRH_5IB3jw3bcxGn6QLvnEtfdUdiYrqBdss1l58BQ3KhooKeQTa9AB0Hw_"
+    "Py5PJdTJNPY8cQn7ouZ2KKDcmnPGBY5t7yLc1QlQ5xHdwW1VhvKn-nXqhJTBgIPgtldC-KDV5z-y2XDwGUc";
 constexpr char kRsaQ[] =
-    "uQPEfgmVtjL0Uyyx88GZFF1fOunH3-7cepKmtH4pxhtCoHqpWmT8YAmZxaewHgHAjLYsp1ZSe7zFYHj7C6ul7TjeLQeZD_YwD66t62wDmpe_HlB-TnBA-njbglfIsRLtXlnDzQkv5dTltRJ11BKBBypeeF6689rjcJIDEz9RWdc";
+    "uQPEfgmVtjL0Uyyx88GZFF1fOunH3-7cepKmtH4pxhtCoHqpWmT8YAmZxaewHgHAjLYsp1ZSe7zFYHj7C6ul7TjeLQeZD_"
+    "YwD66t62wDmpe_HlB-TnBA-njbglfIsRLtXlnDzQkv5dTltRJ11BKBBypeeF6689rjcJIDEz9RWdc";
 constexpr char kRsaDp[] =
-    "BwKfV3Akq5_MFZDFZCnW-wzl-CCo83WoZvnLQwCTeDv8uzluRSnm71I3QCLdhrqE2e9YkxvuxdBfpT_PI7Yz-FOKnu1R6HsJeDCjn12Sk3vmAktV2zb34MCdy7cpdTh_YVr7tss2u6vneTwrA86rZtu5Mbr1C1XsmvkxHQAdYo0";
+    "BwKfV3Akq5_MFZDFZCnW-wzl-CCo83WoZvnLQwCTeDv8uzluRSnm71I3QCLdhrqE2e9YkxvuxdBfpT_PI7Yz-"
+    "FOKnu1R6HsJeDCjn12Sk3vmAktV2zb34MCdy7cpdTh_YVr7tss2u6vneTwrA86rZtu5Mbr1C1XsmvkxHQAdYo0";
 constexpr char kRsaDq[] =
-    "h_96-mK1R_7glhsum81dZxjTnYynPbZpHziZjeeHcXYsXaaMwkOlODsWa7I9xXDoRwbKgB719rrmI2oKr6N3Do9U0ajaHF-NKJnwgjMd2w9cjz3_-kyNlxAr2v4IKhGNpmM5iIgOS1VZnOZ68m6_pbLBSp3nssTdlqvd0tIiTHU";
+    "h_96-mK1R_"
+    "7glhsum81dZxjTnYynPbZpHziZjeeHcXYsXaaMwkOlODsWa7I9xXDoRwbKgB719rrmI2oKr6N3Do9U0ajaHF-"
+    "NKJnwgjMd2w9cjz3_-kyNlxAr2v4IKhGNpmM5iIgOS1VZnOZ68m6_pbLBSp3nssTdlqvd0tIiTHU";
 constexpr char kRsaQi[] =
-    "IYd7DHOhrWvxkwPQsRM2tOgrjbcrfvtQJipd-DlcxyVuuM9sQLdgjVk2oy26F0EmpScGLq2MowX7fhd_QJQ3ydy5cY7YIBi87w93IKLEdfnbJtoOPLUW0ITrJReOgo1cq9SbsxYawBgfp_gh6A5603k2-ZQwVK0JKSHuLFkuQ3U";
+    "IYd7DHOhrWvxkwPQsRM2tOgrjbcrfvtQJipd-DlcxyVuuM9sQLdgjVk2oy26F0EmpScGLq2MowX7fhd_"
+    "QJQ3ydy5cY7YIBi87w93IKLEdfnbJtoOPLUW0ITrJReOgo1cq9SbsxYawBgfp_gh6A5603k2-ZQwVK0JKSHuLFkuQ3U";
 constexpr char kRs256Jws[] =
     "eyJhbGciOiJSUzI1NiJ9."
-    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    "."
     "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5j"
     "ujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L"
     "07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEU"
@@ -54,7 +70,8 @@ constexpr char kEcY[] = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
 constexpr char kEcD[] = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
 constexpr char kEs256Jws[] =
     "eyJhbGciOiJFUzI1NiJ9."
-    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    "."
     "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 
 constexpr char kEdD[] = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
@@ -74,9 +91,8 @@ using ParamPtr = pki::OpenSslPtr<OSSL_PARAM, OSSL_PARAM_free>;
 
 pki::BignumPtr Bn(absl::string_view b64) {
   std::string raw = B64(b64);
-  return pki::BignumPtr(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()),
-                nullptr));
+  return pki::BignumPtr(BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()),
+                                  static_cast<int>(raw.size()), nullptr));
 }
 
 pki::EvpPkeyPtr FromData(const char* type, ParamBldPtr bld, bool private_key) {
@@ -84,8 +100,8 @@ pki::EvpPkeyPtr FromData(const char* type, ParamBldPtr bld, bool private_key) {
   pki::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   EVP_PKEY* pkey = nullptr;
   EXPECT_EQ(EVP_PKEY_fromdata_init(ctx.get()), 1);
-  EXPECT_EQ(EVP_PKEY_fromdata(ctx.get(), &pkey, private_key ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
-                              params.get()),
+  EXPECT_EQ(EVP_PKEY_fromdata(ctx.get(), &pkey,
+                              private_key ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()),
             1);
   return pki::EvpPkeyPtr(pkey);
 }
@@ -120,9 +136,9 @@ pki::EvpPkeyPtr RfcEcKey(bool private_key) {
 pki::EvpPkeyPtr RfcEdKey(bool private_key) {
   std::string raw = B64(private_key ? kEdD : kEdX);
   const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
-  return pki::EvpPkeyPtr(private_key
-                             ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, bytes, raw.size())
-                             : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes, raw.size()));
+  return pki::EvpPkeyPtr(
+      private_key ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, bytes, raw.size())
+                  : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes, raw.size()));
 }
 
 absl::Status VerifyCompact(JwsAlgorithm alg, EVP_PKEY* key, absl::string_view compact) {
@@ -212,8 +228,8 @@ TEST(JwsRfcVectors, FlippedBitsInEveryPartFailVerification) {
     std::optional<RawJws> jws = SplitRaw(c.jws);
     size_t dot = jws->signing_input.find('.');
     for (size_t pos : {size_t{3}, dot + 5, jws->signing_input.size() - 1}) {
-      absl::Status s = VerifyJwsSignature(c.alg, c.key, FlipBit(jws->signing_input, pos, 1),
-                                          jws->signature);
+      absl::Status s =
+          VerifyJwsSignature(c.alg, c.key, FlipBit(jws->signing_input, pos, 1), jws->signature);
       EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
       EXPECT_EQ(s.message(), "signature invalid");
     }
@@ -235,8 +251,8 @@ TEST(JwsAlgorithms, NamesAreCaseSensitive) {
                           "Ed25519", "", "RS256 "}) {
     EXPECT_FALSE(JwsAlgorithmFromName(bad).has_value()) << bad;
   }
-  for (JwsAlgorithm a : {JwsAlgorithm::kNone, JwsAlgorithm::kRs256, JwsAlgorithm::kEs256,
-                         JwsAlgorithm::kEdDsa}) {
+  for (JwsAlgorithm a :
+       {JwsAlgorithm::kNone, JwsAlgorithm::kRs256, JwsAlgorithm::kEs256, JwsAlgorithm::kEdDsa}) {
     EXPECT_EQ(JwsAlgorithmFromName(JwsAlgorithmName(a)), a);
   }
 }
@@ -254,8 +270,8 @@ TEST(JwsAlgorithms, KeyTypeMustMatchAlgorithm) {
 
   absl::StatusOr<CompactJws> jws = ParseCompactJws(kRs256Jws);
   ASSERT_TRUE(jws.ok());
-  absl::Status s = VerifyJwsSignature(JwsAlgorithm::kEs256, rsa.get(), jws->signing_input,
-                                      jws->signature);
+  absl::Status s =
+      VerifyJwsSignature(JwsAlgorithm::kEs256, rsa.get(), jws->signing_input, jws->signature);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "key does not fit alg ES256");
   EXPECT_EQ(VerifyJwsSignature(JwsAlgorithm::kNone, rsa.get(), jws->signing_input, "").code(),
@@ -298,10 +314,10 @@ TEST(JwsEs256, RejectsOutOfRangeAndMalformedSignatures) {
   // A DER signature in the JWS slot is the wrong form (ASN.1 is not R‖S).
   absl::StatusOr<std::string> der = Es256RawToDer(good);
   ASSERT_TRUE(der.ok());
-  EXPECT_THAT(std::string(
-                  VerifyJwsSignature(JwsAlgorithm::kEs256, ec.get(), jws->signing_input, *der)
-                      .message()),
-              StartsWith("signature invalid"));
+  EXPECT_THAT(
+      std::string(
+          VerifyJwsSignature(JwsAlgorithm::kEs256, ec.get(), jws->signing_input, *der).message()),
+      StartsWith("signature invalid"));
 }
 
 TEST(JwsEs256, DerConversionRoundTripsAndValidates) {
@@ -316,21 +332,28 @@ TEST(JwsEs256, DerConversionRoundTripsAndValidates) {
 
   EXPECT_THAT(std::string(Es256RawToDer(std::string(64, '\0')).status().message()),
               HasSubstr("r or s out of range"));
-  EXPECT_THAT(std::string(Es256RawToDer("short").status().message()), HasSubstr("must be 64 bytes"));
-  EXPECT_THAT(std::string(Es256DerToRaw("\x30\x00").status().message()), HasSubstr("not valid der"));
-  EXPECT_THAT(std::string(Es256DerToRaw(*der + "x").status().message()), HasSubstr("not valid der"));
+  EXPECT_THAT(std::string(Es256RawToDer("short").status().message()),
+              HasSubstr("must be 64 bytes"));
+  EXPECT_THAT(std::string(Es256DerToRaw("\x30\x00").status().message()),
+              HasSubstr("not valid der"));
+  EXPECT_THAT(std::string(Es256DerToRaw(*der + "x").status().message()),
+              HasSubstr("not valid der"));
   // r, s = 1, 0 in DER.
-  EXPECT_THAT(std::string(Es256DerToRaw(std::string("\x30\x06\x02\x01\x01\x02\x01\x00", 8)).status().message()),
-              HasSubstr("out of range"));
+  EXPECT_THAT(
+      std::string(
+          Es256DerToRaw(std::string("\x30\x06\x02\x01\x01\x02\x01\x00", 8)).status().message()),
+      HasSubstr("out of range"));
 }
 
 TEST(JwsRs256, WrongLengthIsRejectedBeforeTheMath) {
   pki::EvpPkeyPtr rsa = RfcRsaKey(false);
   absl::StatusOr<CompactJws> jws = ParseCompactJws(kRs256Jws);
   ASSERT_TRUE(jws.ok());
-  for (std::string sig : {jws->signature.substr(1), jws->signature + std::string(1, '\0'), std::string()}) {
-    EXPECT_EQ(VerifyJwsSignature(JwsAlgorithm::kRs256, rsa.get(), jws->signing_input, sig).message(),
-              "signature invalid: wrong length");
+  for (std::string sig :
+       {jws->signature.substr(1), jws->signature + std::string(1, '\0'), std::string()}) {
+    EXPECT_EQ(
+        VerifyJwsSignature(JwsAlgorithm::kRs256, rsa.get(), jws->signing_input, sig).message(),
+        "signature invalid: wrong length");
   }
 }
 
@@ -347,14 +370,14 @@ TEST(JwsParse, RejectsMalformedCompactForms) {
   EXPECT_EQ(reason(""), "empty");
   EXPECT_EQ(reason(h + "." + p), "expected 3 segments, found 2");
   EXPECT_EQ(reason(h), "expected 3 segments, found 1");
-  EXPECT_EQ(reason(h + "." + p + ".." ), "expected 3 segments, found 4");
+  EXPECT_EQ(reason(h + "." + p + ".."), "expected 3 segments, found 4");
   EXPECT_EQ(reason(h + "." + p + ".a.b.c"), "expected 3 segments, found 5");
   EXPECT_EQ(reason("." + p + "."), "header: empty segment");
   EXPECT_EQ(reason(h + ".."), "payload: empty segment");
   EXPECT_EQ(reason(h + "=." + p + "."), absl::StrCat("invalid character at offset ", h.size()));
   EXPECT_EQ(reason(" " + h + "." + p + "."), "invalid character at offset 0");
-  EXPECT_EQ(reason(h + "." + p + ".\n"), absl::StrCat("invalid character at offset ",
-                                                        h.size() + p.size() + 2));
+  EXPECT_EQ(reason(h + "." + p + ".\n"),
+            absl::StrCat("invalid character at offset ", h.size() + p.size() + 2));
   EXPECT_THAT(reason(h + "+." + p + "."), HasSubstr("invalid character"));
   EXPECT_THAT(reason(h + "." + p + "/."), HasSubstr("invalid character"));
   EXPECT_EQ(reason(std::string(kDefaultMaxJwsBytes + 1, 'a')),
@@ -374,7 +397,8 @@ TEST(JwsParse, RejectsMalformedCompactForms) {
 TEST(JwsSignCompact, ProducesVerifiableTokensForEachAlgorithm) {
   Json payload = Json::MakeObject();
   payload.Set("iss", Json::String("x"));
-  for (pki::KeyType type : {pki::KeyType::kRsa2048, pki::KeyType::kEcP256, pki::KeyType::kEd25519}) {
+  for (pki::KeyType type :
+       {pki::KeyType::kRsa2048, pki::KeyType::kEcP256, pki::KeyType::kEd25519}) {
     absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(type);
     ASSERT_TRUE(key.ok());
     std::optional<JwsAlgorithm> alg = AlgorithmForKey(key->get());

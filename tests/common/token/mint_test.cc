@@ -12,9 +12,9 @@
 namespace trustfabric::token {
 namespace {
 
-using ::testing::HasSubstr;
 using test::kAppGuid;
 using test::kRealm;
+using ::testing::HasSubstr;
 
 CompactJws Parse(const std::string& token) {
   absl::StatusOr<CompactJws> jws = ParseCompactJws(token);
@@ -36,11 +36,11 @@ TEST(MintActorToken, HasTheAddInHeaderAndClaims) {
   EXPECT_EQ(jws.payload.Serialize(),
             absl::StrCat(R"({"aud":"00000003-0000-0ff1-ce00-000000000000/fe1.contoso.test@)",
                          kRealm, R"(","iss":")", kAppGuid, "@", kRealm,
-                         R"(","nbf":1700000000,"exp":1700043200,"nameid":")", kAppGuid, "@",
-                         kRealm, R"(","trustedfordelegation":"true"})"));
-  EXPECT_TRUE(VerifyJwsSignature(JwsAlgorithm::kRs256, pki.app.key.get(), jws.signing_input,
-                                 jws.signature)
-                  .ok());
+                         R"(","nbf":1700000000,"exp":1700043200,"nameid":")", kAppGuid, "@", kRealm,
+                         R"(","trustedfordelegation":"true"})"));
+  EXPECT_TRUE(
+      VerifyJwsSignature(JwsAlgorithm::kRs256, pki.app.key.get(), jws.signing_input, jws.signature)
+          .ok());
 }
 
 TEST(MintAppOnlyToken, IsNotTrustedForDelegation) {
@@ -58,8 +58,8 @@ TEST(MintActorToken, AlgorithmFollowsTheKey) {
     const char* alg;
     size_t sig_size;
   };
-  for (const Case& c : {Case{&pki.app, "RS256", 256}, Case{&pki.broker, "ES256", 64},
-                        Case{&pki.ed, "EdDSA", 64}}) {
+  for (const Case& c :
+       {Case{&pki.app, "RS256", 256}, Case{&pki.broker, "ES256", 64}, Case{&pki.ed, "EdDSA", 64}}) {
     MintOptions o = test::BrokerOptions(absl::Now());
     o.with_x5t_s256 = true;
     o.with_x5t = false;
@@ -106,9 +106,9 @@ TEST(MintUserToken, WrapsAnActorTrustedForDelegationInAnUnsignedOuterToken) {
   ASSERT_TRUE(signed_outer.ok());
   CompactJws s = Parse(*signed_outer);
   EXPECT_EQ(s.header.Find("alg")->string_value(), "ES256");
-  EXPECT_TRUE(VerifyJwsSignature(JwsAlgorithm::kEs256, pki.broker.key.get(), s.signing_input,
-                                 s.signature)
-                  .ok());
+  EXPECT_TRUE(
+      VerifyJwsSignature(JwsAlgorithm::kEs256, pki.broker.key.get(), s.signing_input, s.signature)
+          .ok());
 }
 
 TEST(MintOptions, RejectsMalformedInputs) {
@@ -162,8 +162,8 @@ TEST(SigningCredentials, LoadsPemAndPkcs12) {
   EXPECT_EQ(pem->certificate(), pki.broker.certificate);
   EXPECT_EQ(pem->algorithm(), JwsAlgorithm::kEs256);
 
-  absl::StatusOr<SigningCredentials> encrypted =
-      SigningCredentials::FromPem(pki.app.key.ToPem("secret"), pki.app.certificate.ToPem(), "secret");
+  absl::StatusOr<SigningCredentials> encrypted = SigningCredentials::FromPem(
+      pki.app.key.ToPem("secret"), pki.app.certificate.ToPem(), "secret");
   ASSERT_TRUE(encrypted.ok()) << encrypted.status();
   EXPECT_EQ(encrypted->algorithm(), JwsAlgorithm::kRs256);
   EXPECT_FALSE(
@@ -185,7 +185,8 @@ TEST(SigningCredentials, LoadsPemAndPkcs12) {
   EXPECT_FALSE(SigningCredentials::Create(pki.app.key, pki.other.certificate).ok());
 
   pki::IssuedCertificate p384 = test::SigningCert("p384", pki::KeyType::kEcP384);
-  absl::StatusOr<SigningCredentials> unusable = SigningCredentials::Create(p384.key, p384.certificate);
+  absl::StatusOr<SigningCredentials> unusable =
+      SigningCredentials::Create(p384.key, p384.certificate);
   EXPECT_THAT(std::string(unusable.status().message()), HasSubstr("cannot sign tokens"));
 }
 

@@ -97,7 +97,8 @@ inline v1::TokenIssuer* AddIssuer(v1::TrustSnapshot* s, const std::string& name,
   v1::TokenIssuer* i = s->add_issuers();
   i->set_name(name);
   i->set_registered_issuer_name(absl::StrCat(guid, "@", kRealm));
-  for (const pki::IssuedCertificate* c : certs) i->add_signing_certificates_pem(c->certificate.ToPem());
+  for (const pki::IssuedCertificate* c : certs)
+    i->add_signing_certificates_pem(c->certificate.ToPem());
   i->add_algorithms(alg);
   i->set_allow_user_delegation(allow_delegation);
   return i;
@@ -109,13 +110,11 @@ inline v1::TrustSnapshot BaseSnapshot(const TokenPki& pki, uint64_t revision = 1
   s.set_trust_domain("contoso.test");
   s.set_realm(kRealm);
   AddRoot(&s, "contoso-root", pki.domain.RootPem(), /*mtls=*/true);
-  AddRoot(&s, "app-a-signing",
-          pki::ToPemBundle({pki.app.certificate, pki.app_next.certificate}));
+  AddRoot(&s, "app-a-signing", pki::ToPemBundle({pki.app.certificate, pki.app_next.certificate}));
   AddRoot(&s, "app-ed-signing", pki.ed.certificate.ToPem());
   AddRoot(&s, "other-signing", pki.other.certificate.ToPem());
   AddIssuer(&s, "app-a", kAppGuid, {&pki.app, &pki.app_next}, v1::RS256, true);
-  v1::TokenIssuer* broker =
-      AddIssuer(&s, "broker", kBrokerGuid, {&pki.broker}, v1::ES256, true);
+  v1::TokenIssuer* broker = AddIssuer(&s, "broker", kBrokerGuid, {&pki.broker}, v1::ES256, true);
   broker->set_trust_broker(true);
   broker->add_broker_client_ids(kBrokerClient);
   AddIssuer(&s, "app-ed", kEdGuid, {&pki.ed}, v1::EDDSA, false);

@@ -151,9 +151,8 @@ class Attacks {
   void Add(std::string name, std::string token, std::string reason,
            std::shared_ptr<const trust::TrustSnapshot> snapshot = nullptr,
            absl::Duration offset = absl::ZeroDuration()) {
-    attacks_.push_back(
-        Attack{std::move(name), std::move(token), std::move(reason), false, std::move(snapshot),
-               offset});
+    attacks_.push_back(Attack{std::move(name), std::move(token), std::move(reason), false,
+                              std::move(snapshot), offset});
   }
   void AddPrefix(std::string name, std::string token, std::string reason,
                  std::shared_ptr<const trust::TrustSnapshot> snapshot = nullptr) {
@@ -194,8 +193,8 @@ class Attacks {
           "token: unsigned user token requires an actor trusted for delegation");
     }
     {
-      std::string actor = Sign(Header("EdDSA", &pki_.ed.certificate),
-                               Payload(kEdGuid, kEdGuid, "true"), pki_.ed);
+      std::string actor =
+          Sign(Header("EdDSA", &pki_.ed.certificate), Payload(kEdGuid, kEdGuid, "true"), pki_.ed);
       Add("unsigned_user_token_issuer_disallows_delegation",
           Unsigned(NoneHeader(), OuterPayload(actor, kEdGuid)),
           absl::StrCat("token: issuer ", Iss(kEdGuid), " does not allow user delegation"));
@@ -251,8 +250,11 @@ class Attacks {
           Sign(Header("RS256", nullptr), outer, pki_.other),
           absl::StrCat("token: header: alg RS256 is not allowed for issuer ", Iss(kBrokerGuid)));
       std::string actor = DelegatedActor();
+      size_t dot = actor.rfind('.');
+      std::string sig = *pki::Base64UrlDecode(actor.substr(dot + 1));
+      std::string tampered = actor.substr(0, dot + 1) + Enc(Flip(sig, 10, 2));
       Add("user_token_actor_signature_flipped",
-          Unsigned(NoneHeader(), OuterPayload(Flip(actor, actor.size() - 2, 0), kBrokerClient)),
+          Unsigned(NoneHeader(), OuterPayload(tampered, kBrokerClient)),
           "token: actor token: signature invalid");
     }
 
@@ -269,8 +271,7 @@ class Attacks {
                   reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
                   sizeof(mac), &mac_len);
         Add(absl::StrCat("hs256_keyed_with_issuer_", label),
-            absl::StrCat(input, ".",
-                         Enc(std::string(reinterpret_cast<const char*>(mac), mac_len))),
+            absl::StrCat(input, ".", Enc(std::string(reinterpret_cast<const char*>(mac), mac_len))),
             "token: header: alg HS256 is not supported");
       }
     }
@@ -280,23 +281,23 @@ class Attacks {
         absl::StrCat("token: header: alg EdDSA is not allowed for issuer ", app_iss));
     {
       // A genuine RSA-PSS signature with the issuer's own key.
-      std::string input = absl::StrCat(Enc(Header("PS256", &pki_.app.certificate).Serialize()),
-                                       ".", Enc(AppPayload().Serialize()));
+      std::string input = absl::StrCat(Enc(Header("PS256", &pki_.app.certificate).Serialize()), ".",
+                                       Enc(AppPayload().Serialize()));
       pki::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
       EVP_PKEY_CTX* pctx = nullptr;
       EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, pki_.app.key.get());
       EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
       size_t len = 0;
-      EVP_DigestSign(ctx.get(), nullptr, &len,
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size());
+      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size());
       std::string sig(len, '\0');
       EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
                      reinterpret_cast<const unsigned char*>(input.data()), input.size());
       Add("ps256_with_issuer_key", absl::StrCat(input, ".", Enc(sig)),
           "token: header: alg PS256 is not supported");
     }
-    Add("rs256_header_on_broker", Sign(Header("RS256", nullptr), Payload(kBrokerGuid, kBrokerClient),
-                                       pki_.app),
+    Add("rs256_header_on_broker",
+        Sign(Header("RS256", nullptr), Payload(kBrokerGuid, kBrokerClient), pki_.app),
         absl::StrCat("token: header: alg RS256 is not allowed for issuer ", Iss(kBrokerGuid)));
     {
       // An issuer allowed both RS256 and ES256: the header's alg must still
@@ -364,7 +365,8 @@ class Attacks {
         jwk.Set("e", Json::String("AQAB"));
         h.Set(param, jwk);
       } else if (std::string(param) == "x5c") {
-        h.Set(param, Json::MakeArray({Json::String(pki::Base64Encode(pki_.other.certificate.der()))}));
+        h.Set(param,
+              Json::MakeArray({Json::String(pki::Base64Encode(pki_.other.certificate.der()))}));
       } else {
         h.Set(param, Json::String("https://attacker.example/keys"));
       }
@@ -399,8 +401,7 @@ class Attacks {
       Json h = Header("RS256", nullptr);
       h.Set("x5t#S256", Json::String(Enc(pki_.other.certificate.Sha256())));
       Add("x5t_s256_of_other_issuer", Sign(h, AppPayload(), pki_.other),
-          absl::StrCat("token: header: x5t#S256 does not name a certificate of issuer ",
-                       app_iss));
+          absl::StrCat("token: header: x5t#S256 does not name a certificate of issuer ", app_iss));
       h = AppHeader();
       h.Set("x5t#S256", Json::String(Enc(pki_.app_next.certificate.Sha256())));
       Add("x5t_and_x5t_s256_disagree", Sign(h, AppPayload(), pki_.app),
@@ -437,8 +438,7 @@ class Attacks {
       Add("exp_int64_max", with("exp", Json::Integer(INT64_MAX)), "token: exp is out of range");
       std::string payload = AppPayload().Serialize();
       std::string huge = payload;
-      huge.replace(huge.find(absl::StrCat(exp)), absl::StrCat(exp).size(),
-                   "92233720368547758070");
+      huge.replace(huge.find(absl::StrCat(exp)), absl::StrCat(exp).size(), "92233720368547758070");
       AddPrefix("exp_beyond_int64", SignText(AppHeader().Serialize(), huge, pki_.app),
                 "token: payload: json: integer out of range at offset ");
       std::string exponent = payload;
@@ -484,12 +484,12 @@ class Attacks {
       Add("audience_host_upper_case", with("aud", Json::String(Aud("FE1.contoso.test"))),
           "token: audience host FE1.contoso.test is not accepted");
       Add("audience_other_principal",
-          with("aud", Json::String(absl::StrCat("00000004-0000-0ff1-ce00-000000000000/", kHost,
-                                                "@", kRealm))),
+          with("aud", Json::String(absl::StrCat("00000004-0000-0ff1-ce00-000000000000/", kHost, "@",
+                                                kRealm))),
           "token: audience principal 00000004-0000-0ff1-ce00-000000000000 is not accepted");
       Add("audience_other_realm",
-          with("aud", Json::String(absl::StrCat(kSharePointPrincipal, "/", kHost, "@",
-                                                kOtherRealm))),
+          with("aud",
+               Json::String(absl::StrCat(kSharePointPrincipal, "/", kHost, "@", kOtherRealm))),
           absl::StrCat("token: audience realm ", kOtherRealm, " does not match"));
       Add("audience_array", with("aud", Json::MakeArray({Json::String(Aud())})),
           "token: aud is not a string");
@@ -566,8 +566,8 @@ class Attacks {
       AddPrefix("non_canonical_base64url_payload",
                 absl::StrCat(Enc(h), ".", NonCanonical(Enc(padded)), valid.substr(d2)),
                 "token: payload: base64url: ");
-      Add("base64_padding", valid + "==",
-          absl::StrCat("token: invalid character at offset ", valid.size()));
+      Add("base64_padding",
+          valid + "==", absl::StrCat("token: invalid character at offset ", valid.size()));
       std::string std_alphabet = valid;
       size_t pos = d2 + 1;
       std_alphabet[pos] = '+';
@@ -601,8 +601,8 @@ class Attacks {
       std::string rsig = *pki::Base64UrlDecode(valid.substr(v2 + 1));
       Add("rs256_truncated_signature", valid.substr(0, v2 + 1) + Enc(rsig.substr(0, 255)),
           "token: signature invalid: wrong length");
-      std::string ed = Sign(Header("EdDSA", &pki_.ed.certificate), Payload(kEdGuid, kEdGuid),
-                            pki_.ed);
+      std::string ed =
+          Sign(Header("EdDSA", &pki_.ed.certificate), Payload(kEdGuid, kEdGuid), pki_.ed);
       size_t e2 = ed.rfind('.');
       std::string esig = *pki::Base64UrlDecode(ed.substr(e2 + 1));
       Add("eddsa_wrong_length", ed.substr(0, e2 + 1) + Enc(esig + "x"),
@@ -636,8 +636,8 @@ class Attacks {
           test::AddIssuer(s, "x", kUnknownGuid, {c}, v1::ES256, false);
         });
         Add(absl::StrCat("signing_certificate_", label),
-            Sign(Header("ES256", &c->certificate), Payload(kUnknownGuid, kUnknownGuid), *c),
-            reason, snap);
+            Sign(Header("ES256", &c->certificate), Payload(kUnknownGuid, kUnknownGuid), *c), reason,
+            snap);
       }
       Add("signing_certificate_revoked", valid, "token: signing certificate is revoked",
           Snapshot([&](v1::TrustSnapshot* s) {
@@ -704,6 +704,10 @@ TEST_P(TokenAttackTest, IsRejectedWithItsReason) {
       absl::StatusOr<TokenIdentity> id = verifier->Verify(attack.token, snapshot);
       ASSERT_FALSE(id.ok()) << "accepted: " << attack.name;
       EXPECT_EQ(id.status().code(), absl::StatusCode::kUnauthenticated);
+      std::string label = RejectionLabel(id.status());
+      EXPECT_NE(label, "other");
+      EXPECT_EQ(label.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_"), std::string::npos)
+          << label;
       if (attack.prefix) {
         EXPECT_THAT(std::string(id.status().message()), ::testing::StartsWith(attack.reason));
       } else {
@@ -740,11 +744,11 @@ TEST(TokenAttackSuite, UntamperedBaseTokensAreAccepted) {
   }
   UserClaims alice;
   alice.upn = "alice@contoso.test";
-  EXPECT_TRUE(verifier
-                  ->Verify(*MintUserToken(test::BrokerOptions(now), test::Credentials(pki.broker),
-                                          alice),
-                           AllAttacks().base())
-                  .ok());
+  EXPECT_TRUE(
+      verifier
+          ->Verify(*MintUserToken(test::BrokerOptions(now), test::Credentials(pki.broker), alice),
+                   AllAttacks().base())
+          .ok());
 }
 
 TEST(TokenAttackSuite, SnapshotRefusesRsa1024IssuerAndVerifierRefusesItsKey) {

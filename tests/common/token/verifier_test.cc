@@ -15,13 +15,13 @@
 namespace trustfabric::token {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using test::kAppGuid;
 using test::kBrokerClient;
 using test::kBrokerGuid;
 using test::kHost;
 using test::kRealm;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 class VerifierTest : public ::testing::Test {
  protected:
@@ -31,9 +31,7 @@ class VerifierTest : public ::testing::Test {
         snapshot_(test::MustCreateSnapshot(test::BaseSnapshot(pki_))),
         verifier_(test::MakeVerifier(&now_)) {}
 
-  std::string Reason(absl::string_view token) {
-    return Reason(token, snapshot_);
-  }
+  std::string Reason(absl::string_view token) { return Reason(token, snapshot_); }
   std::string Reason(absl::string_view token,
                      const std::shared_ptr<const trust::TrustSnapshot>& snapshot) {
     absl::StatusOr<TokenIdentity> id = verifier_->Verify(token, snapshot);
@@ -73,8 +71,8 @@ TEST_F(VerifierTest, AcceptsEachAlgorithmAndKeySelection) {
   MintOptions broker = test::BrokerOptions(now_);
   broker.with_x5t = false;
   broker.with_x5t_s256 = true;
-  absl::StatusOr<TokenIdentity> b = verifier_->Verify(
-      *MintAppOnlyToken(broker, test::Credentials(pki_.broker)), snapshot_);
+  absl::StatusOr<TokenIdentity> b =
+      verifier_->Verify(*MintAppOnlyToken(broker, test::Credentials(pki_.broker)), snapshot_);
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_TRUE(b->trust_broker);
   EXPECT_EQ(b->client_id, kBrokerClient);
@@ -91,8 +89,8 @@ TEST_F(VerifierTest, AcceptsEachAlgorithmAndKeySelection) {
   // right type (here the second, during rotation).
   MintOptions bare = test::AppOptions(now_);
   bare.with_x5t = false;
-  absl::StatusOr<TokenIdentity> r = verifier_->Verify(
-      *MintAppOnlyToken(bare, test::Credentials(pki_.app_next)), snapshot_);
+  absl::StatusOr<TokenIdentity> r =
+      verifier_->Verify(*MintAppOnlyToken(bare, test::Credentials(pki_.app_next)), snapshot_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->signing_certificate_sha256, pki_.app_next.certificate.Sha256Hex());
 }
@@ -134,11 +132,11 @@ TEST_F(VerifierTest, ClockSkewEdgesAreInclusive) {
     absl::Duration offset;
     const char* reason;
   };
-  for (const Case& c : {Case{-absl::Minutes(5), "ok"},
-                        Case{-absl::Minutes(5) - absl::Seconds(1), "token: not yet valid"},
-                        Case{absl::Hours(1) + absl::Minutes(5), "ok"},
-                        Case{absl::Hours(1) + absl::Minutes(5) + absl::Seconds(1),
-                             "token: expired"}}) {
+  for (const Case& c :
+       {Case{-absl::Minutes(5), "ok"},
+        Case{-absl::Minutes(5) - absl::Seconds(1), "token: not yet valid"},
+        Case{absl::Hours(1) + absl::Minutes(5), "ok"},
+        Case{absl::Hours(1) + absl::Minutes(5) + absl::Seconds(1), "token: expired"}}) {
     now_ = minted + c.offset;
     for (TokenVerifier* v : {verifier_.get(), uncached.get()}) {
       absl::StatusOr<TokenIdentity> id = v->Verify(token, snapshot_);
@@ -305,6 +303,27 @@ TEST_F(VerifierTest, ConcurrentVerificationAgrees) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(VerifierTest, RejectionsCarryAValueFreeLabel) {
+  std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  absl::Time minted = now_;
+  now_ = minted + absl::Hours(2);
+  EXPECT_EQ(RejectionLabel(verifier_->Verify(token, snapshot_).status()), "expired");
+  UserClaims alice;
+  alice.upn = "alice@contoso.test";
+  MintOptions o = test::BrokerOptions(minted);
+  std::string user = *MintUserToken(o, test::Credentials(pki_.broker), alice);
+  absl::Status actor_expired = verifier_->Verify(user, snapshot_).status();
+  EXPECT_EQ(actor_expired.message(), "token: actor token: expired");
+  EXPECT_EQ(RejectionLabel(actor_expired), "actor_expired");
+  now_ = minted;
+  v1::TrustSnapshot next = test::BaseSnapshot(pki_, /*revision=*/2);
+  next.mutable_issuers()->DeleteSubrange(0, 1);
+  EXPECT_EQ(RejectionLabel(verifier_->Verify(token, test::MustCreateSnapshot(next)).status()),
+            "issuer_not_registered");
+  EXPECT_EQ(RejectionLabel(verifier_->Verify(token, snapshot_).status()), "ok");
+  EXPECT_EQ(RejectionLabel(absl::InternalError("x")), "other");
 }
 
 TEST(CheckSigningKeyStrengthTest, RefusesWeakRsa) {
