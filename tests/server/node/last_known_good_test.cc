@@ -196,8 +196,8 @@ TEST_F(LastKnownGoodTest, TemporariesOfACrashedWriterAreRemoved) {
 }
 
 TEST_F(LastKnownGoodTest, EveryFlippedBitIsRefused) {
-  const std::string contents = node::EncodeLastKnownGood(
-      State(9).SerializeAsString(), 9, absl::FromUnixNanos(1700000000123456789));
+  const std::string contents = node::EncodeLastKnownGood(State(9).SerializeAsString(), 9,
+                                                         absl::FromUnixNanos(1700000000123456789));
   ASSERT_THAT(node::DecodeLastKnownGood(contents), IsOk());
   int checksum_mismatches = 0;
   for (size_t i = 0; i < contents.size(); ++i) {
@@ -221,8 +221,7 @@ TEST_F(LastKnownGoodTest, EveryTruncationIsRefused) {
   const std::string contents = node::EncodeLastKnownGood(serialized, 9, absl::Now());
   const size_t header = contents.size() - serialized.size();
   for (size_t n = 0; n < contents.size(); ++n) {
-    absl::StatusOr<node::LastKnownGood> decoded =
-        node::DecodeLastKnownGood(contents.substr(0, n));
+    absl::StatusOr<node::LastKnownGood> decoded = node::DecodeLastKnownGood(contents.substr(0, n));
     ASSERT_THAT(decoded, StatusIs(absl::StatusCode::kDataLoss, "the file is corrupt"))
         << "length " << n;
     if (n >= header) {

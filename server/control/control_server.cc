@@ -1,0 +1,153 @@
+// A running control plane; see control_server.h.
+#include "server/control/control_server.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status.h"
+#include "common/tls/trust_source.h"
+#include "prometheus/exposer.h"
+#include "server/control/control_config.h"
+#include "server/control/sqlite_store.h"
+#include "spdlog/spdlog.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+namespace trustfabric::control {
+namespace {
+
+constexpr char kControlService[] = "trustfabric.v1.ControlPlane";
+constexpr char kDistributionService[] = "trustfabric.v1.TrustDistribution";
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read ", path));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The host part of "host:port" / "[v6]:port".
+std::string HostOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+ControlServer::ControlServer(v1::ControlPlaneConfig config, ServerOptions options)
+    : config_(std::move(config)), options_(std::move(options)), nodes_(options_.clock) {}
+
+absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(v1::ControlPlaneConfig config,
+                                                                    ServerOptions options) {
+  TF_RETURN_IF_ERROR(ValidateConfig(&config));
+  std::unique_ptr<ControlServer> server(new ControlServer(std::move(config), std::move(options)));
+  TF_RETURN_IF_ERROR(server->Init());
+  return server;
+}
+
+absl::Status ControlServer::Init() {
+  TF_ASSIGN_OR_RETURN(std::string seed_pem, ReadFile(config_.seed_root_file(), "seed_root_file"));
+  SqliteStore::Options store_options;
+  store_options.path = config_.sqlite_path();
+  store_options.history_revisions = config_.history_revisions();
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(store_options);
+  if (!store.ok()) return Annotate(store.status(), "sqlite_path");
+
+  ControlPlane::Options cp;
+  cp.trust_domain = config_.trust_domain();
+  cp.realm = config_.realm();
+  cp.seed_root_name = config_.seed_root_name();
+  cp.seed_root_pem = std::move(seed_pem);
+  cp.history_revisions = config_.history_revisions();
+  cp.chunk_bytes = options_.chunk_bytes;
+  cp.clock = options_.clock;
+  TF_ASSIGN_OR_RETURN(control_,
+                      ControlPlane::Create(std::move(cp), *std::move(store), &holder_, &nodes_));
+
+  // The holder already has the stored state, so no bootstrap bundle.
+  source_ =
+      std::make_shared<tls::TrustSource>(&holder_, config_.trust_domain(), nullptr, options_.clock);
+  tls::ListenerOptions listener;
+  listener.listener = tls::Listener::kInternal;
+  listener.client_auth = tls::ClientAuth::kMutualTls;
+  listener.certificate_file = config_.identity().certificate_file();
+  listener.key_file = config_.identity().key_file();
+  listener.refresh_interval_seconds =
+      static_cast<int>(config_.identity().refresh_interval_seconds());
+  absl::StatusOr<std::shared_ptr<tls::ListenerSecurity>> security =
+      tls::ListenerSecurity::Create(listener, source_);
+  if (!security.ok()) return Annotate(security.status(), "identity");
+  security_ = *std::move(security);
+
+  WatchHub::Options hub;
+  hub.local_domain = config_.trust_domain();
+  hub.keepalive_interval = options_.keepalive_interval;
+  hub_ = std::make_unique<WatchHub>(hub, &control_->updates(), &nodes_, security_);
+  service_ = std::make_unique<ControlService>(control_.get(), security_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  tls::ApplyServerDefaults(&builder);
+  int port = 0;
+  builder.AddListeningPort(config_.listen().address(), security_->credentials(), &port);
+  builder.RegisterService(service_.get());
+  builder.RegisterService(hub_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("listen.address: cannot listen on ", config_.listen().address()));
+  }
+  address_ = absl::StrCat(HostOf(config_.listen().address()), ":", port);
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(kControlService, true);
+    health->SetServingStatus(kDistributionService, true);
+  }
+
+  if (!config_.metrics_address().empty()) {
+    metrics_ = std::make_shared<ControlMetrics>(control_.get(), &nodes_, hub_.get());
+    try {
+      exposer_ = std::make_unique<prometheus::Exposer>(config_.metrics_address());
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("metrics_address: cannot listen on ",
+                                                 config_.metrics_address(), ": ", e.what()));
+    }
+    exposer_->RegisterCollectable(metrics_);
+    std::vector<int> ports = exposer_->GetListeningPorts();
+    metrics_port_ = ports.empty() ? 0 : ports.front();
+  }
+  spdlog::info("tfcontrol serving {} on {} at revision {}{}", config_.trust_domain(), address_,
+               control_->revision(),
+               metrics_port_ != 0 ? absl::StrCat(", metrics on port ", metrics_port_) : "");
+  return absl::OkStatus();
+}
+
+void ControlServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  exposer_.reset();
+  if (server_ != nullptr) {
+    if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+      health->Shutdown();
+    }
+  }
+  if (hub_ != nullptr) hub_->Shutdown();
+  nodes_.StopWaits();
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    server_->Wait();
+  }
+  spdlog::info("tfcontrol stopped");
+}
+
+ControlServer::~ControlServer() { Shutdown(); }
+
+}  // namespace trustfabric::control

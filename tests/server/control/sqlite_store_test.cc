@@ -1,0 +1,375 @@
+// SqliteStore: commits, compare-and-swap, history trimming, durability
+// across reopen, audit paging, schema migrations and file locking.
+#include "server/control/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/trust/delta.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "server/control/time_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_pki.h"
+
+namespace trustfabric::control {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::IsOk;
+using ::testing::SizeIs;
+using testing::StatusIs;
+
+constexpr char kDomain[] = "contoso.test";
+constexpr char kRealm[] = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000) + absl::Nanoseconds(123456789);
+
+v1::TrustChange PutRoot(const std::string& name, const std::string& pem = "pem") {
+  v1::TrustChange c;
+  c.mutable_put_root()->set_name(name);
+  c.mutable_put_root()->set_trust_domain(kDomain);
+  c.mutable_put_root()->set_certificates_pem(pem);
+  return c;
+}
+
+v1::TrustChange RemoveRoot(const std::string& name) {
+  v1::TrustChange c;
+  c.set_remove_root(name);
+  return c;
+}
+
+v1::TrustChange PutRevocation(int i) {
+  v1::TrustChange c;
+  c.mutable_put_revocation()->set_sha256_hex(absl::StrCat("sha-", i));
+  c.mutable_put_revocation()->set_reason("test");
+  return c;
+}
+
+v1::TrustChange PutIssuer(const std::string& name) {
+  v1::TrustChange c;
+  c.mutable_put_issuer()->set_name(name);
+  return c;
+}
+
+v1::TrustChange PutPeer(const std::string& domain, bool enabled) {
+  v1::TrustChange c;
+  c.mutable_put_peer()->set_trust_domain(domain);
+  c.mutable_put_peer()->set_enabled(enabled);
+  return c;
+}
+
+Mutation Make(uint64_t expected, std::vector<v1::TrustChange> changes,
+              const std::string& actor = "spiffe://contoso.test/admin/alice") {
+  Mutation m;
+  m.expected_revision = expected;
+  m.trust_domain = kDomain;
+  m.realm = kRealm;
+  m.changes = std::move(changes);
+  m.time = kT0 + absl::Seconds(static_cast<int64_t>(expected));
+  v1::AuditRecord& r = m.audit.emplace_back();
+  r.set_actor(actor);
+  r.set_operation("test.op");
+  r.set_object(absl::StrCat("object-", expected));
+  r.set_after("after");
+  return m;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::string Path() const { return dir_.path() + "/control.db"; }
+
+  std::unique_ptr<SqliteStore> Open(uint32_t history = 1000) {
+    SqliteStore::Options opts;
+    opts.path = Path();
+    opts.history_revisions = history;
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(opts);
+    EXPECT_THAT(store, IsOk());
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  // Raw SQL against the file, outside the store.
+  void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+
+  std::string SqlValue(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK);
+    std::string out;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(SqliteStoreTest, EmptyStoreLoadsRevisionZero) {
+  auto store = Open();
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->snapshot.revision(), 0u);
+  EXPECT_EQ(state->snapshot.trust_domain(), "");
+  EXPECT_THAT(state->history, SizeIs(0));
+  EXPECT_EQ(store->schema_version(), SqliteStore::kSchemaVersion);
+}
+
+TEST_F(SqliteStoreTest, FileIsInWalMode) {
+  Open();
+  EXPECT_EQ(SqlValue("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(SqliteStoreTest, CommitsAssignConsecutiveRevisionsAndLoadReproducesObjectOrder) {
+  auto store = Open();
+  const std::vector<std::vector<v1::TrustChange>> mutations = {
+      {PutRoot("a"), PutRoot("b"), PutRoot("c")},
+      {PutIssuer("hr"), PutPeer("fabrikam.test", true), PutRevocation(1)},
+      // Replaced in place; removed and put again moves to the end.
+      {PutRoot("b", "pem2"), RemoveRoot("a"), PutRoot("a", "pem3")},
+      {PutPeer("fabrikam.test", false), PutRevocation(2)},
+  };
+  v1::TrustSnapshot expected;
+  expected.set_trust_domain(kDomain);
+  expected.set_realm(kRealm);
+  for (size_t i = 0; i < mutations.size(); ++i) {
+    absl::StatusOr<uint64_t> revision = store->Commit(Make(i, mutations[i]));
+    ASSERT_THAT(revision, IsOk());
+    EXPECT_EQ(*revision, i + 1);
+    absl::StatusOr<v1::TrustSnapshot> next = trust::ApplyChanges(expected, mutations[i]);
+    ASSERT_THAT(next, IsOk());
+    expected = *next;
+  }
+  expected.set_revision(4);
+  *expected.mutable_created_at() = ToProtoTime(kT0 + absl::Seconds(3));
+
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(state->snapshot, expected))
+      << "loaded:\n"
+      << state->snapshot.DebugString() << "\nexpected:\n"
+      << expected.DebugString();
+  ASSERT_THAT(state->history, SizeIs(4));
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(state->history[i].base_revision(), i);
+    EXPECT_EQ(state->history[i].revision(), i + 1);
+    EXPECT_EQ(state->history[i].changes_size(), static_cast<int>(mutations[i].size()));
+  }
+}
+
+TEST_F(SqliteStoreTest, StaleExpectedRevisionIsAbortedAndChangesNothing) {
+  auto store = Open();
+  ASSERT_THAT(store->Commit(Make(0, {PutRoot("a")})), IsOk());
+  ASSERT_THAT(store->Commit(Make(1, {PutRoot("b")})), IsOk());
+  EXPECT_THAT(store->Commit(Make(1, {PutRoot("c")})),
+              StatusIs(absl::StatusCode::kAborted, "expected revision 1, current is 2"));
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->snapshot.revision(), 2u);
+  EXPECT_EQ(state->snapshot.roots_size(), 2);
+  absl::StatusOr<std::vector<v1::AuditRecord>> audit = store->Audit(0, 100);
+  ASSERT_THAT(audit, IsOk());
+  EXPECT_THAT(*audit, SizeIs(2));
+}
+
+TEST_F(SqliteStoreTest, RemovingAnAbsentKeyRollsBackTheWholeCommit) {
+  auto store = Open();
+  ASSERT_THAT(store->Commit(Make(0, {PutRoot("a")})), IsOk());
+  EXPECT_THAT(store->Commit(Make(1, {PutRoot("b"), RemoveRoot("zzz")})),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "changes[1]: remove_root: root authority zzz does not exist"));
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->snapshot.revision(), 1u);
+  ASSERT_EQ(state->snapshot.roots_size(), 1);
+  EXPECT_EQ(state->snapshot.roots(0).name(), "a");
+  EXPECT_THAT(state->history, SizeIs(1));
+  absl::StatusOr<std::vector<v1::AuditRecord>> audit = store->Audit(0, 100);
+  ASSERT_THAT(audit, IsOk());
+  EXPECT_THAT(*audit, SizeIs(1));
+}
+
+TEST_F(SqliteStoreTest, EmptyOrUnsetChangesAreInvalid) {
+  auto store = Open();
+  EXPECT_THAT(store->Commit(Make(0, {})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "mutation: changes must not be empty"));
+  EXPECT_THAT(store->Commit(Make(0, {v1::TrustChange()})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "changes[0]: no change is set"));
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->snapshot.revision(), 0u);
+}
+
+TEST_F(SqliteStoreTest, AnotherDomainIsRefused) {
+  auto store = Open();
+  ASSERT_THAT(store->Commit(Make(0, {PutRoot("a")})), IsOk());
+  Mutation m = Make(1, {PutRoot("b")});
+  m.trust_domain = "fabrikam.test";
+  EXPECT_THAT(store->Commit(m),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "holds trust domain contoso.test"));
+}
+
+TEST_F(SqliteStoreTest, HistoryIsTrimmedToTheConfiguredLength) {
+  auto store = Open(/*history=*/3);
+  for (uint64_t i = 0; i < 6; ++i) {
+    ASSERT_THAT(store->Commit(Make(i, {PutRevocation(static_cast<int>(i))})), IsOk());
+  }
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  ASSERT_THAT(state->history, SizeIs(3));
+  EXPECT_EQ(state->history.front().base_revision(), 3u);
+  EXPECT_EQ(state->history.back().revision(), 6u);
+  EXPECT_EQ(SqlValue("SELECT COUNT(*) FROM history"), "3");
+
+  absl::StatusOr<std::vector<v1::TrustDelta>> since = store->ChangesSince(3);
+  ASSERT_THAT(since, IsOk());
+  ASSERT_THAT(*since, SizeIs(3));
+  EXPECT_EQ((*since)[0].changes(0).put_revocation().sha256_hex(), "sha-3");
+  since = store->ChangesSince(5);
+  ASSERT_THAT(since, IsOk());
+  EXPECT_THAT(*since, SizeIs(1));
+  since = store->ChangesSince(6);
+  ASSERT_THAT(since, IsOk());
+  EXPECT_THAT(*since, SizeIs(0));
+  EXPECT_THAT(store->ChangesSince(2), StatusIs(absl::StatusCode::kOutOfRange,
+                                               "revision 2 is older than the retained history"));
+  EXPECT_THAT(store->ChangesSince(7),
+              StatusIs(absl::StatusCode::kOutOfRange, "revision 7 is ahead of the store"));
+}
+
+TEST_F(SqliteStoreTest, StateHistoryAndAuditSurviveReopen) {
+  {
+    auto store = Open();
+    ASSERT_THAT(store->Commit(Make(0, {PutRoot("a")})), IsOk());
+    ASSERT_THAT(store->Commit(Make(1, {PutRevocation(7)})), IsOk());
+  }
+  auto store = Open();
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->snapshot.revision(), 2u);
+  EXPECT_EQ(state->snapshot.trust_domain(), kDomain);
+  EXPECT_EQ(state->snapshot.realm(), kRealm);
+  EXPECT_EQ(FromProtoTime(state->snapshot.created_at()), kT0 + absl::Seconds(1));
+  EXPECT_EQ(state->snapshot.roots_size(), 1);
+  EXPECT_EQ(state->snapshot.revocations(0).sha256_hex(), "sha-7");
+  EXPECT_THAT(state->history, SizeIs(2));
+  ASSERT_THAT(store->Commit(Make(2, {RemoveRoot("a")})), IsOk());
+}
+
+TEST_F(SqliteStoreTest, AuditRecordsCarryTheirRevisionAndPageForward) {
+  auto store = Open();
+  for (uint64_t i = 0; i < 5; ++i) {
+    ASSERT_THAT(store->Commit(Make(i, {PutRevocation(static_cast<int>(i))})), IsOk());
+  }
+  absl::StatusOr<std::vector<v1::AuditRecord>> page = store->Audit(0, 2);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_THAT(*page, SizeIs(2));
+  EXPECT_EQ((*page)[0].revision(), 1u);
+  EXPECT_EQ((*page)[0].actor(), "spiffe://contoso.test/admin/alice");
+  EXPECT_EQ((*page)[0].operation(), "test.op");
+  EXPECT_EQ((*page)[0].object(), "object-0");
+  EXPECT_EQ((*page)[0].after(), "after");
+  EXPECT_EQ(FromProtoTime((*page)[0].time()), kT0);
+  page = store->Audit((*page)[1].revision(), 10);
+  ASSERT_THAT(page, IsOk());
+  std::vector<uint64_t> revisions;
+  for (const v1::AuditRecord& r : *page) revisions.push_back(r.revision());
+  EXPECT_THAT(revisions, ElementsAre(3u, 4u, 5u));
+}
+
+TEST_F(SqliteStoreTest, AVersionOneFileIsMigratedWithItsData) {
+  // The version 1 schema as released.
+  Sql(R"sql(
+    CREATE TABLE schema_version (version INTEGER NOT NULL);
+    INSERT INTO schema_version VALUES (1);
+    CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL,
+      trust_domain TEXT NOT NULL, realm TEXT NOT NULL, created_at_ns INTEGER NOT NULL);
+    CREATE TABLE objects (kind INTEGER NOT NULL, key TEXT NOT NULL, position INTEGER NOT NULL,
+      data BLOB NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+    CREATE TABLE history (revision INTEGER PRIMARY KEY, delta BLOB NOT NULL);
+    CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, revision INTEGER NOT NULL,
+      time_ns INTEGER NOT NULL, actor TEXT NOT NULL, operation TEXT NOT NULL,
+      object TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL);
+  )sql");
+  v1::RootAuthority root;
+  root.set_name("old-root");
+  std::string hex;
+  for (unsigned char ch : root.SerializeAsString())
+    absl::StrAppend(&hex, absl::Hex(ch, absl::kZeroPad2));
+  Sql(absl::StrCat("INSERT INTO state VALUES (1, 4, '", kDomain, "', '", kRealm,
+                   "', 0); INSERT INTO objects VALUES (1, 'old-root', 1, x'", hex,
+                   "'); INSERT INTO audit (revision, time_ns, actor, operation, object, before, "
+                   "after) VALUES (4, 0, 'bootstrap', 'root.add', 'old-root', '', '');"));
+
+  auto store = Open();
+  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(SqlValue("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(SqlValue("SELECT name FROM sqlite_master WHERE name = 'audit_by_revision'"),
+            "audit_by_revision");
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->snapshot.revision(), 4u);
+  ASSERT_EQ(state->snapshot.roots_size(), 1);
+  EXPECT_EQ(state->snapshot.roots(0).name(), "old-root");
+  // No history was retained, so nothing is resumable, but commits continue.
+  EXPECT_THAT(state->history, SizeIs(0));
+  ASSERT_THAT(store->Commit(Make(4, {PutRoot("new-root")})), IsOk());
+  absl::StatusOr<std::vector<v1::AuditRecord>> audit = store->Audit(0, 10);
+  ASSERT_THAT(audit, IsOk());
+  EXPECT_THAT(*audit, SizeIs(2));
+}
+
+TEST_F(SqliteStoreTest, AFileFromANewerBinaryIsRefused) {
+  Sql("CREATE TABLE schema_version (version INTEGER NOT NULL); "
+      "INSERT INTO schema_version VALUES (99);");
+  SqliteStore::Options opts;
+  opts.path = Path();
+  EXPECT_THAT(SqliteStore::Open(opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "schema version 99 is newer than this binary supports (2)"));
+}
+
+TEST_F(SqliteStoreTest, ASecondOpenOfTheSameFileIsRefused) {
+  auto store = Open();
+  SqliteStore::Options opts;
+  opts.path = Path();
+  EXPECT_THAT(SqliteStore::Open(opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "is in use by another process"));
+  store.reset();
+  EXPECT_THAT(SqliteStore::Open(opts), IsOk());
+}
+
+TEST_F(SqliteStoreTest, AFileThatIsNotADatabaseIsDataLoss) {
+  dir_.Write("control.db", std::string(4096, 'x'));
+  SqliteStore::Options opts;
+  opts.path = Path();
+  EXPECT_THAT(SqliteStore::Open(opts), StatusIs(absl::StatusCode::kDataLoss, "not a database"));
+}
+
+TEST_F(SqliteStoreTest, BadOptionsAreInvalid) {
+  EXPECT_THAT(SqliteStore::Open({}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "path must not be empty"));
+  SqliteStore::Options opts;
+  opts.path = Path();
+  opts.history_revisions = 0;
+  EXPECT_THAT(SqliteStore::Open(opts),
+              StatusIs(absl::StatusCode::kInvalidArgument, "history_revisions must be at least 1"));
+}
+
+}  // namespace
+}  // namespace trustfabric::control

@@ -1,0 +1,101 @@
+// A scripted control plane for trust agent tests: a real gRPC server with
+// mutual TLS (tls::ListenerSecurity, internal listener) serving
+// TrustDistribution.Watch. Each stream records the agent's Subscribe and
+// every ACK/NACK; the test decides what the stream sends and when it ends.
+// It is a protocol peer for unit tests, not a control plane: it keeps no
+// state and checks nothing beyond the transport.
+//
+//   FakeControlPlane cp(server_source, cp_files);
+//   ... start an agent dialing cp.address() ...
+//   ASSERT_TRUE(cp.WaitForSubscribe(1).has_value());
+//   cp.SendSnapshot(state, /*chunks=*/3);
+//   std::optional<v1::WatchRequest> reply = cp.NextReply();  // the ACK
+#ifndef TRUSTFABRIC_TESTS_SERVER_NODE_FAKE_CONTROL_PLANE_H_
+#define TRUSTFABRIC_TESTS_SERVER_NODE_FAKE_CONTROL_PLANE_H_
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/tls/server_security.h"
+#include "common/tls/trust_source.h"
+#include "tests/common/tls/tls_env.h"
+#include "trustfabric/v1/control.grpc.pb.h"
+
+#include <grpcpp/server.h>
+
+namespace trustfabric::testing {
+
+// Every wait in these tests is bounded by this.
+inline constexpr absl::Duration kWait = absl::Seconds(20);
+
+// The messages of `snapshot` split into `count` chunks of nearly equal size.
+std::vector<v1::WatchResponse> SnapshotChunks(const v1::TrustSnapshot& snapshot, int count);
+v1::WatchResponse Chunk(uint64_t revision, uint32_t index, uint32_t count, std::string data);
+v1::WatchResponse DeltaMessage(v1::TrustDelta delta);
+v1::WatchResponse Keepalive();
+
+class FakeControlPlane {
+ public:
+  // Listens on `address` ("127.0.0.1:0": a free port) presenting
+  // `identity`, and verifies clients against `source`.
+  FakeControlPlane(std::shared_ptr<const tls::TrustSource> source, const NodeFiles& identity,
+                   const std::string& address = "127.0.0.1:0");
+  // Ends every stream, then shuts the server down.
+  ~FakeControlPlane();
+  FakeControlPlane(const FakeControlPlane&) = delete;
+  FakeControlPlane& operator=(const FakeControlPlane&) = delete;
+
+  // "127.0.0.1:<port>".
+  const std::string& address() const { return address_; }
+
+  // Queues messages for the newest open stream, or for the next stream
+  // to subscribe when none is open.
+  void Send(v1::WatchResponse message);
+  void Send(const std::vector<v1::WatchResponse>& messages);
+  void SendSnapshot(const v1::TrustSnapshot& snapshot, int chunks);
+
+  // Ends every open stream with `status` (after what was queued on it).
+  void EndStreams(const grpc::Status& status);
+
+  // The n-th Subscribe received (1-based), waiting up to `timeout`.
+  std::optional<v1::Subscribe> WaitForSubscribe(int n, absl::Duration timeout = kWait);
+  // The next ACK or NACK not returned before, waiting up to `timeout`.
+  std::optional<v1::WatchRequest> NextReply(absl::Duration timeout = kWait);
+  // Streams that subscribed so far.
+  int subscribes() const;
+  // Streams currently open.
+  int open_streams() const;
+
+ private:
+  class Stream;
+  class Service;
+
+  void OnSubscribe(Stream* stream, const v1::Subscribe& subscribe);
+  void OnReply(const v1::WatchRequest& reply);
+  void OnStreamEnding(Stream* stream);
+
+  std::shared_ptr<tls::ListenerSecurity> security_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+
+  mutable absl::Mutex mu_;
+  // Streams are deleted only with this object, so a stream pointer taken
+  // under mu_ stays valid after mu_ is released.
+  std::vector<std::unique_ptr<Stream>> all_streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<Stream*> open_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::WatchResponse> pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::Subscribe> subscribes_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::WatchRequest> replies_ ABSL_GUARDED_BY(mu_);
+  size_t replies_returned_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace trustfabric::testing
+
+#endif  // TRUSTFABRIC_TESTS_SERVER_NODE_FAKE_CONTROL_PLANE_H_
