@@ -66,8 +66,8 @@ bool ParseStrictUint64(absl::string_view text, uint64_t* out) {
 // The header lines the checksum covers (everything before "sha256 ...").
 std::string ChecksummedHeader(uint64_t revision, absl::Time confirmed_at, size_t length) {
   return absl::StrCat(kMagic, "\n", "revision ", revision, "\n", "confirmed-at ",
-                      absl::FormatTime(absl::RFC3339_full, confirmed_at, absl::UTCTimeZone()),
-                      "\n", "length ", length, "\n");
+                      absl::FormatTime(absl::RFC3339_full, confirmed_at, absl::UTCTimeZone()), "\n",
+                      "length ", length, "\n");
 }
 
 std::string Checksum(absl::string_view header, absl::string_view payload) {
@@ -192,8 +192,9 @@ absl::StatusOr<LastKnownGood> DecodeLastKnownGood(absl::string_view contents) {
   // Covers the header exactly as stored, so any change to it shows.
   absl::string_view header = contents.substr(0, lines[4].data() - contents.data());
   if (Checksum(header, payload) != checksum) {
-    return Corrupt("checksum mismatch: the sha-256 of header and snapshot differs from the "
-                   "recorded one");
+    return Corrupt(
+        "checksum mismatch: the sha-256 of header and snapshot differs from the "
+        "recorded one");
   }
   LastKnownGood lkg;
   lkg.confirmed_at = confirmed_at;
@@ -218,9 +219,9 @@ absl::Status LastKnownGoodFile::Save(const v1::TrustSnapshot& snapshot,
     return absl::InternalError("last-known-good: the snapshot does not serialize");
   }
   if (serialized.size() > trust::kMaxSnapshotBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("last-known-good: the snapshot's ", serialized.size(),
-                     " bytes exceed the limit of ", trust::kMaxSnapshotBytes));
+    return absl::InvalidArgumentError(absl::StrCat("last-known-good: the snapshot's ",
+                                                   serialized.size(), " bytes exceed the limit of ",
+                                                   trust::kMaxSnapshotBytes));
   }
   RemoveStaleTemporaries(state_dir_);
   TF_RETURN_IF_ERROR(
