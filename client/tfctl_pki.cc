@@ -10,20 +10,18 @@
 #include "absl/status/status.h"
 #include "client/pki_init.h"
 #include "client/tfctl_commands.h"
+#include "client/tfctl_exit.h"
 #include "common/status/status.h"
 
 namespace trustfabric::client {
 namespace {
-
-// Exit status for a refused or failed command; usage errors are CLI11's.
-constexpr int kExitFailure = 1;
 
 void RunInit(const PkiInitOptions& options) {
   absl::StatusOr<PkiInitResult> result = RunPkiInit(options);
   if (!result.ok()) {
     std::cerr << "tfctl pki init: " << CodeName(result.status().code()) << ": "
               << result.status().message() << "\n";
-    throw CLI::RuntimeError(kExitFailure);
+    throw CLI::RuntimeError(ExitStatusFor(result.status().code()));
   }
   std::cout << FormatPkiInitSummary(*result);
 }

@@ -1,0 +1,417 @@
+// `tfctl` admin commands: the control plane's admin API from the command
+// line, mirroring the add-in cmdlets (New-SPTrustedRootAuthority,
+// New-SPTrustedSecurityTokenIssuer, ...). See tfctl_commands.h for the
+// list; the flags become requests in admin_requests.h, the output is
+// admin_output.h's, and the connection is resolved by admin_connection.h.
+//
+//   export TF_CONTROL=127.0.0.1:7000 TF_PKI=./pki TF_DOMAIN=contoso.test
+//   tfctl root add --name fabrikam-root --trust-domain fabrikam.test
+//                  --certificate pki/fabrikam.test/root.crt --wait-all
+//   tfctl peer add --trust-domain fabrikam.test --root fabrikam-root
+//                  --endpoint 127.0.0.13:7443=edge1.fabrikam.test
+//                  --allowed-server edge1.fabrikam.test
+//   tfctl --json status | jq '.nodes[] | select(.lag != "0")'
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/admin_connection.h"
+#include "client/admin_output.h"
+#include "client/admin_requests.h"
+#include "client/control_client.h"
+#include "client/tfctl_commands.h"
+#include "client/tfctl_exit.h"
+#include "nlohmann/json.hpp"
+
+namespace trustfabric::client {
+namespace {
+
+// What every admin command shares: where to connect, and how to print.
+struct AdminSettings {
+  ConnectionFlags connection;
+  bool json = false;
+};
+using SettingsPtr = std::shared_ptr<AdminSettings>;
+
+// A flag error: report as usage (exit 2).
+template <typename T>
+T OrUsage(absl::StatusOr<T> value) {
+  if (!value.ok()) FailUsage(value.status());
+  return *std::move(value);
+}
+
+// A failed call: report with the status's exit code.
+template <typename T>
+T OrFail(absl::StatusOr<T> value) {
+  if (!value.ok()) Fail(value.status());
+  return *std::move(value);
+}
+
+std::unique_ptr<ControlClient> Connect(const AdminSettings& s) {
+  return OrUsage(ControlClient::Create(OrUsage(ResolveConnection(s.connection))));
+}
+
+void PrintMutation(const AdminSettings& s, absl::StatusOr<v1::MutationResponse> result,
+                   const MutationFlags& flags) {
+  v1::MutationResponse response = OrFail(std::move(result));
+  if (s.json) {
+    std::cout << ProtoJson(response) << "\n";
+  } else {
+    std::cout << FormatMutation(response, flags.waits());
+  }
+}
+
+// Writes through a temporary file, fsync and rename, so a reader (such as
+// a node's bootstrap or `tfctl token verify`) never sees half a snapshot.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  auto error = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--out: cannot ", what, " ", path, ": ", std::strerror(errno)));
+  };
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return error("create");
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      absl::Status s = error("write");
+      close(fd);
+      unlink(tmp.c_str());
+      return s;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    absl::Status s = error("write");
+    unlink(tmp.c_str());
+    return s;
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status s = error("rename to");
+    unlink(tmp.c_str());
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+const CLI::Validator& DurationCheck() {
+  static const CLI::Validator check(
+      [](std::string& text) -> std::string {
+        absl::Duration d;
+        if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+          return "not a positive duration (e.g. 10s, 2m)";
+        }
+        return "";
+      },
+      "DURATION");
+  return check;
+}
+
+void AddMutationFlags(CLI::App* cmd, MutationFlags* m) {
+  cmd->add_option_function<uint64_t>(
+      "--expected-revision", [m](const uint64_t& rev) { m->expected_revision = rev; },
+      "apply only if the store is at this revision (compare-and-swap; exit 7 if not)");
+  CLI::Option* nodes =
+      cmd->add_option("--wait-nodes", m->wait_nodes,
+                      "wait until at least N connected nodes applied the new revision")
+          ->check(CLI::PositiveNumber);
+  CLI::Option* all =
+      cmd->add_flag("--wait-all", m->wait_all, "wait until every connected node applied it");
+  nodes->excludes(all);
+  cmd->add_option("--wait-timeout", m->wait_timeout,
+                  "how long to wait (default 10s, at most 5m; exit 11 when it passes, the "
+                  "change stays)")
+      ->check(DurationCheck());
+}
+
+void AddConnectionFlags(CLI::App& app, AdminSettings* s) {
+  const std::string group = "Admin commands: connection and output";
+  ConnectionFlags& c = s->connection;
+  app.add_option("--control", c.control, "the control plane's host:port")
+      ->envname("TF_CONTROL")
+      ->group(group);
+  app.add_option("--pki", c.pki_dir,
+                 "a `tfctl pki init` directory: admin certificate and key, root and control "
+                 "plane name of --domain")
+      ->envname("TF_PKI")
+      ->group(group);
+  app.add_option("--domain,--trust-domain", c.trust_domain,
+                 "the trust domain to administer (give --trust-domain before the command: "
+                 "after it, root add and peer commands take it as their object's domain)")
+      ->envname("TF_DOMAIN")
+      ->group(group);
+  app.add_option("--server-name", c.server_name, "the control plane's dns name")->group(group);
+  app.add_option("--cert", c.cert, "admin certificate chain (PEM)")->group(group);
+  app.add_option("--key", c.key, "admin private key (PEM)")->group(group);
+  app.add_option("--ca", c.ca, "bootstrap root bundle (PEM) that verifies the control plane")
+      ->group(group);
+  app.add_option("--timeout", c.timeout, "deadline of each call")
+      ->capture_default_str()
+      ->check(DurationCheck())
+      ->group(group);
+  app.add_flag("--json", s->json, "machine output: one json document on stdout")->group(group);
+}
+
+// --- root -----------------------------------------------------------------
+
+void AddRootCommands(CLI::App& app, const SettingsPtr& s) {
+  CLI::App* group =
+      app.add_subcommand("root", "trusted root authorities (like New-SPTrustedRootAuthority)");
+  group->require_subcommand(1);
+  group->fallthrough();
+
+  auto add = std::make_shared<RootAddFlags>();
+  CLI::App* cmd = group->add_subcommand("add", "add a root authority");
+  cmd->add_option("--name", add->name, "unique name, e.g. fabrikam-root")->required();
+  cmd->add_option("--trust-domain", add->trust_domain,
+                  "the domain whose chains it anchors (default: the administered domain)");
+  cmd->add_option("--certificate", add->certificate_files,
+                  "PEM file with the root certificate(s) (repeatable)")
+      ->required();
+  cmd->add_option("--purpose", add->purposes, "mtls, token-signing (repeatable; default mtls)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"mtls", "token-signing"}, CLI::ignore_case));
+  AddMutationFlags(cmd, &add->mutation);
+  cmd->callback([s, add] {
+    std::unique_ptr<ControlClient> control = Connect(*s);
+    v1::AddRootAuthorityRequest req = OrUsage(BuildAddRoot(*add, control->options().trust_domain));
+    PrintMutation(*s, control->AddRootAuthority(req), add->mutation);
+  });
+
+  group->add_subcommand("list", "list root authorities")->callback([s] {
+    v1::ListRootAuthoritiesResponse r = OrFail(Connect(*s)->ListRootAuthorities());
+    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatRoots(r));
+  });
+
+  auto remove = std::make_shared<RootRemoveFlags>();
+  cmd = group->add_subcommand("remove", "remove a root authority");
+  cmd->add_option("--name", remove->name, "the root authority")->required();
+  cmd->add_flag("--force", remove->force,
+                "remove even if issuers, peers or connected nodes depend on it (they stop "
+                "working, with a reason naming this root)");
+  AddMutationFlags(cmd, &remove->mutation);
+  cmd->callback([s, remove] {
+    v1::RemoveRootAuthorityRequest req = OrUsage(BuildRemoveRoot(*remove));
+    PrintMutation(*s, Connect(*s)->RemoveRootAuthority(req), remove->mutation);
+  });
+}
+
+// --- issuer ---------------------------------------------------------------
+
+void AddIssuerCommands(CLI::App& app, const SettingsPtr& s) {
+  CLI::App* group = app.add_subcommand(
+      "issuer", "trusted security token issuers (like New-SPTrustedSecurityTokenIssuer)");
+  group->require_subcommand(1);
+  group->fallthrough();
+
+  auto add = std::make_shared<IssuerAddFlags>();
+  CLI::App* cmd = group->add_subcommand("add", "register a token issuer");
+  cmd->add_option("--name", add->name, "unique display name, e.g. hr-app")->required();
+  cmd->add_option("--registered-issuer-name", add->registered_issuer_name,
+                  "<issuer-guid>@<realm>, lower case")
+      ->required();
+  cmd->add_option("--certificate", add->certificate_files,
+                  "PEM signing certificate (repeatable: one file per certificate)")
+      ->required();
+  cmd->add_option("--algorithm", add->algorithms, "rs256, es256, eddsa (repeatable; default rs256)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"rs256", "es256", "eddsa"}, CLI::ignore_case));
+  CLI::Option* broker = cmd->add_flag("--trust-broker", add->trust_broker,
+                                      "signs for the applications of --client-id");
+  cmd->add_option("--client-id", add->client_ids,
+                  "client id (lower-case guid) a broker may sign for (repeatable)")
+      ->delimiter(',')
+      ->needs(broker);
+  cmd->add_flag("--allow-user-delegation", add->allow_user_delegation,
+                "its actor tokens may be trusted for user delegation");
+  AddMutationFlags(cmd, &add->mutation);
+  cmd->callback([s, add] {
+    v1::AddTokenIssuerRequest req = OrUsage(BuildAddIssuer(*add));
+    PrintMutation(*s, Connect(*s)->AddTokenIssuer(req), add->mutation);
+  });
+
+  group->add_subcommand("list", "list token issuers")->callback([s] {
+    v1::ListTokenIssuersResponse r = OrFail(Connect(*s)->ListTokenIssuers());
+    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatIssuers(r));
+  });
+
+  auto remove = std::make_shared<IssuerRemoveFlags>();
+  cmd = group->add_subcommand("remove", "remove a token issuer (its tokens stop verifying)");
+  cmd->add_option("--name", remove->name, "the token issuer")->required();
+  AddMutationFlags(cmd, &remove->mutation);
+  cmd->callback([s, remove] {
+    v1::RemoveTokenIssuerRequest req = OrUsage(BuildRemoveIssuer(*remove));
+    PrintMutation(*s, Connect(*s)->RemoveTokenIssuer(req), remove->mutation);
+  });
+}
+
+// --- peer -----------------------------------------------------------------
+
+void AddPeerCommands(CLI::App& app, const SettingsPtr& s) {
+  CLI::App* group = app.add_subcommand("peer", "federation peers (partner domains)");
+  group->require_subcommand(1);
+  group->fallthrough();
+
+  auto add = std::make_shared<PeerAddFlags>();
+  CLI::App* cmd = group->add_subcommand("add", "add or replace a federation peer");
+  cmd->add_option("--trust-domain", add->trust_domain, "the partner domain")->required();
+  cmd->add_option("--root", add->roots,
+                  "root authority (of the partner domain, purpose mtls) anchoring its edges "
+                  "(repeatable)")
+      ->required();
+  cmd->add_option("--endpoint", add->endpoints,
+                  "partner edge to dial as ADDRESS=SERVERNAME (repeatable)")
+      ->required();
+  cmd->add_option("--allowed-server", add->allowed_servers,
+                  "dns name of a partner edge that may connect: the trusted server list "
+                  "(repeatable)")
+      ->required();
+  cmd->add_flag("--disabled", add->disabled, "keep the peer but refuse it");
+  AddMutationFlags(cmd, &add->mutation);
+  cmd->callback([s, add] {
+    v1::PutFederationPeerRequest req = OrUsage(BuildPutPeer(*add));
+    PrintMutation(*s, Connect(*s)->PutFederationPeer(req), add->mutation);
+  });
+
+  group->add_subcommand("list", "list federation peers")->callback([s] {
+    v1::ListFederationPeersResponse r = OrFail(Connect(*s)->ListFederationPeers());
+    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatPeers(r));
+  });
+
+  auto remove = std::make_shared<PeerKeyFlags>();
+  cmd = group->add_subcommand("remove", "remove a federation peer");
+  cmd->add_option("--trust-domain", remove->trust_domain, "the partner domain")->required();
+  AddMutationFlags(cmd, &remove->mutation);
+  cmd->callback([s, remove] {
+    v1::RemoveFederationPeerRequest req = OrUsage(BuildRemovePeer(*remove));
+    PrintMutation(*s, Connect(*s)->RemoveFederationPeer(req), remove->mutation);
+  });
+
+  for (bool enabled : {true, false}) {
+    auto toggle = std::make_shared<PeerKeyFlags>();
+    cmd = group->add_subcommand(enabled ? "enable" : "disable",
+                                enabled ? "accept a federation peer again"
+                                        : "refuse a federation peer, keeping its settings");
+    cmd->add_option("--trust-domain", toggle->trust_domain, "the partner domain")->required();
+    AddMutationFlags(cmd, &toggle->mutation);
+    cmd->callback([s, toggle, enabled] {
+      OrUsage(BuildMutationOptions(toggle->mutation));
+      std::unique_ptr<ControlClient> control = Connect(*s);
+      v1::ListFederationPeersResponse current = OrFail(control->ListFederationPeers());
+      v1::PutFederationPeerRequest req = OrFail(BuildSetPeerEnabled(current, *toggle, enabled));
+      PrintMutation(*s, control->PutFederationPeer(req), toggle->mutation);
+    });
+  }
+}
+
+// --- revocations ----------------------------------------------------------
+
+void AddRevocationCommands(CLI::App& app, const SettingsPtr& s) {
+  auto revoke = std::make_shared<RevokeFlags>();
+  CLI::App* cmd = app.add_subcommand("revoke", "revoke a leaf or intermediate certificate");
+  cmd->fallthrough();
+  CLI::Option* file =
+      cmd->add_option("--certificate", revoke->certificate_file, "PEM file of the certificate");
+  CLI::Option* hash = cmd->add_option("--sha256", revoke->sha256,
+                                      "SHA-256 of the certificate's DER (64 hex digits; "
+                                      "colons allowed)");
+  file->excludes(hash);
+  cmd->add_option("--reason", revoke->reason, "why, e.g. \"key compromise\"");
+  cmd->add_flag("--force", revoke->force,
+                "revoke even if it anchors a connected node of the local domain");
+  AddMutationFlags(cmd, &revoke->mutation);
+  cmd->callback([s, revoke] {
+    v1::RevokeCertificateRequest req = OrUsage(BuildRevoke(*revoke));
+    PrintMutation(*s, Connect(*s)->RevokeCertificate(req), revoke->mutation);
+  });
+
+  auto unrevoke = std::make_shared<UnrevokeFlags>();
+  cmd = app.add_subcommand("unrevoke", "withdraw a revocation");
+  cmd->fallthrough();
+  cmd->add_option("--sha256", unrevoke->sha256, "SHA-256 of the revoked certificate")->required();
+  AddMutationFlags(cmd, &unrevoke->mutation);
+  cmd->callback([s, unrevoke] {
+    v1::UnrevokeCertificateRequest req = OrUsage(BuildUnrevoke(*unrevoke));
+    PrintMutation(*s, Connect(*s)->UnrevokeCertificate(req), unrevoke->mutation);
+  });
+}
+
+// --- state ----------------------------------------------------------------
+
+void AddStateCommands(CLI::App& app, const SettingsPtr& s) {
+  auto out = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("snapshot", "the current trust snapshot");
+  cmd->fallthrough();
+  cmd->add_option("--out", *out,
+                  "write it to FILE: protobuf json for .json, binary for .pb (both readable "
+                  "by `tfctl token verify --snapshot`)");
+  cmd->callback([s, out] {
+    if (out->empty()) {
+      v1::TrustSnapshot snapshot = OrFail(Connect(*s)->GetSnapshot());
+      std::cout << (s->json ? ProtoJson(snapshot) + "\n" : FormatSnapshotSummary(snapshot));
+      return;
+    }
+    // Refuse a bad extension before asking the control plane.
+    OrUsage(EncodeSnapshotFile(v1::TrustSnapshot(), *out));
+    v1::TrustSnapshot snapshot = OrFail(Connect(*s)->GetSnapshot());
+    std::string bytes = OrUsage(EncodeSnapshotFile(snapshot, *out));
+    absl::Status written = WriteFileAtomically(*out, bytes);
+    if (!written.ok()) FailUsage(written);
+    if (s->json) {
+      std::cout << nlohmann::json({{"revision", absl::StrCat(snapshot.revision())},
+                                   {"file", *out},
+                                   {"bytes", bytes.size()}})
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << "snapshot revision " << snapshot.revision() << " written to " << *out << " ("
+                << bytes.size() << " bytes)\n";
+    }
+  });
+
+  app.add_subcommand("status", "propagation status: every node's revision, lag and identity")
+      ->fallthrough()
+      ->callback([s] {
+        v1::GetPropagationStatusResponse r = OrFail(Connect(*s)->GetPropagationStatus());
+        std::cout << (s->json ? StatusJson(r) + "\n" : FormatStatus(r, absl::Now()));
+      });
+
+  auto audit = std::make_shared<AuditFlags>();
+  cmd = app.add_subcommand("audit", "the audit log: who changed what, at which revision");
+  cmd->fallthrough();
+  cmd->add_option("--since", audit->since, "only records after this revision");
+  cmd->add_option("--limit", audit->limit, "at most N records, newest last (default 100)");
+  cmd->callback([s, audit] {
+    v1::GetAuditLogRequest req = OrUsage(BuildAuditRequest(*audit));
+    v1::GetAuditLogResponse r = OrFail(Connect(*s)->GetAuditLog(req));
+    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatAudit(r));
+  });
+}
+
+}  // namespace
+
+void AddAdminCommands(CLI::App& app) {
+  auto settings = std::make_shared<AdminSettings>();
+  AddConnectionFlags(app, settings.get());
+  AddRootCommands(app, settings);
+  AddIssuerCommands(app, settings);
+  AddPeerCommands(app, settings);
+  AddRevocationCommands(app, settings);
+  AddStateCommands(app, settings);
+}
+
+}  // namespace trustfabric::client
