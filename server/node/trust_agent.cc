@@ -501,6 +501,8 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
       if (current_ && current_->revision() != before) {
         absl::Status trusted = CheckControlPlaneTrusted(*call, endpoint);
         if (!trusted.ok()) {
+          // The ACK just queued may be lost with the stream; the next
+          // stream's Subscribe reports the applied revision anyway.
           abandoned = absl::UnauthenticatedError(
               absl::StrCat("control plane ", where, " is not trusted by revision ",
                            current_->revision(), ": ", trusted.message()));
@@ -540,8 +542,7 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
     stopped = stopping_;
   }
   // A snapshot cut off by the end of its stream is resent whole.
-  assembling_revision_ = 0;
-  assembled_.clear();
+  ResetAssembly();
   refused_chunks_revision_ = 0;
   outcome.healthy = heard || (connected && absl::Now() - opened >= options_.connect_timeout);
   if (stopped) {
@@ -595,11 +596,16 @@ std::vector<v1::WatchRequest> TrustAgent::Handle(const v1::WatchResponse& respon
   return replies;
 }
 
-v1::WatchRequest TrustAgent::RefuseChunks(uint64_t revision, absl::string_view why) {
+void TrustAgent::ResetAssembly() {
   assembling_revision_ = 0;
   assembling_count_ = 0;
   next_chunk_index_ = 0;
-  assembled_.clear();
+  // Gives back the memory, which may be tens of megabytes.
+  assembled_ = std::string();
+}
+
+v1::WatchRequest TrustAgent::RefuseChunks(uint64_t revision, absl::string_view why) {
+  ResetAssembly();
   refused_chunks_revision_ = revision;
   return Nack(revision, absl::InvalidArgumentError(absl::StrCat("snapshot chunks: ", why)));
 }
@@ -658,10 +664,7 @@ void TrustAgent::HandleChunk(const v1::SnapshotChunk& chunk,
 
   const uint64_t revision = assembling_revision_;
   std::string data = std::move(assembled_);
-  assembling_revision_ = 0;
-  assembling_count_ = 0;
-  next_chunk_index_ = 0;
-  assembled_.clear();
+  ResetAssembly();
   v1::TrustSnapshot proto;
   if (!proto.ParseFromString(data)) {
     replies->push_back(

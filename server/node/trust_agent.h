@@ -191,6 +191,8 @@ class TrustAgent {
       ABSL_LOCKS_EXCLUDED(mu_);
   v1::WatchRequest HandleDelta(const v1::TrustDelta& delta) ABSL_LOCKS_EXCLUDED(mu_);
   void HandleKeepalive(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets the snapshot being assembled.
+  void ResetAssembly();
   // Drops the chunk sequence of `revision` and NACKs it.
   v1::WatchRequest RefuseChunks(uint64_t revision, absl::string_view why) ABSL_LOCKS_EXCLUDED(mu_);
   // Validates, persists, swaps; then the ACK, or the NACK with the reason.

@@ -673,7 +673,8 @@ TEST_F(TrustAgentTest, StopIsPromptInEveryState) {
        }},
       {"connecting",
        [&] {
-         // A non-routable address: the connection attempt hangs.
+         // A non-routable address: the connection attempt hangs where the
+         // network drops it, and fails at once where it is unreachable.
          node::TrustAgentOptions options = TestOptions();
          options.connect_timeout = absl::Seconds(60);
          std::unique_ptr<Node> node =
