@@ -1,0 +1,192 @@
+// NodeServer; see node_server.h.
+#include "server/node/node_server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/pki/spiffe.h"
+#include "common/status/status.h"
+#include "common/tls/identity_files.h"
+#include "server/node/edge_service.h"
+#include "server/node/frontend_service.h"
+#include "server/node/registrar_service.h"
+#include "server/node/registry.h"
+#include "spdlog/spdlog.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+namespace trustfabric::node {
+namespace {
+
+absl::Status NeedAddress(const v1::ListenerConfig& l, absl::string_view field) {
+  if (l.address().empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  if (l.address().rfind(':') == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": expected host:port"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NeedTarget(const v1::ControlEndpoint& t, absl::string_view field) {
+  if (t.address().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".address: required"));
+  }
+  if (!pki::IsValidDnsName(t.server_name())) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".server_name: not a valid dns name"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateNodeConfig(const v1::NodeConfig& c) {
+  if (c.role() != "edge" && c.role() != "frontend" && c.role() != "registrar") {
+    return absl::InvalidArgumentError("role: must be edge, frontend or registrar");
+  }
+  if (!pki::IsValidDnsName(c.trust_domain())) {
+    return absl::InvalidArgumentError("trust_domain: not a valid dns name");
+  }
+  if (!pki::IsValidDnsName(c.dns_name())) {
+    return absl::InvalidArgumentError("dns_name: not a valid dns name");
+  }
+  if (c.identity().certificate_file().empty()) {
+    return absl::InvalidArgumentError("identity.certificate_file: required");
+  }
+  if (c.identity().key_file().empty()) {
+    return absl::InvalidArgumentError("identity.key_file: required");
+  }
+  TF_RETURN_IF_ERROR(NeedAddress(c.listen(), "listen.address"));
+  if (c.trust_agent().control_planes().empty()) {
+    return absl::InvalidArgumentError("trust_agent.control_planes: at least one is required");
+  }
+  if (c.role() == "frontend") {
+    TF_RETURN_IF_ERROR(NeedAddress(c.client_listen(), "client_listen.address"));
+    TF_RETURN_IF_ERROR(NeedTarget(c.registrar(), "registrar"));
+    TF_RETURN_IF_ERROR(NeedTarget(c.edge(), "edge"));
+  }
+  if (c.role() == "edge") {
+    TF_RETURN_IF_ERROR(NeedAddress(c.federation_listen(), "federation_listen.address"));
+    TF_RETURN_IF_ERROR(NeedTarget(c.registrar(), "registrar"));
+  }
+  return absl::OkStatus();
+}
+
+class NodeServer::Services {
+ public:
+  std::unique_ptr<Registry> registry;
+  std::unique_ptr<RegistrarService> registrar;
+  std::unique_ptr<FrontEndService> frontend;
+  std::unique_ptr<EdgeService> edge;
+};
+
+absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(v1::NodeConfig config) {
+  TF_RETURN_IF_ERROR(ValidateNodeConfig(config));
+  std::unique_ptr<NodeServer> s(new NodeServer());
+  NodeContext& ctx = s->ctx_;
+  ctx.config = std::move(config);
+  ctx.holder = &s->holder_;
+  const v1::NodeConfig& c = ctx.config;
+
+  TF_RETURN_IF_ERROR(
+      tls::CheckIdentityFiles(c.identity().certificate_file(), c.identity().key_file()).status());
+  TF_ASSIGN_OR_RETURN(std::shared_ptr<const pki::RootStore> bootstrap,
+                      TrustAgent::LoadBootstrapRoots(c.trust_agent()));
+  ctx.source = std::make_shared<tls::TrustSource>(&s->holder_, c.trust_domain(), bootstrap);
+  const tls::ClientIdentity identity{c.identity().certificate_file(), c.identity().key_file(),
+                                     static_cast<int>(c.identity().refresh_interval_seconds())};
+  TF_ASSIGN_OR_RETURN(s->agent_,
+                      TrustAgent::Create(c.trust_agent(), identity, &s->holder_, ctx.source));
+  TrustAgent* agent = s->agent_.get();
+  ctx.source->set_serving_gate([agent] { return agent->ServingStatus(); });
+  TF_ASSIGN_OR_RETURN(ctx.channels, tls::ChannelCache::Create(identity, ctx.source));
+
+  tls::ListenerOptions opts;
+  opts.certificate_file = c.identity().certificate_file();
+  opts.key_file = c.identity().key_file();
+  opts.refresh_interval_seconds = static_cast<int>(c.identity().refresh_interval_seconds());
+  opts.listener = tls::Listener::kInternal;
+  TF_ASSIGN_OR_RETURN(ctx.internal, tls::ListenerSecurity::Create(opts, ctx.source));
+
+  s->services_ = std::make_unique<Services>();
+  Services& svc = *s->services_;
+  if (c.role() == "registrar") {
+    svc.registry = std::make_unique<Registry>(c.trust_domain(), c.trust_agent().state_dir());
+    TF_RETURN_IF_ERROR(Annotate(svc.registry->Load(), "registrar state"));
+    svc.registrar = std::make_unique<RegistrarService>(&s->ctx_, svc.registry.get());
+  } else if (c.role() == "frontend") {
+    token::VerifierOptions vopts;
+    vopts.hosts = {c.dns_name()};
+    TF_ASSIGN_OR_RETURN(std::unique_ptr<token::TokenVerifier> verifier,
+                        token::TokenVerifier::Create(vopts));
+    svc.frontend =
+        std::make_unique<FrontEndService>(&s->ctx_, std::move(verifier), c.offline_queue_limit());
+    FrontEndService* fe = svc.frontend.get();
+    tls::ListenerOptions client = opts;
+    client.client_auth = tls::ClientAuth::kBearerToken;
+    client.call_authenticator = [fe](absl::string_view method, absl::string_view authorization) {
+      return fe->Authenticate(method, authorization);
+    };
+    TF_ASSIGN_OR_RETURN(ctx.client, tls::ListenerSecurity::Create(client, ctx.source));
+  } else {
+    svc.edge = std::make_unique<EdgeService>(&s->ctx_);
+    tls::ListenerOptions federation = opts;
+    federation.listener = tls::Listener::kFederation;
+    TF_ASSIGN_OR_RETURN(ctx.federation, tls::ListenerSecurity::Create(federation, ctx.source));
+  }
+  return s;
+}
+
+NodeServer::~NodeServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::Status NodeServer::Start() {
+  const v1::NodeConfig& c = ctx_.config;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  tls::ApplyServerDefaults(&builder);
+  struct Bound {
+    std::string address;
+    int port = 0;
+  };
+  std::vector<Bound> bound;
+  bound.reserve(3);
+  auto listen = [&](const std::string& address, std::shared_ptr<grpc::ServerCredentials> creds) {
+    bound.push_back({address, 0});
+    builder.AddListeningPort(address, std::move(creds), &bound.back().port);
+  };
+  listen(c.listen().address(), ctx_.internal->credentials());
+  if (ctx_.client) listen(c.client_listen().address(), ctx_.client->credentials());
+  if (ctx_.federation) listen(c.federation_listen().address(), ctx_.federation->credentials());
+  if (services_->registrar) builder.RegisterService(services_->registrar.get());
+  if (services_->frontend) builder.RegisterService(services_->frontend.get());
+  if (services_->edge) builder.RegisterService(services_->edge.get());
+  server_ = builder.BuildAndStart();
+  if (!server_) return absl::UnavailableError("cannot start the gRPC server");
+  for (const Bound& b : bound) {
+    if (b.port == 0) {
+      server_->Shutdown();
+      server_.reset();
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", b.address));
+    }
+  }
+  TF_RETURN_IF_ERROR(agent_->Start());
+  spdlog::info(
+      "{} {} serving: listen={}{}{}", c.role(), c.dns_name(), c.listen().address(),
+      ctx_.client ? absl::StrCat(" client_listen=", c.client_listen().address()) : "",
+      ctx_.federation ? absl::StrCat(" federation_listen=", c.federation_listen().address()) : "");
+  return absl::OkStatus();
+}
+
+void NodeServer::Shutdown(absl::Duration grace) {
+  if (server_) {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  }
+  if (agent_) agent_->Stop();
+}
+
+void NodeServer::Wait() {
+  if (server_) server_->Wait();
+}
+
+}  // namespace trustfabric::node
