@@ -1,0 +1,515 @@
+"""A small Python client of trustfabric, on the generated gRPC modules.
+
+It provides:
+
+* token minting in the high-trust add-in profile (common/token/claims.h):
+  `mint_actor_token`, `mint_user_token` with PyJWT, or `mint_with_tfctl`
+  through the C++ CLI (`tfctl token mint`);
+* `FrontEndClient`: a user's session at a front-end's client listener
+  (server-authenticated TLS, bearer token on every call): `sign_in()`,
+  `send(to, body)`, `receive()`;
+* `AdminClient`: the control plane's admin API (`ControlPlane`) over mutual
+  TLS with an admin certificate.
+
+Usage (Debian's /usr/bin/python3 with python3-grpcio and python3-jwt;
+PYTHONPATH holding build/python and client/python):
+
+    creds = AppCredentials.from_files("pki/contoso.test/app1.key",
+                                      "pki/contoso.test/app1.crt", client_id)
+    token = mint_user_token(creds, realm, "fe1.contoso.test",
+                            upn="alice@contoso.test")
+    with FrontEndClient("127.0.0.1:7443", "fe1.contoso.test",
+                        root_pem, token) as alice:
+        alice.sign_in()
+        alice.send("bob@fabrikam.test", "hello")
+
+Errors are the gRPC status the server returned: every call raises
+`grpc.RpcError` with `.code()` and `.details()`; every call has a deadline.
+"""
+
+import base64
+import hashlib
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+
+
+def _import_generated():
+    """Imports trustfabric.v1, also from the usual build directories.
+
+    When PYTHONPATH does not already provide the generated modules, the
+    directory named by TF_PYTHON_PROTO_DIR is tried, then build/python of
+    this checkout.
+    """
+    try:
+        from trustfabric.v1 import control_pb2  # noqa: F401
+    except ImportError:
+        here = os.path.dirname(os.path.abspath(__file__))
+        candidates = [os.environ.get("TF_PYTHON_PROTO_DIR", ""),
+                      os.path.join(here, "..", "..", "build", "python")]
+        for candidate in candidates:
+            if candidate and os.path.isfile(
+                    os.path.join(candidate, "trustfabric", "v1", "control_pb2.py")):
+                sys.path.insert(0, os.path.abspath(candidate))
+                break
+
+
+_import_generated()
+
+import grpc  # noqa: E402
+import jwt  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: E402
+from google.protobuf import duration_pb2  # noqa: E402
+from trustfabric.v1 import control_pb2, control_pb2_grpc  # noqa: E402
+from trustfabric.v1 import node_pb2, node_pb2_grpc, trust_pb2  # noqa: E402
+
+# The SharePoint principal id, the usual audience principal of add-in tokens.
+SHAREPOINT_PRINCIPAL = "00000003-0000-0ff1-ce00-000000000000"
+
+# Deadline of a unary call unless the caller gives one.
+DEFAULT_TIMEOUT = 5.0
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _as_bytes(text):
+    return text.encode() if isinstance(text, str) else bytes(text)
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL)
+
+
+def pem_certificates(pem):
+    """The certificates of a PEM bundle, in order."""
+    blocks = _PEM_CERTIFICATE.findall(_as_bytes(pem))
+    if not blocks:
+        raise ValueError("no PEM certificate found")
+    return [x509.load_pem_x509_certificate(block) for block in blocks]
+
+
+def leaf_pem(pem):
+    """The first certificate of a PEM bundle, as PEM text."""
+    return pem_certificates(pem)[0].public_bytes(serialization.Encoding.PEM).decode()
+
+
+def certificate_sha256(pem):
+    """SHA-256 (lower-case hex) of the DER of the first certificate of `pem`:
+    the key of a Revocation."""
+    der = pem_certificates(pem)[0].public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
+
+
+class AppCredentials:
+    """An application's signing key and certificate, and the ids it signs
+    as: `client_id` (the application), `issuer_id` (the registered issuer's
+    GUID: the client id itself for a per-application issuer, the broker's
+    GUID for a trust broker)."""
+
+    def __init__(self, key_pem, cert_pem, client_id, issuer_id=None):
+        self.key = serialization.load_pem_private_key(_as_bytes(key_pem), password=None)
+        self.certificate = pem_certificates(cert_pem)[0]
+        self.client_id = client_id
+        self.issuer_id = issuer_id or client_id
+        self.algorithm = _algorithm_of(self.key)
+
+    @classmethod
+    def from_files(cls, key_path, cert_path, client_id, issuer_id=None):
+        return cls(read_file(key_path), read_file(cert_path), client_id, issuer_id)
+
+    def x5t(self):
+        """base64url SHA-1 of the signing certificate: names it in the header."""
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        return b64url(hashlib.sha1(der).digest())
+
+
+def _algorithm_of(key):
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
+        return "ES256"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "EdDSA"
+    raise ValueError("signing key: no JWS algorithm for this key type")
+
+
+def audience(realm, host, principal=SHAREPOINT_PRINCIPAL):
+    """"<principal>/<host>@<realm>", the audience a front-end accepts."""
+    return f"{principal}/{host}@{realm}"
+
+
+def mint_actor_token(creds, realm, host, trusted_for_delegation=False, lifetime=3600,
+                     now=None, principal=SHAREPOINT_PRINCIPAL, with_x5t=True):
+    """A signed actor (or app-only) token, as `tfctl token mint --kind actor`."""
+    nbf = int(time.time()) if now is None else int(now)
+    claims = {
+        "aud": audience(realm, host, principal),
+        "iss": f"{creds.issuer_id}@{realm}",
+        "nameid": f"{creds.client_id}@{realm}",
+        "nbf": nbf,
+        "exp": nbf + int(lifetime),
+        "trustedfordelegation": "true" if trusted_for_delegation else "false",
+    }
+    headers = {"typ": "JWT"}
+    if with_x5t:
+        headers["x5t"] = creds.x5t()
+    return jwt.encode(claims, creds.key, algorithm=creds.algorithm, headers=headers)
+
+
+def mint_user_token(creds, realm, host, upn=None, smtp=None, nameid=None, nii=None,
+                    lifetime=3600, now=None, principal=SHAREPOINT_PRINCIPAL, sign_outer=False):
+    """A user+app token: an actor token trusted for delegation inside an
+    outer token naming the user (unsigned, "alg":"none", unless
+    `sign_outer`), as `tfctl token mint --kind user`."""
+    if not (upn or smtp or nameid):
+        raise ValueError("user token names no user (upn, smtp or nameid)")
+    nbf = int(time.time()) if now is None else int(now)
+    actor = mint_actor_token(creds, realm, host, True, lifetime, nbf, principal)
+    claims = {
+        "aud": audience(realm, host, principal),
+        "iss": f"{creds.client_id}@{realm}",
+        "nbf": nbf,
+        "exp": nbf + int(lifetime),
+        "actortoken": actor,
+    }
+    for name, value in (("nameid", nameid), ("nii", nii), ("upn", upn), ("smtp", smtp)):
+        if value:
+            claims[name] = value
+    if sign_outer:
+        return jwt.encode(claims, creds.key, algorithm=creds.algorithm,
+                          headers={"typ": "JWT", "x5t": creds.x5t()})
+    return jwt.encode(claims, None, algorithm="none", headers={"typ": "JWT"})
+
+
+def mint_with_tfctl(tfctl, key_path, cert_path, issuer_id, realm, host, upn,
+                    client_id=None, lifetime="1h", timeout=30):
+    """A user+app token minted by the C++ CLI (`tfctl token mint --kind user`).
+    Raises RuntimeError with tfctl's message when it refuses."""
+    args = [tfctl, "token", "mint", "--key", key_path, "--cert", cert_path,
+            "--issuer-id", issuer_id, "--realm", realm, "--host", host,
+            "--lifetime", lifetime, "--kind", "user", "--upn", upn]
+    if client_id:
+        args += ["--client-id", client_id]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"tfctl token mint failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout.strip()
+
+
+def _channel_options(server_name):
+    return [
+        ("grpc.ssl_target_name_override", server_name),
+        ("grpc.default_authority", server_name),
+        # A fresh connection per client object: tests watch what happens to
+        # one session, not to a connection shared with another.
+        ("grpc.use_local_subchannel_pool", 1),
+    ]
+
+
+class ReceiveStream:
+    """A running Receive call. A background thread reads messages into a
+    queue so every wait is bounded: `get(timeout)` returns the next message
+    or raises `queue.Empty`; after the stream ended, `get` raises the
+    `grpc.RpcError` it ended with (`error`)."""
+
+    def __init__(self, call):
+        self._call = call
+        self._queue = queue.Queue()
+        self.error = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            for message in self._call:
+                self._queue.put(message)
+        except grpc.RpcError as e:
+            self.error = e
+        finally:
+            self._done.set()
+
+    def get(self, timeout=DEFAULT_TIMEOUT):
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            if self._done.is_set() and self._queue.empty() and self.error is not None:
+                raise self.error from None
+            raise
+
+    def drain(self, quiet=0.3):
+        """Every message that arrives until none came for `quiet` seconds."""
+        out = []
+        while True:
+            try:
+                out.append(self._queue.get(timeout=quiet))
+            except queue.Empty:
+                return out
+
+    def done(self):
+        return self._done.is_set()
+
+    def wait_done(self, timeout):
+        return self._done.wait(timeout)
+
+    def __iter__(self):
+        while True:
+            try:
+                yield self.get(timeout=0.1)
+            except queue.Empty:
+                if self._done.is_set() and self._queue.empty():
+                    if self.error is not None and self.error.code() != grpc.StatusCode.CANCELLED:
+                        raise self.error
+                    return
+
+    def cancel(self):
+        self._call.cancel()
+        self._done.wait(DEFAULT_TIMEOUT)
+
+
+class FrontEndClient:
+    """One user's session at a front-end's client listener.
+
+    `address` is "host:port"; `server_name` the front-end's DNS name (its
+    certificate must carry it); `root_pem` the PEM root(s) of the
+    front-end's domain. `token` is sent as "authorization: Bearer <token>"
+    on every call; `set_token` replaces it."""
+
+    def __init__(self, address, server_name, root_pem, token, timeout=DEFAULT_TIMEOUT):
+        credentials = grpc.ssl_channel_credentials(root_certificates=_as_bytes(root_pem))
+        self._channel = grpc.secure_channel(address, credentials,
+                                            options=_channel_options(server_name))
+        self._stub = node_pb2_grpc.FrontEndStub(self._channel)
+        self._token = token
+        self._timeout = timeout
+        self._streams = []
+
+    def set_token(self, token):
+        self._token = token
+
+    def _metadata(self):
+        return (("authorization", f"Bearer {self._token}"),)
+
+    def wait_ready(self, timeout=DEFAULT_TIMEOUT):
+        """Waits until the channel connected; grpc.FutureTimeoutError if not."""
+        grpc.channel_ready_future(self._channel).result(timeout=timeout)
+
+    def sign_in(self, timeout=None):
+        """Registers the token's user at this front-end; SignInResponse."""
+        return self._stub.SignIn(node_pb2.SignInRequest(), metadata=self._metadata(),
+                                 timeout=timeout or self._timeout)
+
+    def send(self, to, body, timeout=None):
+        """Sends `body` to `to`; SendResponse (message_id, disposition)."""
+        return self._stub.Send(node_pb2.SendRequest(to=to, body=body),
+                               metadata=self._metadata(), timeout=timeout or self._timeout)
+
+    def receive(self, timeout=None):
+        """Opens the user's Receive stream (ReceiveStream). `timeout` bounds
+        the whole stream; None keeps it open until cancelled or closed."""
+        call = self._stub.Receive(node_pb2.ReceiveRequest(), metadata=self._metadata(),
+                                  timeout=timeout)
+        stream = ReceiveStream(call)
+        self._streams.append(stream)
+        return stream
+
+    def close(self):
+        for stream in self._streams:
+            stream.cancel()
+        self._streams.clear()
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AdminClient:
+    """The control plane's admin API over mutual TLS.
+
+    `root_pem` verifies the control plane (its domain's root); `key_pem` and
+    `chain_pem` are the admin identity (leaf + intermediate). `stub` is the
+    generated ControlPlaneStub for calls this class does not wrap."""
+
+    def __init__(self, address, server_name, root_pem, key_pem, chain_pem,
+                 timeout=10.0):
+        credentials = grpc.ssl_channel_credentials(root_certificates=_as_bytes(root_pem),
+                                                   private_key=_as_bytes(key_pem),
+                                                   certificate_chain=_as_bytes(chain_pem))
+        self._channel = grpc.secure_channel(address, credentials,
+                                            options=_channel_options(server_name))
+        self.stub = control_pb2_grpc.ControlPlaneStub(self._channel)
+        self._timeout = timeout
+
+    @staticmethod
+    def options(wait_all=False, wait_timeout=10.0, expected_revision=None):
+        """MutationOptions: optionally wait until every connected node of the
+        domain applied the new revision."""
+        o = control_pb2.MutationOptions()
+        if expected_revision is not None:
+            o.expected_revision = expected_revision
+        if wait_all:
+            o.wait.all_nodes = True
+            o.wait.timeout.CopyFrom(duration_pb2.Duration(seconds=int(wait_timeout)))
+        return o
+
+    def _deadline(self, wait_all, wait_timeout):
+        return self._timeout + (wait_timeout if wait_all else 0)
+
+    def snapshot(self):
+        return self.stub.GetSnapshot(control_pb2.GetSnapshotRequest(), timeout=self._timeout)
+
+    def status(self):
+        return self.stub.GetPropagationStatus(control_pb2.GetPropagationStatusRequest(),
+                                              timeout=self._timeout)
+
+    def audit(self, since_revision=0, limit=100):
+        return self.stub.GetAuditLog(
+            control_pb2.GetAuditLogRequest(since_revision=since_revision, limit=limit),
+            timeout=self._timeout)
+
+    def peers(self):
+        return list(self.stub.ListFederationPeers(control_pb2.ListFederationPeersRequest(),
+                                                  timeout=self._timeout).peers)
+
+    def peer(self, trust_domain):
+        for p in self.peers():
+            if p.trust_domain == trust_domain:
+                return p
+        return None
+
+    def roots(self):
+        return list(self.stub.ListRootAuthorities(control_pb2.ListRootAuthoritiesRequest(),
+                                                  timeout=self._timeout).roots)
+
+    def issuers(self):
+        return list(self.stub.ListTokenIssuers(control_pb2.ListTokenIssuersRequest(),
+                                               timeout=self._timeout).issuers)
+
+    def put_peer(self, peer, wait_all=True, wait_timeout=10.0):
+        return self.stub.PutFederationPeer(
+            control_pb2.PutFederationPeerRequest(
+                peer=peer, options=self.options(wait_all, wait_timeout)),
+            timeout=self._deadline(wait_all, wait_timeout))
+
+    def add_root(self, root, wait_all=True, wait_timeout=10.0):
+        return self.stub.AddRootAuthority(
+            control_pb2.AddRootAuthorityRequest(
+                root=root, options=self.options(wait_all, wait_timeout)),
+            timeout=self._deadline(wait_all, wait_timeout))
+
+    def remove_root(self, name, force=False, wait_all=True, wait_timeout=10.0):
+        return self.stub.RemoveRootAuthority(
+            control_pb2.RemoveRootAuthorityRequest(
+                name=name, force=force, options=self.options(wait_all, wait_timeout)),
+            timeout=self._deadline(wait_all, wait_timeout))
+
+    def add_issuer(self, issuer, wait_all=True, wait_timeout=10.0):
+        return self.stub.AddTokenIssuer(
+            control_pb2.AddTokenIssuerRequest(
+                issuer=issuer, options=self.options(wait_all, wait_timeout)),
+            timeout=self._deadline(wait_all, wait_timeout))
+
+    def revoke(self, certificate_pem, reason="integration test", force=False,
+               wait_all=False, wait_timeout=10.0):
+        return self.stub.RevokeCertificate(
+            control_pb2.RevokeCertificateRequest(
+                certificate_pem=certificate_pem, reason=reason, force=force,
+                options=self.options(wait_all, wait_timeout)),
+            timeout=self._deadline(wait_all, wait_timeout))
+
+    def unrevoke(self, sha256_hex, wait_all=True, wait_timeout=10.0):
+        return self.stub.UnrevokeCertificate(
+            control_pb2.UnrevokeCertificateRequest(
+                sha256_hex=sha256_hex, options=self.options(wait_all, wait_timeout)),
+            timeout=self._deadline(wait_all, wait_timeout))
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class ClusterDir:
+    """A cluster directory written by `tfctl cluster config` (cluster.json:
+    domains with realm, root, admin identity, applications and endpoints;
+    services with their addresses, pid and log files)."""
+
+    def __init__(self, path):
+        import json
+        self.path = os.path.abspath(path)
+        with open(os.path.join(self.path, "cluster.json")) as f:
+            self.layout = json.load(f)
+        if self.layout.get("version") != 1:
+            raise ValueError(f"{self.path}/cluster.json: unsupported version "
+                             f"{self.layout.get('version')}")
+        self.subnet = self.layout["subnet"]
+        self.domains = {d["domain"]: d for d in self.layout["domains"]}
+        self.services = {s["id"]: s for s in self.layout["services"]}
+
+    def domain(self, name):
+        return self.domains[name]
+
+    def service(self, domain, name):
+        return self.services[f"{domain}-{name}"]
+
+    def root_pem(self, domain):
+        return read_file(self.domains[domain]["root"])
+
+    def app(self, domain, name="app1"):
+        for a in self.domains[domain]["apps"]:
+            if a["name"] == name:
+                return AppCredentials.from_files(a["key"], a["cert"], a["client_id"],
+                                                 a["issuer_id"])
+        raise KeyError(f"{domain} has no application {name}")
+
+    def user_token(self, user, app="app1", lifetime=3600):
+        """A user+app token for `user` ("alice@contoso.test") from an
+        application of the user's domain, for that domain's front-end."""
+        domain = user.split("@", 1)[1]
+        d = self.domains[domain]
+        return mint_user_token(self.app(domain, app), d["realm"], d["frontend"]["server_name"],
+                               upn=user, lifetime=lifetime)
+
+    def frontend(self, user, token=None, timeout=DEFAULT_TIMEOUT):
+        """A FrontEndClient for `user` at the front-end of the user's domain,
+        with a fresh token from app1 unless `token` is given."""
+        domain = user.split("@", 1)[1]
+        d = self.domains[domain]
+        return FrontEndClient(d["frontend"]["address"], d["frontend"]["server_name"],
+                              self.root_pem(domain), token or self.user_token(user),
+                              timeout=timeout)
+
+    def admin(self, domain, timeout=10.0):
+        """An AdminClient of `domain`'s control plane, as its administrator."""
+        d = self.domains[domain]
+        return AdminClient(d["control"]["address"], d["control"]["server_name"],
+                           self.root_pem(domain), read_file(d["admin_key"]),
+                           read_file(d["admin_cert"]), timeout=timeout)
+
+
+__all__ = [
+    "AdminClient", "AppCredentials", "ClusterDir", "FrontEndClient", "ReceiveStream",
+    "SHAREPOINT_PRINCIPAL", "audience", "certificate_sha256", "leaf_pem",
+    "mint_actor_token", "mint_user_token", "mint_with_tfctl", "pem_certificates",
+    "read_file", "control_pb2", "node_pb2", "trust_pb2",
+]
