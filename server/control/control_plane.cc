@@ -283,7 +283,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::Mutate(const Caller& caller, 
   absl::StatusOr<v1::MutationResponse> result = MutateUncounted(caller, plan);
   Count(plan.operation, result.status());
   if (!result.ok()) {
-    spdlog::info("mutation refused operation={} object=\"{}\" actor=\"{}\" code={} reason=\"{}\"",
+    spdlog::info("mutation refused operation={} object={} actor=\"{}\" code={} reason=\"{}\"",
                  plan.operation, trust::QuoteForMessage(ObjectKey(plan.change)), caller.actor,
                  CodeName(result.status().code()), std::string(result.status().message()));
   }
@@ -405,7 +405,7 @@ absl::StatusOr<uint64_t> ControlPlane::CommitLocked(const std::string& actor, co
   *delta.add_changes() = plan.change;
   *delta.mutable_created_at() = next->proto().created_at();
   updates_.Publish(next, std::move(delta));
-  spdlog::info("mutation committed operation={} object=\"{}\" actor=\"{}\" revision={}{}",
+  spdlog::info("mutation committed operation={} object={} actor=\"{}\" revision={}{}",
                plan.operation, trust::QuoteForMessage(record.object()), actor, revision,
                plan.force ? " forced" : "");
   return revision;
