@@ -44,7 +44,8 @@ int Mode(const std::string& path) {
 }
 
 bool IsLowerGuid(const std::string& s) {
-  static const std::regex re("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  static const std::regex re(
+      "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   return std::regex_match(s, re);
 }
 
@@ -67,7 +68,8 @@ class PkiInitTest : public ::testing::Test {
   }
   static std::string Path(const std::string& rel) { return result_->out_dir + "/" + rel; }
   static pki::Certificate Root(const std::string& domain) {
-    absl::StatusOr<pki::Certificate> c = pki::Certificate::FromPem(ReadFile(Path(domain + "/root.crt")));
+    absl::StatusOr<pki::Certificate> c =
+        pki::Certificate::FromPem(ReadFile(Path(domain + "/root.crt")));
     EXPECT_THAT(c, IsOk());
     return *c;
   }
@@ -98,8 +100,8 @@ TEST_F(PkiInitTest, EveryNodeCertificateVerifiesWithItsSans) {
       ASSERT_THAT(chain, IsOk());
       ASSERT_THAT(*chain, SizeIs(2));  // leaf + intermediate
       const std::string fqdn = n.dns_label + "." + domain;
-      for (pki::ChainPurpose purpose : {pki::ChainPurpose::kTlsServer,
-                                        pki::ChainPurpose::kTlsClient}) {
+      for (pki::ChainPurpose purpose :
+           {pki::ChainPurpose::kTlsServer, pki::ChainPurpose::kTlsClient}) {
         pki::VerifyRequest req{(*chain)[0]};
         req.intermediates = {(*chain)[1]};
         req.at = absl::Now();
@@ -150,8 +152,8 @@ TEST_F(PkiInitTest, CaFilesAndKeyModes) {
     ASSERT_THAT(inter, IsOk());
     EXPECT_TRUE(inter->IsCa());
     EXPECT_EQ(inter->Issuer(), root.Subject());
-    for (const char* f : {"/root.key", "/intermediate.key", "/app1.key", "/app2.key",
-                          "/app1.p12", "/app2.p12"}) {
+    for (const char* f :
+         {"/root.key", "/intermediate.key", "/app1.key", "/app2.key", "/app1.p12", "/app2.p12"}) {
       EXPECT_EQ(Mode(Path(domain + f)), 0600) << domain << f;
     }
     EXPECT_EQ(Mode(Path(domain + "/root.crt")), 0644);
@@ -181,8 +183,7 @@ TEST_F(PkiInitTest, TokenSigningApplications) {
     req.at = absl::Now();
     if (app == "app1") {
       EXPECT_TRUE(crt->IsSelfSigned());
-      absl::StatusOr<std::shared_ptr<const pki::RootStore>> pinned =
-          pki::RootStore::Create({*crt});
+      absl::StatusOr<std::shared_ptr<const pki::RootStore>> pinned = pki::RootStore::Create({*crt});
       ASSERT_THAT(pinned, IsOk());
       EXPECT_THAT((*pinned)->Verify(req), IsOk());
     } else {
@@ -236,8 +237,8 @@ TEST_F(PkiInitTest, ManifestDescribesEveryFile) {
         client_ids.push_back(client_id);
       }
     }
-    EXPECT_THAT(names, ElementsAre("root", "intermediate", "control1", "registrar1", "fe1",
-                                   "edge1", "admin1", "app1", "app2"));
+    EXPECT_THAT(names, ElementsAre("root", "intermediate", "control1", "registrar1", "fe1", "edge1",
+                                   "admin1", "app1", "app2"));
   }
   EXPECT_NE(realms[0], realms[1]);
   ASSERT_THAT(client_ids, SizeIs(4));
@@ -262,17 +263,17 @@ TEST(PkiInit, RefusesToOverwriteWithoutForce) {
   ASSERT_THAT(first, IsOk());
   const std::string root_before = ReadFile(dir.path() + "/contoso.test/root.crt");
 
-  EXPECT_THAT(RunPkiInit(opts), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                         "pass --force to overwrite"));
+  EXPECT_THAT(RunPkiInit(opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "pass --force to overwrite"));
   EXPECT_EQ(ReadFile(dir.path() + "/contoso.test/root.crt"), root_before);
 
   // A leftover domain directory without a manifest counts as a pki too.
   TempDir other;
   other.Write("contoso.test/notes.txt", "x");
   opts.out_dir = other.path();
-  EXPECT_THAT(RunPkiInit(opts), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                         "a pki already exists at " + other.path() +
-                                             "/contoso.test"));
+  EXPECT_THAT(RunPkiInit(opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "a pki already exists at " + other.path() + "/contoso.test"));
 
   opts.out_dir = dir.path();
   opts.force = true;
@@ -313,8 +314,8 @@ TEST(PkiInit, RejectsBadOptions) {
   opts.out_dir = "";
   EXPECT_THAT(RunPkiInit(opts), StatusIs(kInvalid, "out: empty"));
   opts.out_dir = dir.Write("file", "x");
-  EXPECT_THAT(RunPkiInit(opts), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                         "exists and is not a directory"));
+  EXPECT_THAT(RunPkiInit(opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "exists and is not a directory"));
 }
 
 TEST(PkiInit, LongDomainNamesStillGetCertificates) {
