@@ -188,8 +188,8 @@ absl::StatusOr<pid_t> StartService(const ClusterService& service, const std::str
     std::ofstream log(service.log_file, std::ios::app);
     if (!log) return absl::InternalError(absl::StrCat("cannot open log ", service.log_file));
     log << "=== tfctl cluster up "
-        << absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()) << ": " << binary
-        << " --config " << service.config_file << "\n";
+        << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()) << ": "
+        << binary << " --config " << service.config_file << "\n";
   }
   const std::vector<std::string> args = {binary, "--config", service.config_file};
   std::vector<char*> argv;
@@ -358,43 +358,50 @@ absl::Status StopCluster(const ClusterLayout& layout, absl::Duration grace,
     const ClusterService* service;
     pid_t pid;
   };
-  std::vector<Running> running;
-  // Nodes before their control plane, so no node logs a lost control plane.
-  for (auto it = layout.services.rbegin(); it != layout.services.rend(); ++it) {
-    if (std::optional<pid_t> pid = RunningPid(*it)) running.push_back({&*it, *pid});
-  }
-  if (running.empty()) progress << "no service of " << layout.dir << " is running" << std::endl;
-  for (const Running& r : running) Signal(r.pid, SIGTERM);
-
-  auto wait_all = [&](absl::Time deadline) {
+  // Those of `group` still alive at `deadline` (or sooner, once all ended).
+  auto wait_all = [](const std::vector<Running>& group, absl::Time deadline) {
     std::vector<Running> alive;
     while (true) {
       alive.clear();
-      for (const Running& r : running) {
+      for (const Running& r : group) {
         if (Alive(r.pid)) alive.push_back(r);
       }
       if (alive.empty() || absl::Now() >= deadline) return alive;
       absl::SleepFor(absl::Milliseconds(50));
     }
   };
-  std::vector<Running> stubborn = wait_all(absl::Now() + grace);
-  for (const Running& r : running) {
-    bool killed = false;
-    for (const Running& s : stubborn) killed = killed || s.pid == r.pid;
-    if (!killed) progress << r.service->id << ": stopped (pid " << r.pid << ")" << std::endl;
-  }
   std::vector<std::string> survivors;
-  if (!stubborn.empty()) {
+  auto stop = [&](const std::vector<Running>& group) {
+    for (const Running& r : group) Signal(r.pid, SIGTERM);
+    const std::vector<Running> stubborn = wait_all(group, absl::Now() + grace);
+    for (const Running& r : group) {
+      bool killed = false;
+      for (const Running& s : stubborn) killed = killed || s.pid == r.pid;
+      if (!killed) progress << r.service->id << ": stopped (pid " << r.pid << ")" << std::endl;
+    }
     for (const Running& r : stubborn) {
       Signal(r.pid, SIGKILL);
       progress << r.service->id << ": still running after " << absl::FormatDuration(grace)
                << ", killed (pid " << r.pid << ")" << std::endl;
     }
-    running = stubborn;
-    for (const Running& r : wait_all(absl::Now() + kKillWait)) {
+    for (const Running& r : wait_all(stubborn, absl::Now() + kKillWait)) {
       survivors.push_back(absl::StrCat(r.service->id, " (pid ", r.pid, ")"));
     }
+  };
+
+  // Nodes before the control planes, so no node is left without one.
+  std::vector<Running> nodes;
+  std::vector<Running> controls;
+  for (auto it = layout.services.rbegin(); it != layout.services.rend(); ++it) {
+    if (std::optional<pid_t> pid = RunningPid(*it)) {
+      (it->role == "control" ? controls : nodes).push_back({&*it, *pid});
+    }
   }
+  if (nodes.empty() && controls.empty()) {
+    progress << "no service of " << layout.dir << " is running" << std::endl;
+  }
+  if (!nodes.empty()) stop(nodes);
+  if (!controls.empty()) stop(controls);
   for (const ClusterService& s : layout.services) {
     if (!RunningPid(s)) ::unlink(s.pid_file.c_str());
   }

@@ -94,9 +94,10 @@ struct StartOptions {
 absl::Status StartCluster(const ClusterLayout& layout, const StartOptions& options,
                           std::ostream& progress, const ClusterService** failed);
 
-// Stops every running service: SIGTERM to each (its process group), then
-// SIGKILL to those still alive after `grace`; removes the pid files. One
-// line per service to `progress`. INTERNAL when a process survives SIGKILL.
+// Stops every running service, the nodes first, then the control planes:
+// SIGTERM to each (its process group), then SIGKILL to those still alive
+// after `grace`; removes the pid files. One line per service to `progress`.
+// INTERNAL when a process survives SIGKILL.
 absl::Status StopCluster(const ClusterLayout& layout, absl::Duration grace, std::ostream& progress);
 
 // The last `lines` lines of `path` ("" when it cannot be read).

@@ -220,20 +220,26 @@ void PrintPropagation(const ClusterDomain& d) {
   options.certificate_file = d.admin_cert_file;
   options.key_file = d.admin_key_file;
   options.timeout = kStatusProbeTimeout;
+  absl::StatusOr<v1::GetPropagationStatusResponse> status =
+      absl::UnknownError("propagation status not asked");
   absl::StatusOr<std::string> root = ReadFileLimited(d.root_file, 1 << 20);
-  absl::StatusOr<v1::GetPropagationStatusResponse> status = root.status();
-  if (root.ok()) {
+  if (!root.ok()) {
+    status = root.status();
+  } else {
     options.bootstrap_roots_pem = *std::move(root);
     absl::StatusOr<std::unique_ptr<ControlClient>> control = ControlClient::Create(options);
-    status = control.ok() ? (*control)->GetPropagationStatus()
-                          : absl::StatusOr<v1::GetPropagationStatusResponse>(control.status());
+    if (control.ok()) {
+      status = (*control)->GetPropagationStatus();
+    } else {
+      status = control.status();
+    }
   }
   if (!status.ok()) {
     std::cout << "  propagation status unavailable: " << CodeName(status.status().code()) << ": "
               << status.status().message() << "\n";
     return;
   }
-  std::cout << "revision " << status->revision() << "\n" << FormatStatus(*status, absl::Now());
+  std::cout << FormatStatus(*status, absl::Now());
 }
 
 void RunStatus(const ClusterFlags& f) {

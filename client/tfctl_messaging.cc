@@ -35,20 +35,18 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/cluster_config.h"
+#include "client/cluster_token.h"
 #include "client/frontend_client.h"
 #include "client/tfctl_commands.h"
 #include "client/tfctl_exit.h"
 #include "common/status/atomic_file.h"
 #include "common/status/status.h"
-#include "common/token/mint.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace trustfabric::client {
 namespace {
 
 constexpr size_t kMaxFileBytes = 1 << 20;
-// Lifetime of a token minted for one command.
-constexpr absl::Duration kMintedTokenLifetime = absl::Hours(1);
 
 struct MessagingFlags {
   std::string dir;
@@ -113,25 +111,6 @@ absl::StatusOr<std::string> DomainOfUser(const std::string& user) {
   return absl::AsciiStrToLower(user.substr(at + 1));
 }
 
-// A user+app token for `user`, signed as `app` of `domain`, for `host`.
-absl::StatusOr<std::string> MintForUser(const ClusterDomain& domain, const ClusterApp& app,
-                                        const std::string& host, const std::string& user) {
-  TF_ASSIGN_OR_RETURN(std::string key, ReadFileLimited(app.key_file, kMaxFileBytes));
-  TF_ASSIGN_OR_RETURN(std::string cert, ReadFileLimited(app.cert_file, kMaxFileBytes));
-  TF_ASSIGN_OR_RETURN(token::SigningCredentials credentials,
-                      token::SigningCredentials::FromPem(key, cert));
-  token::MintOptions options;
-  options.issuer_id = app.issuer_id;
-  options.client_id = app.client_id;
-  options.realm = domain.realm;
-  options.principal = kFrontendTokenPrincipal;
-  options.host = host;
-  options.lifetime = kMintedTokenLifetime;
-  token::UserClaims claims;
-  claims.upn = user;
-  return token::MintUserToken(options, credentials, claims);
-}
-
 // Resolves the flags into a front-end client and a token. Flag problems are
 // usage errors (nothing was sent).
 Session Open(const MessagingFlags& f, absl::Duration timeout) {
@@ -167,7 +146,8 @@ Session Open(const MessagingFlags& f, absl::Duration timeout) {
         FailUsage(Usage(absl::StrCat("--app: ", f.app, " is not an application of ", domain->domain,
                                      " (app1, app2)")));
       }
-      absl::StatusOr<std::string> minted = MintForUser(*domain, *app, options.server_name, f.as);
+      absl::StatusOr<std::string> minted =
+          MintClusterUserToken(*domain, *app, f.as, options.server_name);
       if (!minted.ok()) Fail(Annotate(minted.status(), absl::StrCat("token for ", f.as)));
       token = *std::move(minted);
     }
@@ -214,7 +194,7 @@ std::string Json(const google::protobuf::Message& message) {
 
 std::string Rfc3339(const google::protobuf::Timestamp& t) {
   const absl::Time time = absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-  return absl::FormatTime(absl::RFC3339_sec, time, absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
 }
 
 // Control characters would break "one message, one line".
