@@ -13,13 +13,14 @@ uint64_t NodeRegistry::Connect(const NodeIdentity& node, uint64_t applied_revisi
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_stream_++;
   streams_[id] = node.spiffe_id;
-  Entry& entry = nodes_[node.spiffe_id];
+  auto [it, inserted] = nodes_.try_emplace(node.spiffe_id);
+  Entry& entry = it->second;
+  if (!inserted && entry.open_streams == 0) --disconnected_;
   // A re-issued certificate changes the chain: the newest stream tells.
   entry.identity = node;
   ++entry.open_streams;
   entry.applied_revision = applied_revision;
   entry.last_seen = now;
-  EvictDisconnected();
   return id;
 }
 
@@ -31,6 +32,10 @@ void NodeRegistry::Disconnect(uint64_t stream) {
   --entry->open_streams;
   entry->last_seen = now;
   streams_.erase(stream);
+  if (entry->open_streams == 0) {
+    ++disconnected_;
+    EvictDisconnected();
+  }
 }
 
 void NodeRegistry::Acked(uint64_t stream, uint64_t revision) {
@@ -67,16 +72,14 @@ NodeRegistry::Entry* NodeRegistry::EntryOf(uint64_t stream) {
 }
 
 void NodeRegistry::EvictDisconnected() {
-  size_t disconnected = 0;
-  for (const auto& [id, entry] : nodes_) disconnected += entry.open_streams == 0 ? 1 : 0;
-  while (disconnected > kMaxDisconnectedNodes) {
+  while (disconnected_ > kMaxDisconnectedNodes) {
     auto oldest = nodes_.end();
     for (auto it = nodes_.begin(); it != nodes_.end(); ++it) {
       if (it->second.open_streams > 0) continue;
       if (oldest == nodes_.end() || it->second.last_seen < oldest->second.last_seen) oldest = it;
     }
     nodes_.erase(oldest);
-    --disconnected;
+    --disconnected_;
   }
 }
 
@@ -123,9 +126,7 @@ std::vector<NodeIdentity> NodeRegistry::ConnectedNodes() const {
 
 size_t NodeRegistry::connected_count() const {
   absl::MutexLock lock(&mu_);
-  size_t n = 0;
-  for (const auto& [id, entry] : nodes_) n += entry.open_streams > 0 ? 1 : 0;
-  return n;
+  return nodes_.size() - disconnected_;
 }
 
 uint64_t NodeRegistry::nacks_total() const {

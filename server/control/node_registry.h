@@ -115,6 +115,8 @@ class NodeRegistry {
   // Open stream id -> SPIFFE ID.
   absl::flat_hash_map<uint64_t, std::string> streams_ ABSL_GUARDED_BY(mu_);
   uint64_t next_stream_ ABSL_GUARDED_BY(mu_) = 1;
+  // Entries with no open stream.
+  size_t disconnected_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t nacks_ ABSL_GUARDED_BY(mu_) = 0;
   bool waits_stopped_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -1,0 +1,183 @@
+// ControlServer as tfcontrol assembles it: health checking, Prometheus
+// metrics, and start-up refusals that name the field.
+#include "server/control/control_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/control/control_test_env.h"
+#include "tests/testing/status_matchers.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/byte_buffer.h>
+
+namespace trustfabric::control {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::StatusIs;
+
+// GET http://127.0.0.1:<port><path>; the whole response, or "" on error.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request =
+        absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[8192];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out;
+}
+
+// grpc.health.v1.Health/Check for `service`: the raw response bytes.
+grpc::Status HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+                         std::string* response_bytes) {
+  std::string request;
+  if (!service.empty()) {
+    request.push_back(0x0a);  // field 1, length-delimited
+    request.push_back(static_cast<char>(service.size()));
+    request += service;
+  }
+  grpc::Slice slice(request.data(), request.size());
+  grpc::ByteBuffer req(&slice, 1);
+  grpc::ByteBuffer resp;
+  grpc::GenericStub stub(channel);
+  auto ctx = Context(absl::Seconds(10));
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(ctx.get(), "/grpc.health.v1.Health/Check", grpc::StubOptions(), &req, &resp,
+                 [&](grpc::Status s) {
+                   status = s;
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (status.ok()) {
+    std::vector<grpc::Slice> slices;
+    (void)resp.Dump(&slices);
+    response_bytes->clear();
+    for (const grpc::Slice& s : slices) {
+      response_bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  return status;
+}
+
+TEST(ControlServerTest, HealthReportsBothServicesServing) {
+  ControlEnv env;
+  env.Start();
+  auto channel = env.Channel("frontend", "fe1");
+  for (const std::string service :
+       {"", "trustfabric.v1.ControlPlane", "trustfabric.v1.TrustDistribution"}) {
+    SCOPED_TRACE(service);
+    std::string bytes;
+    grpc::Status s = HealthCheck(channel, service, &bytes);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+  }
+  std::string bytes;
+  EXPECT_EQ(HealthCheck(channel, "trustfabric.v1.Nope", &bytes).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(ControlServerTest, MetricsShowMutationsWatchersLagAndRejections) {
+  ControlEnv env;
+  env.config().set_metrics_address("127.0.0.1:0");
+  env.Start();
+  ASSERT_NE(env.server().metrics_port(), 0);
+  auto admin = env.AdminStub();
+  TestWatcher fe1(env.Channel("frontend", "fe1"), {});
+  ASSERT_TRUE(fe1.WaitApplied(1));
+
+  v1::AddRootAuthorityRequest req;
+  req.mutable_root()->set_name("again");
+  req.mutable_root()->set_trust_domain(kTestDomain);
+  req.mutable_root()->set_certificates_pem(Contoso().RootPem());
+  req.mutable_root()->add_purposes(v1::MTLS);
+  v1::MutationResponse resp;
+  ASSERT_TRUE(admin->AddRootAuthority(Context().get(), req, &resp).ok());
+  EXPECT_EQ(admin->AddRootAuthority(Context().get(), req, &resp).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  ASSERT_TRUE(fe1.WaitApplied(2));
+  // A node calling the admin API is refused by policy: counted.
+  auto node_admin = v1::ControlPlane::NewStub(env.Channel("frontend", "fe2"));
+  v1::TrustSnapshot snap;
+  EXPECT_EQ(node_admin->GetSnapshot(Context().get(), {}, &snap).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  const std::string lag =
+      "trustfabric_control_node_revision_lag{node=\"spiffe://contoso.test/frontend/fe1\"} 0";
+  std::string body;
+  for (int i = 0; i < 200; ++i) {
+    body = HttpGet(env.server().metrics_port(), "/metrics");
+    if (body.find(lag) != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(body, HasSubstr("trustfabric_control_revision 2"));
+  EXPECT_THAT(
+      body,
+      HasSubstr("trustfabric_control_mutations_total{operation=\"root.add\",result=\"ok\"} 1"));
+  EXPECT_THAT(body, HasSubstr("trustfabric_control_mutations_total{operation=\"root.add\",result="
+                              "\"already_exists\"} 1"));
+  EXPECT_THAT(body, HasSubstr("trustfabric_control_watchers_connected 1"));
+  EXPECT_THAT(body, HasSubstr("trustfabric_control_nodes_connected 1"));
+  EXPECT_THAT(body, HasSubstr(lag));
+  EXPECT_THAT(body, HasSubstr("trustfabric_control_nacks_total 0"));
+  EXPECT_THAT(
+      body,
+      HasSubstr("trustfabric_control_rejections_total{listener=\"internal\",rule=\"policy\"}"));
+}
+
+TEST(ControlServerTest, StartRefusalsNameTheField) {
+  {
+    ControlEnv env;
+    env.config().set_seed_root_file(env.dir().path() + "/missing.pem");
+    EXPECT_THAT(ControlServer::Start(env.config()),
+                StatusIs(absl::StatusCode::kInvalidArgument, "seed_root_file: cannot read"));
+  }
+  {
+    ControlEnv env;
+    env.config().mutable_identity()->set_key_file(env.dir().Write("wrong.key", "not a key", 0600));
+    EXPECT_THAT(ControlServer::Start(env.config()),
+                StatusIs(absl::StatusCode::kInvalidArgument, "identity: "));
+  }
+  {
+    ControlEnv env;
+    env.Start();
+    // Same store: refused while the first server holds it.
+    EXPECT_THAT(ControlServer::Start(env.config()),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         "sqlite_path: sqlite store " + env.config().sqlite_path() +
+                             " is in use by another process"));
+    // Same port, another store: the listener cannot bind.
+    v1::ControlPlaneConfig other = env.config();
+    other.set_sqlite_path(env.dir().path() + "/other.db");
+    other.mutable_listen()->set_address(env.address());
+    EXPECT_THAT(ControlServer::Start(other),
+                StatusIs(absl::StatusCode::kUnavailable, "listen.address: cannot listen on"));
+  }
+}
+
+}  // namespace
+}  // namespace trustfabric::control
