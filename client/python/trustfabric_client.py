@@ -222,8 +222,11 @@ def _channel_options(server_name):
 class ReceiveStream:
     """A running Receive call. A background thread reads messages into a
     queue so every wait is bounded: `get(timeout)` returns the next message
-    or raises `queue.Empty`; after the stream ended, `get` raises the
-    `grpc.RpcError` it ended with (`error`)."""
+    or raises `queue.Empty`; once the stream has ended, `get` raises the
+    `grpc.RpcError` it ended with (`error`), or EOFError when the server
+    closed it with OK."""
+
+    _END = object()
 
     def __init__(self, call):
         self._call = call
@@ -241,22 +244,25 @@ class ReceiveStream:
             self.error = e
         finally:
             self._done.set()
+            self._queue.put(self._END)
 
     def get(self, timeout=DEFAULT_TIMEOUT):
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            if self._done.is_set() and self._queue.empty() and self.error is not None:
-                raise self.error from None
-            raise
+        item = self._queue.get(timeout=timeout)
+        if item is self._END:
+            self._queue.put(item)  # every later get() ends the same way
+            if self.error is not None:
+                raise self.error
+            raise EOFError("receive stream ended")
+        return item
 
     def drain(self, quiet=0.3):
-        """Every message that arrives until none came for `quiet` seconds."""
+        """Every message that arrives until none came for `quiet` seconds
+        (or the stream ended)."""
         out = []
         while True:
             try:
-                out.append(self._queue.get(timeout=quiet))
-            except queue.Empty:
+                out.append(self.get(timeout=quiet))
+            except (queue.Empty, EOFError, grpc.RpcError):
                 return out
 
     def done(self):
@@ -266,14 +272,17 @@ class ReceiveStream:
         return self._done.wait(timeout)
 
     def __iter__(self):
+        """Messages until the stream ends; raises the error it ended with
+        unless it was cancelled."""
         while True:
             try:
-                yield self.get(timeout=0.1)
-            except queue.Empty:
-                if self._done.is_set() and self._queue.empty():
-                    if self.error is not None and self.error.code() != grpc.StatusCode.CANCELLED:
-                        raise self.error
+                yield self.get(timeout=None)
+            except EOFError:
+                return
+            except grpc.RpcError as e:
+                if e.code() == grpc.StatusCode.CANCELLED:
                     return
+                raise
 
     def cancel(self):
         self._call.cancel()
@@ -286,7 +295,8 @@ class FrontEndClient:
     `address` is "host:port"; `server_name` the front-end's DNS name (its
     certificate must carry it); `root_pem` the PEM root(s) of the
     front-end's domain. `token` is sent as "authorization: Bearer <token>"
-    on every call; `set_token` replaces it."""
+    on every call (None: no authorization metadata); `set_token` replaces
+    it."""
 
     def __init__(self, address, server_name, root_pem, token, timeout=DEFAULT_TIMEOUT):
         credentials = grpc.ssl_channel_credentials(root_certificates=_as_bytes(root_pem))
@@ -296,11 +306,15 @@ class FrontEndClient:
         self._token = token
         self._timeout = timeout
         self._streams = []
+        # The user the front-end signed in, once sign_in() succeeded.
+        self.user = None
 
     def set_token(self, token):
         self._token = token
 
     def _metadata(self):
+        if self._token is None:
+            return ()
         return (("authorization", f"Bearer {self._token}"),)
 
     def wait_ready(self, timeout=DEFAULT_TIMEOUT):
@@ -309,8 +323,10 @@ class FrontEndClient:
 
     def sign_in(self, timeout=None):
         """Registers the token's user at this front-end; SignInResponse."""
-        return self._stub.SignIn(node_pb2.SignInRequest(), metadata=self._metadata(),
-                                 timeout=timeout or self._timeout)
+        response = self._stub.SignIn(node_pb2.SignInRequest(), metadata=self._metadata(),
+                                     timeout=timeout or self._timeout)
+        self.user = response.user
+        return response
 
     def send(self, to, body, timeout=None):
         """Sends `body` to `to`; SendResponse (message_id, disposition)."""
@@ -449,6 +465,9 @@ class AdminClient:
         self.close()
 
 
+_HEALTH_STATUS = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+
+
 class ClusterDir:
     """A cluster directory written by `tfctl cluster config` (cluster.json:
     domains with realm, root, admin identity, applications and endpoints;
@@ -498,6 +517,26 @@ class ClusterDir:
         return FrontEndClient(d["frontend"]["address"], d["frontend"]["server_name"],
                               self.root_pem(domain), token or self.user_token(user),
                               timeout=timeout)
+
+    def health(self, service_id, timeout=2.0):
+        """gRPC health of a service on its mutual-TLS listener, asked as the
+        domain's administrator: "SERVING", "NOT_SERVING", ... A node serves
+        only once it holds trust state. grpc.RpcError when nothing answers."""
+        s = self.services[service_id]
+        d = self.domains[s["domain"]]
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=self.root_pem(s["domain"]),
+            private_key=read_file(d["admin_key"]), certificate_chain=read_file(d["admin_cert"]))
+        with grpc.secure_channel(s["address"], credentials,
+                                 options=_channel_options(s["dns_name"])) as channel:
+            check = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                        request_serializer=bytes,
+                                        response_deserializer=bytes)
+            # HealthCheckRequest{service: ""} is empty on the wire; the
+            # response is HealthCheckResponse{status = 1: enum}.
+            reply = check(b"", timeout=timeout)
+        status = reply[1] if len(reply) == 2 and reply[0] == 0x08 else 0
+        return _HEALTH_STATUS.get(status, "UNKNOWN")
 
     def admin(self, domain, timeout=10.0):
         """An AdminClient of `domain`'s control plane, as its administrator."""
