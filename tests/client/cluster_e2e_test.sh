@@ -79,7 +79,25 @@ case "$(cat "$DIR/receive.out")" in
   *) fail "bob received: $(cat "$DIR/receive.out"); expected a line starting with: $EXPECTED" ;;
 esac
 
+# Errors: one line "tfctl: <code>: ..." and the exit status of the code.
+expect_failure() {
+  local want_rc=$1 want_line=$2
+  shift 2
+  local rc=0
+  "$@" >"$DIR/cmd.out" 2>"$DIR/cmd.err" || rc=$?
+  [ "$rc" -eq "$want_rc" ] || fail "$* exited $rc, expected $want_rc: $(cat "$DIR/cmd.err")"
+  grep -q "^$want_line" "$DIR/cmd.err" || fail "$* printed: $(cat "$DIR/cmd.err")"
+}
+expect_failure 4 "tfctl: not_found: " \
+  "$TFCTL" send --dir "$DIR" --as alice@contoso.test --to nobody@fabrikam.test "lost"
+expect_failure 2 "tfctl: usage: --as: " \
+  "$TFCTL" send --dir "$DIR" --as alice@elsewhere.test --to bob@fabrikam.test "x"
+expect_failure 11 "tfctl: deadline_exceeded: received 0 of 1" \
+  "$TFCTL" receive --dir "$DIR" --as carol@contoso.test --count 1 --timeout 1s
+
 "$TFCTL" cluster down --dir "$DIR"
+expect_failure 10 "tfctl: unavailable: 8 of 8 services are not serving" \
+  "$TFCTL" cluster status --dir "$DIR"
 for pidfile in "$DIR"/pids/*.pid; do
   [ -e "$pidfile" ] && fail "pid file left behind: $pidfile"
 done
