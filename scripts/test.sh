@@ -12,3 +12,10 @@ tail -n 3 build-clang/ctest.log
 
 echo "==> all tests (gcc build)"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
+
+echo "==> integration suite, direct mode (tfctl cluster up on loopback)"
+PYTHONPATH="$PWD/build/python:$PWD/client/python" TF_BUILD_DIR="$PWD/build" \
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider client/python integration/tests
+
+echo "==> integration suite under docker-compose"
+scripts/compose_test.sh
