@@ -42,7 +42,8 @@ die() { echo "compose_test: $*" >&2; exit 1; }
 install_missing() {
   local missing=() p
   for p in docker.io docker-compose debootstrap; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
@@ -166,7 +167,8 @@ build_base_image() {
   [ -n "$mirror" ] || die "no apt source for suite $codename in /etc/apt/sources.list{,.d}"
   rootfs="$RUN_DIR/rootfs"
   log "building $BASE_IMAGE: debootstrap --variant=minbase $codename from $mirror"
-  debootstrap --variant=minbase "$codename" "$rootfs" "$mirror" >"$RUN_DIR/debootstrap.log" 2>&1 || {
+  debootstrap --variant=minbase "$codename" "$rootfs" "$mirror" \
+    >"$RUN_DIR/debootstrap.log" 2>&1 || {
     tail -n 30 "$RUN_DIR/debootstrap.log" >&2; die "debootstrap failed"; }
   # The image uses the same archives as this machine (main suite, updates,
   # security), so its libraries match the ones the binaries were built with.

@@ -45,9 +45,12 @@ def _import_generated():
     directory named by TF_PYTHON_PROTO_DIR is tried, then build/python of
     this checkout.
     """
+    import importlib.util
     try:
-        from trustfabric.v1 import control_pb2  # noqa: F401
+        found = importlib.util.find_spec("trustfabric.v1.control_pb2") is not None
     except ImportError:
+        found = False
+    if not found:
         here = os.path.dirname(os.path.abspath(__file__))
         candidates = [os.environ.get("TF_PYTHON_PROTO_DIR", ""),
                       os.path.join(here, "..", "..", "build", "python")]

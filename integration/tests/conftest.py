@@ -167,8 +167,8 @@ class Cluster(tfc.ClusterDir):
                 os.unlink(self._hold_file(service_id))
         else:
             with open(s["log"], "ab") as log:
-                log.write(f"=== integration suite restart {time.strftime('%FT%TZ', time.gmtime())}\n"
-                          .encode())
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                log.write(f"=== integration suite restart {stamp}\n".encode())
                 log.flush()
                 child = subprocess.Popen([service_binary(s["binary"]), "--config", s["config"]],
                                          stdin=subprocess.DEVNULL, stdout=log,
