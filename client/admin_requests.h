@@ -143,7 +143,8 @@ absl::StatusOr<v1::UnrevokeCertificateRequest> BuildUnrevoke(const UnrevokeFlags
 // audit [--since REV] [--limit N]
 struct AuditFlags {
   uint64_t since = 0;
-  // 0: the control plane's default (100).
+  // The first `limit` records after `since`, oldest first; 0: the control
+  // plane's default (100).
   uint32_t limit = 0;
 };
 absl::StatusOr<v1::GetAuditLogRequest> BuildAuditRequest(const AuditFlags& f);

@@ -394,7 +394,8 @@ void AddStateCommands(CLI::App& app, const SettingsPtr& s) {
   cmd = app.add_subcommand("audit", "the audit log: who changed what, at which revision");
   cmd->fallthrough();
   cmd->add_option("--since", audit->since, "only records after this revision");
-  cmd->add_option("--limit", audit->limit, "at most N records, newest last (default 100)");
+  cmd->add_option("--limit", audit->limit,
+                  "at most N records after --since, oldest first (default 100)");
   cmd->callback([s, audit] {
     v1::GetAuditLogRequest req = OrUsage(BuildAuditRequest(*audit));
     v1::GetAuditLogResponse r = OrFail(Connect(*s)->GetAuditLog(req));
