@@ -84,6 +84,67 @@ grpc::Status HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const st
   return status;
 }
 
+// One ServerReflectionInfo exchange: list_services, then half-close.
+class ListServices final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit ListServices(const std::shared_ptr<grpc::Channel>& channel) : stub_(channel) {
+    ctx_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    const std::string request("\x3a\x00", 2);  // list_services: ""
+    grpc::Slice slice(request.data(), request.size());
+    request_ = grpc::ByteBuffer(&slice, 1);
+    stub_.PrepareBidiStreamingCall(&ctx_,
+                                   "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                   grpc::StubOptions(), this);
+    StartWrite(&request_);
+    StartRead(&response_);
+    StartCall();
+  }
+  void OnWriteDone(bool) override { StartWritesDone(); }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    std::vector<grpc::Slice> slices;
+    (void)response_.Dump(&slices);
+    for (const grpc::Slice& s : slices) {
+      bytes_.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status& s) override {
+    status_ = s;
+    done_.Notify();
+  }
+  // The status, and the raw responses.
+  grpc::Status Await(std::string* bytes) {
+    done_.WaitForNotification();
+    *bytes = bytes_;
+    return status_;
+  }
+
+ private:
+  grpc::GenericStub stub_;
+  grpc::ClientContext ctx_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  std::string bytes_;
+  grpc::Status status_;
+  absl::Notification done_;
+};
+
+TEST(ControlServerTest, ReflectionListsTheServicesToAdministrators) {
+  ControlEnv env;
+  env.Start();
+  ListServices admin(env.Channel("admin", "alice"));
+  std::string bytes;
+  grpc::Status s = admin.Await(&bytes);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(bytes, HasSubstr("trustfabric.v1.ControlPlane"));
+  EXPECT_THAT(bytes, HasSubstr("trustfabric.v1.TrustDistribution"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+
+  ListServices node(env.Channel("frontend", "fe1"));
+  EXPECT_EQ(node.Await(&bytes).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST(ControlServerTest, HealthReportsBothServicesServing) {
   ControlEnv env;
   env.Start();

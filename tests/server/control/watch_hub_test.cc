@@ -350,6 +350,43 @@ TEST_F(WatchHubTest, PropagationWaitSucceedsAndTimesOutAgainstRealStreams) {
   EXPECT_EQ(resp.applied_nodes(), 2u);
 }
 
+TEST_F(WatchHubTest, AForcedRevocationOfANodesCertificateCancelsItsStream) {
+  auto fe1 = Watch("frontend", "fe1");
+  auto fe2 = Watch("frontend", "fe2");
+  ASSERT_TRUE(fe1->WaitApplied(1));
+  ASSERT_TRUE(fe2->WaitApplied(1));
+  v1::GetPropagationStatusResponse status = Status();
+  std::string fe1_leaf;
+  for (const v1::NodeStatus& n : status.nodes()) {
+    if (n.spiffe_id() == "spiffe://contoso.test/frontend/fe1") fe1_leaf = n.chain_sha256(0);
+  }
+  ASSERT_FALSE(fe1_leaf.empty());
+
+  v1::RevokeCertificateRequest req;
+  req.set_sha256_hex(fe1_leaf);
+  req.set_reason("key compromise");
+  v1::MutationResponse resp;
+  grpc::Status s = admin_->RevokeCertificate(Context().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("spiffe://contoso.test/frontend/fe1"));
+
+  req.set_force(true);
+  s = admin_->RevokeCertificate(Context().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // The transport cancels the revoked node's open stream; the other one
+  // carries on and gets the revision.
+  ASSERT_TRUE(fe1->WaitEnded());
+  EXPECT_EQ(fe1->Close().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(fe2->WaitApplied(resp.revision()));
+  status = AwaitStatus([](const auto& st) {
+    for (const v1::NodeStatus& n : st.nodes()) {
+      if (n.spiffe_id() == "spiffe://contoso.test/frontend/fe1") return !n.connected();
+    }
+    return false;
+  });
+  EXPECT_EQ(env_.server().nodes().connected_count(), 1u);
+}
+
 TEST_F(WatchHubTest, NonAdminCallersOfTheAdminApiAreDenied) {
   auto node = v1::ControlPlane::NewStub(env_.Channel("frontend", "fe1"));
   v1::ListRootAuthoritiesResponse list;
