@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
   }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config.dns_name() + "] %v");
 
+  // A closed stdout (e.g. a log pipe whose reader went away) must not kill
+  // the node.
+  std::signal(SIGPIPE, SIG_IGN);
   // Signals are taken by a dedicated thread, so shutdown runs outside a
   // signal handler.
   sigset_t signals;
