@@ -1,6 +1,8 @@
 // FrontEndService; see frontend_service.h.
 #include "server/node/frontend_service.h"
 
+#include <optional>
+
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/ascii.h"
@@ -61,11 +63,14 @@ class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1:
     {
       absl::MutexLock state(&mu_);
       writing_ = false;
-      if (!ok) {
-        // Not written: keep it for the next stream.
-        receiver_->PutBack(std::move(current_));
+      // Not written: keep it for the next stream.
+      if (!ok) receiver_->PutBack(std::move(current_));
+      if (pending_finish_) {
+        Finish(*pending_finish_);
+        pending_finish_.reset();
         return;
       }
+      if (!ok) return;
     }
     Pump();
   }
@@ -104,10 +109,16 @@ class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1:
     StartWrite(&current_);
   }
 
+  // Finish waits for an outstanding write: gRPC wants no write in flight
+  // when the status goes out.
   void FinishOnce(const grpc::Status& status) {
     absl::MutexLock state(&mu_);
     if (finished_) return;
     finished_ = true;
+    if (writing_) {
+      pending_finish_ = status;
+      return;
+    }
     Finish(status);
   }
 
@@ -118,6 +129,7 @@ class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1:
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   v1::Message current_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
 };
 
 FrontEndService::FrontEndService(const NodeContext* ctx,
