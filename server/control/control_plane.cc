@@ -78,7 +78,9 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(Options optio
 
 absl::Status ControlPlane::Load() {
   absl::MutexLock lock(&mu_);
+  const absl::Time start = absl::Now();
   TF_ASSIGN_OR_RETURN(StoredState state, store_->Load());
+  const absl::Duration read = absl::Now() - start;
   if (state.snapshot.revision() == 0) {
     if (options_.seed_root_name.empty() || options_.seed_root_pem.empty()) {
       return absl::FailedPreconditionError(
@@ -123,10 +125,12 @@ absl::Status ControlPlane::Load() {
   updates_.Reset(current_, std::move(state.history));
   spdlog::info(
       "control plane loaded {} at revision {} ({} roots, {} issuers, {} peers, {} "
-      "revocations)",
+      "revocations, {} deltas of history) in {} (store read {})",
       options_.trust_domain, current_->revision(), current_->proto().roots_size(),
       current_->proto().issuers_size(), current_->proto().peers_size(),
-      current_->proto().revocations_size());
+      current_->proto().revocations_size(), updates_.retained(),
+      absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1))),
+      absl::FormatDuration(absl::Trunc(read, absl::Milliseconds(1))));
   return absl::OkStatus();
 }
 

@@ -58,6 +58,11 @@ uint64_t UpdateLog::oldest_resumable() const {
   return history_.front().base_revision();
 }
 
+size_t UpdateLog::retained() const {
+  absl::MutexLock lock(&mu_);
+  return history_.size();
+}
+
 uint64_t UpdateLog::snapshot_serializations() const {
   absl::MutexLock lock(&mu_);
   return snapshot_serializations_;

@@ -85,6 +85,8 @@ class UpdateLog {
   // The oldest revision a node can resume from with a delta (the current
   // revision when no history is retained).
   uint64_t oldest_resumable() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Deltas retained.
+  size_t retained() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // What brings a node that holds `from` to the current revision; null
   // when `from` is the current revision. A delta when `from` is non-zero,
