@@ -90,6 +90,7 @@ absl::Status ControlServer::Init() {
   WatchHub::Options hub;
   hub.local_domain = config_.trust_domain();
   hub.keepalive_interval = options_.keepalive_interval;
+  hub.subscribe_timeout = options_.subscribe_timeout;
   hub_ = std::make_unique<WatchHub>(hub, &control_->updates(), &nodes_, security_);
   service_ = std::make_unique<ControlService>(control_.get(), security_);
 

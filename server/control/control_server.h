@@ -45,6 +45,7 @@ namespace trustfabric::control {
 // Knobs that are not part of the configuration file.
 struct ServerOptions {
   absl::Duration keepalive_interval = absl::Seconds(10);
+  absl::Duration subscribe_timeout = absl::Seconds(30);
   size_t chunk_bytes = kDefaultChunkBytes;
   Clock clock = RealClock();
 };

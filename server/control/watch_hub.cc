@@ -98,6 +98,14 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || finished_) return;
+      if (!subscribed_ && !finish_requested_ &&
+          now - created_ >= hub_->options_.subscribe_timeout) {
+        finish_requested_ = true;
+        finish_status_ =
+            grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                         absl::StrCat("watch: no subscribe within ",
+                                      absl::FormatDuration(hub_->options_.subscribe_timeout)));
+      }
       if (finish_requested_) {
         finished_ = true;
         finish = true;
@@ -301,7 +309,8 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   // The buffer being written; gRPC reads it until OnWriteDone.
   grpc::ByteBuffer out_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Time last_write_ ABSL_GUARDED_BY(mu_) = absl::Now();
+  const absl::Time created_ = absl::Now();
+  absl::Time last_write_ ABSL_GUARDED_BY(mu_) = created_;
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

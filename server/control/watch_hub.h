@@ -54,6 +54,8 @@ class WatchHub final
     std::string local_domain;
     // A keepalive is written when a stream wrote nothing for this long.
     absl::Duration keepalive_interval = absl::Seconds(10);
+    // A stream that has not subscribed by then is ended (DEADLINE_EXCEEDED).
+    absl::Duration subscribe_timeout = absl::Seconds(30);
   };
 
   // `log`, `nodes` and `security` (the listener the streams arrive on)

@@ -435,9 +435,16 @@ TEST_F(WatchHubTest, ProtocolErrorsEndTheStreamWithInvalidArgument) {
   EXPECT_EQ(s.error_message(), "watch: ack of revision 7 but revision 1 is in flight");
 }
 
+ServerOptions FastTimers() {
+  ServerOptions options;
+  options.keepalive_interval = absl::Milliseconds(100);
+  options.subscribe_timeout = absl::Milliseconds(300);
+  return options;
+}
+
 class KeepaliveTest : public WatchHubTest {
  protected:
-  KeepaliveTest() : WatchHubTest(ServerOptions{absl::Milliseconds(100)}) {}
+  KeepaliveTest() : WatchHubTest(FastTimers()) {}
 };
 
 TEST_F(KeepaliveTest, AnIdleStreamGetsKeepalives) {
@@ -447,6 +454,19 @@ TEST_F(KeepaliveTest, AnIdleStreamGetsKeepalives) {
   // Keepalives do not disturb updates.
   AddRoot("partner-a");
   EXPECT_TRUE(w->WaitApplied(2));
+}
+
+TEST_F(KeepaliveTest, AStreamThatNeverSubscribesIsEnded) {
+  auto stub = v1::TrustDistribution::NewStub(env_.Channel("frontend", "mute"));
+  auto ctx = Context();
+  auto stream = stub->Watch(ctx.get());
+  v1::WatchResponse resp;
+  int messages = 0;
+  while (stream->Read(&resp)) ++messages;
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(messages, 0);  // no keepalives before a subscription either
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(s.error_message(), "watch: no subscribe within 300ms");
 }
 
 TEST_F(WatchHubTest, ShutdownEndsStreamsWithUnavailable) {
