@@ -10,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "client/admin_connection.h"
+#include "common/pki/certificate.h"
 #include "common/status/status.h"
 
 namespace trustfabric::client {
@@ -256,7 +257,15 @@ absl::StatusOr<v1::RevokeCertificateRequest> BuildRevoke(const RevokeFlags& f) {
   if (!f.certificate_file.empty()) {
     TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
                         ReadPemFiles({f.certificate_file}, "--certificate"));
-    req.set_certificate_pem(std::move(pems.front()));
+    // A node's certificate file holds its leaf followed by its chain: the
+    // leaf is the certificate meant (revoke an intermediate by its own file
+    // or --sha256).
+    absl::StatusOr<std::vector<pki::Certificate>> certs = pki::ParsePemBundle(pems.front());
+    if (!certs.ok()) {
+      return Usage("--certificate",
+                   absl::StrCat(f.certificate_file, ": ", certs.status().message()));
+    }
+    req.set_certificate_pem(certs->front().ToPem());
   } else {
     TF_ASSIGN_OR_RETURN(std::string hex, NormalizeSha256(f.sha256, "--sha256"));
     req.set_sha256_hex(std::move(hex));

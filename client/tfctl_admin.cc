@@ -325,7 +325,8 @@ void AddRevocationCommands(CLI::App& app, const SettingsPtr& s) {
   CLI::App* cmd = app.add_subcommand("revoke", "revoke a leaf or intermediate certificate");
   cmd->fallthrough();
   CLI::Option* file =
-      cmd->add_option("--certificate", revoke->certificate_file, "PEM file of the certificate");
+      cmd->add_option("--certificate", revoke->certificate_file,
+                      "PEM file of the certificate (of a chain file, the first: the leaf)");
   CLI::Option* hash = cmd->add_option("--sha256", revoke->sha256,
                                       "SHA-256 of the certificate's DER (64 hex digits; "
                                       "colons allowed)");

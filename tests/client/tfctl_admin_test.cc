@@ -381,6 +381,17 @@ TEST_F(RequestTest, RevokeByCertificateOrHash) {
   EXPECT_THAT(BuildRevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "--sha256"));
 }
 
+TEST_F(RequestTest, RevokeOfAChainFileRevokesItsLeaf) {
+  // A node's certificate file: leaf, then intermediate.
+  RevokeFlags f;
+  f.certificate_file = dir_.Write("chain.crt", ReadFile(app1_) + ReadFile(root_));
+  absl::StatusOr<v1::RevokeCertificateRequest> req = BuildRevoke(f);
+  ASSERT_THAT(req, IsOk());
+  EXPECT_EQ(req->certificate_pem(), ReadFile(app1_));
+  f.certificate_file = dir_.Write("garbage.crt", "not a certificate\n");
+  EXPECT_THAT(BuildRevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "--certificate"));
+}
+
 TEST(UnrevokeRequestTest, NeedsAHash) {
   UnrevokeFlags f;
   EXPECT_THAT(BuildUnrevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "--sha256: required"));
