@@ -137,23 +137,7 @@ std::string ChannelCache::BundleFingerprint(const std::string& trust_domain) {
   auto it = fingerprints_.find(trust_domain);
   if (it != fingerprints_.end()) return it->second;
 
-  // What a verification of this domain's servers depends on: its roots,
-  // the revocations, and for a partner the peer record.
-  std::vector<std::string> parts;
-  std::shared_ptr<const pki::RootStore> roots;
-  if (trust_domain == source_->local_domain()) {
-    roots = snap->MtlsRoots(trust_domain);
-  } else if (const trust::PeerEntry* peer = snap->FindPeer(trust_domain)) {
-    roots = peer->roots;
-    parts.push_back(peer->proto.SerializeAsString());
-  }
-  if (roots) {
-    for (const pki::Certificate& c : roots->roots()) parts.push_back(c.Sha256Hex());
-  }
-  std::vector<std::string> revoked(snap->revoked().begin(), snap->revoked().end());
-  std::sort(revoked.begin(), revoked.end());
-  parts.insert(parts.end(), revoked.begin(), revoked.end());
-  std::string fingerprint = pki::HexEncode(pki::Sha256(absl::StrJoin(parts, "|")));
+  std::string fingerprint = TrustFingerprint(*snap, trust_domain);
   fingerprints_[trust_domain] = fingerprint;
   return fingerprint;
 }

@@ -111,6 +111,46 @@ PeerVerifier::PeerVerifier(Listener listener, std::shared_ptr<const TrustSource>
 uint64_t PeerVerifier::cache_hits() const { return hits_.load(std::memory_order_relaxed); }
 uint64_t PeerVerifier::cache_misses() const { return misses_.load(std::memory_order_relaxed); }
 
+std::string TrustFingerprint(const trust::TrustSnapshot& snap, absl::string_view trust_domain) {
+  std::vector<std::string> parts;
+  std::vector<std::string> root_names;
+  for (const v1::RootAuthority& root : snap.proto().roots()) {
+    if (root.trust_domain() == trust_domain) root_names.push_back(root.name());
+  }
+  std::shared_ptr<const pki::RootStore> roots;
+  if (trust_domain == snap.trust_domain()) {
+    roots = snap.MtlsRoots(trust_domain);
+  } else if (const trust::PeerEntry* peer = snap.FindPeer(trust_domain)) {
+    roots = peer->roots;
+    parts.push_back(peer->proto.SerializeAsString());
+    parts.push_back(peer->inert_reason);
+  }
+  std::sort(root_names.begin(), root_names.end());
+  parts.insert(parts.end(), root_names.begin(), root_names.end());
+  if (roots) {
+    for (const pki::Certificate& c : roots->roots()) parts.push_back(c.Sha256Hex());
+  }
+  std::vector<std::string> revoked(snap.revoked().begin(), snap.revoked().end());
+  std::sort(revoked.begin(), revoked.end());
+  parts.insert(parts.end(), revoked.begin(), revoked.end());
+  return pki::HexEncode(pki::Sha256(absl::StrJoin(parts, "|")));
+}
+
+std::string PeerVerifier::FingerprintFor(const trust::TrustSnapshot* snap,
+                                         const std::string& domain) const {
+  if (snap == nullptr) return "bootstrap";
+  absl::MutexLock lock(&fingerprint_mu_);
+  if (fingerprint_revision_ != snap->revision()) {
+    fingerprints_.clear();
+    fingerprint_revision_ = snap->revision();
+  }
+  auto it = fingerprints_.find(domain);
+  if (it == fingerprints_.end()) {
+    it = fingerprints_.emplace(domain, TrustFingerprint(*snap, domain)).first;
+  }
+  return it->second;
+}
+
 std::string ChainKey(absl::string_view leaf_pem, absl::string_view chain_pem) {
   return pki::HexEncode(pki::Sha256(absl::StrCat(leaf_pem, "|", chain_pem)));
 }
@@ -129,9 +169,14 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
   {
     absl::ReaderMutexLock lock(&mu_);
     auto it = cache_.find(chain_key);
-    if (it != cache_.end() && it->second.revision == revision && now < it->second.expires) {
-      hits_.fetch_add(1, std::memory_order_relaxed);
-      return it->second.result;
+    if (it != cache_.end() && now < it->second.expires) {
+      const CacheEntry& e = it->second;
+      if (e.revision == revision ||
+          (e.result.ok() && revision != kNoSnapshot && e.revision != kNoSnapshot &&
+           FingerprintFor(snap.get(), e.domain) == e.fingerprint)) {
+        hits_.fetch_add(1, std::memory_order_relaxed);
+        return e.result;
+      }
     }
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
@@ -158,6 +203,10 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
   entry.revision = revision;
   entry.result = result;
   entry.expires = result.ok() ? (*result)->valid_until : now + kRefusalCacheTtl;
+  if (result.ok()) {
+    entry.domain = (*result)->spiffe_id.trust_domain;
+    entry.fingerprint = FingerprintFor(snap.get(), entry.domain);
+  }
   absl::MutexLock lock(&mu_);
   // A full cache is dropped wholesale: entries are cheap to recompute and
   // this keeps the hot path free of eviction bookkeeping.

@@ -104,6 +104,11 @@ class PeerVerifier {
   struct CacheEntry {
     uint64_t revision = 0;
     absl::StatusOr<PeerIdentityPtr> result;
+    // For an accepted peer: its trust domain and the TrustFingerprint of that
+    // domain it was verified under. A newer revision with the same
+    // fingerprint (e.g. an issuer was added) reuses the result.
+    std::string domain;
+    std::string fingerprint;
     // A refusal is re-checked after this (a "not yet valid" chain may become
     // valid without a new revision); an acceptance until valid_until.
     absl::Time expires;
@@ -111,15 +116,28 @@ class PeerVerifier {
 
   static constexpr uint64_t kNoSnapshot = ~uint64_t{0};
 
+  // TrustFingerprint of `domain` in `snap`, memoized per revision.
+  std::string FingerprintFor(const trust::TrustSnapshot* snap, const std::string& domain) const;
+
   const Listener listener_;
   const std::shared_ptr<const TrustSource> source_;
   const size_t max_cache_entries_;
 
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex fingerprint_mu_;
+  mutable uint64_t fingerprint_revision_ ABSL_GUARDED_BY(fingerprint_mu_) = 0;
+  mutable absl::flat_hash_map<std::string, std::string> fingerprints_
+      ABSL_GUARDED_BY(fingerprint_mu_);
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};
 };
+
+// What verifying a peer of `trust_domain` depends on in `snap`: the MTLS
+// roots of the domain (names and certificates), for a partner the
+// federation peer record, and the revocations. Equal fingerprints mean equal
+// verification results, so caches keyed by it survive unrelated changes.
+std::string TrustFingerprint(const trust::TrustSnapshot& snap, absl::string_view trust_domain);
 
 // The cache key of a presented chain: hex SHA-256 over leaf and chain PEM.
 std::string ChainKey(absl::string_view leaf_pem, absl::string_view chain_pem);

@@ -239,10 +239,15 @@ absl::StatusOr<std::shared_ptr<ListenerSecurity>> ListenerSecurity::Create(
   self->credentials_ = grpc::experimental::TlsServerCredentials(tls);
   self->credentials_->SetAuthMetadataProcessor(processor);
 
+  // Open streams are re-checked on a thread of their own: a swap (and the
+  // control plane's commit behind it) never waits for a pass over every
+  // stream.
+  ListenerSecurity* raw = self.get();
+  self->checker_ = std::thread([raw] { raw->RecheckLoop(); });
   std::weak_ptr<ListenerSecurity> weak = self;
   self->subscription_ =
       source->holder()->Subscribe([weak](const std::shared_ptr<const trust::TrustSnapshot>&) {
-        if (auto strong = weak.lock()) strong->RecheckStreams();
+        if (auto strong = weak.lock()) strong->RequestRecheck();
       });
   return self;
 }
@@ -250,6 +255,32 @@ absl::StatusOr<std::shared_ptr<ListenerSecurity>> ListenerSecurity::Create(
 ListenerSecurity::~ListenerSecurity() {
   if (subscription_ >= 0) {
     source_->holder()->Unsubscribe(subscription_);
+  }
+  {
+    absl::MutexLock lock(&recheck_mu_);
+    stopping_ = true;
+  }
+  if (checker_.joinable()) checker_.join();
+}
+
+void ListenerSecurity::RequestRecheck() {
+  absl::MutexLock lock(&recheck_mu_);
+  recheck_pending_ = true;
+}
+
+void ListenerSecurity::RecheckLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&recheck_mu_);
+      recheck_mu_.Await(absl::Condition(
+          +[](ListenerSecurity* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->recheck_mu_) {
+            return self->recheck_pending_ || self->stopping_;
+          },
+          this));
+      if (stopping_) return;
+      recheck_pending_ = false;
+    }
+    RecheckStreams();
   }
 }
 
@@ -272,10 +303,15 @@ std::unique_ptr<ListenerSecurity::StreamToken> ListenerSecurity::TrackStream(
   std::string authorization;
   auto it = context->client_metadata().find("authorization");
   if (it != context->client_metadata().end()) authorization = ToString(it->second);
+  std::string key = ChainKey(pem.leaf, pem.chain);
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_stream_id_++;
-  streams_[id] = TrackedStream{context, std::move(method), std::move(pem.leaf),
-                               std::move(pem.chain), std::move(authorization)};
+  streams_[id] = TrackedStream{context,
+                               std::move(method),
+                               std::move(pem.leaf),
+                               std::move(pem.chain),
+                               std::move(authorization),
+                               std::move(key)};
   return std::unique_ptr<StreamToken>(new StreamToken(weak_from_this(), id));
 }
 
@@ -296,7 +332,7 @@ void ListenerSecurity::RecheckStreams() {
     absl::Status status;
     absl::StatusOr<PeerIdentityPtr> peer = absl::UnauthenticatedError("bearer");
     if (options_.client_auth == ClientAuth::kMutualTls) {
-      peer = verifier_->VerifyPeer(stream.leaf_pem, stream.chain_pem);
+      peer = verifier_->VerifyPeer(stream.chain_key, stream.leaf_pem, stream.chain_pem);
       status =
           peer.ok() ? Authorize(stream.method, **peer, source_->local_domain()) : peer.status();
     } else {

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -82,7 +83,8 @@ class ListenerSecurity : public std::enable_shared_from_this<ListenerSecurity> {
   class StreamToken;
   std::unique_ptr<StreamToken> TrackStream(grpc::ServerContextBase* context, std::string method);
 
-  // Re-checks every tracked stream now (also run on every snapshot swap).
+  // Re-checks every tracked stream now (also run, on the listener's checker
+  // thread, after every snapshot swap).
   void RecheckStreams();
 
  private:
@@ -93,16 +95,24 @@ class ListenerSecurity : public std::enable_shared_from_this<ListenerSecurity> {
     std::string chain_pem;
     // Bearer-token listeners: the call's `authorization` metadata.
     std::string authorization;
+    std::string chain_key;
   };
 
   ListenerSecurity(ListenerOptions options, std::shared_ptr<const TrustSource> source);
   void Untrack(uint64_t id);
+  void RequestRecheck();
+  void RecheckLoop();
 
   const ListenerOptions options_;
   const std::shared_ptr<const TrustSource> source_;
   std::shared_ptr<PeerVerifier> verifier_;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
   int subscription_ = -1;
+
+  absl::Mutex recheck_mu_;
+  bool recheck_pending_ ABSL_GUARDED_BY(recheck_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(recheck_mu_) = false;
+  std::thread checker_;
 
   absl::Mutex mu_;
   uint64_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;

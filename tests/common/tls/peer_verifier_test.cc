@@ -66,7 +66,7 @@ TEST_F(PeerVerifierTest, NoSnapshotAndNoBootstrapRefuses) {
                        "no_snapshot: no trust snapshot yet and no bootstrap bundle"));
 }
 
-TEST_F(PeerVerifierTest, CacheServesRepeatsAndIsKeyedByRevision) {
+TEST_F(PeerVerifierTest, CacheServesRepeatsAndSurvivesUnrelatedChanges) {
   Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
   auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
   tls::PeerVerifier verifier(tls::Listener::kInternal, source);
@@ -76,7 +76,15 @@ TEST_F(PeerVerifierTest, CacheServesRepeatsAndIsKeyedByRevision) {
   EXPECT_EQ(verifier.cache_misses(), 1u);
   EXPECT_EQ(verifier.cache_hits(), 4u);
 
+  // A change that does not touch what contoso's peers are verified with
+  // (here: the fabrikam federation peer) reuses the cached result.
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 2);
+  state.mutable_peers(0)->set_enabled(false);
+  Install(&holder_, state);
+  ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
+  EXPECT_EQ(verifier.cache_misses(), 1u);
+
+  state.set_revision(3);
   state.add_revocations()->set_sha256_hex(fe.certificate.Sha256Hex());
   Install(&holder_, state);
   EXPECT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)),
