@@ -9,6 +9,7 @@
 // server cannot start for another reason (store in use, port taken).
 #include <signal.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -59,6 +60,9 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(config->log_level()));
 
+  // A closed stdout (a log pipe whose reader went away) must not kill the
+  // control plane.
+  std::signal(SIGPIPE, SIG_IGN);
   // Signals are taken by sigwait below; block them before any thread
   // starts so none of gRPC's threads receives them.
   sigset_t signals;

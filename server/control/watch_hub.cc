@@ -167,6 +167,9 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
+      // A node that is only sent keepalives says nothing back; a write that
+      // went through on its stream is what shows it is still there.
+      if (ok && node_stream_ != 0) hub_->nodes_->Seen(node_stream_);
       if (!ok && !finish_requested_) {
         finish_requested_ = true;
         finish_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "watch: write failed");
