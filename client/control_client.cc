@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/pki/certificate.h"
@@ -111,7 +112,13 @@ absl::Status ControlClient::Explain(const absl::Status& status, absl::Time start
             absl::StrCat(where, " is not trusted: ", it->rule, ": ", it->reason));
       }
     }
-    return absl::UnavailableError(absl::StrCat(where, ": ", status.message()));
+    // A server that refuses our certificate closes the connection during
+    // the handshake; gRPC cannot tell that from other failures, so say both.
+    const bool closed_in_setup = absl::StrContains(status.message(), "Socket closed") ||
+                                 absl::StrContains(status.message(), "andshake");
+    return absl::UnavailableError(
+        absl::StrCat(where, ": ", status.message(),
+                     closed_in_setup ? " (it may not trust our certificate)" : ""));
   }
   if (status.code() == absl::StatusCode::kDeadlineExceeded && absl::Now() >= deadline &&
       status.message() == "Deadline Exceeded") {

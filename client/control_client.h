@@ -5,8 +5,9 @@
 // and verifies the control plane against a bootstrap root bundle, as a node
 // does before its first snapshot (DESIGN.md §5). Every call carries a
 // deadline; gRPC failures come back as absl::Status with the same code and
-// message, and a refused TLS handshake comes back as UNAUTHENTICATED naming
-// the rule that refused the control plane's certificate.
+// message; a control plane whose certificate we refuse comes back as
+// UNAUTHENTICATED naming the rule, one that refuses ours as UNAVAILABLE
+// (gRPC only sees the connection closed) with a hint saying so.
 //
 //   client::ControlClientOptions opts;
 //   opts.address = "127.0.0.1:7000";

@@ -11,18 +11,13 @@
 #include "client/pki_init.h"
 #include "client/tfctl_commands.h"
 #include "client/tfctl_exit.h"
-#include "common/status/status.h"
 
 namespace trustfabric::client {
 namespace {
 
 void RunInit(const PkiInitOptions& options) {
   absl::StatusOr<PkiInitResult> result = RunPkiInit(options);
-  if (!result.ok()) {
-    std::cerr << "tfctl pki init: " << CodeName(result.status().code()) << ": "
-              << result.status().message() << "\n";
-    throw CLI::RuntimeError(ExitStatusFor(result.status().code()));
-  }
+  if (!result.ok()) Fail(result.status());
   std::cout << FormatPkiInitSummary(*result);
 }
 

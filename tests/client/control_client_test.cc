@@ -179,6 +179,17 @@ TEST_F(ControlClientTest, NonAdminIsRefusedByPolicy) {
   EXPECT_THAT(control_.calls(), ::testing::IsEmpty());
 }
 
+TEST_F(ControlClientTest, AdminOfAnotherRootIsRefusedByTheControlPlane) {
+  ControlClientOptions opts = control_.AdminOptions();
+  opts.certificate_file = control_.impostor_admin().certificate_file;
+  opts.key_file = control_.impostor_admin().key_file;
+  auto client = MustCreate(opts);
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ListRootAuthorities(),
+              StatusIs(absl::StatusCode::kUnavailable, "it may not trust our certificate"));
+  EXPECT_THAT(control_.calls(), ::testing::IsEmpty());
+}
+
 TEST_F(ControlClientTest, UnreachableControlPlaneIsUnavailable) {
   ControlClientOptions opts = control_.AdminOptions();
   // Port 1 on loopback: nothing listens there in a test environment.

@@ -68,6 +68,8 @@ FakeControlPlane::FakeControlPlane()
                          domain_->IssueNode("admin", "admin1", "admin1.contoso.test"));
   frontend_ = WriteIdentity(*domain_, dir_, "fe1",
                             domain_->IssueNode("frontend", "fe1", "fe1.contoso.test"));
+  impostor_admin_ = WriteIdentity(*impostor_, dir_, "impostor-admin1",
+                                  impostor_->IssueNode("admin", "admin1", "admin1.contoso.test"));
   root_file_ = dir_.Write("root.crt", domain_->RootPem());
   impostor_root_file_ = dir_.Write("impostor-root.crt", impostor_->RootPem());
   const ClientFiles server = WriteIdentity(

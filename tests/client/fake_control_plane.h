@@ -60,6 +60,9 @@ class FakeControlPlane {
   const ClientFiles& admin() const { return admin_; }
   // spiffe://contoso.test/frontend/fe1: trusted, but not an admin.
   const ClientFiles& frontend() const { return frontend_; }
+  // spiffe://contoso.test/admin/admin1 issued by the impostor domain: a
+  // certificate the control plane does not trust.
+  const ClientFiles& impostor_admin() const { return impostor_admin_; }
   // contoso.test's root PEM file (the bootstrap bundle).
   const std::string& root_file() const { return root_file_; }
   // The impostor root's PEM file.
@@ -108,6 +111,7 @@ class FakeControlPlane {
   std::unique_ptr<TestDomain> impostor_;
   ClientFiles admin_;
   ClientFiles frontend_;
+  ClientFiles impostor_admin_;
   std::string root_file_;
   std::string impostor_root_file_;
 

@@ -330,6 +330,11 @@ TEST_F(TfctlAdminE2ETest, RootsAddListAndRemoveWithAndWithoutForce) {
   r = AddPartnerRoot();
   EXPECT_EQ(r.status, 5) << r;
   ExpectOneErrorLine(r, "tfctl: already_exists: root authority fabrikam-root already exists");
+  // A leaf that is neither a CA nor self-signed anchors nothing.
+  r = Tfctl({"root", "add", "--name", "not-a-ca", "--certificate", File(kDomain, "app2")});
+  EXPECT_EQ(r.status, 3) << r;
+  ExpectOneErrorLine(r, "tfctl: invalid_argument: root authority not-a-ca: ");
+  EXPECT_THAT(r.err, HasSubstr("not-a-ca"));
 
   r = Tfctl({"--json", "root", "list"});
   ASSERT_EQ(r.status, 0) << r;
@@ -499,10 +504,10 @@ TEST_F(TfctlAdminE2ETest, RevokeAndUnrevoke) {
   r = Tfctl({"unrevoke", "--sha256", app2_sha});
   EXPECT_EQ(r.status, 4) << r;
 
-  // A chain file holds two certificates; the control plane wants one.
+  // A node's chain file means its leaf, which is revoked already.
   r = Tfctl({"revoke", "--certificate", File(kDomain, "fe1")});
-  EXPECT_EQ(r.status, 3) << r;
-  ExpectOneErrorLine(r, "tfctl: invalid_argument: certificate_pem:");
+  EXPECT_EQ(r.status, 5) << r;
+  ExpectOneErrorLine(r, "tfctl: already_exists: revocation " + fe1_sha);
 }
 
 TEST_F(TfctlAdminE2ETest, SnapshotFilesStatusAuditAndEnvironment) {
@@ -605,6 +610,14 @@ TEST_F(TfctlAdminE2ETest, UntrustedOrUnreachableControlPlane) {
   // Another name than the control plane's certificate carries: refused.
   r = Tfctl({"--server-name", "control9.contoso.test", "status"});
   EXPECT_EQ(r.status, 9) << r;
+
+  // An admin of the partner domain: the control plane closes the
+  // connection during the handshake.
+  r = Tfctl({"--cert", File(kPartner, "admin1"), "--key", File(kPartner, "admin1", "key"), "root",
+             "list"});
+  EXPECT_EQ(r.status, 10) << r;
+  ExpectOneErrorLine(r, "tfctl: unavailable: control plane control1.contoso.test at " + address_);
+  EXPECT_THAT(r.err, HasSubstr("it may not trust our certificate"));
 
   control_->Kill(SIGTERM);
   EXPECT_EQ(ExitCode(control_->Wait(absl::Seconds(30))), 0);
