@@ -17,47 +17,6 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
-v1::TrustChange PutRoot(const v1::RootAuthority& root) {
-  v1::TrustChange change;
-  *change.mutable_put_root() = root;
-  return change;
-}
-v1::TrustChange RemoveRoot(const std::string& name) {
-  v1::TrustChange change;
-  change.set_remove_root(name);
-  return change;
-}
-v1::TrustChange PutIssuer(const v1::TokenIssuer& issuer) {
-  v1::TrustChange change;
-  *change.mutable_put_issuer() = issuer;
-  return change;
-}
-v1::TrustChange RemoveIssuer(const std::string& name) {
-  v1::TrustChange change;
-  change.set_remove_issuer(name);
-  return change;
-}
-v1::TrustChange PutPeer(const v1::FederationPeer& peer) {
-  v1::TrustChange change;
-  *change.mutable_put_peer() = peer;
-  return change;
-}
-v1::TrustChange RemovePeer(const std::string& trust_domain) {
-  v1::TrustChange change;
-  change.set_remove_peer(trust_domain);
-  return change;
-}
-v1::TrustChange PutRevocation(const v1::Revocation& revocation) {
-  v1::TrustChange change;
-  *change.mutable_put_revocation() = revocation;
-  return change;
-}
-v1::TrustChange RemoveRevocation(const std::string& sha256_hex) {
-  v1::TrustChange change;
-  change.set_remove_revocation(sha256_hex);
-  return change;
-}
-
 std::vector<std::string> RootNames(const v1::TrustSnapshot& proto) {
   std::vector<std::string> names;
   for (const v1::RootAuthority& root : proto.roots()) names.push_back(root.name());

@@ -87,6 +87,48 @@ std::string StatusText(const absl::Status& status);
 pki::IssuedCertificate MustIssue(const pki::CertificateSpec& spec,
                                  const pki::IssuedCertificate* issuer);
 
+// One-change TrustChange builders.
+inline v1::TrustChange PutRoot(const v1::RootAuthority& root) {
+  v1::TrustChange change;
+  *change.mutable_put_root() = root;
+  return change;
+}
+inline v1::TrustChange RemoveRoot(const std::string& name) {
+  v1::TrustChange change;
+  change.set_remove_root(name);
+  return change;
+}
+inline v1::TrustChange PutIssuer(const v1::TokenIssuer& issuer) {
+  v1::TrustChange change;
+  *change.mutable_put_issuer() = issuer;
+  return change;
+}
+inline v1::TrustChange RemoveIssuer(const std::string& name) {
+  v1::TrustChange change;
+  change.set_remove_issuer(name);
+  return change;
+}
+inline v1::TrustChange PutPeer(const v1::FederationPeer& peer) {
+  v1::TrustChange change;
+  *change.mutable_put_peer() = peer;
+  return change;
+}
+inline v1::TrustChange RemovePeer(const std::string& trust_domain) {
+  v1::TrustChange change;
+  change.set_remove_peer(trust_domain);
+  return change;
+}
+inline v1::TrustChange PutRevocation(const v1::Revocation& revocation) {
+  v1::TrustChange change;
+  *change.mutable_put_revocation() = revocation;
+  return change;
+}
+inline v1::TrustChange RemoveRevocation(const std::string& sha256_hex) {
+  v1::TrustChange change;
+  change.set_remove_revocation(sha256_hex);
+  return change;
+}
+
 }  // namespace trustfabric::trust
 
 #endif  // TRUSTFABRIC_TESTS_COMMON_TRUST_TRUST_FIXTURE_H_
