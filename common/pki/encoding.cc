@@ -22,10 +22,8 @@ std::string Digest(const EVP_MD* md, absl::string_view data) {
 }
 
 constexpr char kHexDigits[] = "0123456789abcdef";
-constexpr char kBase64Url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-constexpr char kBase64Std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kBase64Std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -34,51 +32,84 @@ int HexValue(char c) {
   return -1;
 }
 
-int Base64Value(char c, char c62, char c63) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == c62) return 62;
-  if (c == c63) return 63;
-  return -1;
+// Decoding table of one alphabet: the 6-bit value of each byte, -1 if none.
+struct Base64Table {
+  int8_t value[256];
+};
+
+Base64Table MakeTable(char c62, char c63) {
+  Base64Table t;
+  for (int i = 0; i < 256; ++i) t.value[i] = -1;
+  for (int i = 0; i < 26; ++i) {
+    t.value['A' + i] = static_cast<int8_t>(i);
+    t.value['a' + i] = static_cast<int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) t.value['0' + i] = static_cast<int8_t>(52 + i);
+  t.value[static_cast<unsigned char>(c62)] = 62;
+  t.value[static_cast<unsigned char>(c63)] = 63;
+  return t;
 }
 
-// Decodes unpadded base64 over the given alphabet. `what` names the encoding
-// in messages.
-absl::StatusOr<std::string> DecodeUnpadded(absl::string_view text, char c62, char c63,
+const Base64Table& TableFor(char c62) {
+  static const Base64Table url = MakeTable('-', '_');
+  static const Base64Table std_table = MakeTable('+', '/');
+  return c62 == '-' ? url : std_table;
+}
+
+// Decodes unpadded base64 over the alphabet whose 62nd character is `c62`
+// ('-': base64url, '+': standard). `what` names the encoding in messages.
+absl::StatusOr<std::string> DecodeUnpadded(absl::string_view text, char c62,
                                            absl::string_view what) {
   // A single leftover character carries only 6 bits: never a whole byte.
   if (text.size() % 4 == 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": invalid length ", text.size(), " (truncated input)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": invalid length ", text.size(), " (truncated input)"));
   }
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int acc_bits = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const int v = Base64Value(text[i], c62, c63);
-    if (v < 0) {
-      if (text[i] == '=') {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, ": padding at position ", i, " is not allowed"));
-      }
+  const int8_t* table = TableFor(c62).value;
+  auto bad_character = [&](size_t i) {
+    if (text[i] == '=') {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": invalid character at position ", i));
+          absl::StrCat(what, ": padding at position ", i, " is not allowed"));
     }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    acc_bits += 6;
-    if (acc_bits >= 8) {
-      acc_bits -= 8;
-      out.push_back(static_cast<char>((acc >> acc_bits) & 0xff));
-      acc &= (1u << acc_bits) - 1;
+    return absl::InvalidArgumentError(absl::StrCat(what, ": invalid character at position ", i));
+  };
+  auto value = [&](size_t i) { return table[static_cast<unsigned char>(text[i])]; };
+  const size_t full = text.size() / 4 * 4;
+  const size_t tail = text.size() - full;
+  std::string out(full / 4 * 3 + (tail == 0 ? 0 : tail - 1), '\0');
+  size_t o = 0;
+  // Four characters make three bytes.
+  for (size_t i = 0; i < full; i += 4) {
+    const int a = value(i), b = value(i + 1), c = value(i + 2), d = value(i + 3);
+    if ((a | b | c | d) < 0) {
+      for (size_t k = i;; ++k) {
+        if (value(k) < 0) return bad_character(k);
+      }
     }
+    const uint32_t n = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                       (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
+    out[o++] = static_cast<char>(n >> 16);
+    out[o++] = static_cast<char>((n >> 8) & 0xff);
+    out[o++] = static_cast<char>(n & 0xff);
   }
-  // Non-zero leftover bits mean several encodings decode to the same bytes;
-  // signatures and token comparisons depend on exactly one.
-  if (acc_bits > 0 && acc != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": non-canonical trailing bits at position ", text.size() - 1));
+  if (tail > 0) {
+    uint32_t n = 0;
+    for (size_t k = full; k < text.size(); ++k) {
+      const int v = value(k);
+      if (v < 0) return bad_character(k);
+      n = (n << 6) | static_cast<uint32_t>(v);
+    }
+    // 2 characters: 12 bits, 1 byte + 4 spare bits; 3: 18 bits, 2 bytes + 2.
+    const int spare = tail == 2 ? 4 : 2;
+    // Non-zero spare bits mean several encodings decode to the same bytes;
+    // signatures and token comparisons depend on exactly one.
+    if ((n & ((1u << spare) - 1)) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": non-canonical trailing bits at position ", text.size() - 1));
+    }
+    n >>= spare;
+    if (tail == 3) out[o++] = static_cast<char>(n >> 8);
+    out[o++] = static_cast<char>(n & 0xff);
   }
   return out;
 }
@@ -89,8 +120,7 @@ std::string Base64EncodeWith(absl::string_view bytes, const char* alphabet, bool
   size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) |
-                 (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                 static_cast<uint8_t>(bytes[i + 2]);
+                 (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
     out.push_back(alphabet[(v >> 18) & 63]);
     out.push_back(alphabet[(v >> 12) & 63]);
     out.push_back(alphabet[(v >> 6) & 63]);
@@ -103,8 +133,7 @@ std::string Base64EncodeWith(absl::string_view bytes, const char* alphabet, bool
     out.push_back(alphabet[(v >> 12) & 63]);
     if (pad) out.append("==");
   } else if (rest == 2) {
-    uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) |
-                 (static_cast<uint8_t>(bytes[i + 1]) << 8);
+    uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
     out.push_back(alphabet[(v >> 18) & 63]);
     out.push_back(alphabet[(v >> 12) & 63]);
     out.push_back(alphabet[(v >> 6) & 63]);
@@ -115,8 +144,18 @@ std::string Base64EncodeWith(absl::string_view bytes, const char* alphabet, bool
 
 }  // namespace
 
-std::string Sha256(absl::string_view data) { return Digest(EVP_sha256(), data); }
-std::string Sha1(absl::string_view data) { return Digest(EVP_sha1(), data); }
+// Fetched once: with OpenSSL 3 the legacy EVP_sha256() handle makes every
+// digest fetch its implementation again (locks and a property query), which
+// costs more than hashing a token.
+std::string Sha256(absl::string_view data) {
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return Digest(md != nullptr ? md : EVP_sha256(), data);
+}
+
+std::string Sha1(absl::string_view data) {
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  return Digest(md != nullptr ? md : EVP_sha1(), data);
+}
 
 std::string HexEncode(absl::string_view bytes) {
   std::string out;
@@ -131,8 +170,7 @@ std::string HexEncode(absl::string_view bytes) {
 
 absl::StatusOr<std::string> HexDecode(absl::string_view hex) {
   if (hex.size() % 2 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hex: odd length ", hex.size()));
+    return absl::InvalidArgumentError(absl::StrCat("hex: odd length ", hex.size()));
   }
   std::string out;
   out.reserve(hex.size() / 2);
@@ -157,17 +195,17 @@ std::string Base64Encode(absl::string_view bytes) {
 }
 
 absl::StatusOr<std::string> Base64UrlDecode(absl::string_view text) {
-  return DecodeUnpadded(text, '-', '_', "base64url");
+  return DecodeUnpadded(text, '-', "base64url");
 }
 
 absl::StatusOr<std::string> Base64Decode(absl::string_view text) {
   if (text.size() % 4 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "base64: invalid length ", text.size(), " (not a multiple of 4)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("base64: invalid length ", text.size(), " (not a multiple of 4)"));
   }
   size_t pad = 0;
   while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
-  return DecodeUnpadded(text.substr(0, text.size() - pad), '+', '/', "base64");
+  return DecodeUnpadded(text.substr(0, text.size() - pad), '+', "base64");
 }
 
 }  // namespace trustfabric::pki

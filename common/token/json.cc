@@ -459,6 +459,18 @@ class Parser {
   bool ParseString(std::string* out) {
     ++pos_;  // opening quote
     while (true) {
+      // Runs of plain printable ASCII (all of a token's usual text) are
+      // copied in one append; everything else takes the checks below.
+      size_t run = pos_;
+      while (run < s_.size()) {
+        const unsigned char r = static_cast<unsigned char>(s_[run]);
+        if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;
+        ++run;
+      }
+      if (run > pos_) {
+        out->append(s_.data() + pos_, run - pos_);
+        pos_ = run;
+      }
       if (AtEnd()) return Fail("unterminated string");
       unsigned char c = static_cast<unsigned char>(Peek());
       if (c == '"') {
