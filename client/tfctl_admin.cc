@@ -45,20 +45,6 @@ struct AdminSettings {
 };
 using SettingsPtr = std::shared_ptr<AdminSettings>;
 
-// A flag error: report as usage (exit 2).
-template <typename T>
-T OrUsage(absl::StatusOr<T> value) {
-  if (!value.ok()) FailUsage(value.status());
-  return *std::move(value);
-}
-
-// A failed call: report with the status's exit code.
-template <typename T>
-T OrFail(absl::StatusOr<T> value) {
-  if (!value.ok()) Fail(value.status());
-  return *std::move(value);
-}
-
 std::unique_ptr<ControlClient> Connect(const AdminSettings& s) {
   return OrUsage(ControlClient::Create(OrUsage(ResolveConnection(s.connection))));
 }

@@ -52,12 +52,6 @@ struct ClusterFlags {
 };
 using FlagsPtr = std::shared_ptr<ClusterFlags>;
 
-template <typename T>
-T OrUsage(absl::StatusOr<T> value) {
-  if (!value.ok()) FailUsage(value.status());
-  return *std::move(value);
-}
-
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, absl::string_view flag) {
   absl::Duration d;
   if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {

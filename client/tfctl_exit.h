@@ -31,6 +31,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace trustfabric::client {
 
@@ -55,6 +56,19 @@ std::string UsageLine(absl::string_view message);
 // status without printing more).
 [[noreturn]] void Fail(const absl::Status& status);
 [[noreturn]] void FailUsage(const absl::Status& status);
+
+// The value, or the command ends: as a usage error (a flag was bad) or with
+// the status's exit code (a call failed).
+template <typename T>
+T OrUsage(absl::StatusOr<T> value) {
+  if (!value.ok()) FailUsage(value.status());
+  return *std::move(value);
+}
+template <typename T>
+T OrFail(absl::StatusOr<T> value) {
+  if (!value.ok()) Fail(value.status());
+  return *std::move(value);
+}
 
 // Parses and runs `app`. Help and version go to `out` with status 0; a
 // CLI11 parse error (unknown flag, missing required flag, a value the flag's

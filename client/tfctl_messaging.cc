@@ -67,18 +67,6 @@ struct Session {
   std::string token;
 };
 
-template <typename T>
-T OrUsage(absl::StatusOr<T> value) {
-  if (!value.ok()) FailUsage(value.status());
-  return *std::move(value);
-}
-
-template <typename T>
-T OrFail(absl::StatusOr<T> value) {
-  if (!value.ok()) Fail(value.status());
-  return *std::move(value);
-}
-
 absl::Status Usage(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
 absl::StatusOr<std::string> ReadFlagFileOrStdin(const std::string& path, absl::string_view flag) {
