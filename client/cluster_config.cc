@@ -475,6 +475,15 @@ absl::StatusOr<ClusterLayout> BuildClusterLayout(const std::string& dir, int sub
   return layout;
 }
 
+namespace {
+
+// The service's own loopback host with the metrics port.
+std::string MetricsAddress(const ClusterService& service) {
+  return absl::StrCat(service.address.substr(0, service.address.rfind(':')), ":", kMetricsPort);
+}
+
+}  // namespace
+
 v1::ControlPlaneConfig ControlConfigFor(const ClusterLayout& layout,
                                         const ClusterService& service) {
   const ClusterDomain& d = *layout.FindDomain(service.domain);
@@ -489,6 +498,7 @@ v1::ControlPlaneConfig ControlConfigFor(const ClusterLayout& layout,
   c.set_seed_root_file(d.root_file);
   c.set_store("sqlite");
   c.set_sqlite_path(Join(service.state_dir, "control.db"));
+  c.set_metrics_address(MetricsAddress(service));
   c.set_log_level("info");
   return c;
 }
@@ -529,6 +539,7 @@ v1::NodeConfig NodeConfigFor(const ClusterLayout& layout, const ClusterService& 
   for (const ClusterService& s : layout.services) {
     if (s.domain == d.domain) (*c.mutable_addresses())[s.dns_name] = s.address;
   }
+  c.set_metrics_address(MetricsAddress(service));
   c.set_log_level("info");
   return c;
 }

@@ -49,6 +49,8 @@ inline constexpr int kFrontendInternalPort = 7200;
 inline constexpr int kFrontendClientPort = 7443;
 inline constexpr int kEdgeInternalPort = 7300;
 inline constexpr int kEdgeFederationPort = 7400;
+// Prometheus metrics of every service, on its own loopback address.
+inline constexpr int kMetricsPort = 9100;
 
 // The two domains, in address order (third octet 1 and 2).
 inline constexpr const char* kClusterDomains[] = {"contoso.test", "fabrikam.test"};

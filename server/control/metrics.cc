@@ -4,36 +4,16 @@
 #include <string>
 #include <utility>
 
-#include "common/tls/rejections.h"
+#include "server/metrics/prometheus_util.h"
 
 namespace trustfabric::control {
 namespace {
 
-using prometheus::ClientMetric;
+using metrics::Counter;
+using metrics::Family;
+using metrics::Gauge;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-ClientMetric Gauge(double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  m.gauge.value = value;
-  return m;
-}
-
-ClientMetric Counter(double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  m.counter.value = value;
-  return m;
-}
 
 }  // namespace
 
@@ -82,18 +62,7 @@ std::vector<MetricFamily> ControlMetrics::Collect() const {
   nacks.metric.push_back(Counter(static_cast<double>(nodes_->nacks_total())));
   out.push_back(std::move(nacks));
 
-  MetricFamily rejections =
-      Family("trustfabric_control_rejections_total",
-             "Peers and calls refused by transport security or policy.", MetricType::Counter);
-  for (const auto& [key, count] : tls::RejectionCounts()) {
-    const size_t slash = key.find('/');
-    std::string listener = slash == std::string::npos ? key : key.substr(0, slash);
-    std::string rule = slash == std::string::npos ? "" : key.substr(slash + 1);
-    rejections.metric.push_back(
-        Counter(static_cast<double>(count),
-                {{"listener", std::move(listener)}, {"rule", std::move(rule)}}));
-  }
-  out.push_back(std::move(rejections));
+  out.push_back(metrics::RejectionFamily("trustfabric_control_rejections_total"));
   return out;
 }
 

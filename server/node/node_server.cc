@@ -9,6 +9,7 @@
 #include "common/tls/identity_files.h"
 #include "server/node/edge_service.h"
 #include "server/node/frontend_service.h"
+#include "server/node/node_metrics.h"
 #include "server/node/registrar_service.h"
 #include "server/node/registry.h"
 #include "spdlog/spdlog.h"
@@ -16,6 +17,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
+#include <prometheus/exposer.h>
 
 namespace trustfabric::node {
 namespace {
@@ -170,6 +172,19 @@ absl::Status NodeServer::Start() {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", b.address));
     }
   }
+  if (!c.metrics_address().empty()) {
+    try {
+      exposer_ = std::make_unique<prometheus::Exposer>(c.metrics_address());
+    } catch (const std::exception& e) {
+      Shutdown(absl::ZeroDuration());
+      return absl::UnavailableError(
+          absl::StrCat("metrics_address: cannot listen on ", c.metrics_address(), ": ", e.what()));
+    }
+    metrics_ = std::make_shared<NodeMetrics>(&ctx_.config, agent_.get());
+    exposer_->RegisterCollectable(metrics_);
+    std::vector<int> ports = exposer_->GetListeningPorts();
+    metrics_port_ = ports.empty() ? 0 : ports.front();
+  }
   TF_RETURN_IF_ERROR(agent_->Start());
   spdlog::info(
       "{} {} serving: listen={}{}{}", c.role(), c.dns_name(), c.listen().address(),
@@ -179,6 +194,7 @@ absl::Status NodeServer::Start() {
 }
 
 void NodeServer::Shutdown(absl::Duration grace) {
+  exposer_.reset();  // no scrape may outlive what it reads
   if (server_) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   }

@@ -26,6 +26,11 @@
 
 #include <grpcpp/server.h>
 
+namespace prometheus {
+class Collectable;
+class Exposer;
+}  // namespace prometheus
+
 namespace trustfabric::node {
 
 // INVALID_ARGUMENT naming the first bad field of `config` (role, trust
@@ -47,6 +52,8 @@ class NodeServer {
 
   const NodeContext& context() const { return ctx_; }
   TrustAgent& agent() { return *agent_; }
+  // The metrics port when metrics_address is set (useful with port 0).
+  int metrics_port() const { return metrics_port_; }
 
  private:
   class Services;
@@ -57,6 +64,9 @@ class NodeServer {
   std::unique_ptr<TrustAgent> agent_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<prometheus::Collectable> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int metrics_port_ = 0;
 };
 
 }  // namespace trustfabric::node

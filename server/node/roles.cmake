@@ -8,7 +8,8 @@ tf_library(tf_node_roles
   DEPS tf_tls tf_token tf_trust tf_grpc_proto tf_status nlohmann_json::nlohmann_json
        spdlog::spdlog absl::synchronization)
 
-tf_library(tf_node_server SRCS ${_roles}/node_server.cc
-  DEPS tf_node_roles tf_trust_agent gRPC::grpc++_reflection)
+tf_library(tf_node_server SRCS ${_roles}/node_server.cc ${_roles}/node_metrics.cc
+  DEPS tf_node_roles tf_trust_agent tf_metrics gRPC::grpc++_reflection prometheus-cpp::core
+       prometheus-cpp::pull)
 tf_executable(tfnode SRCS ${_roles}/tfnode_main.cc
   DEPS tf_node_server tf_config CLI11::CLI11)

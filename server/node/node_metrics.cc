@@ -1,0 +1,67 @@
+// Node metrics; see node_metrics.h.
+#include "server/node/node_metrics.h"
+
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "server/metrics/prometheus_util.h"
+
+namespace trustfabric::node {
+
+using metrics::Counter;
+using metrics::Family;
+using metrics::Gauge;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+std::vector<MetricFamily> NodeMetrics::Collect() const {
+  std::vector<MetricFamily> out;
+  const TrustAgentStatus status = agent_->status();
+
+  MetricFamily info =
+      Family("trustfabric_node_info", "The node's role and names.", MetricType::Gauge);
+  info.metric.push_back(Gauge(1, {{"role", config_->role()},
+                                  {"trust_domain", config_->trust_domain()},
+                                  {"dns_name", config_->dns_name()}}));
+  out.push_back(std::move(info));
+
+  MetricFamily revision =
+      Family("trustfabric_node_trust_revision", "Revision of the trust snapshot the node applied.",
+             MetricType::Gauge);
+  revision.metric.push_back(Gauge(static_cast<double>(status.applied_revision)));
+  out.push_back(std::move(revision));
+
+  MetricFamily connected =
+      Family("trustfabric_node_control_plane_connected",
+             "1 while a Watch stream to a control plane is open.", MetricType::Gauge);
+  connected.metric.push_back(Gauge(status.connected ? 1 : 0));
+  out.push_back(std::move(connected));
+
+  MetricFamily updates =
+      Family("trustfabric_node_trust_updates_total",
+             "Trust updates applied (ACKed) or refused (NACKed).", MetricType::Counter);
+  updates.metric.push_back(
+      Counter(static_cast<double>(status.updates_applied), {{"result", "applied"}}));
+  updates.metric.push_back(
+      Counter(static_cast<double>(status.updates_nacked), {{"result", "nacked"}}));
+  out.push_back(std::move(updates));
+
+  if (status.last_confirmed != absl::InfinitePast()) {
+    MetricFamily age =
+        Family("trustfabric_node_trust_confirmed_age_seconds",
+               "Seconds since a control plane last confirmed the trust state.", MetricType::Gauge);
+    age.metric.push_back(Gauge(absl::ToDoubleSeconds(absl::Now() - status.last_confirmed)));
+    out.push_back(std::move(age));
+  }
+
+  MetricFamily serving =
+      Family("trustfabric_node_serving", "1 while the staleness policy lets the node serve.",
+             MetricType::Gauge);
+  serving.metric.push_back(Gauge(agent_->ServingStatus().ok() ? 1 : 0));
+  out.push_back(std::move(serving));
+
+  out.push_back(metrics::RejectionFamily("trustfabric_node_rejections_total"));
+  return out;
+}
+
+}  // namespace trustfabric::node
