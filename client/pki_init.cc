@@ -1,16 +1,11 @@
 // Development PKI generation; see pki_init.h.
 #include "client/pki_init.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/rand.h>
 
-#include <cerrno>
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -25,6 +20,7 @@
 #include "common/pki/issue.h"
 #include "common/pki/private_key.h"
 #include "common/pki/spiffe.h"
+#include "common/status/atomic_file.h"
 #include "common/status/status.h"
 #include "nlohmann/json.hpp"
 
@@ -50,60 +46,15 @@ constexpr NodeSpec kNodes[] = {
 };
 constexpr NodeSpec kAdmin = {pki::Role::kAdmin, "admin1"};
 
-absl::Status WriteError(const std::string& path, absl::string_view what) {
-  return absl::InternalError(absl::StrCat("write ", path, ": ", what, ": ", std::strerror(errno)));
-}
-
-// Writes through a temporary file and rename, so a reader (or an identity
-// file watcher) never sees a half-written certificate or key, and a key is
-// never readable by others even for a moment.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents,
-                                 mode_t mode) {
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return WriteError(tmp, "open");
-  // The umask may have narrowed the mode; set exactly what was asked for.
-  if (::fchmod(fd, mode) != 0) {
-    absl::Status s = WriteError(tmp, "chmod");
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      absl::Status s = WriteError(tmp, "write");
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    absl::Status s = WriteError(tmp, "sync");
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = WriteError(path, "rename");
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckOptions(const PkiInitOptions& options) {
   if (options.domains.empty()) return absl::InvalidArgumentError("domains: none given");
   absl::flat_hash_set<std::string> seen;
   for (size_t i = 0; i < options.domains.size(); ++i) {
     const std::string& d = options.domains[i];
     if (!pki::IsValidDnsName(d)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "domains[", i, "]: \"", d.size() > 253 ? d.substr(0, 253) + "..." : d,
-          "\" is not a lower-case dns name with at least two labels"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("domains[", i, "]: \"", d.size() > 253 ? d.substr(0, 253) + "..." : d,
+                       "\" is not a lower-case dns name with at least two labels"));
     }
     if (!seen.insert(d).second) {
       return absl::InvalidArgumentError(absl::StrCat("domains[", i, "]: duplicate ", d));
@@ -136,9 +87,9 @@ absl::Status CheckNotExisting(const PkiInitOptions& options) {
     if (fs::exists(out / d, ec)) existing.push_back(out / d);
   }
   if (!existing.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "out: a pki already exists at ", existing.front().string(),
-        "; pass --force to overwrite it"));
+    return absl::FailedPreconditionError(absl::StrCat("out: a pki already exists at ",
+                                                      existing.front().string(),
+                                                      "; pass --force to overwrite it"));
   }
   return absl::OkStatus();
 }
@@ -281,9 +232,13 @@ class DomainBuilder {
 
 nlohmann::json EntryJson(const PkiEntry& e) {
   nlohmann::json j = {
-      {"domain", e.domain},       {"kind", e.kind},           {"name", e.name},
-      {"cert", e.cert_path},      {"key", e.key_path},
-      {"sha256", e.sha256},       {"not_after", Rfc3339(e.not_after)},
+      {"domain", e.domain},
+      {"kind", e.kind},
+      {"name", e.name},
+      {"cert", e.cert_path},
+      {"key", e.key_path},
+      {"sha256", e.sha256},
+      {"not_after", Rfc3339(e.not_after)},
   };
   if (!e.role.empty()) j["role"] = e.role;
   if (!e.spiffe_id.empty()) j["spiffe_id"] = e.spiffe_id;
@@ -375,8 +330,8 @@ std::string FormatPkiInitSummary(const PkiInitResult& result) {
     for (const PkiEntry& e : result.entries) t = std::min(t, e.not_after);
     return t;
   }();
-  absl::StrAppend(&out, "\nkeys are mode 0600; certificates expire from ",
-                  Rfc3339(earliest), "\nmanifest: ", result.manifest_path, "\n");
+  absl::StrAppend(&out, "\nkeys are mode 0600; certificates expire from ", Rfc3339(earliest),
+                  "\nmanifest: ", result.manifest_path, "\n");
   return out;
 }
 

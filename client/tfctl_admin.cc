@@ -11,11 +11,7 @@
 //                  --endpoint 127.0.0.13:7443=edge1.fabrikam.test
 //                  --allowed-server edge1.fabrikam.test
 //   tfctl --json status | jq '.nodes[] | select(.lag != "0")'
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -32,6 +28,7 @@
 #include "client/admin_requests.h"
 #include "client/control_client.h"
 #include "client/tfctl_commands.h"
+#include "common/status/atomic_file.h"
 #include "client/tfctl_exit.h"
 #include "nlohmann/json.hpp"
 
@@ -57,41 +54,6 @@ void PrintMutation(const AdminSettings& s, absl::StatusOr<v1::MutationResponse> 
   } else {
     std::cout << FormatMutation(response, flags.waits());
   }
-}
-
-// Writes through a temporary file, fsync and rename, so a reader (such as
-// a node's bootstrap or `tfctl token verify`) never sees half a snapshot.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  auto error = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--out: cannot ", what, " ", path, ": ", std::strerror(errno)));
-  };
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return error("create");
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      absl::Status s = error("write");
-      close(fd);
-      unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    absl::Status s = error("write");
-    unlink(tmp.c_str());
-    return s;
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = error("rename to");
-    unlink(tmp.c_str());
-    return s;
-  }
-  return absl::OkStatus();
 }
 
 const CLI::Validator& DurationCheck() {
@@ -356,8 +318,12 @@ void AddStateCommands(CLI::App& app, const SettingsPtr& s) {
     OrUsage(EncodeSnapshotFile(v1::TrustSnapshot(), *out));
     v1::TrustSnapshot snapshot = OrFail(Connect(*s)->GetSnapshot());
     std::string bytes = OrUsage(EncodeSnapshotFile(snapshot, *out));
-    absl::Status written = WriteFileAtomically(*out, bytes);
-    if (!written.ok()) FailUsage(written);
+    // Atomically, so a reader (a node's bootstrap, `tfctl token verify`)
+    // never sees half a snapshot.
+    absl::Status written = WriteFileAtomically(*out, bytes, 0644);
+    if (!written.ok()) {
+      FailUsage(absl::InvalidArgumentError(absl::StrCat("--out: ", written.message())));
+    }
     if (s->json) {
       std::cout << nlohmann::json({{"revision", absl::StrCat(snapshot.revision())},
                                    {"file", *out},

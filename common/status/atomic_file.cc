@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -27,9 +28,19 @@ std::string DirOf(const std::string& path) {
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, int mode) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A unique temporary name: concurrent writers of the same path (threads
+  // or processes) never share one.
+  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return Errno("cannot create", tmp);
+  // mkostemp creates 0600; set exactly the mode asked for (umask aside), so
+  // a key is never readable by others even for a moment.
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
+    absl::Status s = Errno("cannot chmod", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
   size_t written = 0;
   while (written < contents.size()) {
     ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
@@ -48,7 +59,11 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     ::unlink(tmp.c_str());
     return s;
   }
-  ::close(fd);
+  if (::close(fd) != 0) {
+    absl::Status s = Errno("cannot close", tmp);
+    ::unlink(tmp.c_str());
+    return s;
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     absl::Status s = Errno("cannot rename onto", path);
     ::unlink(tmp.c_str());

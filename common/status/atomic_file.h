@@ -1,6 +1,7 @@
-// Durable whole-file replacement: write a temp file, fsync it, rename it over
-// the target, fsync the directory. A reader sees the old or the new
-// contents, never a mix, also after a crash.
+// Durable whole-file replacement: write a uniquely named temp file with
+// exactly `mode`, fsync it, rename it over the target, fsync the directory.
+// A reader sees the old or the new contents, never a mix, also after a
+// crash; no temp file is left behind on error.
 //
 //   TF_RETURN_IF_ERROR(WriteFileAtomically(dir + "/state.json", text, 0600));
 #ifndef TRUSTFABRIC_COMMON_STATUS_ATOMIC_FILE_H_
