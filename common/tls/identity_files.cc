@@ -1,25 +1,20 @@
 // Identity file checks; see identity_files.h.
 #include "common/tls/identity_files.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/pki/private_key.h"
+#include "common/status/atomic_file.h"
 #include "common/status/status.h"
 
 namespace trustfabric::tls {
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_view field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read ", path));
-  std::string text;
-  text.resize(pki::kMaxPemBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > pki::kMaxPemBytes) {
+  absl::StatusOr<std::string> text = ReadFileLimited(path, pki::kMaxPemBytes);
+  if (absl::IsInvalidArgument(text.status())) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", path, " is larger than 1 MiB"));
   }
+  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read ", path));
   return text;
 }
 
