@@ -137,8 +137,97 @@ absl::Status CheckKeyStrength(const EVP_PKEY* pkey) {
       "ec p-384 or ed25519)"));
 }
 
+absl::StatusOr<absl::string_view> TbsCertificateOf(absl::string_view der) {
+  // One DER TLV header: tag, then a definite length (short or long form,
+  // at most 4 length bytes). Returns the header size and content length.
+  auto header = [](absl::string_view in, unsigned char tag, size_t* header_size,
+                   size_t* length) -> bool {
+    if (in.size() < 2 || static_cast<unsigned char>(in[0]) != tag) return false;
+    const auto first = static_cast<unsigned char>(in[1]);
+    if (first < 0x80) {
+      *header_size = 2;
+      *length = first;
+    } else {
+      const size_t n = first & 0x7f;
+      if (n == 0 || n > 4 || in.size() < 2 + n) return false;
+      size_t len = 0;
+      for (size_t i = 0; i < n; ++i) len = (len << 8) | static_cast<unsigned char>(in[2 + i]);
+      *header_size = 2 + n;
+      *length = len;
+    }
+    return *length <= in.size() - *header_size;
+  };
+  constexpr unsigned char kSequence = 0x30;
+  size_t outer_header = 0, outer_length = 0;
+  if (!header(der, kSequence, &outer_header, &outer_length)) {
+    return absl::InvalidArgumentError("certificate: der is not a sequence");
+  }
+  absl::string_view body = der.substr(outer_header, outer_length);
+  size_t tbs_header = 0, tbs_length = 0;
+  if (!header(body, kSequence, &tbs_header, &tbs_length)) {
+    return absl::InvalidArgumentError("certificate: der has no tbs certificate");
+  }
+  return body.substr(0, tbs_header + tbs_length);
+}
+
+absl::StatusOr<std::string> CanonicalSerialHex(absl::string_view hex) {
+  std::string digits;
+  bool negative = false;
+  if (!hex.empty() && hex.front() == '-') {
+    negative = true;
+    hex.remove_prefix(1);
+  }
+  for (char c : hex) {
+    if (c == ':') continue;
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError("serial: must be hex digits (':' separators allowed)");
+    }
+    digits.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  if (digits.empty()) return absl::InvalidArgumentError("serial: must not be empty");
+  const size_t first = digits.find_first_not_of('0');
+  digits = first == std::string::npos ? "0" : digits.substr(first);
+  if (digits.size() > 64) {
+    return absl::InvalidArgumentError("serial: more than 64 hex digits");
+  }
+  if (digits == "0") negative = false;
+  return negative ? absl::StrCat("-", digits) : digits;
+}
+
+namespace {
+
+// SubjectPublicKeyInfo of `pkey` in one canonical form: EC keys as a named
+// curve with an uncompressed point; other keys as OpenSSL writes them.
+std::string CanonicalSpkiDer(const EVP_PKEY* pkey) {
+  if (pkey == nullptr) return "";
+  EvpPkeyPtr copy(EVP_PKEY_dup(const_cast<EVP_PKEY*>(pkey)));
+  if (copy == nullptr) return "";
+  if (EVP_PKEY_get_base_id(copy.get()) == EVP_PKEY_EC) {
+    EVP_PKEY_set_utf8_string_param(copy.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                   OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED);
+    EVP_PKEY_set_utf8_string_param(copy.get(), OSSL_PKEY_PARAM_EC_ENCODING,
+                                   OSSL_PKEY_EC_ENCODING_GROUP);
+  }
+  const int len = i2d_PUBKEY(copy.get(), nullptr);
+  if (len <= 0) return "";
+  std::string der(static_cast<size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(der.data());
+  if (i2d_PUBKEY(copy.get(), &p) != len) return "";
+  return der;
+}
+
+}  // namespace
+
 Certificate::Certificate(std::shared_ptr<X509> x509, std::string der)
-    : x509_(std::move(x509)), der_(std::move(der)), sha256_hex_(HexEncode(pki::Sha256(der_))) {}
+    : x509_(std::move(x509)), der_(std::move(der)), sha256_hex_(HexEncode(pki::Sha256(der_))) {
+  // Both are set for every certificate that parsed; an empty value never
+  // equals a revocation key (64 hex characters).
+  if (absl::StatusOr<absl::string_view> tbs = TbsCertificateOf(der_); tbs.ok()) {
+    tbs_sha256_hex_ = HexEncode(pki::Sha256(*tbs));
+  }
+  std::string spki = CanonicalSpkiDer(X509_get0_pubkey(x509_.get()));
+  if (!spki.empty()) spki_sha256_hex_ = HexEncode(pki::Sha256(spki));
+}
 
 absl::StatusOr<Certificate> Certificate::FromPem(absl::string_view pem) {
   TF_ASSIGN_OR_RETURN(std::vector<Certificate> certs, ParsePemBundle(pem));

@@ -61,8 +61,20 @@ class Certificate {
   const std::string& der() const { return der_; }
   std::string ToPem() const;
 
-  // SHA-256 of the DER, lower-case hex (the revocation key).
+  // SHA-256 of this DER encoding, lower-case hex: what `openssl x509
+  // -fingerprint -sha256` prints. Not a revocation key on its own: the
+  // signature of an ECDSA certificate can be re-encoded without the key
+  // ((r, s) as (r, n - s)), which gives the same certificate another DER
+  // encoding and another hash.
   const std::string& Sha256Hex() const { return sha256_hex_; }
+  // SHA-256 of the signed body (the DER TBSCertificate exactly as signed),
+  // lower-case hex: the same for every encoding of the certificate.
+  const std::string& TbsSha256Hex() const { return tbs_sha256_hex_; }
+  // SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex, with EC keys
+  // written as a named curve and an uncompressed point (so one key has one
+  // hash however a certificate encodes it). For the usual encodings this is
+  //   openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum
+  const std::string& SpkiSha256Hex() const { return spki_sha256_hex_; }
   // Raw SHA-256 / SHA-1 digests of the DER (for x5t#S256 / x5t).
   std::string Sha256() const;
   std::string Sha1() const;
@@ -74,6 +86,9 @@ class Certificate {
   // One-line RFC 2253 forms, e.g. "CN=fe1.contoso.test,O=contoso.test".
   std::string Subject() const;
   std::string Issuer() const;
+  // The serial number's magnitude bytes in lower-case hex ("-" first when
+  // negative), as encoded: may start with "0". CanonicalSerialHex of it is
+  // the form revocations use.
   std::string SerialHex() const;
 
   absl::Time NotBefore() const;
@@ -102,7 +117,21 @@ class Certificate {
   std::shared_ptr<X509> x509_;
   std::string der_;
   std::string sha256_hex_;
+  std::string tbs_sha256_hex_;
+  std::string spki_sha256_hex_;
 };
+
+// A serial number in hex as operators copy it (`openssl x509 -serial`:
+// upper or lower case, ':' separators, leading zeros, optional "-") in the
+// canonical form: lower case, no separators, no leading zeros, "0" for
+// zero, "-" first when negative. INVALID_ARGUMENT when empty, longer than
+// 64 digits or not hex.
+absl::StatusOr<std::string> CanonicalSerialHex(absl::string_view hex);
+
+// The TBSCertificate of a DER certificate, as a view into `der`: the first
+// element of the outer SEQUENCE, tag and length included. INVALID_ARGUMENT
+// when `der` does not start with such a structure.
+absl::StatusOr<absl::string_view> TbsCertificateOf(absl::string_view der);
 
 // Parses one or more PEM certificates. Rejects (INVALID_ARGUMENT, message
 // naming the block number and reason): empty input, input over kMaxPemBytes,
