@@ -11,3 +11,4 @@ tf_test(disclosure_test SRCS ${_roles_tests}/disclosure_test.cc DEPS tf_node_rol
 tf_test(node_services_attack_test
   SRCS ${_roles_tests}/node_services_attack_test.cc ${_roles_tests}/node_env.cc
   DEPS tf_node_roles tf_tls_testing gRPC::grpc++_reflection)
+tf_test(node_config_test SRCS ${_roles_tests}/node_config_test.cc DEPS tf_node_server tf_config)
