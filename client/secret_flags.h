@@ -25,6 +25,9 @@ namespace trustfabric::client {
 // password `tfctl pki init` protects the applications' PKCS#12 files with.
 inline constexpr char kPkcs12PasswordEnv[] = "TF_PKCS12_PASSWORD";
 
+// A user's bearer access token for `tfctl signin|send|receive`.
+inline constexpr char kAccessTokenEnv[] = "TF_ACCESS_TOKEN";
+
 // Longest secret file read.
 inline constexpr size_t kMaxSecretFileBytes = 64 * 1024;
 
