@@ -36,7 +36,7 @@ absl::StatusOr<std::string> MintClusterUserToken(const ClusterDomain& domain, co
   options.lifetime = kClusterTokenLifetime;
   token::UserClaims claims;
   claims.upn = user;
-  return token::MintUserToken(options, credentials, claims);
+  return token::MintUserToken(options, credentials, claims, /*sign_outer=*/true);
 }
 
 }  // namespace trustfabric::client

@@ -3,7 +3,7 @@
 //
 //   tfctl pki init --domains contoso.test --out ./pki
 //   tfctl --control 127.0.0.1:7000 --pki ./pki --domain contoso.test root list
-//   tfctl token mint --pkcs12 app1.p12 --password changeit --issuer-id <guid> ...
+//   TF_PKCS12_PASSWORD=changeit tfctl token mint --pkcs12 app1.p12 --issuer-id <guid> ...
 #include <grpc/support/log.h>
 
 #include <iostream>

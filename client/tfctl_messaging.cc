@@ -7,7 +7,8 @@
 //   tfctl receive --dir /tmp/tf --as bob@fabrikam.test --count 1 --timeout 60s
 //   tfctl send    --dir /tmp/tf --as alice@contoso.test --to bob@fabrikam.test "hello bob"
 //
-//   # anywhere else: name the front-end, its CA and the token
+//   # anywhere else: name the front-end, its CA and the token (a bearer
+//   # credential: from a file, stdin or TF_ACCESS_TOKEN, never inline)
 //   tfctl send --frontend 127.0.0.3:7443 --server-name fe1.contoso.test
 //              --ca root.crt --token-file alice.jwt --to bob@fabrikam.test "hello"
 //
@@ -18,6 +19,7 @@
 // or when --timeout passes (an error only when fewer than --count arrived).
 // Errors: one line "tfctl: <code>: <message>" and the exit status of
 // tfctl_exit.h.
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -37,6 +39,7 @@
 #include "client/cluster_config.h"
 #include "client/cluster_token.h"
 #include "client/frontend_client.h"
+#include "client/secret_flags.h"
 #include "client/tfctl_commands.h"
 #include "client/tfctl_exit.h"
 #include "common/status/atomic_file.h"
@@ -55,7 +58,6 @@ struct MessagingFlags {
   std::string frontend;
   std::string server_name;
   std::string ca;
-  std::string token;
   std::string token_file;
   std::string timeout;
   bool json = false;
@@ -107,7 +109,10 @@ Session Open(const MessagingFlags& f, absl::Duration timeout) {
   options.server_name = f.server_name;
   options.timeout = timeout;
   std::string ca_file = f.ca;
-  std::string token = f.token;
+  std::string token;
+  if (const char* env = std::getenv(kAccessTokenEnv); env != nullptr && f.token_file.empty()) {
+    token = std::string(absl::StripAsciiWhitespace(env));
+  }
   if (!f.token_file.empty()) {
     token = std::string(
         absl::StripAsciiWhitespace(OrUsage(ReadFlagFileOrStdin(f.token_file, "--token-file"))));
@@ -143,7 +148,10 @@ Session Open(const MessagingFlags& f, absl::Duration timeout) {
     if (options.address.empty()) FailUsage(Usage("--frontend: required without --dir"));
     if (options.server_name.empty()) FailUsage(Usage("--server-name: required without --dir"));
     if (ca_file.empty()) FailUsage(Usage("--ca: required without --dir"));
-    if (token.empty()) FailUsage(Usage("--token or --token-file: required without --dir"));
+    if (token.empty()) {
+      FailUsage(
+          Usage(absl::StrCat("--token-file or ", kAccessTokenEnv, ": required without --dir")));
+    }
   }
   options.root_pem = OrUsage(ReadFlagFileOrStdin(ca_file, "--ca"));
   if (!absl::StrContains(options.root_pem, "-----BEGIN CERTIFICATE-----")) {
@@ -166,9 +174,14 @@ void AddConnectionFlags(CLI::App* cmd, MessagingFlags* f) {
       ->group(group);
   cmd->add_option("--server-name", f->server_name, "the front-end's dns name")->group(group);
   cmd->add_option("--ca", f->ca, "PEM root that verifies the front-end")->group(group);
-  cmd->add_option("--token", f->token, "bearer access token (user+app)")->group(group);
-  cmd->add_option("--token-file", f->token_file, "file holding the token, - for stdin")
+  cmd->add_option("--token-file", f->token_file,
+                  absl::StrCat("file holding the bearer access token (user+app), - for stdin "
+                               "(default: the environment variable ",
+                               kAccessTokenEnv, ")"))
       ->group(group);
+  AddRefusedSecretFlag(cmd, "--token",
+                       absl::StrCat("--token-file FILE (- for stdin) or the environment variable ",
+                                    kAccessTokenEnv));
   cmd->add_flag("--json", f->json, "print JSON (protobuf field names)");
 }
 

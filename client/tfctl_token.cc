@@ -5,14 +5,21 @@
 //                    [--kind app-only|actor|user] [--trusted-for-delegation]
 //                    [--user-nameid ID] [--nii ISSUER] [--upn UPN] [--smtp ADDR]
 //                    [--sign-outer] [--x5t-s256] [--no-x5t]
+//                    [--pkcs12 app.pfx] [--password-file FILE]  (or TF_PKCS12_PASSWORD)
 //   tfctl token verify --snapshot snapshot.json --host fe1.contoso.test
 //                      [--token T | --token-file FILE|-] [--now 2026-01-01T00:00:00Z]
+//                      [--outer-token signed|unsigned_allowed]
+//
+// A user token for a front-end with the default outer token policy needs
+// --sign-outer (docs/outer-token.md); `verify` applies the same policy,
+// signed unless told otherwise.
 #include "client/tfctl_token.h"
 
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "client/secret_flags.h"
 #include "common/status/status.h"
 #include "common/token/json.h"
 #include "common/token/mint.h"
@@ -64,16 +72,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view 
   return text;
 }
 
-// A secret given inline or in a file (one trailing newline ignored).
-absl::StatusOr<std::string> Secret(const std::string& inline_value, const std::string& file) {
-  if (file.empty()) return inline_value;
-  TF_ASSIGN_OR_RETURN(std::string text, ReadFile(file, "password file"));
-  absl::string_view secret = text;
-  absl::ConsumeSuffix(&secret, "\n");
-  absl::ConsumeSuffix(&secret, "\r");
-  return std::string(secret);
-}
-
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, absl::string_view flag) {
   absl::Duration d;
   if (!absl::ParseDuration(text, &d)) {
@@ -101,7 +99,6 @@ struct MintFlags {
   std::string key_file;
   std::string cert_file;
   std::string pkcs12_file;
-  std::string password;
   std::string password_file;
   std::string issuer_id;
   std::string client_id;
@@ -122,7 +119,9 @@ struct MintFlags {
 };
 
 absl::StatusOr<token::SigningCredentials> LoadCredentials(const MintFlags& f) {
-  TF_ASSIGN_OR_RETURN(std::string secret, Secret(f.password, f.password_file));
+  TF_ASSIGN_OR_RETURN(std::optional<std::string> password,
+                      ReadSecret(f.password_file, kPkcs12PasswordEnv, "--password-file"));
+  const std::string secret = password.value_or("");
   if (!f.pkcs12_file.empty()) {
     if (!f.key_file.empty() || !f.cert_file.empty()) {
       return absl::InvalidArgumentError("--pkcs12 excludes --key and --cert");
@@ -182,6 +181,7 @@ struct VerifyFlags {
   std::string token;
   std::string token_file;
   std::string now;
+  std::string outer_token = "signed";
 };
 
 // A TrustSnapshot in protobuf JSON (first non-blank character '{') or
@@ -256,6 +256,9 @@ void RunVerify(const VerifyFlags& f) {
     options.clock = [at] { return at; };
   }
   options.cache_capacity = 0;
+  options.outer_token = f.outer_token == "unsigned_allowed"
+                            ? token::OuterTokenPolicy::kUnsignedAllowed
+                            : token::OuterTokenPolicy::kSigned;
   absl::StatusOr<std::unique_ptr<token::TokenVerifier>> verifier =
       token::TokenVerifier::Create(std::move(options));
   if (!verifier.ok()) Fail("verify", verifier.status());
@@ -294,8 +297,13 @@ void AddTokenCommands(CLI::App& app) {
   mint->add_option("--key", m->key_file, "PEM private key file");
   mint->add_option("--cert", m->cert_file, "PEM certificate (or chain) of the key");
   mint->add_option("--pkcs12", m->pkcs12_file, "PKCS#12 (.pfx) file with key and certificate");
-  mint->add_option("--password", m->password, "PKCS#12 password or PEM key passphrase");
-  mint->add_option("--password-file", m->password_file, "file holding the password");
+  mint->add_option("--password-file", m->password_file,
+                   absl::StrCat("file holding the PKCS#12 password or PEM key passphrase "
+                                "(default: the environment variable ",
+                                kPkcs12PasswordEnv, ")"));
+  AddRefusedSecretFlag(
+      mint, "--password",
+      absl::StrCat("--password-file FILE or the environment variable ", kPkcs12PasswordEnv));
   mint->add_option("--issuer-id", m->issuer_id, "issuer guid (lower case)")->required();
   mint->add_option("--client-id", m->client_id,
                    "client id guid; defaults to the issuer id (per-application issuer)");
@@ -313,7 +321,9 @@ void AddTokenCommands(CLI::App& app) {
   mint->add_option("--nii", m->nii, "user token: name id issuer");
   mint->add_option("--upn", m->upn, "user token: user principal name");
   mint->add_option("--smtp", m->smtp, "user token: smtp address");
-  mint->add_flag("--sign-outer", m->sign_outer, "user token: sign the outer token too");
+  mint->add_flag("--sign-outer", m->sign_outer,
+                 "user token: sign the outer token too (what a front-end's default outer token "
+                 "policy requires)");
   mint->add_flag("--x5t-s256", m->x5t_s256, "add x5t#S256 to the header");
   mint->add_flag("--no-x5t", m->no_x5t, "leave x5t out of the header");
   mint->callback([m] {
@@ -336,6 +346,11 @@ void AddTokenCommands(CLI::App& app) {
   verify->add_option("--token", v->token, "the token");
   verify->add_option("--token-file", v->token_file, "file holding the token, - for stdin");
   verify->add_option("--now", v->now, "verify at this rfc 3339 time instead of now");
+  verify
+      ->add_option("--outer-token", v->outer_token,
+                   "outer token policy of user tokens, as a front-end's frontend.outer_token")
+      ->check(CLI::IsMember({"signed", "unsigned_allowed"}))
+      ->capture_default_str();
   verify->callback([v] { RunVerify(*v); });
 }
 

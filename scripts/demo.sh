@@ -4,7 +4,9 @@
 # a registrar, a front-end and an edge on loopback, with a generated
 # development PKI), a federated message from alice@contoso.test to
 # bob@fabrikam.test, and a revocation that refuses the next call on the
-# connection that is already open.
+# connection that is already open. User tokens are minted with a signed
+# outer token, what the front-ends require by default (docs/outer-token.md);
+# one step shows the add-in model's unsigned form being refused.
 #
 # TF_KEEP=1 leaves the cluster running afterwards (stop it with
 # build/client/tfctl cluster down --dir out/cluster).
@@ -33,6 +35,20 @@ step "bob@fabrikam.test signs in at fe1.fabrikam.test and waits for messages"
 receiver=$!
 sleep 1
 
+step "an unsigned outer token (the add-in model: anyone with the actor token could rewrite the user) is refused"
+read -r key cert issuer client realm host < <(/usr/bin/python3 -c "import json
+c = json.load(open('$dir/cluster.json'))
+d = [d for d in c['domains'] if d['domain'] == 'contoso.test'][0]
+a = [a for a in d['apps'] if a['name'] == 'app1'][0]
+print(a['key'], a['cert'], a['issuer_id'], a['client_id'], d['realm'], d['frontend']['server_name'])")
+"$tfctl" token mint --key "$key" --cert "$cert" --issuer-id "$issuer" --client-id "$client" \
+  --realm "$realm" --host "$host" --lifetime 10m --kind user --upn alice@contoso.test \
+  >"$dir/alice-unsigned.jwt"
+if "$tfctl" signin --dir "$dir" --as alice@contoso.test --token-file "$dir/alice-unsigned.jwt"; then
+  echo "unexpected: the unsigned outer token was accepted" >&2
+  exit 1
+fi
+
 step "alice@contoso.test sends to bob@fabrikam.test (front-end -> edge ==mTLS==> partner edge -> front-end)"
 "$tfctl" signin --dir "$dir" --as alice@contoso.test
 "$tfctl" send --dir "$dir" --as alice@contoso.test --to bob@fabrikam.test "hello bob, from contoso"
@@ -47,13 +63,15 @@ print([s['address'] for s in c['services'] if s['id'] == 'fabrikam.test-control1
 "$tfctl" revoke --pki "$dir/pki" --domain fabrikam.test --control "$control" \
   --sha256 "$sha" --reason "key compromise" --wait-all
 
-step "alice sends again: the next relay on the open connection is refused"
+step "alice sends again: the next relay on the open connection is refused (alice learns no host names)"
 if "$tfctl" send --dir "$dir" --as alice@contoso.test --to bob@fabrikam.test "this one must not arrive"; then
   echo "unexpected: the message was accepted" >&2
   exit 1
 fi
 echo "fabrikam's edge logged:"
 grep -h "rule=revoked" "$dir/logs/fabrikam.test-edge1.log" | tail -n 1 | sed 's/^/  /'
+echo "contoso's front-end logged the detail alice was not told:"
+grep -h "send failed" "$dir/logs/contoso.test-fe1.log" | tail -n 1 | sed 's/^/  /'
 
 step "done"
 echo "logs: $dir/logs   (TF_KEEP=1 keeps the cluster running)"

@@ -46,9 +46,11 @@ def mint(cluster, user, app, tfctl):
         token = cluster.user_token(user, app=app)
         how = "PyJWT"
     outer = jwt.decode(token, options={"verify_signature": False})
+    outer_alg = jwt.get_unverified_header(token)["alg"]
     actor = jwt.get_unverified_header(outer["actortoken"])
     print(f"minted a user+app token for {user} with {how}: application {app} "
-          f"({outer['iss']}), actor signed {actor['alg']}, audience {outer['aud']}, "
+          f"({outer['iss']}), outer token {outer_alg}, actor signed {actor['alg']}, "
+          f"audience {outer['aud']}, "
           f"expires {when(outer['exp'])}")
     return token
 

@@ -81,11 +81,11 @@ def snapshot_file(app, path):
     return str(path)
 
 
-def tfctl_verify(snapshot, token):
+def tfctl_verify(snapshot, token, *extra):
     if not os.access(TFCTL, os.X_OK):
         pytest.fail(f"{TFCTL} is not built")
     return subprocess.run([TFCTL, "token", "verify", "--snapshot", snapshot, "--host", HOST,
-                           "--token", token], capture_output=True, text=True, timeout=60)
+                           "--token", token, *extra], capture_output=True, text=True, timeout=60)
 
 
 def test_user_token_passes_tfctl_verify(app, tmp_path):
@@ -99,16 +99,22 @@ def test_user_token_passes_tfctl_verify(app, tmp_path):
     assert identity["issuer"] == f"{CLIENT_ID}@{REALM}"
     assert identity["audience"] == f"{tfc.SHAREPOINT_PRINCIPAL}/{HOST}@{REALM}"
     assert identity["trusted_for_delegation"] is True
-    assert identity["outer_signed"] is False
+    # Signed by default: what a front-end's default outer token policy wants.
+    assert identity["outer_signed"] is True
     der = app.certificate.public_bytes(serialization.Encoding.DER)
     assert identity["signing_certificate_sha256"] == hashlib.sha256(der).hexdigest()
 
 
-def test_signed_outer_token_passes_tfctl_verify(app, tmp_path):
-    token = tfc.mint_user_token(app, REALM, HOST, smtp="alice@contoso.test", sign_outer=True)
-    r = tfctl_verify(snapshot_file(app, tmp_path / "snap.json"), token)
+def test_unsigned_outer_token_needs_the_unsigned_allowed_policy(app, tmp_path):
+    token = tfc.mint_user_token(app, REALM, HOST, smtp="alice@contoso.test", sign_outer=False)
+    snapshot = snapshot_file(app, tmp_path / "snap.json")
+    r = tfctl_verify(snapshot, token)
+    assert r.returncode != 0
+    assert ("rejected: token: unsigned outer token is not accepted "
+            "(outer token policy: signed)") in r.stderr
+    r = tfctl_verify(snapshot, token, "--outer-token", "unsigned_allowed")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["outer_signed"] is True
+    assert json.loads(r.stdout)["outer_signed"] is False
 
 
 def test_expired_token_is_refused_by_tfctl_verify(app, tmp_path):

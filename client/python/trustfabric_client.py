@@ -4,7 +4,11 @@ It provides:
 
 * token minting in the high-trust add-in profile (common/token/claims.h):
   `mint_actor_token`, `mint_user_token` with PyJWT, or `mint_with_tfctl`
-  through the C++ CLI (`tfctl token mint`);
+  through the C++ CLI (`tfctl token mint`). User tokens are minted with a
+  signed outer token by default, the only kind a front-end accepts under
+  its default outer token policy (docs/outer-token.md); `sign_outer=False`
+  makes the add-in model's unsigned one, for a front-end configured with
+  `outer_token: UNSIGNED_ALLOWED`;
 * `FrontEndClient`: a user's session at a front-end's client listener
   (server-authenticated TLS, bearer token on every call): `sign_in()`,
   `send(to, body)`, `receive()`;
@@ -173,10 +177,13 @@ def mint_actor_token(creds, realm, host, trusted_for_delegation=False, lifetime=
 
 
 def mint_user_token(creds, realm, host, upn=None, smtp=None, nameid=None, nii=None,
-                    lifetime=3600, now=None, principal=SHAREPOINT_PRINCIPAL, sign_outer=False):
+                    lifetime=3600, now=None, principal=SHAREPOINT_PRINCIPAL, sign_outer=True):
     """A user+app token: an actor token trusted for delegation inside an
-    outer token naming the user (unsigned, "alg":"none", unless
-    `sign_outer`), as `tfctl token mint --kind user`."""
+    outer token naming the user, as `tfctl token mint --kind user`. The
+    outer token is signed with the same key as the actor token (`tfctl token
+    mint --sign-outer`); `sign_outer=False` leaves it unsigned ("alg":"none",
+    as SharePoint issues it), which only a front-end with
+    `outer_token: UNSIGNED_ALLOWED` accepts."""
     if not (upn or smtp or nameid):
         raise ValueError("user token names no user (upn, smtp or nameid)")
     nbf = int(time.time()) if now is None else int(now)
@@ -198,14 +205,17 @@ def mint_user_token(creds, realm, host, upn=None, smtp=None, nameid=None, nii=No
 
 
 def mint_with_tfctl(tfctl, key_path, cert_path, issuer_id, realm, host, upn,
-                    client_id=None, lifetime="1h", timeout=30):
-    """A user+app token minted by the C++ CLI (`tfctl token mint --kind user`).
-    Raises RuntimeError with tfctl's message when it refuses."""
+                    client_id=None, lifetime="1h", timeout=30, sign_outer=True):
+    """A user+app token minted by the C++ CLI (`tfctl token mint --kind user`,
+    with `--sign-outer` unless `sign_outer` is False). Raises RuntimeError
+    with tfctl's message when it refuses."""
     args = [tfctl, "token", "mint", "--key", key_path, "--cert", cert_path,
             "--issuer-id", issuer_id, "--realm", realm, "--host", host,
             "--lifetime", lifetime, "--kind", "user", "--upn", upn]
     if client_id:
         args += ["--client-id", client_id]
+    if sign_outer:
+        args.append("--sign-outer")
     r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         raise RuntimeError(f"tfctl token mint failed ({r.returncode}): {r.stderr.strip()}")

@@ -430,6 +430,12 @@ class Run {
   absl::StatusOr<TokenVerifier::Verified> VerifyUserToken(const CompactJws& outer,
                                                           const TokenHeader& outer_header) const {
     bool outer_signed = outer_header.alg != JwsAlgorithm::kNone;
+    // Refused before the actor token is looked at: under this policy an
+    // unsigned outer token can never become acceptable.
+    if (!outer_signed && options_.outer_token == OuterTokenPolicy::kSigned) {
+      return Reject(kTopPrefix, "outer_unsigned",
+                    "unsigned outer token is not accepted (outer token policy: signed)");
+    }
     if (!outer_signed && !outer.signature.empty()) {
       return Reject(kTopPrefix, "unsigned_with_signature", "unsigned token carries a signature");
     }
@@ -531,6 +537,16 @@ absl::string_view TokenKindName(TokenKind kind) {
       return "user+app";
   }
   return "app-only";
+}
+
+absl::string_view OuterTokenPolicyName(OuterTokenPolicy policy) {
+  switch (policy) {
+    case OuterTokenPolicy::kSigned:
+      return "signed";
+    case OuterTokenPolicy::kUnsignedAllowed:
+      return "unsigned_allowed";
+  }
+  return "signed";
 }
 
 std::string RejectionLabel(const absl::Status& status) {

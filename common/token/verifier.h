@@ -27,11 +27,26 @@
 //   7. audience "<principal>/<host>@<realm>"
 //   8. client id ("nameid"): a per-application issuer's GUID is the client
 //      id; a broker must list it in broker_client_ids
-//   9. user+app tokens: steps 1-8 run on the actor token, then the outer
+//   9. user+app tokens: the outer token policy first (OuterTokenPolicy:
+//      under kSigned an "alg":"none" outer token is refused before anything
+//      else is checked), then steps 1-8 on the actor token, then the outer
 //      token rules: signature (if signed: by the actor's issuer), delegation
 //      (actor "trustedfordelegation":"true" and the issuer's
 //      allow_user_delegation), iss = actor nameid, aud = actor aud, nbf/exp,
 //      user claims. "alg":"none" is accepted only for such an outer token.
+//
+// A signed outer token (the add-in TokenHelper's signed variant, `tfctl
+// token mint --sign-outer`) must satisfy everything an actor token's
+// signature does, against the actor token's issuer: a header by the same
+// rules (step 2); an alg the issuer allows; a key among that issuer's
+// registered certificates (any of them, so a rotation in progress works;
+// x5t / x5t#S256 select among them only); a strong key; a signing
+// certificate valid now, chaining to a TOKEN_SIGNING root, not revoked
+// (steps 4-5). So only the holder of the application's key (or of its
+// trust broker's) can name a user; a captured actor token cannot be
+// wrapped with another user's name, and a rewritten outer token fails its
+// signature. See docs/outer-token.md for the trade-off against the add-in
+// model's unsigned outer token.
 //
 // Every rejection is UNAUTHENTICATED (an unknown issuer too: NOT_FOUND would
 // tell a caller which issuers exist) with a stable reason starting "token: "
@@ -111,6 +126,19 @@ struct TokenIdentity {
   std::string signing_certificate_sha256;
 };
 
+// Which user+app tokens are acceptable by how their outer token is protected.
+enum class OuterTokenPolicy {
+  // Only outer tokens signed by the actor token's issuer: nobody without the
+  // application's key can choose the user a token names.
+  kSigned,
+  // Also "alg":"none" outer tokens, as SharePoint issues them (add-in
+  // compatibility): whoever holds a valid actor token trusted for
+  // delegation can wrap it with any user's name.
+  kUnsignedAllowed,
+};
+// "signed", "unsigned_allowed".
+absl::string_view OuterTokenPolicyName(OuterTokenPolicy policy);
+
 struct VerifierOptions {
   // Audience principal this node answers to.
   std::string principal = kSharePointPrincipal;
@@ -122,6 +150,10 @@ struct VerifierOptions {
   absl::Duration clock_skew = absl::Minutes(5);
   // Longest exp - nbf accepted.
   absl::Duration max_lifetime = absl::Hours(12);
+  // An unsigned outer token under kSigned is refused with UNAUTHENTICATED
+  // "token: unsigned outer token is not accepted (outer token policy:
+  // signed)", rejection label "outer_unsigned".
+  OuterTokenPolicy outer_token = OuterTokenPolicy::kSigned;
   // Time source; null means absl::Now.
   std::function<absl::Time()> clock;
   // Valid results remembered; 0 disables the cache.

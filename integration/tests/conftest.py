@@ -78,6 +78,24 @@ def wait_until(predicate, timeout, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
+# Host names and relay paths a client must never see in an error (the
+# detail stays in the nodes' logs).
+NODE_NAMES = ("edge1.", "fe1.", "registrar1.", "control1.", " via ", "relay to ", "127.")
+
+
+def assert_discloses_no_nodes(details):
+    for name in NODE_NAMES:
+        assert name not in details, f"{name!r} disclosed to the client: {details}"
+
+
+def message_id_of(details):
+    """The message id a refused Send names ("... (message <id>)")."""
+    import re
+    m = re.search(r"\(message ([0-9a-f]+)\)", details)
+    assert m, f"no message id in {details!r}"
+    return m.group(1)
+
+
 def rpc_error(call, *args, **kwargs):
     """The grpc.RpcError `call` raises; AssertionError if it succeeds."""
     try:
@@ -279,6 +297,17 @@ class Cluster(tfc.ClusterDir):
                 admin.remove_root(name, force=True)
                 changed.append(f"{domain}: root {name} removed")
         return changed
+
+    def logged(self, service_id, *needles, timeout=5):
+        """The first line of `service_id`'s log that holds every needle,
+        waiting (bounded) for it to be written; TimeoutError otherwise."""
+        def find():
+            with open(self.services[service_id]["log"], errors="replace") as f:
+                for line in f:
+                    if all(n in line for n in needles):
+                        return line
+            return None
+        return wait_until(find, timeout, what=f"{needles!r} in the log of {service_id}")
 
     def log_tail(self, service_id, lines=12):
         try:

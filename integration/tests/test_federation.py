@@ -9,7 +9,8 @@ import grpc
 import pytest
 
 import trustfabric_client as tfc
-from conftest import CONTOSO, FABRIKAM, rpc_error, wait_until
+from conftest import (CONTOSO, FABRIKAM, assert_discloses_no_nodes, message_id_of, rpc_error,
+                      wait_until)
 
 # Polling period and bound of the revocation measurement.
 POLL_INTERVAL = 0.05
@@ -25,6 +26,17 @@ def try_send(client, to, body):
         return client.send(to, body), None
     except grpc.RpcError as e:
         return None, e
+
+
+def assert_refused_for_client(c, e, domain, *logged):
+    """A refused relay as the client sees it (FAILED_PRECONDITION, the
+    partner domain named, no node names), with the reason in the sending
+    front-end's log under the message id."""
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e.details()
+    assert f"to: messages to {domain} cannot be delivered (message " in e.details()
+    assert_discloses_no_nodes(e.details())
+    sender = CONTOSO if domain == FABRIKAM else FABRIKAM
+    c.logged(f"{sender}-fe1", f"send failed message={message_id_of(e.details())}", *logged)
 
 
 def wait_delivered(client, to, body, timeout=10):
@@ -69,9 +81,9 @@ def test_partner_edge_not_on_trusted_server_list_is_refused(pair):
     try:
         _, e = try_send(a, b.user, "not on the list")
         assert e is not None, "a message from an edge off the trusted server list was accepted"
-        assert e.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert ("[edge1.contoso.test] not on the trusted server list of contoso.test"
-                in e.details())
+        assert_refused_for_client(
+            c, e, FABRIKAM, "code=permission_denied",
+            "[edge1.contoso.test] not on the trusted server list of contoso.test")
     finally:
         admin.put_peer(original)
     sent = wait_delivered(a, b.user, "back on the list")
@@ -93,11 +105,9 @@ def test_disabled_peer_is_refused(pair, side):
     try:
         _, e = try_send(a, b.user, "to a disabled peer")
         assert e is not None, "a message crossed a disabled federation peer"
-        if side == "receiving":
-            assert e.code() == grpc.StatusCode.PERMISSION_DENIED
-        else:
-            assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert f"federation peer {partner} is disabled" in e.details()
+        code = "permission_denied" if side == "receiving" else "failed_precondition"
+        assert_refused_for_client(c, e, FABRIKAM, f"code={code}",
+                                  f"federation peer {partner} is disabled")
     finally:
         admin.put_peer(original)
     sent = wait_delivered(a, b.user, "enabled again")
@@ -133,14 +143,13 @@ def test_revoked_partner_edge_is_refused_on_the_open_connection(pair):
         latency = first_refusal - acknowledged
         print(f"revocation: first refused send {latency * 1000:.0f} ms after the ack "
               f"({sends} sends)")
-        assert e.code() == grpc.StatusCode.UNAUTHENTICATED
-        assert f"certificate {sha} (CN=edge1.contoso.test" in e.details()
-        assert "is revoked" in e.details()
+        assert_refused_for_client(c, e, FABRIKAM, "code=unauthenticated",
+                                  f"certificate {sha} (CN=edge1.contoso.test", "is revoked")
         assert latency <= REVOCATION_BUDGET, (
             f"first refusal {latency:.3f} s after the revocation was acknowledged")
         # Still refused while revoked, not a one-off.
         _, again = try_send(a, b.user, "still revoked")
-        assert again is not None and again.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert again is not None and again.code() == grpc.StatusCode.FAILED_PRECONDITION
     finally:
         admin.unrevoke(sha)
     sent = wait_delivered(a, b.user, "unrevoked")
@@ -169,14 +178,12 @@ def test_partner_root_removed_and_added_back(pair):
         inert = f"federation peer {FABRIKAM} is inert: root authority {root_name} was removed"
         _, e = try_send(a, b.user, "without the bundle")
         assert e is not None, "a message was relayed to a domain whose root was removed"
-        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert inert in e.details()
+        assert_refused_for_client(c, e, FABRIKAM, inert)
         # The other way round: contoso's federation listener refuses fabrikam.
         alice_inbox = a.receive()
         _, e = try_send(b, a.user, "back without the bundle")
         assert e is not None, "contoso accepted fabrikam's edge without its root"
-        assert e.code() == grpc.StatusCode.UNAUTHENTICATED
-        assert inert in e.details()
+        assert_refused_for_client(c, e, CONTOSO, "code=unauthenticated", inert)
     finally:
         admin.add_root(root)
         if admin.peer(FABRIKAM) != peer:

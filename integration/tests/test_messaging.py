@@ -5,6 +5,7 @@ import datetime
 import uuid
 
 import grpc
+import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 import trustfabric_client as tfc
-from conftest import CONTOSO, FABRIKAM, rpc_error
+from conftest import CONTOSO, FABRIKAM, assert_discloses_no_nodes, rpc_error
 
 
 def test_alice_to_bob_is_delivered(restored_cluster):
@@ -56,7 +57,11 @@ def test_unknown_recipient_is_not_found(restored_cluster):
     with c.signed_in(alice) as a:
         e = rpc_error(a.send, nobody, "anyone there?")
     assert e.code() == grpc.StatusCode.NOT_FOUND
-    assert f"user {nobody} is not registered" in e.details()
+    assert e.details() == f"to: no such recipient {nobody}"
+    assert_discloses_no_nodes(e.details())
+    # The detail is fabrikam's business: its edge logged it.
+    c.logged(f"{FABRIKAM}-edge1", "inbound relay failed", f"to={nobody}",
+             f"user {nobody} is not registered")
 
 
 def _foreign_signing_key(common_name):
@@ -113,3 +118,27 @@ def test_missing_token_is_unauthenticated(restored_cluster):
         e = rpc_error(anonymous.send, c.new_user("bob", FABRIKAM), "hi")
     assert e.code() == grpc.StatusCode.UNAUTHENTICATED
     assert e.details() == "token: missing authorization: bearer token"
+
+
+def test_unsigned_outer_token_is_refused_by_default(restored_cluster):
+    """The add-in model's unsigned outer token, and the forgery it allows
+    (the user rewritten around a valid actor token), are refused by a
+    front-end with the default outer token policy; the signed variant of
+    the same application works."""
+    c = restored_cluster
+    d = c.domain(CONTOSO)
+    alice = c.new_user("alice", CONTOSO)
+    app = c.app(CONTOSO, "app1")
+    unsigned = tfc.mint_user_token(app, d["realm"], d["frontend"]["server_name"], upn=alice,
+                                   sign_outer=False)
+    claims = jwt.decode(unsigned, options={"verify_signature": False})
+    claims["upn"] = c.new_user("ceo", CONTOSO)
+    forged = jwt.encode(claims, None, algorithm="none", headers={"typ": "JWT"})
+    for token in (unsigned, forged):
+        with c.frontend(alice, token=token) as a:
+            e = rpc_error(a.sign_in)
+        assert e.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert e.details() == ("token: unsigned outer token is not accepted "
+                               "(outer token policy: signed)")
+    with c.signed_in(alice) as a:
+        assert a.user == alice

@@ -5,6 +5,7 @@
 #include "common/status/status.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/rejections.h"
+#include "server/node/disclosure.h"
 #include "server/node/message_rules.h"
 #include "spdlog/spdlog.h"
 
@@ -46,9 +47,11 @@ grpc::Status EdgeService::Relay(grpc::ServerContext* context, const v1::RelayReq
                                                 : RelayOut(**caller, request->message(), response);
   }
   if (!status.ok()) {
+    // Logged before validation may have passed: every field is the caller's.
     spdlog::info("relay refused message={} from={} to={} caller=\"{}\" code={} reason=\"{}\"",
-                 request->message().id(), request->message().from(), request->message().to(),
-                 (*caller)->Describe(), CodeName(status.code()), std::string(status.message()));
+                 LogSafe(request->message().id(), 64), LogSafe(request->message().from(), 128),
+                 LogSafe(request->message().to(), 128), LogSafe((*caller)->Describe()),
+                 CodeName(status.code()), LogSafe(status.message(), kMaxReasonBytes));
   }
   return ToGrpcStatus(status);
 }
@@ -94,7 +97,10 @@ absl::Status EdgeService::RelayOut(const tls::PeerIdentity& caller, const v1::Me
                    message.from(), message.to(), caller.Describe(), ep.server_name());
       return absl::OkStatus();
     }
-    last = Annotate(last, absl::StrCat("relay to ", partner, " via ", ep.server_name()));
+    // The partner's reason is its own text: escaped before it is logged or
+    // passed on to our front-end (which tells its client only the class).
+    last = absl::Status(last.code(), absl::StrCat("relay to ", partner, " via ", ep.server_name(),
+                                                  ": ", LogSafe(last.message(), kMaxReasonBytes)));
     // Only a transport failure moves on to the next edge; a refusal is final.
     if (!absl::IsUnavailable(last) && !absl::IsDeadlineExceeded(last)) return last;
   }
@@ -103,7 +109,16 @@ absl::Status EdgeService::RelayOut(const tls::PeerIdentity& caller, const v1::Me
 
 absl::Status EdgeService::RelayIn(const tls::PeerIdentity& caller, const v1::Message& message,
                                   v1::RelayResponse* response) {
-  // A partner may only speak for its own users.
+  // The federation listener is for partners; a peer of this domain has the
+  // internal listener.
+  if (caller.spiffe_id.trust_domain == ctx_->trust_domain()) {
+    absl::Status denied = absl::PermissionDeniedError(
+        "policy: the federation listener relays only for partner domains");
+    tls::RecordRejection("federation", caller.Describe(), "/trustfabric.v1.Edge/Relay", denied);
+    return denied;
+  }
+  // A partner may only speak for its own users: not for ours, not for a
+  // third domain's.
   if (DomainOf(message.from()) != caller.spiffe_id.trust_domain) {
     absl::Status denied = absl::PermissionDeniedError(
         absl::StrCat("message.from: ", message.from(), " is not a user of the calling domain ",
@@ -115,11 +130,21 @@ absl::Status EdgeService::RelayIn(const tls::PeerIdentity& caller, const v1::Mes
     return absl::InvalidArgumentError(
         absl::StrCat("message.to: ", message.to(), " is not a user of ", ctx_->trust_domain()));
   }
-  TF_ASSIGN_OR_RETURN(std::string disposition, DeliverToFrontEnd(*ctx_, message));
-  response->set_disposition(disposition);
+  absl::StatusOr<std::string> disposition = DeliverToFrontEnd(*ctx_, message);
+  if (!disposition.ok()) {
+    // Our registrar's and front-ends' names and addresses stay in this log.
+    spdlog::info(
+        "inbound relay failed message={} from={} to={} from_edge=\"{}\" code={} "
+        "reason=\"{}\"",
+        message.id(), message.from(), message.to(), LogSafe(caller.Describe()),
+        CodeName(disposition.status().code()),
+        LogSafe(disposition.status().message(), kMaxReasonBytes));
+    return ForPartnerEdge(disposition.status(), message.to());
+  }
+  response->set_disposition(*disposition);
   response->set_accepted_by(ctx_->dns_name());
   spdlog::info("accepted message={} from={} to={} from_edge=\"{}\" disposition={}", message.id(),
-               message.from(), message.to(), caller.Describe(), disposition);
+               message.from(), message.to(), LogSafe(caller.Describe()), *disposition);
   return absl::OkStatus();
 }
 

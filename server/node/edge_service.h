@@ -5,9 +5,14 @@
 // FederationPeer endpoints (mutual TLS, verified against the partner's
 // bundle and the endpoint's DNS name), trying each in order.
 // On the federation listener a partner edge relays a message inwards: the
-// sender must belong to the calling partner's domain, the recipient to this
-// domain; the edge looks the recipient up at the registrar and hands the
-// message to that user's front-end.
+// caller must be of a partner domain (PERMISSION_DENIED for a peer of this
+// domain), the sender must belong to the calling partner's domain
+// (PERMISSION_DENIED for a sender of this domain or of a third domain), the
+// recipient to this domain (INVALID_ARGUMENT); the edge looks the recipient
+// up at the registrar and hands the message to that user's front-end. A
+// failure inside this domain reaches the partner as disclosure.h's
+// ForPartnerEdge (NOT_FOUND "message.to: no such recipient ..."), without
+// the names or addresses of our registrar and front-ends.
 #ifndef TRUSTFABRIC_SERVER_NODE_EDGE_SERVICE_H_
 #define TRUSTFABRIC_SERVER_NODE_EDGE_SERVICE_H_
 

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status/status.h"
 #include "common/tls/grpc_status.h"
+#include "server/node/disclosure.h"
 #include "server/node/edge_service.h"
 #include "server/node/message_rules.h"
 #include "server/node/registry.h"
@@ -134,8 +135,12 @@ class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1:
 
 FrontEndService::FrontEndService(const NodeContext* ctx,
                                  std::unique_ptr<token::TokenVerifier> verifier,
-                                 size_t offline_queue_limit)
-    : ctx_(ctx), verifier_(std::move(verifier)), mailboxes_(offline_queue_limit) {}
+                                 size_t offline_queue_limit,
+                                 UnknownRecipientLimiter::Options probing)
+    : ctx_(ctx),
+      verifier_(std::move(verifier)),
+      mailboxes_(offline_queue_limit),
+      probing_(std::move(probing)) {}
 
 absl::StatusOr<FrontEndService::Caller> FrontEndService::CallerFromAuthorization(
     absl::string_view authorization) const {
@@ -167,7 +172,7 @@ absl::Status FrontEndService::Authenticate(absl::string_view method,
                                            absl::string_view authorization) const {
   if (method != kSignIn && method != kSend && method != kReceive) {
     return absl::PermissionDeniedError(
-        absl::StrCat("policy: ", method, " is not served on the client listener"));
+        absl::StrCat("policy: ", LogSafe(method, 128), " is not served on the client listener"));
   }
   return CallerFromAuthorization(authorization).status();
 }
@@ -182,7 +187,11 @@ grpc::Status FrontEndService::SignIn(grpc::ServerContext* context, const v1::Sig
   absl::StatusOr<Caller> caller = CallerOf(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<tls::Target> registrar = ctx_->RegistrarTarget();
-  if (!registrar.ok()) return ToGrpcStatus(registrar.status());
+  if (!registrar.ok()) {
+    spdlog::error("sign-in failed user={}: {}", caller->user,
+                  std::string(registrar.status().message()));
+    return ToGrpcStatus(ForSignInClient(registrar.status()));
+  }
   v1::RegisterRequest reg;
   reg.set_user(caller->user);
   reg.set_frontend(ctx_->dns_name());
@@ -190,7 +199,12 @@ grpc::Status FrontEndService::SignIn(grpc::ServerContext* context, const v1::Sig
   auto call = NodeCallContext();
   absl::Status status = FromGrpcStatus(
       v1::Registrar::NewStub(ctx_->channels->Get(*registrar))->Register(call.get(), reg, &ignored));
-  if (!status.ok()) return ToGrpcStatus(Annotate(status, "registrar"));
+  if (!status.ok()) {
+    spdlog::warn("sign-in failed user={} registrar={} code={} reason=\"{}\"", caller->user,
+                 registrar->server_name, CodeName(status.code()),
+                 LogSafe(status.message(), kMaxReasonBytes));
+    return ToGrpcStatus(ForSignInClient(status));
+  }
   response->set_user(caller->user);
   *response->mutable_token_expires_at() = ToProto(caller->token.expires);
   spdlog::info("signed in user={} app={} issuer={}", caller->user, caller->token.client_id,
@@ -230,12 +244,20 @@ grpc::Status FrontEndService::Send(grpc::ServerContext* context, const v1::SendR
     if (absl::StartsWith(text, "message.")) text = text.substr(8);
     return ToGrpcStatus(absl::InvalidArgumentError(text));
   }
+  // After validation (a malformed address is no probe), before any lookup.
+  if (absl::Status allowed = probing_.Check(caller->user); !allowed.ok()) {
+    spdlog::warn("send refused message={} from={} to={}: {}", message.id(), message.from(),
+                 message.to(), std::string(allowed.message()));
+    return ToGrpcStatus(allowed);
+  }
   absl::StatusOr<std::string> disposition = Route(message);
   if (!disposition.ok()) {
+    // The detail (hosts, relay path, the partner's words) stays here.
     spdlog::info("send failed message={} from={} to={} code={} reason=\"{}\"", message.id(),
                  message.from(), message.to(), CodeName(disposition.status().code()),
-                 std::string(disposition.status().message()));
-    return ToGrpcStatus(disposition.status());
+                 LogSafe(disposition.status().message(), kMaxReasonBytes));
+    if (absl::IsNotFound(disposition.status())) probing_.RecordUnknown(caller->user);
+    return ToGrpcStatus(ForSendClient(disposition.status(), message.to(), message.id()));
   }
   response->set_message_id(message.id());
   response->set_disposition(*disposition);

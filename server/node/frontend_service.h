@@ -7,10 +7,20 @@
 // (Deliver) arrive on the internal listener over mutual TLS from the
 // domain's edges and front-ends.
 //
+// Which user+app tokens are accepted is the verifier's outer token policy
+// (NodeConfig.frontend.outer_token; default signed, docs/outer-token.md).
+//
 // Routing of Send: a recipient of this domain is looked up at the registrar
 // and the message handed to the front-end serving them (this one or
 // another); a recipient of another domain goes to this domain's edge.
 // Offline recipients: see Mailboxes (bounded queue per user).
+//
+// What a client learns from a failed SignIn or Send is disclosure.h's: the
+// class of the failure and the recipient it named, never a host name, an
+// address or a relay path (those go to the log with the message id). A
+// caller that keeps naming unknown recipients is slowed down by an
+// UnknownRecipientLimiter: past its allowance every Send is refused with
+// RESOURCE_EXHAUSTED "too many unknown recipients; retry after Ns".
 #ifndef TRUSTFABRIC_SERVER_NODE_FRONTEND_SERVICE_H_
 #define TRUSTFABRIC_SERVER_NODE_FRONTEND_SERVICE_H_
 
@@ -21,6 +31,7 @@
 #include "common/token/verifier.h"
 #include "server/node/mailboxes.h"
 #include "server/node/node_context.h"
+#include "server/node/recipient_limiter.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
 namespace trustfabric::node {
@@ -30,7 +41,7 @@ class FrontEndService final
  public:
   // REQUIRES: `ctx` outlives the service.
   FrontEndService(const NodeContext* ctx, std::unique_ptr<token::TokenVerifier> verifier,
-                  size_t offline_queue_limit);
+                  size_t offline_queue_limit, UnknownRecipientLimiter::Options probing = {});
 
   // The client listener's per-call check (ListenerOptions::call_authenticator).
   absl::Status Authenticate(absl::string_view method, absl::string_view authorization) const;
@@ -60,6 +71,7 @@ class FrontEndService final
   const NodeContext* ctx_;
   std::unique_ptr<token::TokenVerifier> verifier_;
   Mailboxes mailboxes_;
+  UnknownRecipientLimiter probing_;
 };
 
 }  // namespace trustfabric::node

@@ -42,6 +42,20 @@ absl::Status NeedTarget(const v1::ControlEndpoint& t, absl::string_view field) {
 
 }  // namespace
 
+token::OuterTokenPolicy OuterTokenPolicyOf(const v1::FrontEndConfig& frontend) {
+  return frontend.outer_token() == v1::UNSIGNED_ALLOWED ? token::OuterTokenPolicy::kUnsignedAllowed
+                                                        : token::OuterTokenPolicy::kSigned;
+}
+
+UnknownRecipientLimiter::Options ProbingLimitOf(const v1::FrontEndConfig& frontend) {
+  UnknownRecipientLimiter::Options o;
+  if (frontend.unknown_recipient_burst() > 0) o.burst = frontend.unknown_recipient_burst();
+  if (frontend.unknown_recipient_refill_seconds() > 0) {
+    o.refill = absl::Seconds(frontend.unknown_recipient_refill_seconds());
+  }
+  return o;
+}
+
 absl::Status ValidateNodeConfig(const v1::NodeConfig& c) {
   if (c.role() != "edge" && c.role() != "frontend" && c.role() != "registrar") {
     return absl::InvalidArgumentError("role: must be edge, frontend or registrar");
@@ -62,8 +76,14 @@ absl::Status ValidateNodeConfig(const v1::NodeConfig& c) {
   if (c.trust_agent().control_planes().empty()) {
     return absl::InvalidArgumentError("trust_agent.control_planes: at least one is required");
   }
+  if (c.role() != "frontend" && c.has_frontend()) {
+    return absl::InvalidArgumentError("frontend: only for role frontend");
+  }
   if (c.role() == "frontend") {
     TF_RETURN_IF_ERROR(NeedAddress(c.client_listen(), "client_listen.address"));
+    if (c.frontend().unknown_recipient_refill_seconds() > 86400) {
+      return absl::InvalidArgumentError("frontend.unknown_recipient_refill_seconds: at most 86400");
+    }
     TF_RETURN_IF_ERROR(NeedTarget(c.registrar(), "registrar"));
     TF_RETURN_IF_ERROR(NeedTarget(c.edge(), "edge"));
   }
@@ -119,10 +139,16 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(v1::NodeConfig co
   } else if (c.role() == "frontend") {
     token::VerifierOptions vopts;
     vopts.hosts = {c.dns_name()};
+    vopts.outer_token = OuterTokenPolicyOf(c.frontend());
+    if (vopts.outer_token == token::OuterTokenPolicy::kUnsignedAllowed) {
+      spdlog::warn(
+          "frontend.outer_token is UNSIGNED_ALLOWED: any holder of an actor token trusted for "
+          "delegation can name any user (docs/outer-token.md)");
+    }
     TF_ASSIGN_OR_RETURN(std::unique_ptr<token::TokenVerifier> verifier,
                         token::TokenVerifier::Create(vopts));
-    svc.frontend =
-        std::make_unique<FrontEndService>(&s->ctx_, std::move(verifier), c.offline_queue_limit());
+    svc.frontend = std::make_unique<FrontEndService>(
+        &s->ctx_, std::move(verifier), c.offline_queue_limit(), ProbingLimitOf(c.frontend()));
     FrontEndService* fe = svc.frontend.get();
     tls::ListenerOptions client = opts;
     client.client_auth = tls::ClientAuth::kBearerToken;

@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/token/verifier.h"
 #include "server/node/node_context.h"
+#include "server/node/recipient_limiter.h"
 #include "server/node/trust_agent.h"
 #include "trustfabric/v1/config.pb.h"
 
@@ -35,8 +37,14 @@ namespace trustfabric::node {
 
 // INVALID_ARGUMENT naming the first bad field of `config` (role, trust
 // domain, dns name, identity files, listeners the role needs, registrar and
-// edge targets, trust agent).
+// edge targets, trust agent, front-end settings).
 absl::Status ValidateNodeConfig(const v1::NodeConfig& config);
+
+// The front-end settings as the services take them: the outer token policy
+// (unset means signed) and the limit on unknown-recipient answers (unset
+// fields keep UnknownRecipientLimiter's defaults).
+token::OuterTokenPolicy OuterTokenPolicyOf(const v1::FrontEndConfig& frontend);
+UnknownRecipientLimiter::Options ProbingLimitOf(const v1::FrontEndConfig& frontend);
 
 class NodeServer {
  public:

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/rejections.h"
+#include "spdlog/spdlog.h"
 
 namespace trustfabric::node {
 
@@ -30,7 +31,13 @@ grpc::Status RegistrarService::Register(grpc::ServerContext* context,
     return ToGrpcStatus(
         absl::FailedPreconditionError(absl::StrCat("frontend: ", address.status().message())));
   }
-  return ToGrpcStatus(registry_->Register(request->user(), frontend, *address));
+  absl::StatusOr<Registration> previous = registry_->Lookup(request->user());
+  absl::Status status = registry_->Register(request->user(), frontend, *address);
+  if (status.ok() && previous.ok() && previous->frontend != frontend) {
+    spdlog::info("user {} moved from {} to {} (newest sign-in wins)", previous->user,
+                 previous->frontend, frontend);
+  }
+  return ToGrpcStatus(status);
 }
 
 grpc::Status RegistrarService::Unregister(grpc::ServerContext* context,

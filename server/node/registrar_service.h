@@ -1,5 +1,19 @@
 // The Registrar gRPC service: front-ends register the users they serve;
 // front-ends and edges look users up. A thin layer over Registry.
+//
+// Who may change a registration (the internal listener's policy admits only
+// front-ends of this domain to Register and Unregister):
+//   * Register: a front-end registers users for itself only; naming another
+//     front-end in `frontend` is PERMISSION_DENIED.
+//   * Takeover: Register of a user currently registered to another
+//     front-end moves the user to the caller. This is the rule on purpose:
+//     a front-end registers a user only after verifying that user's token
+//     at SignIn, and the newest sign-in wins (as the newest Receive stream
+//     does), so a user whose front-end went away is never stuck there. The
+//     move is logged with both front-ends.
+//   * Unregister: only the front-end the user is registered to;
+//     PERMISSION_DENIED for any other (the registration is unchanged),
+//     NOT_FOUND when the user is not registered.
 #ifndef TRUSTFABRIC_SERVER_NODE_REGISTRAR_SERVICE_H_
 #define TRUSTFABRIC_SERVER_NODE_REGISTRAR_SERVICE_H_
 

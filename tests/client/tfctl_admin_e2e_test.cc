@@ -400,9 +400,11 @@ TEST_F(TfctlAdminE2ETest, IssuerWithTheSelfSignedAppCertificateSignsVerifiableTo
   const std::string snapshot = dir_.path() + "/snapshot.json";
   r = Tfctl({"snapshot", "--out", snapshot});
   ASSERT_EQ(r.status, 0) << r;
+  const std::string password_file =
+      dir_.Write("app1.password", std::string(kPassword) + "\n", 0600);
   Result token = TfctlRaw({"token", "mint", "--pkcs12", File(kDomain, "app1", "pkcs12"),
-                           "--password", kPassword, "--issuer-id", app1["client_id"], "--realm",
-                           Realm(), "--host", "fe1.contoso.test"});
+                           "--password-file", password_file, "--issuer-id", app1["client_id"],
+                           "--realm", Realm(), "--host", "fe1.contoso.test"});
   ASSERT_EQ(token.status, 0) << token;
   Result verified =
       TfctlRaw({"token", "verify", "--snapshot", snapshot, "--host", "fe1.contoso.test", "--token",

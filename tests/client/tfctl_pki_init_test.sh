@@ -13,8 +13,17 @@ out="$work/pki"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$tfctl" pki init --domains contoso.test,fabrikam.test --out "$out" \
-  --pkcs12-password s3cret > "$work/summary.txt"
+# A secret on the command line is refused, naming the replacements.
+if "$tfctl" pki init --domains contoso.test --out "$work/refused" --pkcs12-password s3cret \
+    2> "$work/refused.txt"; then
+  fail "--pkcs12-password was accepted"
+fi
+grep -q -- "--pkcs12-password-file FILE or the environment variable TF_PKCS12_PASSWORD" \
+  "$work/refused.txt" || fail "refusal of --pkcs12-password: $(cat "$work/refused.txt")"
+[ ! -e "$work/refused" ] || fail "a refused init wrote files"
+
+TF_PKCS12_PASSWORD=s3cret "$tfctl" pki init --domains contoso.test,fabrikam.test --out "$out" \
+  > "$work/summary.txt"
 grep -q "spiffe://fabrikam.test/edge/edge1" "$work/summary.txt" || fail "summary lacks edge1"
 
 for domain in contoso.test fabrikam.test; do

@@ -160,8 +160,8 @@ def mint(cli, app, *extra):
     return r.stdout.strip()
 
 
-def verify(cli, snapshot, token):
-    return run(cli, "verify", "--snapshot", snapshot, "--host", HOST, "--token", token)
+def verify(cli, snapshot, token, *extra):
+    return run(cli, "verify", "--snapshot", snapshot, "--host", HOST, "--token", token, *extra)
 
 
 def app_claims(app, client=None, delegation="false", lifetime=3600, now=None):
@@ -209,6 +209,31 @@ def test_pyjwt_verifies_tfctl_user_token(cli, apps):
     assert actor["nameid"] == outer["iss"]
 
 
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_pyjwt_verifies_tfctl_signed_outer_token(cli, apps, kind):
+    """`--sign-outer`: both the outer and the actor token verify with the
+    application's public key, and the outer token binds the actor's."""
+    app = apps[kind]
+    token = mint(cli, app, "--kind", "user", "--upn", "alice@contoso.test", "--sign-outer")
+    header = jwt.get_unverified_header(token)
+    assert header == {"typ": "JWT", "alg": app.alg, "x5t": app.x5t}
+    outer = jwt.decode(token, app.cert.public_key(), algorithms=[app.alg], audience=AUDIENCE,
+                       options={"require": ["exp", "nbf", "iss", "aud"]})
+    assert outer["upn"] == "alice@contoso.test"
+    assert outer["iss"] == f"{app.guid}@{REALM}"
+    actor = jwt.decode(outer["actortoken"], app.cert.public_key(), algorithms=[app.alg],
+                       audience=AUDIENCE, issuer=app.registered)
+    assert actor["trustedfordelegation"] == "true"
+    assert actor["nameid"] == outer["iss"]
+    # Rewriting the user breaks the signature for PyJWT as for tfctl.
+    head, body, sig = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["upn"] = "ceo@contoso.test"
+    forged = ".".join([head, b64url(json.dumps(claims).encode()), sig])
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(forged, app.cert.public_key(), algorithms=[app.alg], audience=AUDIENCE)
+
+
 def test_pyjwt_verifies_token_minted_from_pkcs12(cli, apps, workdir):
     app = apps["ec"]
     pfx = pkcs12.serialize_key_and_certificates(
@@ -226,6 +251,22 @@ def test_pyjwt_verifies_token_minted_from_pkcs12(cli, apps, workdir):
     claims = jwt.decode(r.stdout.strip(), app.cert.public_key(), algorithms=["ES256"],
                         audience=AUDIENCE)
     assert claims["exp"] - claims["nbf"] == 12 * 3600
+
+    # The same password from the environment.
+    env = dict(os.environ, TF_PKCS12_PASSWORD="changeit")
+    r = subprocess.run([cli, "token", "mint", "--pkcs12", pfx_path, "--issuer-id", app.guid,
+                        "--realm", REALM, "--host", HOST], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    jwt.decode(r.stdout.strip(), app.cert.public_key(), algorithms=["ES256"], audience=AUDIENCE)
+
+    # Never on the command line: refused before anything is read.
+    r = run(cli, "mint", "--pkcs12", pfx_path, "--password", "changeit", "--issuer-id",
+            app.guid, "--realm", REALM, "--host", HOST)
+    assert r.returncode != 0
+    assert r.stdout == ""
+    assert ("--password: secrets are not taken on the command line; use --password-file FILE "
+            "or the environment variable TF_PKCS12_PASSWORD") in r.stderr
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -253,12 +294,44 @@ def test_tfctl_verify_accepts_pyjwt_user_token(cli, apps, snapshot_path):
         {"aud": AUDIENCE, "iss": f"{app.guid}@{REALM}", "nbf": now, "exp": now + 600,
          "nameid": "s-1-5-21-7", "smtp": "alice@contoso.test", "actortoken": actor},
         None, algorithm="none")
+    # The add-in model's unsigned outer token: refused under the default
+    # policy, accepted where a front-end allows it.
     r = verify(cli, snapshot_path, outer)
+    assert r.returncode != 0
+    assert ("rejected: token: unsigned outer token is not accepted "
+            "(outer token policy: signed)") in r.stderr
+    r = verify(cli, snapshot_path, outer, "--outer-token", "unsigned_allowed")
     assert r.returncode == 0, r.stderr
     identity = json.loads(r.stdout)
     assert identity["kind"] == "user+app"
     assert identity["user"] == {"nameid": "s-1-5-21-7", "smtp": "alice@contoso.test"}
     assert identity["outer_signed"] is False
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_tfctl_verify_accepts_pyjwt_signed_outer_token(cli, apps, snapshot_path, kind):
+    """TokenHelper's signed variant built with PyJWT: the outer token signed
+    with the same application key as the actor token."""
+    app = apps[kind]
+    actor = jwt.encode(app_claims(app, delegation="true"), app.key, algorithm=app.alg,
+                       headers={"x5t": app.x5t})
+    now = int(time.time())
+    claims = {"aud": AUDIENCE, "iss": f"{app.guid}@{REALM}", "nbf": now, "exp": now + 600,
+              "upn": "alice@contoso.test", "actortoken": actor}
+    outer = jwt.encode(claims, app.key, algorithm=app.alg, headers={"x5t": app.x5t})
+    r = verify(cli, snapshot_path, outer)
+    assert r.returncode == 0, r.stderr
+    identity = json.loads(r.stdout)
+    assert identity["kind"] == "user+app"
+    assert identity["user"] == {"upn": "alice@contoso.test"}
+    assert identity["outer_signed"] is True
+
+    # Signed by another registered application's key: refused.
+    other = apps["rsa" if kind != "rsa" else "ec"]
+    wrong = jwt.encode(claims, other.key, algorithm=other.alg, headers={"x5t": other.x5t})
+    r = verify(cli, snapshot_path, wrong)
+    assert r.returncode != 0
+    assert "rejected: token: header: " in r.stderr
 
 
 def test_tfctl_verify_accepts_token_file_and_binary_snapshot(cli, apps, snapshot_path, workdir):

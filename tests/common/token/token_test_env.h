@@ -148,11 +148,15 @@ inline MintOptions BrokerOptions(absl::Time now) {
 }
 inline MintOptions EdOptions(absl::Time now) { return Options(now, kEdGuid, kEdGuid); }
 
-// A verifier for kHost whose clock reads *clock.
-inline std::unique_ptr<TokenVerifier> MakeVerifier(const absl::Time* clock,
-                                                   size_t cache_capacity = 10000) {
+// A verifier for kHost whose clock reads *clock. The token tests cover the
+// whole add-in profile, unsigned outer tokens included, unless they ask for
+// the signed policy.
+inline std::unique_ptr<TokenVerifier> MakeVerifier(
+    const absl::Time* clock, size_t cache_capacity = 10000,
+    OuterTokenPolicy outer_token = OuterTokenPolicy::kUnsignedAllowed) {
   VerifierOptions o;
   o.hosts = {kHost};
+  o.outer_token = outer_token;
   o.clock = [clock] { return *clock; };
   o.cache_capacity = cache_capacity;
   return OrDie(TokenVerifier::Create(std::move(o)), "verifier");

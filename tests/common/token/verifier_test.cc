@@ -1,6 +1,7 @@
 #include "common/token/verifier.h"
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -122,6 +123,104 @@ TEST_F(VerifierTest, AcceptsSignedUserToken) {
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_TRUE(id->outer_signed);
   EXPECT_EQ(id->user->upn, "bob@contoso.test");
+}
+
+// The outer token of `token` with its payload changed by `edit`, kept
+// unsigned (the forgery any holder of a user token can make).
+std::string RewriteUnsignedOuter(const std::string& token, const std::function<void(Json*)>& edit) {
+  absl::StatusOr<CompactJws> outer = ParseCompactJws(token);
+  EXPECT_TRUE(outer.ok()) << outer.status();
+  Json payload = outer->payload;
+  edit(&payload);
+  return *SignCompactJws(MakeTokenHeader(JwsAlgorithm::kNone, nullptr, false, false), payload,
+                         nullptr);
+}
+
+TEST_F(VerifierTest, SignedPolicyRefusesAnUnsignedOuterTokenAndItsRewrite) {
+  std::unique_ptr<TokenVerifier> strict =
+      test::MakeVerifier(&now_, 10000, OuterTokenPolicy::kSigned);
+  std::unique_ptr<TokenVerifier> lenient =
+      test::MakeVerifier(&now_, 10000, OuterTokenPolicy::kUnsignedAllowed);
+  UserClaims alice;
+  alice.upn = "alice@contoso.test";
+  std::string unsigned_token =
+      *MintUserToken(test::AppOptions(now_), test::Credentials(pki_.app), alice);
+  // The attack: keep the valid actor token, name another user.
+  std::string rewritten = RewriteUnsignedOuter(
+      unsigned_token, [](Json* p) { p->Set("upn", Json::String("ceo@contoso.test")); });
+
+  // Under unsigned_allowed (the add-in model) the rewrite is accepted as the
+  // other user: the trade-off docs/outer-token.md describes.
+  absl::StatusOr<TokenIdentity> forged = lenient->Verify(rewritten, snapshot_);
+  ASSERT_TRUE(forged.ok()) << forged.status();
+  EXPECT_EQ(forged->user->upn, "ceo@contoso.test");
+
+  // Under signed neither the original nor the rewrite is accepted.
+  for (const std::string& t : {unsigned_token, rewritten}) {
+    absl::StatusOr<TokenIdentity> id = strict->Verify(t, snapshot_);
+    EXPECT_EQ(id.status().code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_EQ(id.status().message(),
+              "token: unsigned outer token is not accepted (outer token policy: signed)");
+    EXPECT_EQ(RejectionLabel(id.status()), "outer_unsigned");
+  }
+  EXPECT_EQ(strict->CachedResults(), 0u);
+}
+
+TEST_F(VerifierTest, SignedPolicyAcceptsASignedOuterTokenAndRefusesItsRewrite) {
+  std::unique_ptr<TokenVerifier> strict =
+      test::MakeVerifier(&now_, 10000, OuterTokenPolicy::kSigned);
+  UserClaims alice;
+  alice.upn = "alice@contoso.test";
+  std::string token = *MintUserToken(test::BrokerOptions(now_), test::Credentials(pki_.broker),
+                                     alice, /*sign_outer=*/true);
+  absl::StatusOr<TokenIdentity> id = strict->Verify(token, snapshot_);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(id->outer_signed);
+  EXPECT_EQ(id->user->upn, "alice@contoso.test");
+
+  // Rewriting the signed payload breaks its signature ...
+  absl::StatusOr<CompactJws> outer = ParseCompactJws(token);
+  ASSERT_TRUE(outer.ok());
+  Json payload = outer->payload;
+  payload.Set("upn", Json::String("ceo@contoso.test"));
+  std::string tampered = pki::Base64UrlEncode(outer->header.Serialize()) + "." +
+                         pki::Base64UrlEncode(payload.Serialize()) + "." +
+                         pki::Base64UrlEncode(outer->signature);
+  EXPECT_EQ(strict->Verify(tampered, snapshot_).status().message(), "token: signature invalid");
+  // ... and stripping the signature (alg none) is what the policy refuses.
+  std::string stripped =
+      RewriteUnsignedOuter(token, [](Json* p) { p->Set("upn", Json::String("ceo@contoso.test")); });
+  EXPECT_EQ(RejectionLabel(strict->Verify(stripped, snapshot_).status()), "outer_unsigned");
+}
+
+TEST_F(VerifierTest, SignedOuterTokenMayUseAnotherCertificateOfTheActorsIssuer) {
+  // Mid-rotation: the actor token signed with app-a's old key, the outer
+  // token with its new one. Both are the issuer's registered certificates.
+  std::unique_ptr<TokenVerifier> strict =
+      test::MakeVerifier(&now_, 10000, OuterTokenPolicy::kSigned);
+  UserClaims alice;
+  alice.upn = "alice@contoso.test";
+  std::string token = *MintUserToken(test::AppOptions(now_), test::Credentials(pki_.app), alice,
+                                     /*sign_outer=*/true);
+  absl::StatusOr<CompactJws> outer = ParseCompactJws(token);
+  ASSERT_TRUE(outer.ok());
+  auto resign = [&](const pki::IssuedCertificate& with) {
+    return *SignCompactJws(MakeTokenHeader(JwsAlgorithm::kRs256, &with.certificate, true, false),
+                           outer->payload, with.key.get());
+  };
+  absl::StatusOr<TokenIdentity> id = strict->Verify(resign(pki_.app_next), snapshot_);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(id->outer_signed);
+  // A key of another registered issuer does not sign for app-a's actor.
+  EXPECT_EQ(strict->Verify(resign(pki_.other), snapshot_).status().message(),
+            absl::StrCat("token: header: x5t does not name a certificate of issuer ", kAppGuid, "@",
+                         kRealm));
+}
+
+TEST(OuterTokenPolicyTest, DefaultIsSignedAndNamesAreStable) {
+  EXPECT_EQ(VerifierOptions().outer_token, OuterTokenPolicy::kSigned);
+  EXPECT_EQ(OuterTokenPolicyName(OuterTokenPolicy::kSigned), "signed");
+  EXPECT_EQ(OuterTokenPolicyName(OuterTokenPolicy::kUnsignedAllowed), "unsigned_allowed");
 }
 
 TEST_F(VerifierTest, ClockSkewEdgesAreInclusive) {

@@ -77,7 +77,8 @@ TEST(Registry, CorruptStateFileIsRefusedClearly) {
   testing::TempDir dir;
   dir.Write("registrations.json", "{\"users\": [ {\"user\": 5} ]}");
   Registry r("contoso.test", dir.path());
-  EXPECT_THAT(r.Load(), StatusIs(absl::StatusCode::kInvalidArgument, "malformed registration entry"));
+  EXPECT_THAT(r.Load(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "malformed registration entry"));
   dir.Write("registrations.json", "not json");
   EXPECT_THAT(r.Load(), StatusIs(absl::StatusCode::kInvalidArgument, "not a registrations file"));
   dir.Write("registrations.json",

@@ -4,3 +4,11 @@ tf_test(registry_test SRCS ${_roles_tests}/registry_test.cc DEPS tf_node_roles t
 tf_test(mailboxes_test SRCS ${_roles_tests}/mailboxes_test.cc DEPS tf_node_roles tf_testing)
 tf_test(message_rules_test SRCS ${_roles_tests}/message_rules_test.cc
   DEPS tf_node_roles tf_testing)
+tf_test(recipient_limiter_test SRCS ${_roles_tests}/recipient_limiter_test.cc
+  DEPS tf_node_roles tf_testing)
+tf_test(disclosure_test SRCS ${_roles_tests}/disclosure_test.cc DEPS tf_node_roles tf_testing)
+# The node services over real listeners: two domains of in-process nodes.
+tf_test(node_services_attack_test
+  SRCS ${_roles_tests}/node_services_attack_test.cc ${_roles_tests}/node_env.cc
+  DEPS tf_node_roles tf_tls_testing gRPC::grpc++_reflection)
+tf_test(node_config_test SRCS ${_roles_tests}/node_config_test.cc DEPS tf_node_server tf_config)

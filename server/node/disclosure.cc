@@ -1,0 +1,81 @@
+// What leaves a node on failure; see disclosure.h.
+#include "server/node/disclosure.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/node/message_rules.h"
+
+namespace trustfabric::node {
+
+std::string LogSafe(absl::string_view text, size_t max_bytes) {
+  std::string out;
+  const size_t n = std::min(text.size(), max_bytes);
+  out.reserve(n + 8);
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      absl::StrAppendFormat(&out, "\\x%02x", c);
+    }
+  }
+  if (text.size() > max_bytes) out += "...";
+  return out;
+}
+
+absl::Status ForSendClient(const absl::Status& failure, const std::string& to,
+                           const std::string& message_id) {
+  const std::string safe_to = LogSafe(to);
+  const std::string domain = LogSafe(DomainOf(to));
+  switch (failure.code()) {
+    case absl::StatusCode::kOk:
+      return absl::OkStatus();
+    case absl::StatusCode::kNotFound:
+      return absl::NotFoundError(absl::StrCat("to: no such recipient ", safe_to));
+    case absl::StatusCode::kResourceExhausted:
+      return absl::ResourceExhaustedError(
+          absl::StrCat("to: ", safe_to, " cannot take more messages now; retry later (message ",
+                       message_id, ")"));
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::UnavailableError(absl::StrCat(
+          "to: ", domain, " cannot be reached now; retry later (message ", message_id, ")"));
+    default:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "to: messages to ", domain, " cannot be delivered (message ", message_id, ")"));
+  }
+}
+
+absl::Status ForSignInClient(const absl::Status& failure) {
+  switch (failure.code()) {
+    case absl::StatusCode::kOk:
+      return absl::OkStatus();
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::UnavailableError("sign-in is unavailable now; retry later");
+    default:
+      return absl::FailedPreconditionError("sign-in is not possible now");
+  }
+}
+
+absl::Status ForPartnerEdge(const absl::Status& failure, const std::string& to) {
+  const std::string safe_to = LogSafe(to);
+  switch (failure.code()) {
+    case absl::StatusCode::kOk:
+      return absl::OkStatus();
+    case absl::StatusCode::kNotFound:
+      return absl::NotFoundError(absl::StrCat("message.to: no such recipient ", safe_to));
+    case absl::StatusCode::kResourceExhausted:
+      return absl::ResourceExhaustedError(
+          absl::StrCat("message.to: ", safe_to, " cannot take more messages now"));
+    default:
+      return absl::UnavailableError(
+          absl::StrCat("message.to: ", safe_to, " cannot be reached now"));
+  }
+}
+
+}  // namespace trustfabric::node
