@@ -191,7 +191,6 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
       hub_->nodes_->Disconnect(node_stream);
       spdlog::info("watch stream of {} closed", identity_.spiffe_id);
     }
-    token_.reset();
     hub_->Remove(id_);  // may destroy this stream
   }
 
