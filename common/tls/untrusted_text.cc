@@ -19,28 +19,27 @@ void AppendHex(unsigned char c, std::string* out) {
   out->push_back(kHex[c & 0xf]);
 }
 
-// Escapes the bytes `escape` selects; stops before the bound so that the
-// ellipsis still fits.
+// Escapes the bytes `escape` selects; when the result would exceed the
+// bound, stops where the ellipsis still fits.
 template <typename Pred>
 std::string Escape(absl::string_view text, size_t max_bytes, Pred escape) {
   max_bytes = std::max<size_t>(max_bytes, 8);
+  size_t full = 0;
+  for (char c : text) full += escape(static_cast<unsigned char>(c)) ? 4 : 1;
+  const size_t room = full <= max_bytes ? max_bytes : max_bytes - kEllipsis.size();
   std::string out;
-  out.reserve(std::min(text.size(), max_bytes));
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const size_t width = escape(c) ? 4 : 1;
-    // Room for this byte, and for the ellipsis unless it is the last one.
-    const size_t reserve = i + 1 == text.size() ? 0 : kEllipsis.size();
-    if (out.size() + width + reserve > max_bytes) {
-      out.append(kEllipsis.data(), kEllipsis.size());
-      return out;
-    }
-    if (width == 4) {
+  out.reserve(std::min(full, max_bytes));
+  for (char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    const bool hex = escape(c);
+    if (out.size() + (hex ? 4 : 1) > room) break;
+    if (hex) {
       AppendHex(c, &out);
     } else {
-      out.push_back(static_cast<char>(c));
+      out.push_back(ch);
     }
   }
+  if (full > max_bytes) out.append(kEllipsis.data(), kEllipsis.size());
   return out;
 }
 
