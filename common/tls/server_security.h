@@ -104,7 +104,11 @@ class ListenerSecurity : public std::enable_shared_from_this<ListenerSecurity> {
   // after every snapshot swap). A stream refused or past its expiry is
   // cancelled with the refusal's code and "<rule>: <reason>" (expiry:
   // UNAUTHENTICATED "chain: certificate has expired ..." or "token: token
-  // expired ...") and the rejection recorded.
+  // expired ...") and the rejection recorded. Between swaps the checker
+  // thread wakes at the earliest expiry of the tracked streams, decided by
+  // the TrustSource's clock; as that clock may be injected, it sleeps at
+  // most 2 s while streams are open (tests may also move the clock and call
+  // this directly).
   void RecheckStreams();
 
   // Streams tracked now (cancelled ones until their call ends), for tests.
