@@ -181,9 +181,9 @@ int Main(int argc, char** argv) {
   auto client_provider = std::make_shared<StaticDataCertificateProvider>(
       contoso.RootPem(), std::vector<IdentityKeyCertPair>{{client_leaf.key.ToPem(), client_chain}});
   const tls::Target plain_target{absl::StrCat("127.0.0.1:", plain_port), "edge1.contoso.test",
-                                 "contoso.test"};
+                                 "contoso.test", {pki::Role::kEdge}};
   const tls::Target tf_target{absl::StrCat("127.0.0.1:", tf_port), "edge1.contoso.test",
-                              "contoso.test"};
+                              "contoso.test", {pki::Role::kEdge}};
   auto plain_channel = [&] {
     grpc::experimental::TlsChannelCredentialsOptions c;
     c.set_certificate_provider(client_provider);

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -251,10 +252,15 @@ absl::Status HealthProber::Check(const ClusterService& service, absl::Duration t
   if (it == domains_.end()) {
     return absl::NotFoundError(absl::StrCat("health: no domain ", service.domain));
   }
+  std::optional<pki::Role> role = pki::RoleFromName(service.role);
+  if (!role) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("health: ", service.id, " has an unknown role ", service.role));
+  }
   // A fresh channel per probe: a cached one would wait out gRPC's reconnect
   // backoff after the refused connections of a service still starting.
-  std::shared_ptr<grpc::Channel> channel =
-      it->second.channels->NewChannel({service.address, service.dns_name, service.domain});
+  std::shared_ptr<grpc::Channel> channel = it->second.channels->NewChannel(
+      {service.address, service.dns_name, service.domain, {*role}});
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));

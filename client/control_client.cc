@@ -76,7 +76,8 @@ ControlClient::ControlClient(ControlClientOptions options,
                              std::shared_ptr<tls::TrustSource> source,
                              std::shared_ptr<tls::ChannelCache> channels)
     : options_(std::move(options)),
-      target_{options_.address, options_.server_name, options_.trust_domain},
+      target_{options_.address, options_.server_name, options_.trust_domain,
+              {pki::Role::kControl}},
       holder_(std::move(holder)),
       source_(std::move(source)),
       channels_(std::move(channels)) {}

@@ -2,14 +2,20 @@
 #include "client/frontend_client.h"
 
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/pki/spiffe.h"
 #include "common/tls/grpc_status.h"
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/support/channel_arguments.h>
 
 namespace trustfabric::client {
@@ -28,6 +34,52 @@ void Authorize(grpc::ClientContext* context, const std::string& token) {
   context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
 }
 
+absl::string_view View(grpc::string_ref s) { return absl::string_view(s.data(), s.size()); }
+
+// Runs after gRPC verified the chain against the root. A verifier switches
+// off gRPC's host name check, so it checks the name itself, and the role:
+// the bearer token must reach a front-end, not another node of the domain
+// that happens to present the front-end's DNS name.
+class FrontEndVerifier final : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit FrontEndVerifier(std::string server_name) : server_name_(std::move(server_name)) {}
+
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
+    *sync_status = tls::ToGrpcStatus(Check(*request));
+    return true;
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  absl::Status Check(const grpc::experimental::TlsCustomVerificationCheckRequest& request) const {
+    bool named = false;
+    for (const grpc::string_ref& dns : request.dns_names()) named |= View(dns) == server_name_;
+    if (!named) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("chain: the front-end's certificate does not name ", server_name_));
+    }
+    std::vector<absl::string_view> ids;
+    for (const grpc::string_ref& uri : request.uri_names()) {
+      if (absl::StartsWithIgnoreCase(View(uri), "spiffe:")) ids.push_back(View(uri));
+    }
+    if (ids.size() != 1) {
+      return absl::UnauthenticatedError(
+          "identity: the front-end's certificate needs exactly one spiffe:// uri san");
+    }
+    absl::StatusOr<pki::SpiffeId> id = pki::ParseSpiffeId(ids.front());
+    if (!id.ok()) return absl::UnauthenticatedError(absl::StrCat("identity: ", id.status().message()));
+    if (id->role != pki::Role::kFrontend) {
+      return absl::PermissionDeniedError(absl::StrCat("identity: server ", id->ToString(),
+                                                      " has role ", pki::RoleName(id->role),
+                                                      ", expected frontend"));
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string server_name_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FrontEndClient>> FrontEndClient::Create(
@@ -38,8 +90,14 @@ absl::StatusOr<std::unique_ptr<FrontEndClient>> FrontEndClient::Create(
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeout: must be positive");
   }
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = options.root_pem;
+  grpc::experimental::TlsChannelCredentialsOptions tls;
+  tls.set_certificate_provider(
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(options.root_pem));
+  tls.watch_root_certs();
+  tls.set_verify_server_certs(true);
+  tls.set_certificate_verifier(
+      grpc::experimental::ExternalCertificateVerifier::Create<FrontEndVerifier>(
+          options.server_name));
   grpc::ChannelArguments args;
   // Verify the certificate against the front-end's DNS name, whatever
   // address it is dialed at.
@@ -47,7 +105,7 @@ absl::StatusOr<std::unique_ptr<FrontEndClient>> FrontEndClient::Create(
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options.address, grpc::SslCredentials(ssl), args);
+      grpc::CreateCustomChannel(options.address, grpc::experimental::TlsCredentials(tls), args);
   return std::unique_ptr<FrontEndClient>(
       new FrontEndClient(std::move(options), std::move(channel)));
 }

@@ -3,9 +3,11 @@
 // access token.
 //
 // The front-end's client listener presents its certificate; the client
-// verifies it against the domain's root with gRPC's built-in verification
-// (the certificate must carry `server_name`) and presents no certificate of
-// its own. Every call carries "authorization: Bearer <token>" and a deadline.
+// verifies its chain against the domain's root (gRPC's built-in
+// verification), and that it carries `server_name` as a DNS name and the
+// SPIFFE ID of a front-end (a token goes to no other role); it presents no
+// certificate of its own. Every call carries "authorization: Bearer <token>"
+// and a deadline.
 //
 //   client::FrontEndClientOptions opts;
 //   opts.address = "127.1.1.3:7443";

@@ -15,6 +15,7 @@
 #include "common/tls/identity_files.h"
 #include "common/tls/peer_verifier.h"
 #include "common/tls/rejections.h"
+#include "common/tls/untrusted_text.h"
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/tls_certificate_provider.h>
@@ -63,9 +64,28 @@ class ServerVerifier final : public ExternalCertificateVerifier {
     if (!chain.ok()) {
       return absl::UnauthenticatedError(absl::StrCat("certificate: ", chain.status().message()));
     }
+    if (chain->empty()) return absl::UnauthenticatedError("certificate: server sent no chain");
     std::vector<pki::Certificate> rest(chain->begin() + 1, chain->end());
-    return VerifyServer(*source_, target_.trust_domain, target_.server_name, chain->front(), rest)
-        .status();
+    absl::StatusOr<PeerIdentityPtr> server =
+        VerifyServer(*source_, target_.trust_domain, target_.server_name, chain->front(), rest);
+    if (!server.ok()) return server.status();
+    // The name says which host; the role says what it may act as: a
+    // front-end's certificate carrying the edge's DNS name is not the edge.
+    const pki::Role role = (*server)->spiffe_id.role;
+    if (std::find(target_.server_roles.begin(), target_.server_roles.end(), role) ==
+        target_.server_roles.end()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "identity: server ", (*server)->spiffe_id.ToString(), " has role ", pki::RoleName(role),
+          ", expected ", ExpectedRoles(target_.server_roles)));
+    }
+    return absl::OkStatus();
+  }
+
+  static std::string ExpectedRoles(const std::vector<pki::Role>& roles) {
+    if (roles.empty()) return "none (no server role configured)";
+    std::vector<std::string> names;
+    for (pki::Role r : roles) names.emplace_back(pki::RoleName(r));
+    return absl::StrJoin(names, " or ");
   }
 
   const std::shared_ptr<const TrustSource> source_;
@@ -75,7 +95,9 @@ class ServerVerifier final : public ExternalCertificateVerifier {
 }  // namespace
 
 std::string Target::Key() const {
-  return absl::StrCat(address, "|", server_name, "|", trust_domain);
+  std::vector<std::string> roles;
+  for (pki::Role r : server_roles) roles.emplace_back(pki::RoleName(r));
+  return absl::StrCat(address, "|", server_name, "|", trust_domain, "|", absl::StrJoin(roles, ","));
 }
 
 grpc::ChannelArguments DefaultChannelArguments(const Target& target) {

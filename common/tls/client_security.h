@@ -1,6 +1,7 @@
 // Client-side transport security: channels that present the node's identity
 // and verify the server against the target domain's current bundle, with
-// the server's DNS SAN equal to the dialed name (DESIGN.md §4).
+// the server's DNS SAN equal to the dialed name and its SPIFFE role one the
+// caller expects (docs/design.md §4).
 //
 // Channels are long-lived and shared per target; a channel is rebuilt when
 // the bundle it was verified with changes (roots, revocations, or the
@@ -9,18 +10,21 @@
 //   TF_ASSIGN_OR_RETURN(auto channels, tls::ChannelCache::Create(identity, source));
 //   auto stub = v1::Edge::NewStub(channels->Get({.address = "127.0.0.13:7443",
 //                                                .server_name = "edge1.fabrikam.test",
-//                                                .trust_domain = "fabrikam.test"}));
+//                                                .trust_domain = "fabrikam.test",
+//                                                .server_roles = {pki::Role::kEdge}}));
 #ifndef TRUSTFABRIC_COMMON_TLS_CLIENT_SECURITY_H_
 #define TRUSTFABRIC_COMMON_TLS_CLIENT_SECURITY_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/pki/spiffe.h"
 #include "common/tls/trust_source.h"
 
 #include <grpcpp/channel.h>
@@ -48,6 +52,11 @@ struct Target {
   std::string server_name;
   // The trust domain whose bundle verifies the server.
   std::string trust_domain;
+  // The roles the server's SPIFFE ID may have (e.g. {kControl} for the
+  // control plane). A server of another role is refused ("identity: server
+  // spiffe://... has role frontend, expected edge"); an empty list refuses
+  // every server.
+  std::vector<pki::Role> server_roles;
 
   std::string Key() const;
 };

@@ -225,13 +225,12 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
 
   std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
   const bool local = id.trust_domain == source_->local_domain();
+  // The chain is verified against the bundle of the domain it claims first:
+  // the listener and trusted-server-list rules name the peer, and only a
+  // verified chain has a name (an unverified one is refused as "chain").
   std::shared_ptr<const pki::RootStore> roots;
+  const trust::PeerEntry* peer = nullptr;
   if (local) {
-    if (listener_ == Listener::kFederation) {
-      return Refuse(absl::StatusCode::kPermissionDenied, "listener",
-                    absl::StrCat("local domain ", id.trust_domain,
-                                 " is not accepted on the federation listener"));
-    }
     if (snap) {
       roots = snap->MtlsRoots(id.trust_domain);
       if (!roots) {
@@ -245,16 +244,27 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
                     "no trust snapshot yet and no bootstrap bundle");
     }
   } else {
-    if (listener_ != Listener::kFederation) {
-      return Refuse(absl::StatusCode::kPermissionDenied, "listener",
-                    absl::StrCat("partner domain ", id.trust_domain, " is not accepted on the ",
-                                 ListenerName(listener_), " listener"));
-    }
     if (!snap) {
       return Refuse(absl::StatusCode::kFailedPrecondition, "no_snapshot",
                     "no trust snapshot yet: federation is refused");
     }
-    TF_ASSIGN_OR_RETURN(const trust::PeerEntry* peer, UsablePeer(snap.get(), id.trust_domain));
+    TF_ASSIGN_OR_RETURN(peer, UsablePeer(snap.get(), id.trust_domain));
+    roots = peer->roots;
+  }
+  TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsClient, "",
+                                source_->Now(), identity.get()));
+
+  if (local && listener_ == Listener::kFederation) {
+    return Refuse(absl::StatusCode::kPermissionDenied, "listener",
+                  absl::StrCat("local domain ", id.trust_domain,
+                               " is not accepted on the federation listener"));
+  }
+  if (!local && listener_ != Listener::kFederation) {
+    return Refuse(absl::StatusCode::kPermissionDenied, "listener",
+                  absl::StrCat("partner domain ", id.trust_domain, " is not accepted on the ",
+                               ListenerName(listener_), " listener"));
+  }
+  if (peer != nullptr) {
     auto listed =
         std::find_if(identity->dns_names.begin(), identity->dns_names.end(),
                      [&](const std::string& n) { return peer->allowed_server_names.contains(n); });
@@ -264,11 +274,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
                                  "] not on the trusted server list of ", id.trust_domain));
     }
     identity->dns_name = *listed;
-    roots = peer->roots;
   }
-
-  TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsClient, "",
-                                source_->Now(), identity.get()));
   return PeerIdentityPtr(std::move(identity));
 }
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/tls/untrusted_text.h"
 
 namespace trustfabric::tls {
 namespace {
@@ -93,12 +94,16 @@ absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
     }
     return absl::PermissionDeniedError(absl::StrCat(
         "policy: role ", pki::RoleName(peer.spiffe_id.role), " of ", peer.spiffe_id.trust_domain,
-        " may not call ", method, " (allowed: ", RoleList(rule.roles), ")"));
+        " may not call ", EscapeUntrusted(method), " (allowed: ", RoleList(rule.roles), ")"));
   }
-  if (!known) return absl::PermissionDeniedError(absl::StrCat("policy: unknown method ", method));
+  // An unknown method is whatever the caller put in :path.
+  if (!known) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("policy: unknown method ", EscapeUntrusted(method)));
+  }
   return absl::PermissionDeniedError(absl::StrCat("policy: ", local ? "local" : "partner",
                                                   " domain ", peer.spiffe_id.trust_domain,
-                                                  " may not call ", method));
+                                                  " may not call ", EscapeUntrusted(method)));
 }
 
 }  // namespace trustfabric::tls

@@ -9,12 +9,17 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/status/status.h"
+#include "common/tls/untrusted_text.h"
 #include "spdlog/spdlog.h"
 
 namespace trustfabric::tls {
 namespace {
 
 constexpr size_t kRecent = 256;
+// Bounds of the recorded fields (peer descriptions list up to 8 names).
+constexpr size_t kMaxPeerBytes = 2048;
+constexpr size_t kMaxFieldBytes = 256;
+constexpr size_t kMaxReasonBytes = 1024;
 
 struct Registry {
   absl::Mutex mu;
@@ -41,6 +46,14 @@ std::pair<std::string, std::string> SplitRule(const absl::Status& status) {
 
 void RecordRejection(Rejection r) {
   if (r.time == absl::Time()) r.time = absl::Now();
+  // Peer-supplied text reaches every field (SANs, :path, names in reasons):
+  // no control character, no quote and no unbounded value gets through,
+  // whether or not the caller escaped it already.
+  r.listener = GuardLogText(r.listener, kMaxFieldBytes);
+  r.peer = GuardLogText(r.peer, kMaxPeerBytes);
+  r.method = GuardLogText(r.method, kMaxFieldBytes);
+  r.rule = GuardLogText(r.rule, kMaxFieldBytes);
+  r.reason = GuardLogText(r.reason, kMaxReasonBytes);
   spdlog::warn("rejected listener={} peer=\"{}\" method={} rule={} code={} reason=\"{}\"",
                r.listener, r.peer, r.method, r.rule, CodeName(r.code), r.reason);
   Registry& reg = GetRegistry();

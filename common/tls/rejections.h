@@ -22,7 +22,10 @@ namespace trustfabric::tls {
 
 struct Rejection {
   std::string listener;  // "internal", "federation", "client", "outbound"
-  std::string peer;      // SPIFFE ID and DNS name, or the SANs seen
+  // A verified peer: its SPIFFE ID and DNS name. A peer whose certificate did
+  // not verify is never named as such: "claimed <SANs>, unverified" (see
+  // DescribeClaimed in untrusted_text.h).
+  std::string peer;
   std::string method;    // "/pkg.Service/Method", or "handshake"
   std::string rule;      // stable token, e.g. "revoked", "policy"
   std::string reason;
@@ -33,7 +36,9 @@ struct Rejection {
 // Splits a verifier status "<rule>: <reason>" into rule and reason.
 std::pair<std::string, std::string> SplitRule(const absl::Status& status);
 
-// Logs (warn level) and records `r`.
+// Logs (warn level) and records `r`. Every field is passed through
+// GuardLogText (control characters and quotes as \xNN, bounded), so a
+// peer-supplied value cannot forge or split the log line.
 void RecordRejection(Rejection r);
 // The same from a refusal status "<rule>: <reason>".
 void RecordRejection(absl::string_view listener, std::string peer, absl::string_view method,

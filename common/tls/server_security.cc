@@ -1,6 +1,7 @@
 // ListenerSecurity; see server_security.h.
 #include "common/tls/server_security.h"
 
+#include <atomic>
 #include <utility>
 #include <vector>
 
@@ -13,7 +14,9 @@
 #include "common/tls/identity_files.h"
 #include "common/tls/policy.h"
 #include "common/tls/rejections.h"
+#include "common/tls/untrusted_text.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/security/tls_certificate_provider.h>
@@ -28,13 +31,14 @@ using grpc::experimental::TlsCustomVerificationCheckRequest;
 
 std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()); }
 
-// What a refused handshake tells about its peer: the SANs it presented.
-std::string DescribeSans(TlsCustomVerificationCheckRequest* request) {
-  std::vector<std::string> sans;
-  for (const auto& u : request->uri_names()) sans.push_back(ToString(u));
-  for (const auto& d : request->dns_names()) sans.push_back(ToString(d));
-  if (sans.empty()) return absl::StrCat("cn=", ToString(request->common_name()));
-  return absl::StrJoin(sans, ",");
+// What a refused handshake's peer claims to be: its certificate did not
+// verify, so nothing in it is an identity.
+std::string ClaimedBy(TlsCustomVerificationCheckRequest* request) {
+  std::vector<std::string> uris;
+  std::vector<std::string> dns;
+  for (const auto& u : request->uri_names()) uris.push_back(ToString(u));
+  for (const auto& d : request->dns_names()) dns.push_back(ToString(d));
+  return DescribeClaimed(uris, dns, ToString(request->common_name()));
 }
 
 // Handshake-time check of the client's chain. Synchronous: verification is
@@ -53,7 +57,7 @@ class HandshakeVerifier final : public ExternalCertificateVerifier {
       *sync_status = grpc::Status::OK;
       return true;
     }
-    RecordRejection(std::string(ListenerName(verifier_->listener())), DescribeSans(request),
+    RecordRejection(std::string(ListenerName(verifier_->listener())), ClaimedBy(request),
                     "handshake", peer.status());
     *sync_status = ToGrpcStatus(peer.status());
     return true;
@@ -66,7 +70,17 @@ class HandshakeVerifier final : public ExternalCertificateVerifier {
 };
 
 constexpr char kListenerProperty[] = "trustfabric_listener";
+constexpr char kListenerInstanceProperty[] = "trustfabric_listener_instance";
 constexpr char kChainKeyProperty[] = "trustfabric_chain_key";
+
+// The connection facts every listener's processor adds on the first call of
+// a connection (the AuthContext belongs to the connection).
+void AddListenerProperties(grpc::AuthContext* auth, absl::string_view listener,
+                           const std::string& instance_id) {
+  if (!auth->FindPropertyValues(kListenerProperty).empty()) return;
+  auth->AddProperty(kListenerProperty, std::string(listener));
+  auth->AddProperty(kListenerInstanceProperty, instance_id);
+}
 
 // The connection's PEM leaf and intermediates, without copying; valid while
 // the AuthContext is.
@@ -99,8 +113,10 @@ absl::string_view MethodOf(const grpc::AuthMetadataProcessor::InputMetadata& md)
 class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
  public:
   MutualTlsCallProcessor(std::shared_ptr<PeerVerifier> verifier,
-                         std::shared_ptr<const TrustSource> source)
-      : verifier_(std::move(verifier)), source_(std::move(source)) {}
+                         std::shared_ptr<const TrustSource> source, std::string instance_id)
+      : verifier_(std::move(verifier)),
+        source_(std::move(source)),
+        instance_id_(std::move(instance_id)) {}
 
   // Non-blocking: runs inline; a cache hit costs a hash lookup.
   bool IsBlocking() const override { return false; }
@@ -110,11 +126,10 @@ class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
     const absl::string_view method = MethodOf(md);
     // The AuthContext belongs to the connection: connection facts (the
     // listener, the chain's cache key) are added on its first call only.
-    if (auth->FindPropertyValues(kListenerProperty).empty()) {
-      auth->AddProperty(kListenerProperty, std::string(ListenerName(verifier_->listener())));
-    }
+    AddListenerProperties(auth, ListenerName(verifier_->listener()), instance_id_);
     if (absl::Status gate = source_->CheckServing(); !gate.ok()) {
-      RecordRejection(ListenerName(verifier_->listener()), PeerSans(*auth), method, gate);
+      RecordRejection(ListenerName(verifier_->listener()), ClaimedPeerOf(*auth),
+                      EscapeUntrusted(method), gate);
       return ToGrpcStatus(gate);
     }
     PemView pem = PemViewOf(*auth);
@@ -128,56 +143,68 @@ class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
         peer.ok() ? Authorize(method, **peer, source_->local_domain()) : peer.status();
     if (status.ok()) return grpc::Status::OK;
     RecordRejection(std::string(ListenerName(verifier_->listener())),
-                    peer.ok() ? (*peer)->Describe() : PeerSans(*auth), std::string(method), status);
+                    peer.ok() ? EscapeUntrusted((*peer)->Describe()) : ClaimedPeerOf(*auth),
+                    EscapeUntrusted(method), status);
     return ToGrpcStatus(status);
   }
 
  private:
-  static std::string PeerSans(const grpc::AuthContext& auth) {
-    std::vector<std::string> sans;
-    for (const char* key : {"peer_uri", "peer_dns"}) {
-      for (const auto& v : auth.FindPropertyValues(key)) sans.push_back(ToString(v));
-    }
-    return absl::StrJoin(sans, ",");
-  }
-
   std::shared_ptr<PeerVerifier> verifier_;
   std::shared_ptr<const TrustSource> source_;
+  const std::string instance_id_;
 };
 
 // Per-call bearer-token check on a server-authenticated TLS listener.
 class BearerCallProcessor final : public grpc::AuthMetadataProcessor {
  public:
   BearerCallProcessor(
-      std::function<absl::Status(absl::string_view, absl::string_view)> authenticate,
-      std::shared_ptr<const TrustSource> source)
-      : authenticate_(std::move(authenticate)), source_(std::move(source)) {}
+      std::function<absl::StatusOr<CallAuthentication>(absl::string_view, absl::string_view)>
+          authenticate,
+      std::shared_ptr<const TrustSource> source, std::string instance_id)
+      : authenticate_(std::move(authenticate)),
+        source_(std::move(source)),
+        instance_id_(std::move(instance_id)) {}
 
   bool IsBlocking() const override { return false; }
 
   grpc::Status Process(const InputMetadata& md, grpc::AuthContext* auth, OutputMetadata*,
                        OutputMetadata*) override {
-    if (auth->FindPropertyValues(kListenerProperty).empty()) {
-      auth->AddProperty(kListenerProperty, "client");
-    }
+    AddListenerProperties(auth, "client", instance_id_);
     const absl::string_view method = MethodOf(md);
     auto it = md.find("authorization");
     absl::string_view authorization = it == md.end()
                                           ? absl::string_view()
                                           : absl::string_view(it->second.data(), it->second.size());
     absl::Status status = source_->CheckServing();
-    if (status.ok()) status = authenticate_(method, authorization);
+    if (status.ok()) status = authenticate_(method, authorization).status();
     if (status.ok()) return grpc::Status::OK;
-    RecordRejection("client", "bearer", std::string(method), status);
+    RecordRejection("client", "bearer", EscapeUntrusted(method), status);
     return ToGrpcStatus(status);
   }
 
  private:
-  std::function<absl::Status(absl::string_view, absl::string_view)> authenticate_;
+  std::function<absl::StatusOr<CallAuthentication>(absl::string_view, absl::string_view)>
+      authenticate_;
   std::shared_ptr<const TrustSource> source_;
+  const std::string instance_id_;
 };
 
 }  // namespace
+
+std::string ClaimedPeerOf(const grpc::AuthContext& auth) {
+  std::vector<std::string> uris;
+  std::vector<std::string> dns;
+  std::string cn;
+  for (const auto& v : auth.FindPropertyValues("peer_uri")) uris.push_back(ToString(v));
+  for (const auto& v : auth.FindPropertyValues("peer_dns")) dns.push_back(ToString(v));
+  for (const auto& v : auth.FindPropertyValues("x509_common_name")) cn = ToString(v);
+  return DescribeClaimed(uris, dns, cn);
+}
+
+std::string ListenerInstanceOf(const grpc::AuthContext& auth) {
+  for (const auto& v : auth.FindPropertyValues(kListenerInstanceProperty)) return ToString(v);
+  return "";
+}
 
 void ApplyServerDefaults(grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -204,9 +231,18 @@ PeerPem PeerPemOf(const grpc::AuthContext& auth) {
   return pem;
 }
 
+namespace {
+
+std::string NextInstanceId() {
+  static std::atomic<uint64_t> next{1};
+  return absl::StrCat(next.fetch_add(1, std::memory_order_relaxed));
+}
+
+}  // namespace
+
 ListenerSecurity::ListenerSecurity(ListenerOptions options,
                                    std::shared_ptr<const TrustSource> source)
-    : options_(std::move(options)), source_(std::move(source)) {}
+    : options_(std::move(options)), source_(std::move(source)), instance_id_(NextInstanceId()) {}
 
 absl::StatusOr<std::shared_ptr<ListenerSecurity>> ListenerSecurity::Create(
     ListenerOptions options, std::shared_ptr<const TrustSource> source) {
@@ -231,17 +267,19 @@ absl::StatusOr<std::shared_ptr<ListenerSecurity>> ListenerSecurity::Create(
     tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
     tls.set_certificate_verifier(
         ExternalCertificateVerifier::Create<HandshakeVerifier>(self->verifier_));
-    processor = std::make_shared<MutualTlsCallProcessor>(self->verifier_, source);
+    processor =
+        std::make_shared<MutualTlsCallProcessor>(self->verifier_, source, self->instance_id_);
   } else {
     tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-    processor = std::make_shared<BearerCallProcessor>(self->options_.call_authenticator, source);
+    processor = std::make_shared<BearerCallProcessor>(self->options_.call_authenticator, source,
+                                                      self->instance_id_);
   }
   self->credentials_ = grpc::experimental::TlsServerCredentials(tls);
   self->credentials_->SetAuthMetadataProcessor(processor);
 
   // Open streams are re-checked on a thread of their own: a swap (and the
   // control plane's commit behind it) never waits for a pass over every
-  // stream.
+  // stream; the same thread ends streams when what admitted them expires.
   ListenerSecurity* raw = self.get();
   self->checker_ = std::thread([raw] { raw->RecheckLoop(); });
   std::weak_ptr<ListenerSecurity> weak = self;
@@ -261,27 +299,14 @@ ListenerSecurity::~ListenerSecurity() {
     stopping_ = true;
   }
   if (checker_.joinable()) checker_.join();
-}
-
-void ListenerSecurity::RequestRecheck() {
-  absl::MutexLock lock(&recheck_mu_);
-  recheck_pending_ = true;
-}
-
-void ListenerSecurity::RecheckLoop() {
-  while (true) {
-    {
-      absl::MutexLock lock(&recheck_mu_);
-      recheck_mu_.Await(absl::Condition(
-          +[](ListenerSecurity* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->recheck_mu_) {
-            return self->recheck_pending_ || self->stopping_;
-          },
-          this));
-      if (stopping_) return;
-      recheck_pending_ = false;
-    }
-    RecheckStreams();
+  // Streams whose interceptor outlives this object: their references on the
+  // core calls are released here (the interceptor then finds no owner).
+  absl::flat_hash_map<uint64_t, TrackedStream> left;
+  {
+    absl::MutexLock lock(&mu_);
+    left.swap(streams_);
   }
+  for (auto& [id, stream] : left) grpc_call_unref(stream.call);
 }
 
 absl::StatusOr<PeerIdentityPtr> ListenerSecurity::PeerOf(
@@ -294,56 +319,6 @@ absl::StatusOr<PeerIdentityPtr> ListenerSecurity::PeerOf(
   std::string key = StoredChainKey(*auth);
   if (key.empty()) key = ChainKey(pem.leaf, pem.chain);
   return verifier_->VerifyPeer(key, pem.leaf, pem.chain);
-}
-
-std::unique_ptr<ListenerSecurity::StreamToken> ListenerSecurity::TrackStream(
-    grpc::ServerContextBase* context, std::string method) {
-  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
-  PeerPem pem = auth ? PeerPemOf(*auth) : PeerPem{};
-  std::string authorization;
-  auto it = context->client_metadata().find("authorization");
-  if (it != context->client_metadata().end()) authorization = ToString(it->second);
-  std::string key = ChainKey(pem.leaf, pem.chain);
-  absl::MutexLock lock(&mu_);
-  const uint64_t id = next_stream_id_++;
-  streams_[id] = TrackedStream{context,
-                               std::move(method),
-                               std::move(pem.leaf),
-                               std::move(pem.chain),
-                               std::move(authorization),
-                               std::move(key)};
-  return std::unique_ptr<StreamToken>(new StreamToken(weak_from_this(), id));
-}
-
-void ListenerSecurity::Untrack(uint64_t id) {
-  absl::MutexLock lock(&mu_);
-  streams_.erase(id);
-}
-
-ListenerSecurity::StreamToken::~StreamToken() {
-  if (auto owner = owner_.lock()) owner->Untrack(id_);
-}
-
-void ListenerSecurity::RecheckStreams() {
-  // Cancelling under the lock keeps each context alive: a stream's token
-  // (destroyed before its context) waits for the lock.
-  absl::MutexLock lock(&mu_);
-  for (auto& [id, stream] : streams_) {
-    absl::Status status;
-    absl::StatusOr<PeerIdentityPtr> peer = absl::UnauthenticatedError("bearer");
-    if (options_.client_auth == ClientAuth::kMutualTls) {
-      peer = verifier_->VerifyPeer(stream.chain_key, stream.leaf_pem, stream.chain_pem);
-      status =
-          peer.ok() ? Authorize(stream.method, **peer, source_->local_domain()) : peer.status();
-    } else {
-      status = options_.call_authenticator(stream.method, stream.authorization);
-    }
-    if (status.ok()) continue;
-    RecordRejection(std::string(ListenerName(options_.listener)),
-                    peer.ok() ? (*peer)->Describe() : "stream peer",
-                    absl::StrCat(stream.method, " (open stream cancelled)"), status);
-    stream.context->TryCancel();
-  }
 }
 
 }  // namespace trustfabric::tls

@@ -98,6 +98,7 @@ absl::Status ControlServer::Init() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   tls::ApplyServerDefaults(&builder);
+  tls::InstallStreamTracking(&builder, {security_});
   int port = 0;
   builder.AddListeningPort(config_.listen().address(), security_->credentials(), &port);
   builder.RegisterService(service_.get());

@@ -19,7 +19,6 @@
 namespace trustfabric::control {
 namespace {
 
-constexpr char kWatchMethod[] = "/trustfabric.v1.TrustDistribution/Watch";
 // NACK reasons kept for status listings.
 constexpr size_t kMaxNackReasonBytes = 1024;
 
@@ -87,7 +86,6 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
     identity_.not_after = p.not_after;
     identity_.anchoring_root = p.anchoring_root;
     identity_.chain_sha256 = p.chain_sha256;
-    token_ = hub_->security_->TrackStream(context_, kWatchMethod);
     StartRead(&in_);
   }
 
@@ -193,7 +191,6 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
       hub_->nodes_->Disconnect(node_stream);
       spdlog::info("watch stream of {} closed", identity_.spiffe_id);
     }
-    token_.reset();
     hub_->Remove(id_);  // may destroy this stream
   }
 
@@ -296,7 +293,6 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   grpc::CallbackServerContext* const context_;
   // Written once in Start, before any reaction can run.
   NodeIdentity identity_;
-  std::unique_ptr<tls::ListenerSecurity::StreamToken> token_;
   // Only the read path (one read outstanding) touches it.
   grpc::ByteBuffer in_;
 

@@ -30,7 +30,8 @@ absl::StatusOr<std::string> DeliverToFrontEnd(const NodeContext& ctx, const v1::
   auto call2 = NodeCallContext();
   status = FromGrpcStatus(
       v1::FrontEnd::NewStub(
-          ctx.channels->Get({found.frontend_address(), found.frontend(), ctx.trust_domain()}))
+          ctx.channels->Get({found.frontend_address(), found.frontend(), ctx.trust_domain(),
+                             {pki::Role::kFrontend}}))
           ->Deliver(call2.get(), deliver, &delivered));
   if (!status.ok()) return Annotate(status, found.frontend());
   return delivered.disposition();
@@ -88,7 +89,8 @@ absl::Status EdgeService::RelayOut(const tls::PeerIdentity& caller, const v1::Me
     auto call = NodeCallContext();
     v1::RelayResponse answer;
     last = FromGrpcStatus(
-        v1::Edge::NewStub(ctx_->channels->Get({ep.address(), ep.server_name(), partner}))
+        v1::Edge::NewStub(
+            ctx_->channels->Get({ep.address(), ep.server_name(), partner, {pki::Role::kEdge}}))
             ->Relay(call.get(), relay, &answer));
     if (last.ok()) {
       *response = answer;

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status/status.h"
 #include "common/tls/grpc_status.h"
+#include "common/tls/untrusted_text.h"
 #include "server/node/disclosure.h"
 #include "server/node/edge_service.h"
 #include "server/node/message_rules.h"
@@ -44,11 +45,9 @@ std::string AuthorizationOf(const grpc::ServerContextBase& context) {
 // stops being valid (the client listener's stream tracking cancels it).
 class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1::Message> {
  public:
-  ReceiveStream(FrontEndService* service, grpc::CallbackServerContext* context,
-                const std::string& user)
+  ReceiveStream(FrontEndService* service, const std::string& user)
       : waker_(std::make_shared<Waker>()) {
     waker_->stream = this;
-    token_ = service->ctx_->client->TrackStream(context, std::string(kReceive));
     std::shared_ptr<Waker> waker = waker_;
     receiver_ = service->mailboxes_.Attach(user, [waker] {
       absl::MutexLock lock(&waker->mu);
@@ -84,7 +83,6 @@ class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1:
       waker_->stream = nullptr;
     }
     receiver_.reset();
-    token_.reset();
     delete this;
   }
 
@@ -125,7 +123,6 @@ class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1:
 
   std::shared_ptr<Waker> waker_;
   std::unique_ptr<Mailboxes::Receiver> receiver_;
-  std::unique_ptr<tls::ListenerSecurity::StreamToken> token_;
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -168,13 +165,14 @@ absl::StatusOr<FrontEndService::Caller> FrontEndService::CallerFromAuthorization
   return Caller{user, std::move(identity)};
 }
 
-absl::Status FrontEndService::Authenticate(absl::string_view method,
-                                           absl::string_view authorization) const {
+absl::StatusOr<tls::CallAuthentication> FrontEndService::Authenticate(
+    absl::string_view method, absl::string_view authorization) const {
   if (method != kSignIn && method != kSend && method != kReceive) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("policy: ", LogSafe(method, 128), " is not served on the client listener"));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "policy: ", tls::EscapeUntrusted(method), " is not served on the client listener"));
   }
-  return CallerFromAuthorization(authorization).status();
+  TF_ASSIGN_OR_RETURN(Caller caller, CallerFromAuthorization(authorization));
+  return tls::CallAuthentication{caller.token.expires, std::move(caller.user)};
 }
 
 absl::StatusOr<FrontEndService::Caller> FrontEndService::CallerOf(
@@ -277,7 +275,7 @@ grpc::ServerWriteReactor<v1::Message>* FrontEndService::Receive(
     };
     return new Refused(caller.status());
   }
-  return new ReceiveStream(this, context, caller->user);
+  return new ReceiveStream(this, caller->user);
 }
 
 grpc::Status FrontEndService::Deliver(grpc::ServerContext* context,

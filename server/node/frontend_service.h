@@ -43,8 +43,10 @@ class FrontEndService final
   FrontEndService(const NodeContext* ctx, std::unique_ptr<token::TokenVerifier> verifier,
                   size_t offline_queue_limit, UnknownRecipientLimiter::Options probing = {});
 
-  // The client listener's per-call check (ListenerOptions::call_authenticator).
-  absl::Status Authenticate(absl::string_view method, absl::string_view authorization) const;
+  // The client listener's per-call check (ListenerOptions::call_authenticator):
+  // the user and the token's exp.
+  absl::StatusOr<tls::CallAuthentication> Authenticate(absl::string_view method,
+                                                       absl::string_view authorization) const;
 
   grpc::Status SignIn(grpc::ServerContext* context, const v1::SignInRequest* request,
                       v1::SignInResponse* response) override;

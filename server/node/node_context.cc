@@ -19,14 +19,15 @@ absl::StatusOr<tls::Target> NodeContext::RegistrarTarget() const {
     return absl::FailedPreconditionError("registrar: not configured for this node");
   }
   return tls::Target{config.registrar().address(), config.registrar().server_name(),
-                     config.trust_domain()};
+                     config.trust_domain(), {pki::Role::kRegistrar}};
 }
 
 absl::StatusOr<tls::Target> NodeContext::EdgeTarget() const {
   if (config.edge().address().empty()) {
     return absl::FailedPreconditionError("edge: not configured for this node");
   }
-  return tls::Target{config.edge().address(), config.edge().server_name(), config.trust_domain()};
+  return tls::Target{config.edge().address(), config.edge().server_name(), config.trust_domain(),
+                     {pki::Role::kEdge}};
 }
 
 tls::ListenerSecurity* NodeContext::SecurityOf(const grpc::ServerContextBase& call) const {

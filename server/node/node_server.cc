@@ -173,6 +173,7 @@ absl::Status NodeServer::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   tls::ApplyServerDefaults(&builder);
+  tls::InstallStreamTracking(&builder, {ctx_.internal, ctx_.client, ctx_.federation});
   struct Bound {
     std::string address;
     int port = 0;

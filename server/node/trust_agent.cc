@@ -453,7 +453,8 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
   // reconnect backoff (growing to minutes) across attempts, delaying the
   // return of a restarted control plane beyond backoff_max_ms.
   std::shared_ptr<grpc::Channel> channel = channels_->NewChannel(
-      tls::Target{endpoint.address(), endpoint.server_name(), source_->local_domain()});
+      tls::Target{endpoint.address(), endpoint.server_name(), source_->local_domain(),
+                  {pki::Role::kControl}});
   std::unique_ptr<v1::TrustDistribution::Stub> stub = v1::TrustDistribution::NewStub(channel);
   auto call = std::make_unique<WatchCall>();
   const uint64_t resume_from = current_ ? current_->revision() : 0;

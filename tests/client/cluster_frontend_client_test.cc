@@ -171,6 +171,34 @@ TEST_F(FrontEndClientTest, VerifiesTheFrontEndsCertificate) {
   EXPECT_TRUE(service_.authorizations().empty());
 }
 
+TEST_F(FrontEndClientTest, RefusesAServerOfAnotherRoleWithTheFrontEndsName) {
+  // An edge of contoso presenting fe1's DNS name: right root, right name,
+  // wrong role. The token must not reach it.
+  pki::IssuedCertificate edge = contoso_->IssueNode("edge", "edge1", "fe1.contoso.test");
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  ssl.pem_key_cert_pairs.push_back({edge.key.ToPem(), contoso_->ChainPem(edge)});
+  ScriptedFrontEnd impostor;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), &port);
+  builder.RegisterService(&impostor);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+
+  FrontEndClientOptions options;
+  options.address = absl::StrCat("127.0.0.1:", port);
+  options.server_name = "fe1.contoso.test";
+  options.root_pem = contoso_->RootPem();
+  options.timeout = absl::Seconds(5);
+  absl::StatusOr<std::unique_ptr<FrontEndClient>> client = FrontEndClient::Create(options);
+  ASSERT_THAT(client.status(), IsOk());
+  EXPECT_THAT((*client)->SignIn(kToken).status(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       "server spiffe://contoso.test/edge/edge1 has role edge, expected frontend"));
+  EXPECT_TRUE(impostor.authorizations().empty());
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
+}
+
 TEST_F(FrontEndClientTest, ReceiveStopsWhenTheCallerHasEnough) {
   std::vector<std::string> bodies;
   absl::Status s = Client()->Receive(kToken, absl::Seconds(10), [&](const v1::Message& m) {

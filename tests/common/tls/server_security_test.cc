@@ -60,10 +60,11 @@ class TransportTest : public ::testing::Test {
   }
 
   tls::Target Internal(const std::string& server_name = "edge1.contoso.test") const {
-    return {server_->internal_address(), server_name, "contoso.test"};
+    return {server_->internal_address(), server_name, "contoso.test", {pki::Role::kEdge}};
   }
   tls::Target Federation() const {
-    return {server_->federation_address(), "edge1.contoso.test", "contoso.test"};
+    return {server_->federation_address(), "edge1.contoso.test", "contoso.test",
+            {pki::Role::kEdge}};
   }
 
   static grpc::Status Relay(const std::shared_ptr<grpc::Channel>& channel,
@@ -317,7 +318,9 @@ TEST_F(TransportTest, ServerStreamIsCancelledWhenPeerIsRevoked) {
   EXPECT_FALSE(stream->Read(&next));
   const absl::Duration took = absl::Now() - swapped;
   grpc::Status s = stream->Finish();
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
+  // The client learns why: the refusal's code and reason.
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("revoked: certificate"));
   // DESIGN.md §4: streams of an untrusted peer end within a second.
   EXPECT_LT(took, absl::Seconds(1));
   tls::Rejection r = FindRejection("fe5.contoso.test");
@@ -335,7 +338,8 @@ TEST_F(TransportTest, ClientRefusesServerOfUnknownRoot) {
   auto fe =
       ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe6", "fe6.contoso.test"), "fe6");
   grpc::Status s =
-      Relay(fe->channels->Get({rogue.internal_address(), "edge1.contoso.test", "contoso.test"}));
+      Relay(fe->channels->Get(
+          {rogue.internal_address(), "edge1.contoso.test", "contoso.test", {pki::Role::kEdge}}));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   tls::Rejection r = FindRejection(rogue.internal_address());
   EXPECT_EQ(r.listener, "outbound");
@@ -376,7 +380,8 @@ TEST_F(TransportTest, ServerIdentityRotatesWithoutRestart) {
 
   auto fe =
       ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe8", "fe8.contoso.test"), "fe8");
-  tls::Target target{rotating.internal_address(), "edge1.contoso.test", "contoso.test"};
+  tls::Target target{rotating.internal_address(), "edge1.contoso.test", "contoso.test",
+                     {pki::Role::kEdge}};
   auto server_leaf_sha = [&](const std::shared_ptr<grpc::Channel>& channel) {
     auto stub = v1::Edge::NewStub(channel);
     grpc::ClientContext ctx;

@@ -8,6 +8,8 @@
 #include "trustfabric/v1/control.grpc.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
 
 namespace trustfabric::testing {
@@ -103,17 +105,15 @@ class TestServer::Services {
 
   class WatchService final : public v1::TrustDistribution::CallbackService {
    public:
-    explicit WatchService(TestServer* server) : server_(server) {}
     grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* Watch(
-        grpc::CallbackServerContext* ctx) override {
-      return new Stream(ctx, server_->internal_.get());
+        grpc::CallbackServerContext*) override {
+      return new Stream();
     }
 
    private:
     class Stream final : public grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse> {
      public:
-      Stream(grpc::CallbackServerContext* ctx, tls::ListenerSecurity* security)
-          : token_(security->TrackStream(ctx, "/trustfabric.v1.TrustDistribution/Watch")) {
+      Stream() {
         response_.mutable_keepalive()->set_seconds(1);
         StartWrite(&response_);
         StartRead(&request_);
@@ -126,26 +126,22 @@ class TestServer::Services {
         }
       }
       void OnWriteDone(bool) override {}
-      void OnDone() override {
-        token_.reset();
-        delete this;
-      }
+      void OnDone() override { delete this; }
 
      private:
-      std::unique_ptr<tls::ListenerSecurity::StreamToken> token_;
       v1::WatchRequest request_;
       v1::WatchResponse response_;
     };
-    TestServer* server_;
   };
 
-  explicit Services(TestServer* server) : edge(server), watch(server) {}
+  explicit Services(TestServer* server) : edge(server) {}
   Edge edge;
   Registrar registrar;
   WatchService watch;
 };
 
-TestServer::TestServer(std::shared_ptr<const tls::TrustSource> source, const NodeFiles& identity) {
+TestServer::TestServer(std::shared_ptr<const tls::TrustSource> source, const NodeFiles& identity,
+                       TestServerOptions options) {
   tls::ListenerOptions opts;
   opts.certificate_file = identity.certificate_file;
   opts.key_file = identity.key_file;
@@ -157,14 +153,27 @@ TestServer::TestServer(std::shared_ptr<const tls::TrustSource> source, const Nod
   EXPECT_TRUE(federation.ok()) << federation.status();
   internal_ = *internal;
   federation_ = *federation;
+  if (options.bearer_authenticator) {
+    opts.listener = tls::Listener::kInternal;
+    opts.client_auth = tls::ClientAuth::kBearerToken;
+    opts.call_authenticator = options.bearer_authenticator;
+    auto client = tls::ListenerSecurity::Create(opts, source);
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (client.ok()) client_ = *client;
+  }
   services_ = std::make_unique<Services>(this);
 
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   tls::ApplyServerDefaults(&builder);
+  tls::InstallStreamTracking(&builder, {internal_, federation_, client_});
   int internal_port = 0;
   int federation_port = 0;
+  int client_port = 0;
   builder.AddListeningPort("127.0.0.1:0", internal_->credentials(), &internal_port);
   builder.AddListeningPort("127.0.0.1:0", federation_->credentials(), &federation_port);
+  if (client_) builder.AddListeningPort("127.0.0.1:0", client_->credentials(), &client_port);
   builder.RegisterService(&services_->edge);
   builder.RegisterService(&services_->registrar);
   builder.RegisterService(&services_->watch);
@@ -172,6 +181,7 @@ TestServer::TestServer(std::shared_ptr<const tls::TrustSource> source, const Nod
   EXPECT_TRUE(server_ != nullptr);
   internal_address_ = absl::StrCat("127.0.0.1:", internal_port);
   federation_address_ = absl::StrCat("127.0.0.1:", federation_port);
+  if (client_) client_address_ = absl::StrCat("127.0.0.1:", client_port);
 }
 
 TestServer::~TestServer() {

@@ -4,6 +4,7 @@
 #ifndef TRUSTFABRIC_TESTS_COMMON_TLS_TLS_ENV_H_
 #define TRUSTFABRIC_TESTS_COMMON_TLS_TLS_ENV_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,28 +47,43 @@ v1::TrustSnapshot FabrikamState(const TestDomain& fabrikam, const TestDomain& co
 // Builds and swaps `state` into `holder`; fails the test on error.
 void Install(trust::SnapshotHolder* holder, v1::TrustSnapshot state);
 
+struct TestServerOptions {
+  // When set, the server also has a bearer-token ("client") listener that
+  // authenticates calls with it.
+  std::function<absl::StatusOr<tls::CallAuthentication>(absl::string_view method,
+                                                        absl::string_view authorization)>
+      bearer_authenticator;
+};
+
 // A gRPC server for contoso.test with an internal and a federation
-// listener. Services: Edge.Relay answers with the caller's identity
-// (accepted_by = caller SPIFFE ID), Registrar.Lookup answers "ok", and
-// TrustDistribution.Watch streams a keepalive every 50 ms until cancelled
-// (tracked for cancellation).
+// listener (and a client listener if asked). Services: Edge.Relay answers
+// with the caller's identity (accepted_by = caller SPIFFE ID), Registrar.Lookup
+// answers "ok", TrustDistribution.Watch sends one keepalive and stays open
+// until the client or the stream tracking ends it; gRPC's health service and
+// reflection. Every long-lived call is tracked (tls::InstallStreamTracking).
 class TestServer {
  public:
-  TestServer(std::shared_ptr<const tls::TrustSource> source, const NodeFiles& identity);
+  TestServer(std::shared_ptr<const tls::TrustSource> source, const NodeFiles& identity,
+             TestServerOptions options = {});
   ~TestServer();
 
   const std::string& internal_address() const { return internal_address_; }
   const std::string& federation_address() const { return federation_address_; }
+  const std::string& client_address() const { return client_address_; }
   tls::ListenerSecurity& internal() { return *internal_; }
+  tls::ListenerSecurity& federation() { return *federation_; }
+  tls::ListenerSecurity& client() { return *client_; }
 
  private:
   class Services;
   std::shared_ptr<tls::ListenerSecurity> internal_;
   std::shared_ptr<tls::ListenerSecurity> federation_;
+  std::shared_ptr<tls::ListenerSecurity> client_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
   std::string internal_address_;
   std::string federation_address_;
+  std::string client_address_;
 };
 
 // A client-side trust source with its own holder.

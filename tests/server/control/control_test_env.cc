@@ -65,7 +65,7 @@ std::shared_ptr<grpc::Channel> ControlEnv::Channel(const std::string& role,
   EXPECT_TRUE(cache.ok()) << cache.status();
   if (!cache.ok()) return nullptr;
   caches_.push_back(*cache);
-  return (*cache)->NewChannel({address_, kControlDns, kTestDomain});
+  return (*cache)->NewChannel({address_, kControlDns, kTestDomain, {pki::Role::kControl}});
 }
 
 std::unique_ptr<v1::ControlPlane::Stub> ControlEnv::AdminStub(const std::string& name) {

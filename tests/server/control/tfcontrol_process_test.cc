@@ -78,7 +78,8 @@ class TfcontrolProcessTest : public ::testing::Test {
   // A fresh channel (a restarted server needs a new connection).
   std::unique_ptr<v1::ControlPlane::Stub> Admin() {
     return v1::ControlPlane::NewStub(
-        cache_->NewChannel({absl::StrCat("127.0.0.1:", port_), kControlDns, kTestDomain}));
+        cache_->NewChannel(
+            {absl::StrCat("127.0.0.1:", port_), kControlDns, kTestDomain, {pki::Role::kControl}}));
   }
 
   // Waits (bounded) until the server answers; false if it exited first.
