@@ -1,36 +1,16 @@
 // What leaves a node on failure; see disclosure.h.
 #include "server/node/disclosure.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "common/tls/untrusted_text.h"
 #include "server/node/message_rules.h"
 
 namespace trustfabric::node {
 
-std::string LogSafe(absl::string_view text, size_t max_bytes) {
-  std::string out;
-  const size_t n = std::min(text.size(), max_bytes);
-  out.reserve(n + 8);
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      absl::StrAppendFormat(&out, "\\x%02x", c);
-    }
-  }
-  if (text.size() > max_bytes) out += "...";
-  return out;
-}
-
 absl::Status ForSendClient(const absl::Status& failure, const std::string& to,
                            const std::string& message_id) {
-  const std::string safe_to = LogSafe(to);
-  const std::string domain = LogSafe(DomainOf(to));
+  const std::string safe_to = tls::EscapeUntrusted(to);
+  const std::string domain = tls::EscapeUntrusted(DomainOf(to));
   switch (failure.code()) {
     case absl::StatusCode::kOk:
       return absl::OkStatus();
@@ -63,7 +43,7 @@ absl::Status ForSignInClient(const absl::Status& failure) {
 }
 
 absl::Status ForPartnerEdge(const absl::Status& failure, const std::string& to) {
-  const std::string safe_to = LogSafe(to);
+  const std::string safe_to = tls::EscapeUntrusted(to);
   switch (failure.code()) {
     case absl::StatusCode::kOk:
       return absl::OkStatus();

@@ -4,13 +4,13 @@
 // federation listener, see a status with the class of the failure and the
 // recipient they named, never a host name, an address or a relay path of
 // either domain: those stay in the node's log, next to the message id the
-// client is told. Every value a client or a peer chose goes through LogSafe
+// client is told. Every value a client or a peer chose goes through tls::EscapeUntrusted
 // before it reaches a log line or a reason.
 //
 //   absl::StatusOr<std::string> routed = Route(message);
 //   if (!routed.ok()) {
 //     spdlog::info("send failed message={} reason=\"{}\"", message.id(),
-//                  node::LogSafe(routed.status().message()));
+//                  tls::EscapeUntrusted(routed.status().message()));
 //     return ToGrpcStatus(node::ForSendClient(routed.status(), message.to(), message.id()));
 //   }
 #ifndef TRUSTFABRIC_SERVER_NODE_DISCLOSURE_H_
@@ -24,15 +24,10 @@
 
 namespace trustfabric::node {
 
-// Longest peer-supplied value (a name, an address) kept in a log line or a
-// reason, and longest failure reason (which may quote a chain of them).
-inline constexpr size_t kMaxLoggedBytes = 256;
+// Longest failure reason (which may quote a chain of peer-supplied values)
+// kept in a log line.
 inline constexpr size_t kMaxReasonBytes = 1024;
 
-// `text` fit for a log line or an error message: printable ASCII is kept
-// (a backslash doubled), every other byte written as \xNN, and the result
-// cut after `max_bytes` input bytes with "...".
-std::string LogSafe(absl::string_view text, size_t max_bytes = kMaxLoggedBytes);
 
 // What the client of FrontEnd.Send learns when routing to `to` failed
 // (`to` is a validated address; `message_id` the id the front-end logged):

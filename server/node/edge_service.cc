@@ -5,6 +5,7 @@
 #include "common/status/status.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/rejections.h"
+#include "common/tls/untrusted_text.h"
 #include "server/node/disclosure.h"
 #include "server/node/message_rules.h"
 #include "spdlog/spdlog.h"
@@ -50,9 +51,9 @@ grpc::Status EdgeService::Relay(grpc::ServerContext* context, const v1::RelayReq
   if (!status.ok()) {
     // Logged before validation may have passed: every field is the caller's.
     spdlog::info("relay refused message={} from={} to={} caller=\"{}\" code={} reason=\"{}\"",
-                 LogSafe(request->message().id(), 64), LogSafe(request->message().from(), 128),
-                 LogSafe(request->message().to(), 128), LogSafe((*caller)->Describe()),
-                 CodeName(status.code()), LogSafe(status.message(), kMaxReasonBytes));
+                 tls::EscapeUntrusted(request->message().id(), 64), tls::EscapeUntrusted(request->message().from(), 128),
+                 tls::EscapeUntrusted(request->message().to(), 128), tls::EscapeUntrusted((*caller)->Describe()),
+                 CodeName(status.code()), tls::EscapeUntrusted(status.message(), kMaxReasonBytes));
   }
   return ToGrpcStatus(status);
 }
@@ -102,7 +103,7 @@ absl::Status EdgeService::RelayOut(const tls::PeerIdentity& caller, const v1::Me
     // The partner's reason is its own text: escaped before it is logged or
     // passed on to our front-end (which tells its client only the class).
     last = absl::Status(last.code(), absl::StrCat("relay to ", partner, " via ", ep.server_name(),
-                                                  ": ", LogSafe(last.message(), kMaxReasonBytes)));
+                                                  ": ", tls::EscapeUntrusted(last.message(), kMaxReasonBytes)));
     // Only a transport failure moves on to the next edge; a refusal is final.
     if (!absl::IsUnavailable(last) && !absl::IsDeadlineExceeded(last)) return last;
   }
@@ -138,15 +139,15 @@ absl::Status EdgeService::RelayIn(const tls::PeerIdentity& caller, const v1::Mes
     spdlog::info(
         "inbound relay failed message={} from={} to={} from_edge=\"{}\" code={} "
         "reason=\"{}\"",
-        message.id(), message.from(), message.to(), LogSafe(caller.Describe()),
+        message.id(), message.from(), message.to(), tls::EscapeUntrusted(caller.Describe()),
         CodeName(disposition.status().code()),
-        LogSafe(disposition.status().message(), kMaxReasonBytes));
+        tls::EscapeUntrusted(disposition.status().message(), kMaxReasonBytes));
     return ForPartnerEdge(disposition.status(), message.to());
   }
   response->set_disposition(*disposition);
   response->set_accepted_by(ctx_->dns_name());
   spdlog::info("accepted message={} from={} to={} from_edge=\"{}\" disposition={}", message.id(),
-               message.from(), message.to(), LogSafe(caller.Describe()), *disposition);
+               message.from(), message.to(), tls::EscapeUntrusted(caller.Describe()), *disposition);
   return absl::OkStatus();
 }
 

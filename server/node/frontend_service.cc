@@ -200,7 +200,7 @@ grpc::Status FrontEndService::SignIn(grpc::ServerContext* context, const v1::Sig
   if (!status.ok()) {
     spdlog::warn("sign-in failed user={} registrar={} code={} reason=\"{}\"", caller->user,
                  registrar->server_name, CodeName(status.code()),
-                 LogSafe(status.message(), kMaxReasonBytes));
+                 tls::EscapeUntrusted(status.message(), kMaxReasonBytes));
     return ToGrpcStatus(ForSignInClient(status));
   }
   response->set_user(caller->user);
@@ -253,7 +253,7 @@ grpc::Status FrontEndService::Send(grpc::ServerContext* context, const v1::SendR
     // The detail (hosts, relay path, the partner's words) stays here.
     spdlog::info("send failed message={} from={} to={} code={} reason=\"{}\"", message.id(),
                  message.from(), message.to(), CodeName(disposition.status().code()),
-                 LogSafe(disposition.status().message(), kMaxReasonBytes));
+                 tls::EscapeUntrusted(disposition.status().message(), kMaxReasonBytes));
     if (absl::IsNotFound(disposition.status())) probing_.RecordUnknown(caller->user);
     return ToGrpcStatus(ForSendClient(disposition.status(), message.to(), message.id()));
   }
