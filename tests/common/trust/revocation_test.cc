@@ -1,3 +1,5 @@
+// Revocation keys, features and the revocation index: every kind matched
+// on what a re-encoding of the certificate cannot change.
 #include "common/trust/revocation.h"
 
 #include <optional>
