@@ -256,6 +256,41 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RevokeCertificate(
       revocation->set_sha256_hex(*sha);
       break;
     }
+    case v1::RevokeCertificateRequest::kTbsSha256Hex: {
+      absl::StatusOr<std::string> sha = NormalizeSha256(request.tbs_sha256_hex(), "tbs_sha256_hex");
+      if (!sha.ok()) {
+        status = sha.status();
+        break;
+      }
+      revocation->set_kind(v1::REVOCATION_CERTIFICATE);
+      revocation->set_tbs_sha256_hex(*sha);
+      break;
+    }
+    case v1::RevokeCertificateRequest::kKeySha256Hex: {
+      absl::StatusOr<std::string> sha = NormalizeSha256(request.key_sha256_hex(), "key_sha256_hex");
+      if (!sha.ok()) {
+        status = sha.status();
+        break;
+      }
+      revocation->set_kind(v1::REVOCATION_KEY);
+      revocation->set_spki_sha256_hex(*sha);
+      break;
+    }
+    case v1::RevokeCertificateRequest::kIssuerSerial: {
+      absl::StatusOr<std::string> issuer = NormalizeSha256(
+          request.issuer_serial().issuer_spki_sha256_hex(), "issuer_serial.issuer_spki_sha256_hex");
+      absl::StatusOr<std::string> serial =
+          pki::CanonicalSerialHex(request.issuer_serial().serial_hex());
+      if (!issuer.ok() || !serial.ok()) {
+        status = !issuer.ok() ? issuer.status()
+                              : Annotate(serial.status(), "issuer_serial.serial_hex");
+        break;
+      }
+      revocation->set_kind(v1::REVOCATION_ISSUER_SERIAL);
+      revocation->set_issuer_spki_sha256_hex(*issuer);
+      revocation->set_serial_hex(*serial);
+      break;
+    }
     case v1::RevokeCertificateRequest::TARGET_NOT_SET:
       status = absl::InvalidArgumentError("target: set certificate_pem or sha256_hex");
       break;

@@ -422,7 +422,7 @@ TEST_F(ControlPlaneTest, RevocationByPemRecordsTheSubjectAndHexIsNormalized) {
   for (size_t i = 0; i < sha.size(); i += 2)
     pairs.push_back(absl::AsciiStrToUpper(sha.substr(i, 2)));
   ASSERT_THAT(RevokeSha(absl::StrJoin(pairs, ":")), IsOk());
-  EXPECT_TRUE(holder_.Get()->IsRevoked(sha));
+  EXPECT_TRUE(holder_.Get()->revocation_index().Contains(sha));
 }
 
 TEST_F(ControlPlaneTest, AStaleExpectedRevisionIsAbortedNamingBoth) {
@@ -501,7 +501,7 @@ TEST_F(ControlPlaneTest, RevokingACertificateOfAConnectedNodesChainIsRefusedUnle
   ExpectRefused([&] { return RevokeSha(fe1.certificate.Sha256Hex()); },
                 absl::StatusCode::kFailedPrecondition, "spiffe://contoso.test/frontend/fe1");
   ASSERT_THAT(RevokeSha(fe1.certificate.Sha256Hex(), /*force=*/true), IsOk());
-  EXPECT_TRUE(holder_.Get()->IsRevoked(fe1.certificate.Sha256Hex()));
+  EXPECT_TRUE(holder_.Get()->revocation_index().Contains(fe1.certificate.Sha256Hex()));
 }
 
 TEST_F(ControlPlaneTest, PropagationWaitSucceedsWhenNodesApply) {
