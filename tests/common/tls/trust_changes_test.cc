@@ -89,10 +89,10 @@ class TrustChangesTest : public ::testing::Test {
   }
 
   tls::Target Internal() const {
-    return {server_->internal_address(), "edge1.contoso.test", "contoso.test"};
+    return {server_->internal_address(), "edge1.contoso.test", "contoso.test", {pki::Role::kEdge}};
   }
   tls::Target Federation() const {
-    return {server_->federation_address(), "edge1.contoso.test", "contoso.test"};
+    return {server_->federation_address(), "edge1.contoso.test", "contoso.test", {pki::Role::kEdge}};
   }
 
   static grpc::Status Relay(const std::shared_ptr<grpc::Channel>& channel) {

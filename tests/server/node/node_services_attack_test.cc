@@ -262,9 +262,10 @@ class NodeServicesAttackTest : public ::testing::Test {
     return MakeClient(d.pki.trust_domain(), state, files);
   }
 
-  static tls::Target Internal(const Domain& d, const TestNode& n, const std::string& name) {
+  static tls::Target Internal(const Domain& d, const TestNode& n, const std::string& name,
+                              pki::Role role) {
     return {n.internal_address(), absl::StrCat(name, ".", d.pki.trust_domain()),
-            d.pki.trust_domain()};
+            d.pki.trust_domain(), {role}};
   }
 
   static absl::Status Relay(testing::ClientSide& client, const tls::Target& target,
@@ -297,7 +298,7 @@ TEST_F(NodeServicesAttackTest, FederationRelayRefusesSendersOfAThirdOrTheLocalDo
   std::unique_ptr<testing::ClientSide> fabrikam_edge =
       NodeClient(*fabrikam_, fabrikam_->files.at("edge1"));
   const tls::Target contoso_federation{contoso_->edge->federation_address(), "edge1.contoso.test",
-                                       "contoso.test"};
+                                       "contoso.test", {pki::Role::kEdge}};
   // alice is registered, so only the sender rule can refuse these.
   auto fe1 = ClientChannel(*contoso_, *contoso_->fe1, "fe1");
   auto stub = v1::FrontEnd::NewStub(fe1);
@@ -327,7 +328,7 @@ TEST_F(NodeServicesAttackTest, FederationRelayRefusesSendersOfAThirdOrTheLocalDo
 
 TEST_F(NodeServicesAttackTest, InternalRelayRefusesSendersOfAnotherDomain) {
   std::unique_ptr<testing::ClientSide> fe1 = NodeClient(*contoso_, contoso_->files.at("fe1"));
-  absl::Status s = Relay(*fe1, Internal(*contoso_, *contoso_->edge, "edge1"), "bob@fabrikam.test",
+  absl::Status s = Relay(*fe1, Internal(*contoso_, *contoso_->edge, "edge1", pki::Role::kEdge), "bob@fabrikam.test",
                          "carol@fabrikam.test");
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
   EXPECT_EQ(s.message(), "message.from: bob@fabrikam.test is not a user of contoso.test");
@@ -337,7 +338,7 @@ TEST_F(NodeServicesAttackTest, PartnerLearnsNoNodeNamesFromAFailedInboundRelay) 
   std::unique_ptr<testing::ClientSide> contoso_edge =
       NodeClient(*contoso_, contoso_->files.at("edge1"));
   const tls::Target fabrikam_federation{fabrikam_->edge->federation_address(),
-                                        "edge1.fabrikam.test", "fabrikam.test"};
+                                        "edge1.fabrikam.test", "fabrikam.test", {pki::Role::kEdge}};
   absl::Status s =
       Relay(*contoso_edge, fabrikam_federation, "alice@contoso.test", "nobody@fabrikam.test");
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
@@ -507,7 +508,7 @@ TEST_F(NodeServicesAttackTest, RegistrarRefusesChangesToAnotherFrontEndsUser) {
   std::unique_ptr<testing::ClientSide> fe1 = NodeClient(*contoso_, contoso_->files.at("fe1"));
   std::unique_ptr<testing::ClientSide> fe2 = NodeClient(*contoso_, contoso_->files.at("fe2"));
   std::unique_ptr<testing::ClientSide> edge = NodeClient(*contoso_, contoso_->files.at("edge1"));
-  const tls::Target registrar = Internal(*contoso_, *contoso_->registrar, "registrar1");
+  const tls::Target registrar = Internal(*contoso_, *contoso_->registrar, "registrar1", pki::Role::kRegistrar);
   Registry* registry = contoso_->registrar->registry();
   auto reg = [&](testing::ClientSide& c, const std::string& user, const std::string& frontend) {
     v1::RegisterRequest req;
