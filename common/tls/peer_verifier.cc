@@ -63,11 +63,12 @@ absl::StatusOr<const trust::PeerEntry*> UsablePeer(const trust::TrustSnapshot* s
 }
 
 // Verifies the chain against `roots` and the snapshot's revocations and
-// fills the chain facts of `identity`.
+// fills the chain facts of `identity`; an accepted chain goes to the
+// source's observer.
 absl::Status CheckChain(const pki::RootStore& roots, const trust::TrustSnapshot* snap,
                         const pki::Certificate& leaf, const std::vector<pki::Certificate>& rest,
                         pki::ChainPurpose purpose, absl::string_view dns_name, absl::Time now,
-                        PeerIdentity* identity) {
+                        PeerIdentity* identity, const TrustSource& source) {
   pki::VerifyRequest req{leaf, rest, now, purpose, nullptr, std::string(dns_name)};
   absl::StatusOr<pki::VerifiedChain> chain = roots.Verify(req);
   if (!chain.ok()) {
@@ -84,6 +85,7 @@ absl::Status CheckChain(const pki::RootStore& roots, const trust::TrustSnapshot*
   }
   identity->not_after = leaf.NotAfter();
   identity->anchoring_root = snap != nullptr ? snap->RootNameOf(chain->anchor()) : "bootstrap";
+  source.ObserveAcceptedChain(chain->chain);
   return absl::OkStatus();
 }
 
@@ -268,7 +270,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
   }
 
   TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsClient, "",
-                                source_->Now(), identity.get()));
+                                source_->Now(), identity.get(), *source_));
   return PeerIdentityPtr(std::move(identity));
 }
 
@@ -304,7 +306,7 @@ absl::StatusOr<PeerIdentityPtr> VerifyServer(const TrustSource& source,
     roots = peer->roots;
   }
   TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsServer,
-                                server_name, source.Now(), identity.get()));
+                                server_name, source.Now(), identity.get(), source));
   return PeerIdentityPtr(std::move(identity));
 }
 

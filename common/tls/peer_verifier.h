@@ -8,7 +8,9 @@
 //
 // Results are cached by (chain, snapshot revision): re-checking an open
 // connection on every call costs one hash lookup, and a new snapshot (a
-// revocation, a removed root) is seen at the next call.
+// revocation, a removed root) is seen at the next call. Every chain accepted
+// by a verification (not by a cache hit), here or in VerifyServer, is passed
+// to the TrustSource's accepted-chain observer.
 #ifndef TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
 #define TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
 
