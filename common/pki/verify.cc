@@ -54,6 +54,32 @@ absl::Status Unauthenticated(absl::string_view reason) {
 
 }  // namespace
 
+RevocationFacts RevocationFactsOf(const Certificate& cert, const Certificate* issuer) {
+  RevocationFacts facts;
+  facts.der_sha256 = cert.Sha256Hex();
+  facts.tbs_sha256 = cert.TbsSha256Hex();
+  facts.spki_sha256 = cert.SpkiSha256Hex();
+  if (issuer != nullptr) facts.issuer_spki_sha256 = issuer->SpkiSha256Hex();
+  absl::StatusOr<std::string> serial = CanonicalSerialHex(cert.SerialHex());
+  if (serial.ok()) facts.serial = *std::move(serial);
+  facts.subject = cert.Subject();
+  return facts;
+}
+
+std::vector<RevocationFacts> RevocationFactsOf(const std::vector<Certificate>& chain) {
+  std::vector<RevocationFacts> facts;
+  facts.reserve(chain.size());
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const Certificate& issuer = i + 1 < chain.size() ? chain[i + 1] : chain[i];
+    facts.push_back(RevocationFactsOf(chain[i], &issuer));
+  }
+  return facts;
+}
+
+std::string DescribeRevoked(const RevokedCertificate& revoked) {
+  return absl::StrCat(revoked.certificate, " (", revoked.kind, " revocation)");
+}
+
 absl::StatusOr<std::shared_ptr<const RootStore>> RootStore::Create(
     const std::vector<Certificate>& roots) {
   if (roots.empty()) return absl::InvalidArgumentError("root store: no roots");
@@ -126,10 +152,9 @@ absl::StatusOr<VerifiedChain> RootStore::Verify(const VerifyRequest& req) const 
     if (!strength.ok()) return Unauthenticated(absl::StrCat("weak key: ", strength.message()));
   }
   if (req.revoked != nullptr) {
-    for (const Certificate& c : verified.chain) {
-      if (req.revoked->contains(c.Sha256Hex())) {
-        return Unauthenticated(absl::StrCat("certificate revoked: ", c.Sha256Hex()));
-      }
+    if (std::optional<RevokedCertificate> revoked =
+            req.revoked->FirstRevoked(RevocationFactsOf(verified.chain))) {
+      return Unauthenticated(absl::StrCat("certificate revoked: ", DescribeRevoked(*revoked)));
     }
   }
   if (!req.dns_name.empty()) {

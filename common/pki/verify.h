@@ -5,22 +5,77 @@
 //
 //   TF_ASSIGN_OR_RETURN(auto store, pki::RootStore::Create(roots));
 //   pki::VerifyRequest req{.leaf = leaf, .intermediates = chain_rest,
-//                          .at = absl::Now(), .revoked = &revoked_set};
+//                          .at = absl::Now(), .revoked = &snapshot->revocation_index()};
 //   absl::StatusOr<pki::VerifiedChain> v = store->Verify(req);
+//
+// Revocation is decided by a RevocationChecker (the trust snapshot's
+// revocation index implements it) over the RevocationFacts of the verified
+// chain: what a revocation can match in each certificate.
 #ifndef TRUSTFABRIC_COMMON_PKI_VERIFY_H_
 #define TRUSTFABRIC_COMMON_PKI_VERIFY_H_
 
+#include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/pki/certificate.h"
 #include "common/pki/openssl_ptr.h"
 
 namespace trustfabric::pki {
+
+// What a revocation can match in one certificate of a verified chain (see
+// trust.proto RevocationKind): nothing here changes when the certificate's
+// signature is re-encoded, except der_sha256.
+struct RevocationFacts {
+  std::string der_sha256;   // Certificate::Sha256Hex
+  std::string tbs_sha256;   // Certificate::TbsSha256Hex
+  std::string spki_sha256;  // Certificate::SpkiSha256Hex
+  // SpkiSha256Hex of the certificate's issuer; "" when the issuer is not
+  // known (then no issuer + serial revocation matches).
+  std::string issuer_spki_sha256;
+  // CanonicalSerialHex of the serial number ("" if it has none).
+  std::string serial;
+  // Certificate::Subject, for messages only (unescaped).
+  std::string subject;
+};
+
+// Facts of `cert` issued by `issuer` (null: unknown issuer).
+RevocationFacts RevocationFactsOf(const Certificate& cert, const Certificate* issuer);
+// Facts of every certificate of a verified chain, leaf first, anchor last:
+// the issuer of chain[i] is chain[i + 1], and the anchor is its own issuer.
+std::vector<RevocationFacts> RevocationFactsOf(const std::vector<Certificate>& chain);
+
+// A certificate of a chain that a revocation matches.
+struct RevokedCertificate {
+  // Position in the chain (0: the leaf).
+  size_t index = 0;
+  // The matching revocation's key, e.g. "certificate:<tbs sha256>".
+  std::string key;
+  // "certificate", "key", "issuer_serial" or "der_only".
+  std::string kind;
+  // How a message names the certificate: its signed-body hash, or for a
+  // der_only revocation the DER hash that matched.
+  std::string certificate;
+};
+
+// Decides which certificate of a chain is revoked. Implementations are
+// immutable and thread-safe.
+class RevocationChecker {
+ public:
+  virtual ~RevocationChecker() = default;
+  // The first certificate of `chain` (facts leaf first, anchor last, as
+  // RevocationFactsOf(chain) gives them) that a revocation matches, or
+  // nullopt when none does.
+  virtual std::optional<RevokedCertificate> FirstRevoked(
+      const std::vector<RevocationFacts>& chain) const = 0;
+};
+
+// "<certificate> (<kind> revocation)", e.g. "3f..9a (key revocation)".
+std::string DescribeRevoked(const RevokedCertificate& revoked);
 
 // What the leaf is used for; checked against its extended key usage.
 enum class ChainPurpose { kAny, kTlsClient, kTlsServer };
@@ -35,9 +90,9 @@ struct VerifyRequest {
   // forgotten clock fails loudly instead of verifying at a meaningless time.
   absl::Time at = absl::InfinitePast();
   ChainPurpose purpose = ChainPurpose::kAny;
-  // SHA-256 hex of revoked certificates; any certificate of the built chain
-  // (leaf, intermediates, root) found here fails verification. May be null.
-  const absl::flat_hash_set<std::string>* revoked = nullptr;
+  // Revocations; any certificate of the built chain (leaf, intermediates,
+  // anchor) it finds revoked fails verification. May be null (no check).
+  const RevocationChecker* revoked = nullptr;
   // When non-empty, the leaf must carry this DNS SAN (exact, case-insensitive
   // per RFC 6125, no wildcards).
   std::string dns_name;
@@ -76,7 +131,7 @@ class RootStore {
   //   "certificate signature failure",
   //   "certificate verification failed: <openssl reason>" (anything else),
   //   "weak key: <reason>" (a chain certificate fails CheckKeyStrength),
-  //   "certificate revoked: <sha256-hex>",
+  //   "certificate revoked: <hash> (<kind> revocation)" (see DescribeRevoked),
   //   "dns name mismatch: want fe1.contoso.test".
   // INVALID_ARGUMENT when `req.at` is not finite. Thread-safe.
   absl::StatusOr<VerifiedChain> Verify(const VerifyRequest& req) const;

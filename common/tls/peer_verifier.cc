@@ -2,8 +2,10 @@
 #include "common/tls/peer_verifier.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -62,6 +64,13 @@ absl::StatusOr<const trust::PeerEntry*> UsablePeer(const trust::TrustSnapshot* s
   return peer;
 }
 
+// Peer-supplied text in a reason: escaped, and cut at a bound.
+std::string ForMessage(absl::string_view text) {
+  constexpr size_t kLimit = 256;
+  const bool cut = text.size() > kLimit;
+  return absl::StrCat(absl::CHexEscape(text.substr(0, kLimit)), cut ? "..." : "");
+}
+
 // Verifies the chain against `roots` and the snapshot's revocations and
 // fills the chain facts of `identity`; an accepted chain goes to the
 // source's observer.
@@ -76,13 +85,11 @@ absl::Status CheckChain(const pki::RootStore& roots, const trust::TrustSnapshot*
   }
   identity->valid_until = absl::InfiniteFuture();
   for (const pki::Certificate& c : chain->chain) {
-    if (snap != nullptr && snap->IsRevoked(c.Sha256Hex())) {
-      return Refuse(absl::StatusCode::kUnauthenticated, "revoked",
-                    absl::StrCat("certificate ", c.Sha256Hex(), " (", c.Subject(), ") is revoked"));
-    }
     identity->chain_sha256.push_back(c.Sha256Hex());
     identity->valid_until = std::min(identity->valid_until, c.NotAfter());
   }
+  identity->chain_facts = pki::RevocationFactsOf(chain->chain);
+  TF_RETURN_IF_ERROR(CheckRevocations(snap, identity->chain_facts));
   identity->not_after = leaf.NotAfter();
   identity->anchoring_root = snap != nullptr ? snap->RootNameOf(chain->anchor()) : "bootstrap";
   source.ObserveAcceptedChain(chain->chain);
@@ -113,7 +120,18 @@ PeerVerifier::PeerVerifier(Listener listener, std::shared_ptr<const TrustSource>
 uint64_t PeerVerifier::cache_hits() const { return hits_.load(std::memory_order_relaxed); }
 uint64_t PeerVerifier::cache_misses() const { return misses_.load(std::memory_order_relaxed); }
 
-std::string TrustFingerprint(const trust::TrustSnapshot& snap, absl::string_view trust_domain) {
+absl::Status CheckRevocations(const trust::TrustSnapshot* snap,
+                              const std::vector<pki::RevocationFacts>& chain) {
+  if (snap == nullptr) return absl::OkStatus();
+  std::optional<pki::RevokedCertificate> revoked = snap->revocation_index().FirstRevoked(chain);
+  if (!revoked.has_value()) return absl::OkStatus();
+  return Refuse(absl::StatusCode::kUnauthenticated, "revoked",
+                absl::StrCat("certificate ", revoked->certificate, " (",
+                             ForMessage(chain[revoked->index].subject), ") is revoked (",
+                             revoked->kind, " revocation)"));
+}
+
+std::string AnchorFingerprint(const trust::TrustSnapshot& snap, absl::string_view trust_domain) {
   std::vector<std::string> parts;
   std::vector<std::string> root_names;
   for (const v1::RootAuthority& root : snap.proto().roots()) {
@@ -132,23 +150,31 @@ std::string TrustFingerprint(const trust::TrustSnapshot& snap, absl::string_view
   if (roots) {
     for (const pki::Certificate& c : roots->roots()) parts.push_back(c.Sha256Hex());
   }
-  std::vector<std::string> revoked(snap.revoked().begin(), snap.revoked().end());
-  std::sort(revoked.begin(), revoked.end());
+  return pki::HexEncode(pki::Sha256(absl::StrJoin(parts, "|")));
+}
+
+std::string TrustFingerprint(const trust::TrustSnapshot& snap, absl::string_view trust_domain) {
+  std::vector<std::string> parts = {AnchorFingerprint(snap, trust_domain)};
+  std::vector<std::string> revoked = snap.revocation_index().SortedKeys();
   parts.insert(parts.end(), revoked.begin(), revoked.end());
   return pki::HexEncode(pki::Sha256(absl::StrJoin(parts, "|")));
 }
 
-std::string PeerVerifier::FingerprintFor(const trust::TrustSnapshot* snap,
+std::string PeerVerifier::FingerprintFor(const std::shared_ptr<const trust::TrustSnapshot>& snap,
                                          const std::string& domain) const {
   if (snap == nullptr) return "bootstrap";
   absl::MutexLock lock(&fingerprint_mu_);
-  if (fingerprint_revision_ != snap->revision()) {
+  // Same control block: the same snapshot object (even once expired, a
+  // weak_ptr's control block is never reused while the weak_ptr lives).
+  const bool same = !fingerprint_snapshot_.owner_before(snap) &&
+                    !snap.owner_before(fingerprint_snapshot_);
+  if (!same) {
     fingerprints_.clear();
-    fingerprint_revision_ = snap->revision();
+    fingerprint_snapshot_ = snap;
   }
   auto it = fingerprints_.find(domain);
   if (it == fingerprints_.end()) {
-    it = fingerprints_.emplace(domain, TrustFingerprint(*snap, domain)).first;
+    it = fingerprints_.emplace(domain, AnchorFingerprint(*snap, domain)).first;
   }
   return it->second;
 }
@@ -165,20 +191,32 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view leaf_
 absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain_key,
                                                          absl::string_view leaf_pem,
                                                          absl::string_view chain_pem) const {
-  std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
+  // The one snapshot everything below is decided against.
+  const std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
   const uint64_t revision = snap ? snap->revision() : kNoSnapshot;
   const absl::Time now = source_->Now();
   {
-    absl::ReaderMutexLock lock(&mu_);
-    auto it = cache_.find(chain_key);
-    if (it != cache_.end() && now < it->second.expires) {
-      const CacheEntry& e = it->second;
-      if (e.revision == revision ||
-          (e.result.ok() && revision != kNoSnapshot && e.revision != kNoSnapshot &&
-           FingerprintFor(snap.get(), e.domain) == e.fingerprint)) {
-        hits_.fetch_add(1, std::memory_order_relaxed);
-        return e.result;
+    absl::StatusOr<PeerIdentityPtr> cached;
+    bool hit = false;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      auto it = cache_.find(chain_key);
+      if (it != cache_.end() && now < it->second.expires) {
+        const CacheEntry& e = it->second;
+        if (e.revision == revision ||
+            (e.result.ok() && revision != kNoSnapshot && e.revision != kNoSnapshot &&
+             FingerprintFor(snap, e.domain) == e.fingerprint)) {
+          cached = e.result;
+          hit = true;
+        }
       }
+    }
+    if (hit) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      // Revocations are not part of the fingerprint: the cached chain is
+      // checked against this snapshot's on every lookup.
+      if (cached.ok()) TF_RETURN_IF_ERROR(CheckRevocations(snap.get(), (*cached)->chain_facts));
+      return cached;
     }
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
@@ -198,7 +236,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
       }
       rest = *std::move(parsed);
     }
-    return VerifyChain(leaf->front(), rest);
+    return VerifyChainAt(snap.get(), leaf->front(), rest, now);
   }();
 
   CacheEntry entry;
@@ -207,7 +245,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
   entry.expires = result.ok() ? (*result)->valid_until : now + kRefusalCacheTtl;
   if (result.ok()) {
     entry.domain = (*result)->spiffe_id.trust_domain;
-    entry.fingerprint = FingerprintFor(snap.get(), entry.domain);
+    entry.fingerprint = FingerprintFor(snap, entry.domain);
   }
   absl::MutexLock lock(&mu_);
   // A full cache is dropped wholesale: entries are cheap to recompute and
@@ -219,13 +257,19 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
 
 absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
     const pki::Certificate& leaf, const std::vector<pki::Certificate>& rest) const {
+  const std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
+  return VerifyChainAt(snap.get(), leaf, rest, source_->Now());
+}
+
+absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChainAt(
+    const trust::TrustSnapshot* snap, const pki::Certificate& leaf,
+    const std::vector<pki::Certificate>& rest, absl::Time now) const {
   TF_ASSIGN_OR_RETURN(pki::SpiffeId id, IdentityOf(leaf));
   auto identity = std::make_shared<PeerIdentity>();
   identity->spiffe_id = id;
   identity->dns_names = leaf.DnsNames();
   if (!identity->dns_names.empty()) identity->dns_name = identity->dns_names.front();
 
-  std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
   const bool local = id.trust_domain == source_->local_domain();
   std::shared_ptr<const pki::RootStore> roots;
   if (local) {
@@ -234,7 +278,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
                     absl::StrCat("local domain ", id.trust_domain,
                                  " is not accepted on the federation listener"));
     }
-    if (snap) {
+    if (snap != nullptr) {
       roots = snap->MtlsRoots(id.trust_domain);
       if (!roots) {
         return Refuse(absl::StatusCode::kUnauthenticated, "chain",
@@ -252,11 +296,11 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
                     absl::StrCat("partner domain ", id.trust_domain, " is not accepted on the ",
                                  ListenerName(listener_), " listener"));
     }
-    if (!snap) {
+    if (snap == nullptr) {
       return Refuse(absl::StatusCode::kFailedPrecondition, "no_snapshot",
                     "no trust snapshot yet: federation is refused");
     }
-    TF_ASSIGN_OR_RETURN(const trust::PeerEntry* peer, UsablePeer(snap.get(), id.trust_domain));
+    TF_ASSIGN_OR_RETURN(const trust::PeerEntry* peer, UsablePeer(snap, id.trust_domain));
     auto listed =
         std::find_if(identity->dns_names.begin(), identity->dns_names.end(),
                      [&](const std::string& n) { return peer->allowed_server_names.contains(n); });
@@ -269,8 +313,8 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChain(
     roots = peer->roots;
   }
 
-  TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsClient, "",
-                                source_->Now(), identity.get(), *source_));
+  TF_RETURN_IF_ERROR(CheckChain(*roots, snap, leaf, rest, pki::ChainPurpose::kTlsClient, "", now,
+                                identity.get(), *source_));
   return PeerIdentityPtr(std::move(identity));
 }
 

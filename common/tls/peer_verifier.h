@@ -6,11 +6,17 @@
 //   absl::StatusOr<tls::PeerIdentityPtr> peer = verifier.VerifyPeer(leaf_pem, chain_pem);
 //   if (!peer.ok()) LOG(peer.status());  // "trusted_server_list: edge9.fabrikam.test ..."
 //
-// Results are cached by (chain, snapshot revision): re-checking an open
-// connection on every call costs one hash lookup, and a new snapshot (a
-// revocation, a removed root) is seen at the next call. Every chain accepted
-// by a verification (not by a cache hit), here or in VerifyServer, is passed
-// to the TrustSource's accepted-chain observer.
+// Results are cached by chain: re-checking an open connection on every call
+// costs one hash lookup plus a revocation lookup per certificate of the
+// chain. Every verification (its result, revision and fingerprint) is
+// computed from one snapshot. An acceptance is reused while the current
+// snapshot's AnchorFingerprint of the peer's domain (roots, peer record,
+// inert state) is the one it was computed under, and its chain is checked
+// against the current snapshot's revocations on every lookup: a revocation
+// is seen at the next call and leaves unrelated cached chains alone. A
+// refusal is reused only under the exact revision it was computed at.
+// Every chain accepted by a verification (not by a cache hit), here or in
+// VerifyServer, is passed to the TrustSource's accepted-chain observer.
 #ifndef TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
 #define TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
 
@@ -28,6 +34,7 @@
 #include "absl/time/time.h"
 #include "common/pki/certificate.h"
 #include "common/pki/spiffe.h"
+#include "common/pki/verify.h"
 #include "common/tls/trust_source.h"
 
 namespace trustfabric::tls {
@@ -51,6 +58,8 @@ struct PeerIdentity {
   std::vector<std::string> dns_names;
   // SHA-256 hex of the chain as verified, leaf first, anchor last.
   std::vector<std::string> chain_sha256;
+  // What revocations match in each certificate of that chain, same order.
+  std::vector<pki::RevocationFacts> chain_facts;
   absl::Time not_after;
   // Name of the RootAuthority that anchors the chain ("bootstrap" before the
   // first snapshot).
@@ -91,7 +100,8 @@ class PeerVerifier {
                                              absl::string_view leaf_pem,
                                              absl::string_view chain_pem) const;
 
-  // Verification without the cache, from parsed certificates.
+  // Verification without the cache, from parsed certificates, against the
+  // source's current snapshot.
   absl::StatusOr<PeerIdentityPtr> VerifyChain(const pki::Certificate& leaf,
                                               const std::vector<pki::Certificate>& rest) const;
 
@@ -103,12 +113,15 @@ class PeerVerifier {
   uint64_t cache_misses() const;
 
  private:
+  // Revision, result and fingerprint all come from one snapshot.
   struct CacheEntry {
     uint64_t revision = 0;
     absl::StatusOr<PeerIdentityPtr> result;
-    // For an accepted peer: its trust domain and the TrustFingerprint of that
-    // domain it was verified under. A newer revision with the same
-    // fingerprint (e.g. an issuer was added) reuses the result.
+    // For an accepted peer: its trust domain and the AnchorFingerprint of
+    // that domain it was verified under. Another revision with the same
+    // fingerprint (e.g. an issuer was added, a revocation changed) reuses
+    // the result after checking its chain against that revision's
+    // revocations.
     std::string domain;
     std::string fingerprint;
     // A refusal is re-checked after this (a "not yet valid" chain may become
@@ -118,8 +131,16 @@ class PeerVerifier {
 
   static constexpr uint64_t kNoSnapshot = ~uint64_t{0};
 
-  // TrustFingerprint of `domain` in `snap`, memoized per revision.
-  std::string FingerprintFor(const trust::TrustSnapshot* snap, const std::string& domain) const;
+  // The whole verification against `snap` (null: no snapshot yet, the
+  // bootstrap bundle decides) at `now`.
+  absl::StatusOr<PeerIdentityPtr> VerifyChainAt(const trust::TrustSnapshot* snap,
+                                                const pki::Certificate& leaf,
+                                                const std::vector<pki::Certificate>& rest,
+                                                absl::Time now) const;
+  // AnchorFingerprint of `domain` in `snap`, memoized for the most recent
+  // snapshot object asked about ("bootstrap" when `snap` is null).
+  std::string FingerprintFor(const std::shared_ptr<const trust::TrustSnapshot>& snap,
+                             const std::string& domain) const;
 
   const Listener listener_;
   const std::shared_ptr<const TrustSource> source_;
@@ -128,18 +149,35 @@ class PeerVerifier {
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex fingerprint_mu_;
-  mutable uint64_t fingerprint_revision_ ABSL_GUARDED_BY(fingerprint_mu_) = 0;
+  // The snapshot object the memo belongs to, compared by identity (not by
+  // revision, which two snapshot objects may share); weak, so the memo
+  // keeps no old snapshot alive.
+  mutable std::weak_ptr<const trust::TrustSnapshot> fingerprint_snapshot_
+      ABSL_GUARDED_BY(fingerprint_mu_);
   mutable absl::flat_hash_map<std::string, std::string> fingerprints_
       ABSL_GUARDED_BY(fingerprint_mu_);
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};
 };
 
-// What verifying a peer of `trust_domain` depends on in `snap`: the MTLS
-// roots of the domain (names and certificates), for a partner the
-// federation peer record, and the revocations. Equal fingerprints mean equal
-// verification results, so caches keyed by it survive unrelated changes.
+// What verifying a peer of `trust_domain` depends on in `snap` apart from
+// revocations: the MTLS roots of the domain (names and certificates), and
+// for a partner the federation peer record and its inert state. Equal
+// fingerprints mean equal verification results before revocations are
+// checked, so caches keyed by it survive unrelated changes.
+std::string AnchorFingerprint(const trust::TrustSnapshot& snap, absl::string_view trust_domain);
+
+// AnchorFingerprint and every revocation: equal fingerprints mean equal
+// verification results (for caches that cannot re-check revocations, such
+// as a channel whose server was verified at its handshake).
 std::string TrustFingerprint(const trust::TrustSnapshot& snap, absl::string_view trust_domain);
+
+// The refusal of a verified chain (facts leaf first, anchor last) that a
+// revocation of `snap` matches, or OK (also when `snap` is null):
+// "revoked: certificate <hash> (<subject>) is revoked (<kind> revocation)",
+// the subject escaped and bounded. UNAUTHENTICATED.
+absl::Status CheckRevocations(const trust::TrustSnapshot* snap,
+                              const std::vector<pki::RevocationFacts>& chain);
 
 // The cache key of a presented chain: hex SHA-256 over leaf and chain PEM.
 std::string ChainKey(absl::string_view leaf_pem, absl::string_view chain_pem);

@@ -326,7 +326,9 @@ class Run {
     if (roots == nullptr)
       return Reject(prefix, "no_token_signing_root",
                     "no token-signing root authority is registered");
-    if (snapshot_.IsRevoked(c.cert.Sha256Hex())) {
+    // The certificate alone (issuer unknown yet): its body, key or encoding.
+    if (snapshot_.revocation_index().FirstRevoked(
+            std::vector<pki::RevocationFacts>{pki::RevocationFactsOf(c.cert, nullptr)})) {
       return Reject(prefix, "certificate_revoked", "signing certificate is revoked");
     }
     {
@@ -339,17 +341,21 @@ class Run {
     }
     pki::VerifyRequest req{c.cert};
     req.at = now_;
-    req.revoked = &snapshot_.revoked();
     absl::StatusOr<pki::VerifiedChain> chain = roots->Verify(req);
     if (!chain.ok()) {
-      if (absl::StartsWith(chain.status().message(), "certificate revoked")) {
-        return Reject(prefix, "certificate_revoked",
-                      "signing certificate chain includes a revoked certificate");
-      }
       return Reject(prefix, "certificate_untrusted",
                     absl::StrCat("signing certificate does not chain to a token-signing "
                                  "root: ",
                                  chain.status().message()));
+    }
+    // Every certificate of the chain, each with its issuer (so issuer +
+    // serial revocations of the signing certificate match here).
+    if (std::optional<pki::RevokedCertificate> revoked =
+            snapshot_.revocation_index().FirstRevoked(chain->chain)) {
+      return Reject(prefix, "certificate_revoked",
+                    revoked->index == 0
+                        ? "signing certificate is revoked"
+                        : "signing certificate chain includes a revoked certificate");
     }
     absl::Time chain_from = absl::InfinitePast();
     absl::Time chain_until = absl::InfiniteFuture();

@@ -22,7 +22,8 @@
 //      (x5t / x5t#S256 select among them and nothing else); the selected
 //      key must be strong enough
 //   5. signing certificate validity at now, chain to a TOKEN_SIGNING root,
-//      revocation of every chain certificate
+//      revocation of every chain certificate by any kind (its signed body,
+//      its key, its issuer + serial, its DER encoding)
 //   6. nbf / exp (JSON integers) with clock skew, and a maximum lifetime
 //   7. audience "<principal>/<host>@<realm>"
 //   8. client id ("nameid"): a per-application issuer's GUID is the client

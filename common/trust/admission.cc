@@ -2,6 +2,7 @@
 #include "common/trust/admission.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "common/pki/spiffe.h"
 #include "common/pki/verify.h"
 #include "common/status/status.h"
+#include "common/trust/revocation.h"
 #include "common/trust/validation.h"
 
 namespace trustfabric::trust {
@@ -25,7 +27,7 @@ constexpr size_t kListedDependents = 20;
 // A key as it may appear in a message: verbatim when well-formed, quoted and
 // escaped otherwise.
 std::string KeyForMessage(absl::string_view key) {
-  if (IsValidObjectName(key) || pki::IsValidDnsName(key) || IsSha256Hex(key)) {
+  if (IsValidObjectName(key) || pki::IsValidDnsName(key) || IsRevocationKey(key)) {
     return std::string(key);
   }
   return QuoteForMessage(key);
@@ -70,7 +72,7 @@ absl::StatusOr<std::vector<pki::Certificate>> TokenSigningChain(const pki::Certi
   }
   pki::VerifyRequest request{cert};
   request.at = now;
-  request.revoked = &current.revoked();
+  request.revoked = &current.revocation_index();
   absl::StatusOr<pki::VerifiedChain> verified = anchors.store->Verify(request);
   if (verified.ok()) return std::move(verified->chain);
   // A self-signed signing certificate registered as its own root (the add-in
@@ -78,8 +80,11 @@ absl::StatusOr<std::vector<pki::Certificate>> TokenSigningChain(const pki::Certi
   if (!anchors.sha256.contains(cert.Sha256Hex()) || !cert.IsSelfSigned()) {
     return verified.status();
   }
-  if (current.IsRevoked(cert.Sha256Hex())) {
-    return absl::UnauthenticatedError(absl::StrCat("certificate revoked: ", cert.Sha256Hex()));
+  // Self-signed: the certificate is its own chain and its own issuer.
+  if (std::optional<pki::RevokedCertificate> revoked =
+          current.revocation_index().FirstRevoked(std::vector<pki::Certificate>{cert})) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("certificate revoked: ", pki::DescribeRevoked(*revoked)));
   }
   if (now < cert.NotBefore()) return absl::UnauthenticatedError("certificate is not yet valid");
   if (now > cert.NotAfter()) return absl::UnauthenticatedError("certificate has expired");
@@ -153,9 +158,10 @@ absl::Status AdmitPutPeer(const TrustSnapshot& current, const v1::FederationPeer
 }
 
 absl::Status AdmitPutRevocation(const TrustSnapshot& current, const v1::Revocation& revocation) {
-  std::string object = absl::StrCat("revocation ", KeyForMessage(revocation.sha256_hex()));
+  const std::string key = RevocationKey(revocation);
+  std::string object = absl::StrCat("revocation ", KeyForMessage(key));
   TF_RETURN_IF_ERROR(Annotate(ValidateRevocation(revocation), object));
-  if (current.IsRevoked(revocation.sha256_hex())) {
+  if (current.revocation_index().Contains(key)) {
     return absl::AlreadyExistsError(absl::StrCat(object, " already exists"));
   }
   return absl::OkStatus();
@@ -267,7 +273,7 @@ absl::Status CheckAdmission(const TrustSnapshot& current, const v1::TrustChange&
     case v1::TrustChange::kPutRevocation:
       return AdmitPutRevocation(current, change.put_revocation());
     case v1::TrustChange::kRemoveRevocation:
-      if (!current.IsRevoked(change.remove_revocation())) {
+      if (!current.revocation_index().Contains(change.remove_revocation())) {
         return absl::NotFoundError(absl::StrCat(
             "revocation ", KeyForMessage(change.remove_revocation()), " does not exist"));
       }

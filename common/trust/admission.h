@@ -43,8 +43,10 @@ struct AdmissionOptions {
 //   put_peer: a named root does not exist (NOT_FOUND), belongs to another
 //     trust domain or lacks purpose MTLS (FAILED_PRECONDITION); an existing
 //     peer is replaced;
-//   put_revocation: the hash is already revoked (ALREADY_EXISTS);
-//   remove_*: the key does not exist (NOT_FOUND);
+//   put_revocation: a revocation with the same RevocationKey exists
+//     (ALREADY_EXISTS);
+//   remove_*: the key does not exist (NOT_FOUND); remove_revocation names
+//     a RevocationKey;
 //   remove_root: issuers whose signing certificates would stop chaining, or
 //     peers naming the root, still need it (FAILED_PRECONDITION listing
 //     them) unless opts.force;

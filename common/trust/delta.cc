@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
+#include "common/trust/revocation.h"
 #include "common/trust/validation.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -21,7 +22,7 @@ using google::protobuf::RepeatedPtrField;
 const std::string& KeyOf(const v1::RootAuthority& root) { return root.name(); }
 const std::string& KeyOf(const v1::TokenIssuer& issuer) { return issuer.name(); }
 const std::string& KeyOf(const v1::FederationPeer& peer) { return peer.trust_domain(); }
-const std::string& KeyOf(const v1::Revocation& revocation) { return revocation.sha256_hex(); }
+std::string KeyOf(const v1::Revocation& revocation) { return RevocationKey(revocation); }
 
 // A keyed list being edited: removals leave holes, so a long sequence of
 // changes costs one pass at the end instead of one shift per removal.
@@ -68,7 +69,7 @@ class KeyedList {
 };
 
 absl::Status Missing(absl::string_view field, absl::string_view object, const std::string& key) {
-  std::string name = IsValidObjectName(key) || IsSha256Hex(key) ? key : QuoteForMessage(key);
+  std::string name = IsValidObjectName(key) || IsRevocationKey(key) ? key : QuoteForMessage(key);
   return absl::NotFoundError(absl::StrCat(field, ": ", object, " ", name, " does not exist"));
 }
 
@@ -76,42 +77,48 @@ absl::Status Missing(absl::string_view field, absl::string_view object, const st
 // and objects to put (in `to` order).
 template <typename T>
 struct ListDiff {
-  std::vector<const std::string*> removals;
+  std::vector<std::string> removals;
   std::vector<const T*> puts;
 };
 
 template <typename T>
 ListDiff<T> DiffList(const RepeatedPtrField<T>& from, const RepeatedPtrField<T>& to) {
+  // Keys computed once (a revocation's key is built from several fields).
+  std::vector<std::string> from_keys;
+  std::vector<std::string> to_keys_in_order;
+  from_keys.reserve(from.size());
+  to_keys_in_order.reserve(to.size());
+  for (const T& item : from) from_keys.push_back(std::string(KeyOf(item)));
+  for (const T& item : to) to_keys_in_order.push_back(std::string(KeyOf(item)));
   absl::flat_hash_map<absl::string_view, const T*> from_by_key;
-  absl::flat_hash_set<absl::string_view> to_keys;
-  for (const T& item : from) from_by_key.emplace(KeyOf(item), &item);
-  for (const T& item : to) to_keys.insert(KeyOf(item));
+  absl::flat_hash_set<absl::string_view> to_keys(to_keys_in_order.begin(),
+                                                 to_keys_in_order.end());
+  for (int i = 0; i < from.size(); ++i) from_by_key.emplace(from_keys[i], &from[i]);
 
   // Applying removals and puts keeps survivors in `from` order and appends
   // new objects; `to` is reproduced exactly only if its survivors form a
   // prefix in that same order. From the first divergence on, every object is
   // removed and put again in `to` order.
   std::vector<absl::string_view> survivors;
-  for (const T& item : from) {
-    if (to_keys.contains(KeyOf(item))) survivors.push_back(KeyOf(item));
+  for (const std::string& key : from_keys) {
+    if (to_keys.contains(key)) survivors.push_back(key);
   }
   size_t keep = 0;
-  while (keep < survivors.size() && keep < static_cast<size_t>(to.size()) &&
-         survivors[keep] == KeyOf(to[static_cast<int>(keep)])) {
+  while (keep < survivors.size() && keep < to_keys_in_order.size() &&
+         survivors[keep] == to_keys_in_order[keep]) {
     ++keep;
   }
   absl::flat_hash_set<absl::string_view> reordered(survivors.begin() + keep, survivors.end());
 
   ListDiff<T> diff;
-  for (const T& item : from) {
-    if (!to_keys.contains(KeyOf(item)) || reordered.contains(KeyOf(item))) {
-      diff.removals.push_back(&KeyOf(item));
-    }
+  for (const std::string& key : from_keys) {
+    if (!to_keys.contains(key) || reordered.contains(key)) diff.removals.push_back(key);
   }
   for (int i = 0; i < to.size(); ++i) {
     const T& item = to[i];
     if (static_cast<size_t>(i) >= keep ||
-        !google::protobuf::util::MessageDifferencer::Equals(*from_by_key.at(KeyOf(item)), item)) {
+        !google::protobuf::util::MessageDifferencer::Equals(
+            *from_by_key.at(to_keys_in_order[static_cast<size_t>(i)]), item)) {
       diff.puts.push_back(&item);
     }
   }
@@ -180,6 +187,7 @@ absl::StatusOr<v1::TrustSnapshot> ApplyChanges(const v1::TrustSnapshot& base,
   issuers.WriteTo(result.mutable_issuers());
   peers.WriteTo(result.mutable_peers());
   revocations.WriteTo(result.mutable_revocations());
+  for (std::string& feature : RequiredFeatures(result)) result.add_required_features(std::move(feature));
   return result;
 }
 
@@ -199,6 +207,9 @@ absl::StatusOr<v1::TrustSnapshot> ApplyDelta(const v1::TrustSnapshot& base,
   TF_ASSIGN_OR_RETURN(v1::TrustSnapshot result, ApplyChanges(base, changes));
   result.set_revision(delta.revision());
   if (delta.has_created_at()) *result.mutable_created_at() = delta.created_at();
+  // What the control plane said the result requires, not what this node
+  // computes: TrustSnapshot::Create then refuses a feature this node lacks.
+  *result.mutable_required_features() = delta.required_features();
   return result;
 }
 
@@ -212,12 +223,13 @@ v1::TrustDelta Diff(const v1::TrustSnapshot& from, const v1::TrustSnapshot& to) 
   delta.set_base_revision(from.revision());
   delta.set_revision(to.revision());
   if (to.has_created_at()) *delta.mutable_created_at() = to.created_at();
-  for (const std::string* key : issuers.removals) delta.add_changes()->set_remove_issuer(*key);
-  for (const std::string* key : peers.removals) delta.add_changes()->set_remove_peer(*key);
-  for (const std::string* key : revocations.removals) {
-    delta.add_changes()->set_remove_revocation(*key);
+  *delta.mutable_required_features() = to.required_features();
+  for (const std::string& key : issuers.removals) delta.add_changes()->set_remove_issuer(key);
+  for (const std::string& key : peers.removals) delta.add_changes()->set_remove_peer(key);
+  for (const std::string& key : revocations.removals) {
+    delta.add_changes()->set_remove_revocation(key);
   }
-  for (const std::string* key : roots.removals) delta.add_changes()->set_remove_root(*key);
+  for (const std::string& key : roots.removals) delta.add_changes()->set_remove_root(key);
   for (const auto* root : roots.puts) *delta.add_changes()->mutable_put_root() = *root;
   for (const auto* issuer : issuers.puts) *delta.add_changes()->mutable_put_issuer() = *issuer;
   for (const auto* peer : peers.puts) *delta.add_changes()->mutable_put_peer() = *peer;

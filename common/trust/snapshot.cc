@@ -27,6 +27,20 @@ absl::Status CheckCount(absl::string_view field, int count, int limit) {
       absl::StrCat(field, ": ", count, " entries exceed the limit of ", limit));
 }
 
+// The fields that make up a revocation's key, for messages.
+absl::string_view KeyFieldOf(int kind) {
+  switch (kind) {
+    case v1::REVOCATION_CERTIFICATE:
+      return "tbs_sha256_hex";
+    case v1::REVOCATION_KEY:
+      return "spki_sha256_hex";
+    case v1::REVOCATION_ISSUER_SERIAL:
+      return "issuer_spki_sha256_hex and serial_hex";
+    default:
+      return "sha256_hex";
+  }
+}
+
 bool HasPurpose(const v1::RootAuthority& root, v1::Purpose purpose) {
   for (int p : root.purposes()) {
     if (p == purpose) return true;
@@ -67,6 +81,9 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
   TF_RETURN_IF_ERROR(CheckCount("issuers", proto_.issuers_size(), kMaxIssuers));
   TF_RETURN_IF_ERROR(CheckCount("peers", proto_.peers_size(), kMaxPeers));
   TF_RETURN_IF_ERROR(CheckCount("revocations", proto_.revocations_size(), kMaxRevocations));
+  // First, so that a node lacking a feature says so rather than tripping
+  // over the content that needs it.
+  TF_RETURN_IF_ERROR(CheckRequiredFeatures(proto_));
   // The structural checks of a root or issuer depend only on the object and
   // on the snapshot's domain and realm; an object `previous` accepted under
   // the same domain and realm passes them again.
@@ -187,16 +204,16 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
     peers_.push_back(std::move(entry));
   }
 
-  revoked_.reserve(proto_.revocations_size());
   for (int i = 0; i < proto_.revocations_size(); ++i) {
     const v1::Revocation& revocation = proto_.revocations(i);
     std::string label = absl::StrCat("revocations[", i, "]");
     TF_RETURN_IF_ERROR(Annotate(ValidateRevocation(revocation), label));
-    if (!revoked_.insert(revocation.sha256_hex()).second) {
+    if (!revocations_.Add(revocation)) {
+      const std::string key = RevocationKey(revocation);
       for (int j = 0; j < i; ++j) {
-        if (proto_.revocations(j).sha256_hex() == revocation.sha256_hex()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(label, ": sha256_hex: duplicate of revocations[", j, "]"));
+        if (RevocationKey(proto_.revocations(j)) == key) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              label, ": ", KeyFieldOf(revocation.kind()), ": duplicate of revocations[", j, "]"));
         }
       }
     }
@@ -237,10 +254,6 @@ const v1::RootAuthority* TrustSnapshot::FindRoot(absl::string_view name) const {
 const std::vector<pki::Certificate>* TrustSnapshot::RootCertificates(absl::string_view name) const {
   auto it = root_index_.find(name);
   return it == root_index_.end() ? nullptr : &root_certificates_[it->second];
-}
-
-bool TrustSnapshot::IsRevoked(absl::string_view sha256_hex) const {
-  return revoked_.contains(sha256_hex);
 }
 
 std::string TrustSnapshot::RootNameOf(const pki::Certificate& anchor) const {

@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "common/pki/certificate.h"
 #include "common/pki/verify.h"
+#include "common/trust/revocation.h"
 #include "trustfabric/v1/trust.pb.h"
 
 namespace trustfabric::trust {
@@ -59,7 +60,11 @@ class TrustSnapshot {
  public:
   // Checks every structural rule (see validation.h) and builds the derived
   // indexes. INVALID_ARGUMENT naming the field with its index and key, e.g.
-  // "roots[2] (contoso-root): certificates_pem: block 1: ...". Any revision
+  // "roots[2] (contoso-root): certificates_pem: block 1: ...". The
+  // required_features rule (CheckRequiredFeatures in revocation.h) is checked
+  // first, so a snapshot needing a feature this node lacks is refused with
+  // "required_features: feature \"x\" is not supported by this node" (the
+  // reason a node NACKs it with). Any revision
   // is accepted, including 0 for a candidate the store has not numbered yet;
   // SnapshotHolder enforces ordering.
   static absl::StatusOr<std::shared_ptr<const TrustSnapshot>> Create(v1::TrustSnapshot proto);
@@ -100,9 +105,10 @@ class TrustSnapshot {
   const std::vector<IssuerEntry>& issuers() const { return issuers_; }
   const std::vector<PeerEntry>& peers() const { return peers_; }
 
-  // Revocations by certificate SHA-256 (lower-case hex).
-  bool IsRevoked(absl::string_view sha256_hex) const;
-  const absl::flat_hash_set<std::string>& revoked() const { return revoked_; }
+  // The revocations, indexed by what each kind matches: every decision on a
+  // certificate chain asks it (FirstRevoked), and admission asks it by
+  // key (Contains(RevocationKey(r))).
+  const RevocationIndex& revocation_index() const { return revocations_; }
 
   // Name of the root authority whose certificates include `anchor` (compared
   // by DER), or "". When several roots carry the certificate, the first in
@@ -125,7 +131,7 @@ class TrustSnapshot {
   absl::flat_hash_map<std::string, size_t> issuer_by_name_;
   std::vector<PeerEntry> peers_;
   absl::flat_hash_map<std::string, size_t> peer_index_;
-  absl::flat_hash_set<std::string> revoked_;
+  RevocationIndex revocations_;
 };
 
 }  // namespace trustfabric::trust

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "common/pki/spiffe.h"
 #include "common/status/status.h"
+#include "common/trust/revocation.h"
 
 namespace trustfabric::trust {
 namespace {
@@ -379,10 +380,57 @@ absl::Status ValidatePeer(const v1::FederationPeer& peer, absl::string_view loca
 }
 
 absl::Status ValidateRevocation(const v1::Revocation& revocation) {
-  if (!IsSha256Hex(revocation.sha256_hex())) {
+  auto sha256 = [](absl::string_view field, const std::string& value) -> absl::Status {
+    if (IsSha256Hex(value)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", QuoteForMessage(value),
+                                                   " must be 64 lower-case hex characters"));
+  };
+  const int kind = revocation.kind();
+  const std::string kind_name = RevocationKindName(kind);
+  // Fields of another kind would be silently ignored by the index; a
+  // revocation that says more than it enforces is refused instead.
+  auto unused = [&](absl::string_view field, const std::string& value) -> absl::Status {
+    if (value.empty()) return absl::OkStatus();
     return absl::InvalidArgumentError(
-        absl::StrCat("sha256_hex: ", QuoteForMessage(revocation.sha256_hex()),
-                     " must be 64 lower-case hex characters"));
+        absl::StrCat(field, ": must be empty in a ", kind_name, " revocation"));
+  };
+  switch (kind) {
+    case v1::REVOCATION_DER_ONLY:
+      TF_RETURN_IF_ERROR(sha256("sha256_hex", revocation.sha256_hex()));
+      break;
+    case v1::REVOCATION_CERTIFICATE:
+      TF_RETURN_IF_ERROR(sha256("tbs_sha256_hex", revocation.tbs_sha256_hex()));
+      break;
+    case v1::REVOCATION_KEY:
+      TF_RETURN_IF_ERROR(sha256("spki_sha256_hex", revocation.spki_sha256_hex()));
+      break;
+    case v1::REVOCATION_ISSUER_SERIAL: {
+      TF_RETURN_IF_ERROR(sha256("issuer_spki_sha256_hex", revocation.issuer_spki_sha256_hex()));
+      absl::StatusOr<std::string> serial = pki::CanonicalSerialHex(revocation.serial_hex());
+      if (!serial.ok() || *serial != revocation.serial_hex()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("serial_hex: ", QuoteForMessage(revocation.serial_hex()),
+                         " must be lower-case hex without leading zeros or separators"));
+      }
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("kind: ", kind, " is not a known revocation kind"));
+  }
+  if (kind != v1::REVOCATION_DER_ONLY && !revocation.sha256_hex().empty()) {
+    // Informational (the DER hash it was requested by), but still bounded.
+    TF_RETURN_IF_ERROR(sha256("sha256_hex", revocation.sha256_hex()));
+  }
+  if (kind != v1::REVOCATION_CERTIFICATE) {
+    TF_RETURN_IF_ERROR(unused("tbs_sha256_hex", revocation.tbs_sha256_hex()));
+  }
+  if (kind != v1::REVOCATION_KEY) {
+    TF_RETURN_IF_ERROR(unused("spki_sha256_hex", revocation.spki_sha256_hex()));
+  }
+  if (kind != v1::REVOCATION_ISSUER_SERIAL) {
+    TF_RETURN_IF_ERROR(unused("issuer_spki_sha256_hex", revocation.issuer_spki_sha256_hex()));
+    TF_RETURN_IF_ERROR(unused("serial_hex", revocation.serial_hex()));
   }
   if (revocation.reason().size() > kMaxTextBytes) {
     return absl::InvalidArgumentError(absl::StrCat("reason: ", revocation.reason().size(),

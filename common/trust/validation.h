@@ -73,6 +73,14 @@ absl::StatusOr<IssuerEntry> ValidateIssuer(const v1::TokenIssuer& issuer, absl::
 // its roots exist is not a structural question (see PeerEntry::inert_reason).
 absl::Status ValidatePeer(const v1::FederationPeer& peer, absl::string_view local_trust_domain);
 
+// Checks a revocation by its kind: DER_ONLY needs sha256_hex, CERTIFICATE
+// tbs_sha256_hex, KEY spki_sha256_hex (each 64 lower-case hex),
+// ISSUER_SERIAL issuer_spki_sha256_hex and a canonical serial_hex (see
+// pki::CanonicalSerialHex). The fields of other kinds must be empty, except
+// sha256_hex, which other kinds may carry for listings (well-formed). An
+// unknown kind is refused ("kind: 7 is not a known revocation kind"), as
+// are a reason or subject over kMaxTextBytes. INVALID_ARGUMENT naming the
+// field.
 absl::Status ValidateRevocation(const v1::Revocation& revocation);
 
 }  // namespace trustfabric::trust

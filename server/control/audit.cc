@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/pki/certificate.h"
 #include "common/pki/encoding.h"
+#include "common/trust/revocation.h"
 #include "common/trust/validation.h"
 
 namespace trustfabric::control {
@@ -83,7 +84,7 @@ std::string ObjectKey(const v1::TrustChange& change) {
     case v1::TrustChange::kRemovePeer:
       return change.remove_peer();
     case v1::TrustChange::kPutRevocation:
-      return change.put_revocation().sha256_hex();
+      return trust::RevocationKey(change.put_revocation());
     case v1::TrustChange::kRemoveRevocation:
       return change.remove_revocation();
     case v1::TrustChange::CHANGE_NOT_SET:
@@ -137,7 +138,11 @@ std::string Summarize(const v1::FederationPeer& peer) {
 }
 
 std::string Summarize(const v1::Revocation& revocation) {
-  std::string out = absl::StrCat("reason=", Verbatim(revocation.reason()));
+  std::string out = absl::StrCat("kind=", trust::RevocationKindName(revocation.kind()),
+                                 " reason=", Verbatim(revocation.reason()));
+  if (revocation.kind() != v1::REVOCATION_DER_ONLY && !revocation.sha256_hex().empty()) {
+    absl::StrAppend(&out, " der_sha256=", Verbatim(revocation.sha256_hex()));
+  }
   if (!revocation.subject().empty()) {
     absl::StrAppend(&out, " subject=", Verbatim(revocation.subject()));
   }
@@ -172,7 +177,7 @@ v1::AuditRecord DescribeChange(const v1::TrustChange& change, const trust::Trust
     case v1::TrustChange::kPutRevocation:
     case v1::TrustChange::kRemoveRevocation:
       for (const v1::Revocation& r : before.proto().revocations()) {
-        if (r.sha256_hex() == key) record.set_before(Summarize(r));
+        if (trust::RevocationKey(r) == key) record.set_before(Summarize(r));
       }
       if (change.has_put_revocation()) record.set_after(Summarize(change.put_revocation()));
       break;

@@ -6,12 +6,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
+#include "common/trust/revocation.h"
 #include "common/trust/validation.h"
 #include "server/control/time_util.h"
 
@@ -131,7 +133,7 @@ absl::StatusOr<Row> RowOf(const v1::TrustChange& change) {
       return Row{kPeer, "remove_peer", "federation peer", change.remove_peer()};
     case v1::TrustChange::kPutRevocation:
       return Row{kRevocation,  "put_revocation",
-                 "revocation", change.put_revocation().sha256_hex(),
+                 "revocation", trust::RevocationKey(change.put_revocation()),
                  true,         change.put_revocation().SerializeAsString()};
     case v1::TrustChange::kRemoveRevocation:
       return Row{kRevocation, "remove_revocation", "revocation", change.remove_revocation()};
@@ -158,7 +160,7 @@ bool AddObject(int kind, const std::string& data, v1::TrustSnapshot* snapshot) {
 }
 
 std::string KeyForMessage(const std::string& key) {
-  if (trust::IsValidObjectName(key) || trust::IsSha256Hex(key)) return key;
+  if (trust::IsValidObjectName(key) || trust::IsRevocationKey(key)) return key;
   return trust::QuoteForMessage(key);
 }
 
@@ -385,6 +387,10 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
     }
     if (rc != SQLITE_DONE) return Error("cannot read objects");
   }
+  // Not stored: what the objects need follows from them.
+  for (std::string& feature : trust::RequiredFeatures(state.snapshot)) {
+    state.snapshot.add_required_features(std::move(feature));
+  }
   {
     absl::StatusOr<Statement> s =
         Prepare(db_, "SELECT revision, delta FROM history ORDER BY revision");
@@ -505,6 +511,8 @@ absl::Status SqliteStore::CommitLocked(const Mutation& mutation, uint64_t* revis
     delta.set_revision(next);
     for (const v1::TrustChange& change : mutation.changes) *delta.add_changes() = change;
     *delta.mutable_created_at() = ToProtoTime(mutation.time);
+    TF_ASSIGN_OR_RETURN(std::vector<std::string> features, RequiredFeaturesLocked());
+    for (std::string& feature : features) delta.add_required_features(std::move(feature));
     TF_ASSIGN_OR_RETURN(Statement s,
                         Prepare(db_, "INSERT INTO history (revision, delta) VALUES (?, ?)"));
     sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(next));
@@ -537,6 +545,27 @@ absl::Status SqliteStore::CommitLocked(const Mutation& mutation, uint64_t* revis
   if (!txn.Commit()) return Error("cannot commit");
   *revision = next;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::RequiredFeaturesLocked() {
+  // Revocation keys name their kind (trust::RevocationKey), so the keys are
+  // enough: one pass over the primary key, no object parsed.
+  TF_ASSIGN_OR_RETURN(Statement s,
+                      Prepare(db_,
+                              "SELECT DISTINCT substr(key, 1, instr(key, ':')) FROM objects "
+                              "WHERE kind = ? AND instr(key, ':') > 0"));
+  sqlite3_bind_int(s.get(), 1, kRevocation);
+  std::vector<std::string> features;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    absl::string_view feature = trust::FeatureOfRevocationKey(ColumnText(s.get(), 0));
+    if (!feature.empty() && std::find(features.begin(), features.end(), feature) == features.end()) {
+      features.emplace_back(feature);
+    }
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read revocation keys");
+  std::sort(features.begin(), features.end());
+  return features;
 }
 
 absl::StatusOr<std::vector<v1::TrustDelta>> SqliteStore::ChangesSince(uint64_t revision) {

@@ -77,6 +77,10 @@ class SqliteStore final : public Store {
   absl::Status CommitLocked(const Mutation& mutation, uint64_t* revision)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // trust::RequiredFeatures of the stored objects, from their keys (inside
+  // the caller's transaction, so a delta records what its revision needs).
+  absl::StatusOr<std::vector<std::string>> RequiredFeaturesLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Error(absl::string_view what) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;

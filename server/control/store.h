@@ -41,11 +41,13 @@ namespace trustfabric::control {
 // The state a store loads: the current snapshot and the retained history.
 struct StoredState {
   // Revision 0 with nothing else set when nothing was ever committed.
-  // Objects are in the order trust::ApplyChanges would have produced them.
+  // Objects are in the order trust::ApplyChanges would have produced them,
+  // and required_features is what they need (trust::RequiredFeatures).
   v1::TrustSnapshot snapshot;
   // Retained deltas, oldest first and contiguous: each one's base_revision
   // is the previous one's revision, and the last one's revision is
-  // snapshot.revision() (empty for an empty store).
+  // snapshot.revision() (empty for an empty store). Each carries the
+  // required_features of the state at its revision.
   std::vector<v1::TrustDelta> history;
 };
 

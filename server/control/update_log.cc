@@ -23,6 +23,9 @@ void UpdateLog::Publish(std::shared_ptr<const trust::TrustSnapshot> next, v1::Tr
   absl::MutexLock notify(&notify_mu_);
   {
     absl::MutexLock lock(&mu_);
+    // A node checks the features against itself and the content; they are
+    // those of the snapshot the delta leads to.
+    *delta.mutable_required_features() = next->proto().required_features();
     current_ = std::move(next);
     history_.push_back(std::move(delta));
     Trim();
@@ -115,6 +118,7 @@ std::shared_ptr<const Update> UpdateLog::UpdateFrom(uint64_t from) const {
   delta->set_base_revision(from);
   delta->set_revision(revision);
   *delta->mutable_created_at() = history_.back().created_at();
+  *delta->mutable_required_features() = current_->proto().required_features();
   for (const v1::TrustDelta& d : history_) {
     if (d.revision() <= from) continue;
     for (const v1::TrustChange& change : d.changes()) *delta->add_changes() = change;

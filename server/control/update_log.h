@@ -74,7 +74,8 @@ class UpdateLog {
              std::vector<v1::TrustDelta> history) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Makes `next` current, appending `delta` (base: the previous revision,
-  // revision: next's) to the history, then calls every listener.
+  // revision: next's; its required_features are set to next's) to the
+  // history, then calls every listener.
   // REQUIRES: next != nullptr; delta.base_revision() == revision();
   // delta.revision() == next->revision().
   void Publish(std::shared_ptr<const trust::TrustSnapshot> next, v1::TrustDelta delta)
@@ -92,7 +93,8 @@ class UpdateLog {
   // when `from` is the current revision. A delta when `from` is non-zero,
   // within the retained history, and the delta frame is no larger than
   // both the chunk size and the snapshot; otherwise the snapshot in chunks
-  // of at most chunk_bytes (at least one chunk).
+  // of at most chunk_bytes (at least one chunk). A delta carries the current
+  // snapshot's required_features.
   std::shared_ptr<const Update> UpdateFrom(uint64_t from) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Called after each Publish, outside the log's locks, in publish order.
