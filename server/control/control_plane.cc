@@ -152,7 +152,7 @@ absl::Status ControlPlane::Load() {
 
     Plan seed;
     seed.operation = "root.add";
-    v1::RootAuthority* root = seed.change.mutable_put_root();
+    v1::RootAuthority* root = seed.changes.emplace_back().mutable_put_root();
     root->set_name(options_.seed_root_name);
     root->set_trust_domain(options_.trust_domain);
     root->set_certificates_pem(options_.seed_root_pem);
@@ -760,6 +760,11 @@ void ControlPlane::Upgrade(const std::string& sha256_hex) {
     // revocation only goes.
     if (!upgraded_exists) *plan.changes.emplace_back().mutable_put_revocation() = upgraded;
     revision = CommitLocked(kRevocationUpgradeActor, plan);
+    if (revision.ok()) {
+      // Counted before the revision can be read elsewhere.
+      absl::MutexLock upgrade_lock(&upgrade_mu_);
+      ++upgraded_;
+    }
   }
   Count(plan.operation, revision.status());
   if (!revision.ok()) {
@@ -767,12 +772,8 @@ void ControlPlane::Upgrade(const std::string& sha256_hex) {
                  std::string(revision.status().message()));
     return;
   }
-  {
-    absl::MutexLock lock(&upgrade_mu_);
-    ++upgraded_;
-  }
   spdlog::info("revocation {} upgraded to {} ({}, learned from {}) at revision {}", sha256_hex, key,
-               trust::QuoteForMessage(facts->subject), CertificateSourceName(facts->source),
+               trust::QuoteForMessage(facts->subject), std::string(CertificateSourceName(facts->source)),
                *revision);
 }
 

@@ -172,7 +172,8 @@ class ControlPlaneTest : public ::testing::Test {
   // The revocations as listed, by key.
   std::map<std::string, v1::RevocationListing> Listed() {
     std::map<std::string, v1::RevocationListing> out;
-    for (const v1::RevocationListing& l : cp_->ListRevocations().revocations()) out[l.key()] = l;
+    const v1::ListRevocationsResponse listing = cp_->ListRevocations();
+    for (const v1::RevocationListing& l : listing.revocations()) out[l.key()] = l;
     return out;
   }
   // A node connected as its Watch stream connects it.
