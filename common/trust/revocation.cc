@@ -199,7 +199,7 @@ std::optional<pki::RevokedCertificate> RevocationIndex::FirstRevoked(
       revoked.key = absl::StrCat(kKeyPrefix, c.spki_sha256);
       return revoked;
     }
-    if (!c.issuer_spki_sha256.empty() && !c.serial.empty()) {
+    if (!issuer_serial_.empty() && !c.issuer_spki_sha256.empty() && !c.serial.empty()) {
       std::string issuer_serial = IssuerSerial(c.issuer_spki_sha256, c.serial);
       if (issuer_serial_.contains(issuer_serial)) {
         revoked.kind = RevocationKindName(v1::REVOCATION_ISSUER_SERIAL);

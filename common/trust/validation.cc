@@ -392,7 +392,7 @@ absl::Status ValidateRevocation(const v1::Revocation& revocation) {
   auto unused = [&](absl::string_view field, const std::string& value) -> absl::Status {
     if (value.empty()) return absl::OkStatus();
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be empty in a ", kind_name, " revocation"));
+        absl::StrCat(field, ": must be empty when kind is ", kind_name));
   };
   switch (kind) {
     case v1::REVOCATION_DER_ONLY:

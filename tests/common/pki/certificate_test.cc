@@ -1,6 +1,9 @@
 #include "common/pki/certificate.h"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <string>
 #include <vector>
@@ -251,6 +254,142 @@ TEST_F(PkiCertificateTest, WeakKeysAreNamed) {
   EXPECT_THAT(odd_curve->certificate.CheckKeyStrength(),
               StatusIs(kInvalid, "ec key on curve secp256k1 is not allowed"));
   EXPECT_THAT(CheckKeyStrength(nullptr), StatusIs(kInvalid, "key: missing"));
+}
+
+// ---- signed body, key and serial fingerprints ----
+
+// The TBSCertificate as OpenSSL re-encodes it.
+std::string ReencodedTbs(const Certificate& c) {
+  unsigned char* out = nullptr;
+  const int length = i2d_re_X509_tbs(c.get(), &out);
+  std::string tbs = length > 0 ? std::string(reinterpret_cast<char*>(out), length) : "";
+  OPENSSL_free(out);
+  return tbs;
+}
+
+// The certificate's SubjectPublicKeyInfo exactly as encoded in it.
+std::string EncodedSpki(const Certificate& c) {
+  unsigned char* out = nullptr;
+  const int length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c.get()), &out);
+  std::string spki = length > 0 ? std::string(reinterpret_cast<char*>(out), length) : "";
+  OPENSSL_free(out);
+  return spki;
+}
+
+// A certificate carrying `key`'s public key with the EC point compressed,
+// signed by `signer`.
+Certificate CompressedPointCertificate(const PrivateKey& key, const IssuedCertificate& signer) {
+  EvpPkeyPtr pub(EVP_PKEY_dup(key.get()));
+  EXPECT_NE(pub, nullptr);
+  EXPECT_EQ(EVP_PKEY_set_utf8_string_param(pub.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                           OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+            1);
+  X509Ptr x509(X509_new());
+  X509_set_version(x509.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x509.get()), 7);
+  X509_set_issuer_name(x509.get(), X509_get_subject_name(signer.certificate.get()));
+  X509_set_subject_name(x509.get(), X509_get_subject_name(signer.certificate.get()));
+  X509_gmtime_adj(X509_getm_notBefore(x509.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(x509.get()), 3600);
+  EXPECT_EQ(X509_set_pubkey(x509.get(), pub.get()), 1);
+  EXPECT_GT(X509_sign(x509.get(), signer.key.get(), EVP_sha256()), 0);
+  unsigned char* out = nullptr;
+  const int length = i2d_X509(x509.get(), &out);
+  std::string der(reinterpret_cast<char*>(out), length > 0 ? length : 0);
+  OPENSSL_free(out);
+  absl::StatusOr<Certificate> cert = Certificate::FromDer(der);
+  EXPECT_THAT(cert, IsOk());
+  return *cert;
+}
+
+TEST_F(PkiCertificateTest, TbsSha256IsTheHashOfTheSignedBody) {
+  IssuedCertificate leaf = domain_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  IssuedCertificate rsa = testing::SelfSignedSigningCert("rsa signer");
+  for (const Certificate* c :
+       std::vector<const Certificate*>{&leaf.certificate, &domain_->intermediate().certificate,
+                                       &domain_->root().certificate, &rsa.certificate}) {
+    const std::string tbs = ReencodedTbs(*c);
+    ASSERT_FALSE(tbs.empty());
+    EXPECT_EQ(c->TbsSha256Hex(), HexEncode(Sha256(tbs)));
+    absl::StatusOr<absl::string_view> view = TbsCertificateOf(c->der());
+    ASSERT_THAT(view, IsOk());
+    EXPECT_EQ(*view, tbs);
+  }
+  EXPECT_NE(leaf.certificate.TbsSha256Hex(), leaf.certificate.Sha256Hex());
+}
+
+TEST_F(PkiCertificateTest, SpkiSha256IsTheHashOfTheKeyWhateverItsPointEncoding) {
+  IssuedCertificate leaf = domain_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  EXPECT_EQ(leaf.certificate.SpkiSha256Hex(), HexEncode(Sha256(EncodedSpki(leaf.certificate))));
+  IssuedCertificate rsa = testing::SelfSignedSigningCert("rsa signer");
+  EXPECT_EQ(rsa.certificate.SpkiSha256Hex(), HexEncode(Sha256(EncodedSpki(rsa.certificate))));
+
+  Certificate compressed = CompressedPointCertificate(leaf.key, domain_->intermediate());
+  // The compressed encoding is really another SPKI (33-byte point, not 65)...
+  EXPECT_LT(EncodedSpki(compressed).size(), EncodedSpki(leaf.certificate).size());
+  EXPECT_NE(HexEncode(Sha256(EncodedSpki(compressed))), leaf.certificate.SpkiSha256Hex());
+  // ...of the same key, with the same key fingerprint.
+  EXPECT_EQ(compressed.SpkiSha256Hex(), leaf.certificate.SpkiSha256Hex());
+  // Another key, another fingerprint.
+  EXPECT_NE(domain_->intermediate().certificate.SpkiSha256Hex(),
+            leaf.certificate.SpkiSha256Hex());
+}
+
+// The canonical serial, or "error: <message>".
+std::string Canonical(absl::string_view hex) {
+  absl::StatusOr<std::string> serial = CanonicalSerialHex(hex);
+  return serial.ok() ? *serial : absl::StrCat("error: ", serial.status().message());
+}
+
+TEST_F(PkiCertificateTest, CanonicalSerialHex) {
+  EXPECT_EQ(Canonical("00:AB:cd"), std::string("abcd"));
+  EXPECT_EQ(Canonical("0"), std::string("0"));
+  EXPECT_EQ(Canonical("0000"), std::string("0"));
+  EXPECT_EQ(Canonical("-00fF"), std::string("-ff"));
+  EXPECT_EQ(Canonical("-0"), std::string("0"));
+  EXPECT_EQ(Canonical(std::string(10, '0') + std::string(64, 'f')), std::string(64, 'f'));
+  EXPECT_THAT(CanonicalSerialHex(""), StatusIs(kInvalid, "serial: must not be empty"));
+  EXPECT_THAT(CanonicalSerialHex(":"), StatusIs(kInvalid, "serial: must not be empty"));
+  EXPECT_THAT(CanonicalSerialHex("12 34"), StatusIs(kInvalid, "serial: must be hex digits"));
+  EXPECT_THAT(CanonicalSerialHex("0x12"), StatusIs(kInvalid, "serial: must be hex digits"));
+  EXPECT_THAT(CanonicalSerialHex(std::string(65, '1')),
+              StatusIs(kInvalid, "serial: more than 64 hex digits"));
+  // The certificate's own serial, as printed, canonicalises to itself minus
+  // leading zeros.
+  const Certificate& c = domain_->root().certificate;
+  absl::StatusOr<std::string> serial = CanonicalSerialHex(c.SerialHex());
+  ASSERT_THAT(serial, IsOk());
+  EXPECT_EQ(*serial, c.SerialHex().substr(c.SerialHex().find_first_not_of('0')));
+}
+
+TEST_F(PkiCertificateTest, TbsCertificateOfGarbage) {
+  EXPECT_THAT(TbsCertificateOf(""), StatusIs(kInvalid, "certificate: der is not a sequence"));
+  EXPECT_THAT(TbsCertificateOf("\x30"), StatusIs(kInvalid, "certificate: der is not a sequence"));
+  EXPECT_THAT(TbsCertificateOf(std::string("\x02\x01\x00", 3)),
+              StatusIs(kInvalid, "certificate: der is not a sequence"));
+  // Lengths longer than the input, in short and long form, and overlong.
+  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x05\x30\x00", 4)),
+              StatusIs(kInvalid, "certificate: der is not a sequence"));
+  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x84\xff\xff\xff\xff\x30\x00", 8)),
+              StatusIs(kInvalid, "certificate: der is not a sequence"));
+  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x85\x00\x00\x00\x00\x02", 7)),
+              StatusIs(kInvalid, "certificate: der is not a sequence"));
+  // A sequence whose first element is not a sequence, or is cut short.
+  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x03\x02\x01\x00", 5)),
+              StatusIs(kInvalid, "certificate: der has no tbs certificate"));
+  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x02\x30\x05", 4)),
+              StatusIs(kInvalid, "certificate: der has no tbs certificate"));
+  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x00", 2)),
+              StatusIs(kInvalid, "certificate: der has no tbs certificate"));
+  // Every truncation of a real certificate is refused or yields a view
+  // inside the input.
+  const std::string der = domain_->root().certificate.der();
+  for (size_t n = 0; n < der.size(); ++n) {
+    absl::StatusOr<absl::string_view> tbs = TbsCertificateOf(absl::string_view(der).substr(0, n));
+    if (tbs.ok()) {
+      EXPECT_LE(tbs->size(), n);
+    }
+  }
 }
 
 }  // namespace

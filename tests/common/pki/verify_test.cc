@@ -1,12 +1,14 @@
 #include "common/pki/verify.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "common/pki/issue.h"
 #include "common/pki/spiffe.h"
 #include "gmock/gmock.h"
@@ -186,21 +188,64 @@ TEST_F(PkiVerifyTest, PartialChainsAreOff) {
               StatusIs(kUnauth, "unable to get local issuer certificate"));
 }
 
+// Revokes the certificate whose signed-body hash is `tbs`, and records the
+// facts it was asked about.
+class FakeChecker : public RevocationChecker {
+ public:
+  explicit FakeChecker(std::string tbs) : tbs_(std::move(tbs)) {}
+  std::optional<RevokedCertificate> FirstRevoked(
+      const std::vector<RevocationFacts>& chain) const override {
+    seen_ = chain;
+    for (size_t i = 0; i < chain.size(); ++i) {
+      if (chain[i].tbs_sha256 == tbs_) return RevokedCertificate{i, "certificate:" + tbs_, "certificate", tbs_};
+    }
+    return std::nullopt;
+  }
+  const std::vector<RevocationFacts>& seen() const { return seen_; }
+
+ private:
+  std::string tbs_;
+  mutable std::vector<RevocationFacts> seen_;
+};
+
 TEST_F(PkiVerifyTest, RevokedLeafIntermediateAndRoot) {
   IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   auto store = ContosoStore();
   const std::vector<const Certificate*> chain = {
       &leaf.certificate, &contoso_->intermediate().certificate, &contoso_->root().certificate};
   for (const Certificate* c : chain) {
-    absl::flat_hash_set<std::string> revoked = {c->Sha256Hex(), std::string(64, '0')};
+    FakeChecker revoked(c->TbsSha256Hex());
     VerifyRequest req = NodeRequest(leaf);
     req.revoked = &revoked;
-    EXPECT_THAT(store->Verify(req), StatusIs(kUnauth, "certificate revoked: " + c->Sha256Hex()));
+    EXPECT_THAT(store->Verify(req),
+                StatusIs(kUnauth, "certificate revoked: " + c->TbsSha256Hex() +
+                                      " (certificate revocation)"));
   }
-  absl::flat_hash_set<std::string> unrelated = {std::string(64, 'a')};
+  FakeChecker unrelated(std::string(64, 'a'));
   VerifyRequest req = NodeRequest(leaf);
   req.revoked = &unrelated;
   EXPECT_THAT(store->Verify(req), IsOk());
+  // The checker saw the whole built chain, each certificate with its issuer.
+  ASSERT_THAT(unrelated.seen(), SizeIs(3));
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const RevocationFacts& facts = unrelated.seen()[i];
+    const Certificate& issuer = *chain[std::min(i + 1, chain.size() - 1)];
+    EXPECT_EQ(facts.der_sha256, chain[i]->Sha256Hex());
+    EXPECT_EQ(facts.tbs_sha256, chain[i]->TbsSha256Hex());
+    EXPECT_EQ(facts.spki_sha256, chain[i]->SpkiSha256Hex());
+    EXPECT_EQ(facts.issuer_spki_sha256, issuer.SpkiSha256Hex()) << i;
+    EXPECT_EQ(facts.serial, *CanonicalSerialHex(chain[i]->SerialHex()));
+    EXPECT_EQ(facts.subject, chain[i]->Subject());
+  }
+}
+
+TEST_F(PkiVerifyTest, RevocationFactsOfACertificateWithoutItsIssuer) {
+  IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  RevocationFacts facts = RevocationFactsOf(leaf.certificate, nullptr);
+  EXPECT_EQ(facts.tbs_sha256, leaf.certificate.TbsSha256Hex());
+  EXPECT_EQ(facts.issuer_spki_sha256, "");
+  EXPECT_EQ(RevocationFactsOf(std::vector<Certificate>{}).size(), 0u);
+  EXPECT_EQ(DescribeRevoked(RevokedCertificate{0, "k", "key", "abc"}), "abc (key revocation)");
 }
 
 TEST_F(PkiVerifyTest, IntermediateWithoutCaTrue) {

@@ -2,6 +2,9 @@
 #include "common/tls/peer_verifier.h"
 
 #include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -84,12 +87,90 @@ TEST_F(PeerVerifierTest, CacheServesRepeatsAndSurvivesUnrelatedChanges) {
   ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
   EXPECT_EQ(verifier.cache_misses(), 1u);
 
+  // A revocation is not part of what a cached chain is keyed by: the chain
+  // is checked against the current revocations on every lookup, so the
+  // revoked peer is refused from the cache and an unrelated cached chain
+  // stays cached.
+  auto fe2 = contoso_->IssueNode("frontend", "fe2", "fe2.contoso.test");
+  ASSERT_THAT(verifier.VerifyPeer(Pem(fe2), Intermediate(*contoso_)), IsOk());
+  EXPECT_EQ(verifier.cache_misses(), 2u);
   state.set_revision(3);
   state.add_revocations()->set_sha256_hex(fe.certificate.Sha256Hex());
   Install(&holder_, state);
   EXPECT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)),
               StatusIs(absl::StatusCode::kUnauthenticated, "revoked: certificate"));
+  ASSERT_THAT(verifier.VerifyPeer(Pem(fe2), Intermediate(*contoso_)), IsOk());
   EXPECT_EQ(verifier.cache_misses(), 2u);
+  // Unrevoked, it is accepted again, still from the cache.
+  state.set_revision(4);
+  state.clear_revocations();
+  Install(&holder_, state);
+  ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
+  EXPECT_EQ(verifier.cache_misses(), 2u);
+}
+
+// A trust source whose snapshot changes between the moment a verification
+// reads it and the moment it reads the clock (a swap from another thread,
+// made deterministic: the clock itself installs the next snapshot once).
+class SwappingClock {
+ public:
+  explicit SwappingClock(trust::SnapshotHolder* holder) : holder_(holder) {}
+  void SwapAtNextRead(v1::TrustSnapshot next) { pending_ = std::move(next); }
+  absl::Time Now() {
+    if (pending_.has_value()) {
+      v1::TrustSnapshot next = *std::move(pending_);
+      pending_.reset();
+      Install(holder_, std::move(next));
+    }
+    return absl::Now();
+  }
+
+ private:
+  trust::SnapshotHolder* holder_;
+  std::optional<v1::TrustSnapshot> pending_;
+};
+
+// deny (rev 1) -> allow (rev 2, installed mid-verification) -> deny (rev 3,
+// the same content as rev 1): a result computed from rev 2 but stored as
+// rev 1's would be reused at rev 3 and let the peer in.
+TEST_F(PeerVerifierTest, AResultIsNeverCachedUnderARevisionItWasNotComputedFrom) {
+  auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  v1::TrustSnapshot allow = ContosoState(*contoso_, *fabrikam_, 2);
+  struct Case {
+    std::string name;
+    v1::TrustSnapshot deny;
+    std::string reason;
+  };
+  std::vector<Case> cases;
+  {
+    v1::TrustSnapshot no_root = ContosoState(*contoso_, *fabrikam_, 1);
+    no_root.mutable_roots()->erase(no_root.mutable_roots()->begin());
+    cases.push_back({"root removed", no_root, "chain: no mtls root authority for contoso.test"});
+    v1::TrustSnapshot revoked = ContosoState(*contoso_, *fabrikam_, 1);
+    revoked.add_revocations()->set_sha256_hex(fe.certificate.Sha256Hex());
+    cases.push_back({"revoked", revoked, "revoked: certificate"});
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    trust::SnapshotHolder holder;
+    Install(&holder, c.deny);
+    auto clock = std::make_shared<SwappingClock>(&holder);
+    auto source = std::make_shared<tls::TrustSource>(&holder, "contoso.test", nullptr,
+                                                     [clock] { return clock->Now(); });
+    tls::PeerVerifier verifier(tls::Listener::kInternal, source);
+
+    clock->SwapAtNextRead(allow);
+    // Decided on the snapshot current when the verification began.
+    EXPECT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)),
+                StatusIs(absl::StatusCode::kUnauthenticated, c.reason));
+    ASSERT_EQ(holder.Get()->revision(), 2u);
+
+    v1::TrustSnapshot deny_again = c.deny;
+    deny_again.set_revision(3);
+    Install(&holder, deny_again);
+    EXPECT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)),
+                StatusIs(absl::StatusCode::kUnauthenticated, c.reason));
+  }
 }
 
 TEST_F(PeerVerifierTest, InertPeerIsRefusedWithItsReason) {

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/token/token_test_env.h"
+#include "tests/testing/reencode.h"
 
 namespace trustfabric::token {
 namespace {
@@ -253,6 +254,87 @@ TEST_F(VerifierTest, NewerSnapshotRevokingTheCertificateRejectsAtOnce) {
   v1::TrustSnapshot next = test::BaseSnapshot(pki_, /*revision=*/2);
   next.add_revocations()->set_sha256_hex(pki_.app.certificate.Sha256Hex());
   EXPECT_EQ(Reason(token, test::MustCreateSnapshot(next)), "token: signing certificate is revoked");
+}
+
+// A KEY revocation refuses every certificate of the key, token-signing
+// certificates included, whether self-signed (the add-in model) or chained.
+TEST_F(VerifierTest, KeyRevocationOfTheSigningKeyRefusesItsTokens) {
+  std::string app_token =
+      *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  std::string broker_token =
+      *MintAppOnlyToken(test::BrokerOptions(now_), test::Credentials(pki_.broker));
+  ASSERT_EQ(Reason(app_token), "ok");
+  ASSERT_EQ(Reason(broker_token), "ok");
+  for (const pki::IssuedCertificate* signer : {&pki_.app, &pki_.broker}) {
+    v1::TrustSnapshot next = test::BaseSnapshot(pki_, /*revision=*/2);
+    v1::Revocation* r = next.add_revocations();
+    r->set_kind(v1::REVOCATION_KEY);
+    r->set_spki_sha256_hex(signer->certificate.SpkiSha256Hex());
+    next.add_required_features("revocation.key");
+    auto revoked = test::MustCreateSnapshot(next);
+    const std::string& token = signer == &pki_.app ? app_token : broker_token;
+    absl::Status status = verifier_->Verify(token, revoked).status();
+    EXPECT_EQ(status.message(), "token: signing certificate is revoked");
+    EXPECT_EQ(RejectionLabel(status), "certificate_revoked");
+    // The other signer's tokens are unaffected.
+    const std::string& other = signer == &pki_.app ? broker_token : app_token;
+    EXPECT_EQ(Reason(other, revoked), "ok");
+  }
+  // The key of the CA above the broker: its whole chain.
+  v1::TrustSnapshot next = test::BaseSnapshot(pki_, /*revision=*/2);
+  v1::Revocation* r = next.add_revocations();
+  r->set_kind(v1::REVOCATION_KEY);
+  r->set_spki_sha256_hex(pki_.domain.root().certificate.SpkiSha256Hex());
+  next.add_required_features("revocation.key");
+  absl::Status status = verifier_->Verify(broker_token, test::MustCreateSnapshot(next)).status();
+  EXPECT_EQ(status.message(), "token: signing certificate chain includes a revoked certificate");
+  EXPECT_EQ(RejectionLabel(status), "certificate_revoked");
+}
+
+// The broker's certificate re-encoded ((r, s) -> (r, n - s)) and registered
+// as such: a revocation made from the original certificate's signed body
+// still refuses it; one of the original DER encoding does not.
+TEST_F(VerifierTest, ReencodedSigningCertificateRevokedByItsSignedBodyIsRefused) {
+  absl::StatusOr<std::string> der = testing::ReencodeEcdsaSignature(pki_.broker.certificate.der());
+  ASSERT_TRUE(der.ok()) << der.status();
+  absl::StatusOr<pki::Certificate> twin = pki::Certificate::FromDer(*der);
+  ASSERT_TRUE(twin.ok()) << twin.status();
+  v1::TrustSnapshot base = test::BaseSnapshot(pki_, /*revision=*/2);
+  for (v1::TokenIssuer& issuer : *base.mutable_issuers()) {
+    if (issuer.name() == "broker") issuer.set_signing_certificates_pem(0, twin->ToPem());
+  }
+  std::string token = *MintAppOnlyToken(
+      test::BrokerOptions(now_),
+      test::OrDie(SigningCredentials::Create(pki_.broker.key, *twin), "credentials"));
+  ASSERT_EQ(Reason(token, test::MustCreateSnapshot(base)), "ok");
+
+  v1::TrustSnapshot der_only = base;
+  der_only.set_revision(3);
+  der_only.add_revocations()->set_sha256_hex(pki_.broker.certificate.Sha256Hex());
+  EXPECT_EQ(Reason(token, test::MustCreateSnapshot(der_only)), "ok");  // the weakness
+
+  v1::TrustSnapshot by_body = base;
+  by_body.set_revision(3);
+  v1::Revocation* r = by_body.add_revocations();
+  r->set_kind(v1::REVOCATION_CERTIFICATE);
+  r->set_tbs_sha256_hex(pki_.broker.certificate.TbsSha256Hex());
+  r->set_sha256_hex(pki_.broker.certificate.Sha256Hex());
+  by_body.add_required_features("revocation.certificate");
+  absl::Status status = verifier_->Verify(token, test::MustCreateSnapshot(by_body)).status();
+  EXPECT_EQ(status.message(), "token: signing certificate is revoked");
+  EXPECT_EQ(RejectionLabel(status), "certificate_revoked");
+
+  // Issuer + serial, the issuer named by its key.
+  v1::TrustSnapshot by_serial = base;
+  by_serial.set_revision(3);
+  r = by_serial.add_revocations();
+  r->set_kind(v1::REVOCATION_ISSUER_SERIAL);
+  r->set_issuer_spki_sha256_hex(pki_.domain.root().certificate.SpkiSha256Hex());
+  r->set_serial_hex(*pki::CanonicalSerialHex(pki_.broker.certificate.SerialHex()));
+  by_serial.add_required_features("revocation.issuer_serial");
+  status = verifier_->Verify(token, test::MustCreateSnapshot(by_serial)).status();
+  EXPECT_EQ(status.message(), "token: signing certificate is revoked");
+  EXPECT_EQ(RejectionLabel(status), "certificate_revoked");
 }
 
 TEST_F(VerifierTest, SameRevisionWithDifferentContentIsNotConfused) {

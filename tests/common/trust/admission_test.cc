@@ -163,7 +163,51 @@ TEST_F(AdmissionTest, PutIssuerRefusesRevokedCertificate) {
                          revoked.certificate.Sha256Hex(),
                          ") does not chain to a token_signing root authority: certificate "
                          "revoked: ",
-                         revoked.certificate.Sha256Hex()));
+                         revoked.certificate.Sha256Hex(), " (der_only revocation)"));
+}
+
+TEST_F(AdmissionTest, PutIssuerRefusesASigningCertificateRevokedByAnyKind) {
+  pki::IssuedCertificate revoked = testing::SigningCertUnder(Pki().token_root, "revoked signing");
+  const pki::Certificate& cert = revoked.certificate;
+  // Each kind, and the self-signed (add-in) path, where the certificate is
+  // its own chain and its own issuer.
+  struct Case {
+    v1::Revocation revocation;
+    std::string described;
+  };
+  const std::vector<Case> cases = {
+      {CertificateRevocation(cert), cert.TbsSha256Hex() + " (certificate revocation)"},
+      {KeyRevocation(cert), cert.TbsSha256Hex() + " (key revocation)"},
+      {IssuerSerialRevocation(cert, Pki().token_root.certificate),
+       cert.TbsSha256Hex() + " (issuer_serial revocation)"},
+      // The issuing CA's key: every chain through it.
+      {KeyRevocation(Pki().token_root.certificate),
+       Pki().token_root.certificate.TbsSha256Hex() + " (key revocation)"},
+  };
+  for (const Case& c : cases) {
+    v1::TrustSnapshot proto = current_->proto();
+    *proto.add_revocations() = c.revocation;
+    std::shared_ptr<const TrustSnapshot> with_revocation = MustCreate(WithRequiredFeatures(proto));
+    ASSERT_NE(with_revocation, nullptr);
+    EXPECT_EQ(Admit(*with_revocation, PutIssuer(NewIssuer(cert))),
+              absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
+                           cert.Sha256Hex(),
+                           ") does not chain to a token_signing root authority: certificate "
+                           "revoked: ",
+                           c.described));
+  }
+  // The add-in model: a self-signed certificate registered as its own root.
+  const pki::Certificate& addin = Pki().addin_signing.certificate;
+  for (const v1::Revocation& revocation :
+       {KeyRevocation(addin), IssuerSerialRevocation(addin, addin)}) {
+    v1::TrustSnapshot proto = current_->proto();
+    *proto.add_revocations() = revocation;
+    std::shared_ptr<const TrustSnapshot> with_revocation = MustCreate(WithRequiredFeatures(proto));
+    ASSERT_NE(with_revocation, nullptr);
+    EXPECT_NE(Admit(*with_revocation, PutIssuer(NewIssuer(addin))).find("certificate revoked: "),
+              std::string::npos)
+        << RevocationKey(revocation);
+  }
 }
 
 TEST_F(AdmissionTest, PutIssuerWithoutAnyTokenSigningRoot) {
@@ -243,6 +287,39 @@ TEST_F(AdmissionTest, PutRevocation) {
   EXPECT_EQ(Admit(*current_, PutRevocation(MakeRevocation("ABC"))),
             "INVALID_ARGUMENT: revocation \"ABC\": sha256_hex: \"ABC\" must be 64 lower-case hex "
             "characters");
+}
+
+TEST_F(AdmissionTest, PutAndRemoveRevocationByKey) {
+  const pki::Certificate& cert = Pki().contoso.intermediate().certificate;
+  v1::TrustSnapshot proto = current_->proto();
+  *proto.add_revocations() = KeyRevocation(cert);
+  std::shared_ptr<const TrustSnapshot> with_key = MustCreate(WithRequiredFeatures(proto));
+  ASSERT_NE(with_key, nullptr);
+  const std::string key = "key:" + cert.SpkiSha256Hex();
+  // The same key again, whatever else differs: already exists, named by key.
+  v1::Revocation again = KeyRevocation(cert);
+  again.set_reason("again");
+  EXPECT_EQ(Admit(*with_key, PutRevocation(again)),
+            absl::StrCat("ALREADY_EXISTS: revocation ", key, " already exists"));
+  // Other kinds for the same certificate are other revocations.
+  EXPECT_EQ(Admit(*with_key, PutRevocation(CertificateRevocation(cert))), "OK");
+  EXPECT_EQ(Admit(*with_key, PutRevocation(MakeRevocation(cert.Sha256Hex()))), "OK");
+  EXPECT_EQ(Admit(*with_key, RemoveRevocation(key)), "OK");
+  // Removal names the key, not the hash inside it.
+  EXPECT_EQ(Admit(*with_key, RemoveRevocation(cert.SpkiSha256Hex())),
+            absl::StrCat("NOT_FOUND: revocation ", cert.SpkiSha256Hex(), " does not exist"));
+  EXPECT_EQ(Admit(*with_key, RemoveRevocation("certificate:" + cert.TbsSha256Hex())),
+            absl::StrCat("NOT_FOUND: revocation certificate:", cert.TbsSha256Hex(),
+                         " does not exist"));
+  EXPECT_EQ(Admit(*with_key, RemoveRevocation("key:\n")),
+            "NOT_FOUND: revocation \"key:\\n\" does not exist");
+  // A malformed revocation of a new kind is named by its (quoted) key.
+  v1::Revocation bad;
+  bad.set_kind(v1::REVOCATION_KEY);
+  bad.set_spki_sha256_hex("xyz");
+  EXPECT_EQ(Admit(*with_key, PutRevocation(bad)),
+            "INVALID_ARGUMENT: revocation \"key:xyz\": spki_sha256_hex: \"xyz\" must be 64 "
+            "lower-case hex characters");
 }
 
 TEST_F(AdmissionTest, RemovalsOfMissingObjectsAreNotFound) {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/trust/revocation.h"
 #include "common/trust/snapshot.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -112,6 +113,72 @@ TEST(ApplyChangesTest, RemovingAMissingKeyIsNotFoundNamingIt) {
             "NOT_FOUND: changes[0]: remove_root: root authority \"a\\nb\" does not exist");
 }
 
+TEST(ApplyChangesTest, RevocationsAreKeyedByKindAndFeaturesFollowTheContent) {
+  const pki::Certificate& cert = Pki().contoso.intermediate().certificate;
+  v1::TrustSnapshot base = ValidSnapshot(5);
+  base.add_required_features("revocation.key");  // stale: recomputed from the content
+  v1::Revocation by_der = MakeRevocation(cert.Sha256Hex());
+  v1::Revocation by_body = CertificateRevocation(cert);  // carries the same sha256_hex
+  absl::StatusOr<v1::TrustSnapshot> result =
+      ApplyChanges(base, {PutRevocation(by_der), PutRevocation(by_body)});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->revocations_size(), 3);
+  EXPECT_EQ(result->revocations(2).kind(), v1::REVOCATION_CERTIFICATE);
+  EXPECT_EQ(std::vector<std::string>(result->required_features().begin(),
+                                     result->required_features().end()),
+            std::vector<std::string>{"revocation.certificate"});
+  EXPECT_NE(MustCreate(*result), nullptr);
+
+  // A put with the same key replaces in place; removal is by key.
+  by_body.set_reason("superseded");
+  result = ApplyChanges(*result, {PutRevocation(by_body), PutRevocation(KeyRevocation(cert))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->revocations_size(), 4);
+  EXPECT_EQ(result->revocations(2).reason(), "superseded");
+  EXPECT_EQ(result->required_features_size(), 2);
+  result = ApplyChanges(*result, {RemoveRevocation("certificate:" + cert.TbsSha256Hex()),
+                                  RemoveRevocation(cert.Sha256Hex())});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->revocations_size(), 2);
+  EXPECT_EQ(RevocationKey(result->revocations(1)), "key:" + cert.SpkiSha256Hex());
+  EXPECT_EQ(std::vector<std::string>(result->required_features().begin(),
+                                     result->required_features().end()),
+            std::vector<std::string>{"revocation.key"});
+  EXPECT_EQ(StatusText(ApplyChanges(*result, {RemoveRevocation("key:\x01")}).status()),
+            "NOT_FOUND: changes[0]: remove_revocation: revocation \"key:\\x01\" does not exist");
+}
+
+TEST(ApplyDeltaTest, TakesTheRequiredFeaturesTheDeltaCarries) {
+  const pki::Certificate& cert = Pki().contoso.intermediate().certificate;
+  v1::TrustDelta delta;
+  delta.set_base_revision(5);
+  delta.set_revision(6);
+  *delta.add_changes() = PutRevocation(KeyRevocation(cert));
+
+  // What the control plane said, not what this node computes: a delta that
+  // leaves the feature out gives a snapshot Create refuses...
+  absl::StatusOr<v1::TrustSnapshot> result = ApplyDelta(ValidSnapshot(5), delta);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->required_features_size(), 0);
+  EXPECT_EQ(StatusText(TrustSnapshot::Create(*result).status()),
+            "INVALID_ARGUMENT: required_features: revocations[1] needs feature "
+            "\"revocation.key\", which is not listed");
+  // ...one requiring a feature this node lacks is refused (the NACK)...
+  delta.add_required_features("revocation.key");
+  delta.add_required_features("revocation.zz-unknown");
+  result = ApplyDelta(ValidSnapshot(5), delta);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(StatusText(TrustSnapshot::Create(*result).status()),
+            "INVALID_ARGUMENT: required_features: feature \"revocation.zz-unknown\" is not "
+            "supported by this node");
+  // ...and one listing what the content needs applies.
+  delta.clear_required_features();
+  delta.add_required_features("revocation.key");
+  result = ApplyDelta(ValidSnapshot(5), delta);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_NE(MustCreate(*result), nullptr);
+}
+
 TEST(ApplyChangesTest, EmptyChangeIsInvalid) {
   EXPECT_EQ(
       StatusText(
@@ -192,6 +259,22 @@ TEST(DiffTest, RoundTripsAndIsAValidSnapshot) {
   EXPECT_NE(MustCreate(*applied), nullptr);
 }
 
+TEST(DiffTest, CarriesTheRequiredFeaturesOfTo) {
+  v1::TrustSnapshot from = ValidSnapshot(5);
+  v1::TrustSnapshot to = from;
+  to.set_revision(6);
+  *to.add_revocations() = KeyRevocation(Pki().contoso.root().certificate);
+  to = WithRequiredFeatures(std::move(to));
+  v1::TrustDelta delta = Diff(from, to);
+  EXPECT_EQ(std::vector<std::string>(delta.required_features().begin(),
+                                     delta.required_features().end()),
+            std::vector<std::string>{"revocation.key"});
+  absl::StatusOr<v1::TrustSnapshot> applied = ApplyDelta(from, delta);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*applied, to));
+  EXPECT_NE(MustCreate(*applied), nullptr);
+}
+
 TEST(DiffTest, ReproducesReorderedObjectsExactly) {
   v1::TrustSnapshot from = ValidSnapshot(5);
   v1::TrustSnapshot to = from;
@@ -219,12 +302,22 @@ TEST(DiffTest, RoundTripsRandomSnapshots) {
       v1::RootAuthority* root = proto.add_roots();
       root->set_name(absl::StrCat("root-", i));
       root->set_certificates_pem(absl::StrCat("pem-", rng() % 3));
+      // Every kind, keyed by RevocationKey; the DER hash of a non-DER kind
+      // is informational and may collide with a DER-only one.
       v1::Revocation* revocation = proto.add_revocations();
-      revocation->set_sha256_hex(absl::StrFormat("%064x", i));
+      const std::string hash = absl::StrFormat("%064x", i / 4);
+      revocation->set_sha256_hex(hash);
+      revocation->set_kind(static_cast<v1::RevocationKind>(i % 4));
+      if (i % 4 == 1) revocation->set_tbs_sha256_hex(hash);
+      if (i % 4 == 2) revocation->set_spki_sha256_hex(hash);
+      if (i % 4 == 3) {
+        revocation->set_issuer_spki_sha256_hex(hash);
+        revocation->set_serial_hex(absl::StrCat(rng() % 2 + 1));
+      }
       revocation->set_reason(absl::StrCat("reason-", rng() % 2));
     }
     std::shuffle(proto.mutable_revocations()->begin(), proto.mutable_revocations()->end(), rng);
-    return proto;
+    return WithRequiredFeatures(std::move(proto));
   };
   for (int round = 0; round < 300; ++round) {
     v1::TrustSnapshot from = random_state(10);

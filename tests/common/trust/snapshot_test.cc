@@ -1,6 +1,7 @@
 #include "common/trust/snapshot.h"
 
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -82,10 +83,11 @@ TEST(TrustSnapshotTest, AcceptsValidSnapshotAndIndexesIt) {
   ASSERT_NE(snapshot->RootCertificates("contoso-root"), nullptr);
   EXPECT_EQ(snapshot->RootCertificates("contoso-root")->size(), 2u);
 
+  // The fixture's revocation is a legacy one (kind 0), keyed by its hash.
   std::string revoked = pki::HexEncode(pki::Sha256("revoked"));
-  EXPECT_TRUE(snapshot->IsRevoked(revoked));
-  EXPECT_FALSE(snapshot->IsRevoked(pki.hr_signing.certificate.Sha256Hex()));
-  EXPECT_EQ(snapshot->revoked().size(), 1u);
+  EXPECT_TRUE(snapshot->revocation_index().Contains(revoked));
+  EXPECT_FALSE(snapshot->revocation_index().Contains(pki.hr_signing.certificate.Sha256Hex()));
+  EXPECT_EQ(snapshot->revocation_index().size(), 1u);
 
   EXPECT_EQ(snapshot->RootNameOf(pki.contoso.intermediate().certificate), "contoso-root");
   EXPECT_EQ(snapshot->RootNameOf(pki.addin_signing.certificate), "addin-root");
@@ -223,6 +225,102 @@ TEST(TrustSnapshotTest, RejectsDuplicateKeys) {
   *proto.add_revocations() = proto.revocations(0);
   EXPECT_EQ(CreateError(proto),
             "INVALID_ARGUMENT: revocations[2]: sha256_hex: duplicate of revocations[0]");
+}
+
+TEST(TrustSnapshotTest, DuplicateRevocationsAreFoundByKeyWhateverTheirKind) {
+  const pki::Certificate& cert = Pki().contoso.intermediate().certificate;
+  v1::TrustSnapshot proto = ValidSnapshot();
+  *proto.add_revocations() = CertificateRevocation(cert);
+  *proto.add_revocations() = KeyRevocation(cert);
+  *proto.add_revocations() = IssuerSerialRevocation(cert, Pki().contoso.root().certificate);
+  // A legacy revocation of the same certificate is another revocation.
+  *proto.add_revocations() = MakeRevocation(cert.Sha256Hex());
+  proto = WithRequiredFeatures(std::move(proto));
+  std::shared_ptr<const TrustSnapshot> snapshot = MustCreate(proto);
+  ASSERT_NE(snapshot, nullptr);
+  EXPECT_EQ(snapshot->revocation_index().size(), 5u);
+
+  v1::TrustSnapshot twice = proto;
+  v1::Revocation again = CertificateRevocation(cert);
+  again.set_reason("another reason");
+  *twice.add_revocations() = again;
+  EXPECT_EQ(CreateError(twice),
+            "INVALID_ARGUMENT: revocations[5]: tbs_sha256_hex: duplicate of revocations[1]");
+  twice = proto;
+  *twice.add_revocations() = KeyRevocation(cert);
+  EXPECT_EQ(CreateError(twice),
+            "INVALID_ARGUMENT: revocations[5]: spki_sha256_hex: duplicate of revocations[2]");
+  twice = proto;
+  *twice.add_revocations() = IssuerSerialRevocation(cert, Pki().contoso.root().certificate);
+  EXPECT_EQ(CreateError(twice),
+            "INVALID_ARGUMENT: revocations[5]: issuer_spki_sha256_hex and serial_hex: duplicate "
+            "of revocations[3]");
+}
+
+TEST(TrustSnapshotTest, RequiredFeaturesMustBeKnownListedSortedAndUnique) {
+  const pki::Certificate& cert = Pki().contoso.intermediate().certificate;
+  // A feature this node does not know: refused, with the reason a node
+  // NACKs with, even when the content needs nothing.
+  v1::TrustSnapshot proto = ValidSnapshot();
+  proto.add_required_features("revocation.ocsp");
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: required_features: feature \"revocation.ocsp\" is not supported "
+            "by this node");
+  // Reported before any content it might explain (an unknown kind here).
+  proto.add_revocations()->set_kind(static_cast<v1::RevocationKind>(9));
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: required_features: feature \"revocation.ocsp\" is not supported "
+            "by this node");
+
+  // Content needing a feature the list leaves out: refused (a node would
+  // otherwise apply what the control plane did not say it must enforce).
+  proto = ValidSnapshot();
+  *proto.add_revocations() = KeyRevocation(cert);
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: required_features: revocations[1] needs feature "
+            "\"revocation.key\", which is not listed");
+  proto.add_required_features("revocation.certificate");
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: required_features: revocations[1] needs feature "
+            "\"revocation.key\", which is not listed");
+  proto.add_required_features("revocation.key");
+  EXPECT_NE(MustCreate(proto), nullptr);  // listing more than the content needs is fine
+
+  proto.clear_required_features();
+  proto.add_required_features("revocation.key");
+  proto.add_required_features("revocation.certificate");
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: required_features: not sorted (\"revocation.key\" before "
+            "\"revocation.certificate\")");
+  proto.clear_required_features();
+  proto.add_required_features("revocation.key");
+  proto.add_required_features("revocation.key");
+  EXPECT_EQ(CreateError(proto),
+            "INVALID_ARGUMENT: required_features[1]: duplicate \"revocation.key\"");
+
+  // Legacy content needs nothing.
+  EXPECT_NE(MustCreate(ValidSnapshot()), nullptr);
+}
+
+TEST(TrustSnapshotTest, LegacyRevocationsKeepMatchingTheirExactEncoding) {
+  const TrustPki& pki = Pki();
+  v1::TrustSnapshot proto = ValidSnapshot();
+  // As stored before revocation kinds: only sha256_hex, reason, time.
+  v1::Revocation legacy;
+  legacy.set_sha256_hex(pki.contoso.intermediate().certificate.Sha256Hex());
+  legacy.set_reason("key compromise");
+  *proto.add_revocations() = legacy;
+  std::shared_ptr<const TrustSnapshot> snapshot = MustCreate(proto);
+  ASSERT_NE(snapshot, nullptr);
+  EXPECT_TRUE(snapshot->revocation_index().Contains(legacy.sha256_hex()));
+  pki::IssuedCertificate leaf = pki.contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
+  std::optional<pki::RevokedCertificate> revoked = snapshot->revocation_index().FirstRevoked(
+      std::vector<pki::Certificate>{leaf.certificate, pki.contoso.intermediate().certificate,
+                                    pki.contoso.root().certificate});
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_EQ(revoked->index, 1u);
+  EXPECT_EQ(revoked->kind, "der_only");
+  EXPECT_EQ(revoked->key, legacy.sha256_hex());
 }
 
 TEST(TrustSnapshotTest, RejectsTooManyObjects) {

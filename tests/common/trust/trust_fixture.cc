@@ -86,6 +86,37 @@ v1::Revocation MakeRevocation(const std::string& sha256_hex) {
   return revocation;
 }
 
+v1::Revocation CertificateRevocation(const pki::Certificate& cert) {
+  v1::Revocation revocation = MakeRevocation("");
+  revocation.set_kind(v1::REVOCATION_CERTIFICATE);
+  revocation.set_tbs_sha256_hex(cert.TbsSha256Hex());
+  revocation.set_sha256_hex(cert.Sha256Hex());
+  revocation.set_subject(cert.Subject());
+  return revocation;
+}
+
+v1::Revocation KeyRevocation(const pki::Certificate& cert) {
+  v1::Revocation revocation = MakeRevocation("");
+  revocation.set_kind(v1::REVOCATION_KEY);
+  revocation.set_spki_sha256_hex(cert.SpkiSha256Hex());
+  return revocation;
+}
+
+v1::Revocation IssuerSerialRevocation(const pki::Certificate& cert,
+                                      const pki::Certificate& issuer) {
+  v1::Revocation revocation = MakeRevocation("");
+  revocation.set_kind(v1::REVOCATION_ISSUER_SERIAL);
+  revocation.set_issuer_spki_sha256_hex(issuer.SpkiSha256Hex());
+  revocation.set_serial_hex(*pki::CanonicalSerialHex(cert.SerialHex()));
+  return revocation;
+}
+
+v1::TrustSnapshot WithRequiredFeatures(v1::TrustSnapshot proto) {
+  proto.clear_required_features();
+  for (const std::string& feature : RequiredFeatures(proto)) proto.add_required_features(feature);
+  return proto;
+}
+
 v1::TrustSnapshot EmptySnapshot(uint64_t revision) {
   v1::TrustSnapshot proto;
   proto.set_revision(revision);

@@ -60,7 +60,16 @@ v1::TokenIssuer MakeIssuer(const std::string& name, const std::string& guid,
 // name on the trusted server list.
 v1::FederationPeer MakePeer(const std::string& trust_domain,
                             const std::vector<std::string>& root_names);
+// A DER_ONLY revocation (kind 0: what every revocation was before kinds).
 v1::Revocation MakeRevocation(const std::string& sha256_hex);
+// Revocations of `cert`'s signed body, of its key, and of its issuer
+// (`issuer`'s key) + serial. Each carries a reason and revoked_at.
+v1::Revocation CertificateRevocation(const pki::Certificate& cert);
+v1::Revocation KeyRevocation(const pki::Certificate& cert);
+v1::Revocation IssuerSerialRevocation(const pki::Certificate& cert,
+                                      const pki::Certificate& issuer);
+// `proto` with required_features set to what its content needs.
+v1::TrustSnapshot WithRequiredFeatures(v1::TrustSnapshot proto);
 
 // A valid contoso.test snapshot at `revision`:
 //   roots   contoso-root (contoso root + intermediate, mtls),

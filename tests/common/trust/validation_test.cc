@@ -498,5 +498,84 @@ TEST(ValidateRevocationTest, AcceptsAndRejects) {
             "INVALID_ARGUMENT: subject: 1025 bytes exceed the limit of 1024");
 }
 
+TEST(ValidateRevocationTest, EachKindNeedsItsOwnFieldsWellFormed) {
+  const std::string a(64, 'a');
+  const std::string bad = "ABC";
+  auto error = [](const v1::Revocation& r) { return StatusText(ValidateRevocation(r)); };
+
+  v1::Revocation certificate;
+  certificate.set_kind(v1::REVOCATION_CERTIFICATE);
+  EXPECT_EQ(error(certificate),
+            "INVALID_ARGUMENT: tbs_sha256_hex: \"\" must be 64 lower-case hex characters");
+  certificate.set_tbs_sha256_hex(bad);
+  EXPECT_EQ(error(certificate),
+            "INVALID_ARGUMENT: tbs_sha256_hex: \"ABC\" must be 64 lower-case hex characters");
+  certificate.set_tbs_sha256_hex(a);
+  EXPECT_EQ(error(certificate), "OK");
+  certificate.set_sha256_hex(a);  // the DER hash it was resolved from
+  EXPECT_EQ(error(certificate), "OK");
+  certificate.set_sha256_hex(bad);
+  EXPECT_EQ(error(certificate),
+            "INVALID_ARGUMENT: sha256_hex: \"ABC\" must be 64 lower-case hex characters");
+  certificate.clear_sha256_hex();
+  certificate.set_spki_sha256_hex(a);
+  EXPECT_EQ(error(certificate),
+            "INVALID_ARGUMENT: spki_sha256_hex: must be empty when kind is certificate");
+
+  v1::Revocation key;
+  key.set_kind(v1::REVOCATION_KEY);
+  EXPECT_EQ(error(key),
+            "INVALID_ARGUMENT: spki_sha256_hex: \"\" must be 64 lower-case hex characters");
+  key.set_spki_sha256_hex(a);
+  EXPECT_EQ(error(key), "OK");
+  key.set_tbs_sha256_hex(a);
+  EXPECT_EQ(error(key), "INVALID_ARGUMENT: tbs_sha256_hex: must be empty when kind is key");
+  key.clear_tbs_sha256_hex();
+  key.set_serial_hex("1");
+  EXPECT_EQ(error(key), "INVALID_ARGUMENT: serial_hex: must be empty when kind is key");
+
+  v1::Revocation serial;
+  serial.set_kind(v1::REVOCATION_ISSUER_SERIAL);
+  serial.set_serial_hex("1f");
+  EXPECT_EQ(error(serial),
+            "INVALID_ARGUMENT: issuer_spki_sha256_hex: \"\" must be 64 lower-case hex "
+            "characters");
+  serial.set_issuer_spki_sha256_hex(a);
+  EXPECT_EQ(error(serial), "OK");
+  for (const char* noncanonical : {"", "01f", "1F", "1f:00", "0x1f", "-0"}) {
+    serial.set_serial_hex(noncanonical);
+    EXPECT_EQ(error(serial),
+              absl::StrCat("INVALID_ARGUMENT: serial_hex: \"", noncanonical,
+                           "\" must be lower-case hex without leading zeros or separators"));
+  }
+  serial.set_serial_hex("-1f");
+  EXPECT_EQ(error(serial), "OK");
+  serial.set_serial_hex(std::string(65, '1'));
+  EXPECT_NE(error(serial), "OK");
+  serial.set_serial_hex("0");
+  EXPECT_EQ(error(serial), "OK");
+  serial.set_tbs_sha256_hex(a);
+  EXPECT_EQ(error(serial),
+            "INVALID_ARGUMENT: tbs_sha256_hex: must be empty when kind is issuer_serial");
+
+  v1::Revocation der_only = MakeRevocation(a);
+  der_only.set_tbs_sha256_hex(a);
+  EXPECT_EQ(error(der_only),
+            "INVALID_ARGUMENT: tbs_sha256_hex: must be empty when kind is der_only");
+  der_only = MakeRevocation(a);
+  der_only.set_issuer_spki_sha256_hex(a);
+  EXPECT_EQ(error(der_only),
+            "INVALID_ARGUMENT: issuer_spki_sha256_hex: must be empty when kind is der_only");
+
+  v1::Revocation unknown = MakeRevocation(a);
+  unknown.set_kind(static_cast<v1::RevocationKind>(9));
+  EXPECT_EQ(error(unknown), "INVALID_ARGUMENT: kind: 9 is not a known revocation kind");
+
+  // The bounds on reason and subject hold for every kind.
+  key.clear_serial_hex();
+  key.set_subject(std::string(kMaxTextBytes + 1, 's'));
+  EXPECT_EQ(error(key), "INVALID_ARGUMENT: subject: 1025 bytes exceed the limit of 1024");
+}
+
 }  // namespace
 }  // namespace trustfabric::trust

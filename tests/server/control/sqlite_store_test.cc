@@ -5,11 +5,14 @@
 #include <sqlite3.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/pki/encoding.h"
 #include "common/trust/delta.h"
+#include "common/trust/snapshot.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -47,6 +50,12 @@ v1::TrustChange PutRevocation(int i) {
   v1::TrustChange c;
   c.mutable_put_revocation()->set_sha256_hex(absl::StrCat("sha-", i));
   c.mutable_put_revocation()->set_reason("test");
+  return c;
+}
+
+v1::TrustChange RemoveRevocation(const std::string& key) {
+  v1::TrustChange c;
+  c.set_remove_revocation(key);
   return c;
 }
 
@@ -369,6 +378,108 @@ TEST_F(SqliteStoreTest, BadOptionsAreInvalid) {
   opts.history_revisions = 0;
   EXPECT_THAT(SqliteStore::Open(opts),
               StatusIs(absl::StatusCode::kInvalidArgument, "history_revisions must be at least 1"));
+}
+
+v1::TrustChange PutKindRevocation(v1::RevocationKind kind, char fill) {
+  v1::TrustChange c;
+  v1::Revocation* r = c.mutable_put_revocation();
+  r->set_kind(kind);
+  const std::string hash(64, fill);
+  if (kind == v1::REVOCATION_CERTIFICATE) r->set_tbs_sha256_hex(hash);
+  if (kind == v1::REVOCATION_KEY) r->set_spki_sha256_hex(hash);
+  if (kind == v1::REVOCATION_ISSUER_SERIAL) {
+    r->set_issuer_spki_sha256_hex(hash);
+    r->set_serial_hex("1f");
+  }
+  return c;
+}
+
+std::vector<std::string> Features(const google::protobuf::RepeatedPtrField<std::string>& f) {
+  return {f.begin(), f.end()};
+}
+
+TEST_F(SqliteStoreTest, RevocationsAreKeyedByKindAndLoadAndHistoryCarryRequiredFeatures) {
+  auto store = Open();
+  ASSERT_THAT(store->Commit(Make(0, {PutRoot("a")})), IsOk());
+  ASSERT_THAT(store->Commit(Make(1, {PutKindRevocation(v1::REVOCATION_KEY, 'b')})), IsOk());
+  ASSERT_THAT(store->Commit(Make(2, {PutKindRevocation(v1::REVOCATION_CERTIFICATE, 'c'),
+                                     PutKindRevocation(v1::REVOCATION_ISSUER_SERIAL, 'd')})),
+              IsOk());
+  ASSERT_THAT(store->Commit(Make(3, {PutKindRevocation(v1::REVOCATION_KEY, 'b')})), IsOk());
+  EXPECT_EQ(SqlValue("SELECT group_concat(key, ' ') FROM (SELECT key FROM objects WHERE kind = 4 "
+                     "ORDER BY position)"),
+            absl::StrCat("key:", std::string(64, 'b'), " certificate:", std::string(64, 'c'),
+                         " serial:", std::string(64, 'd'), ":1f"));
+  ASSERT_THAT(store->Commit(Make(4, {RemoveRevocation("key:" + std::string(64, 'b'))})), IsOk());
+
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->snapshot.revocations_size(), 2);
+  EXPECT_THAT(Features(state->snapshot.required_features()),
+              ElementsAre("revocation.certificate", "revocation.issuer_serial"));
+  ASSERT_THAT(state->history, SizeIs(5));
+  EXPECT_THAT(Features(state->history[0].required_features()), SizeIs(0));
+  EXPECT_THAT(Features(state->history[1].required_features()), ElementsAre("revocation.key"));
+  EXPECT_THAT(Features(state->history[2].required_features()),
+              ElementsAre("revocation.certificate", "revocation.issuer_serial", "revocation.key"));
+  EXPECT_THAT(Features(state->history[4].required_features()),
+              ElementsAre("revocation.certificate", "revocation.issuer_serial"));
+  // What a node applying the stored history would hold is what Load holds.
+  v1::TrustSnapshot replayed;
+  replayed.set_trust_domain(kDomain);
+  replayed.set_realm(kRealm);
+  for (const v1::TrustDelta& delta : state->history) {
+    absl::StatusOr<v1::TrustSnapshot> next = trust::ApplyDelta(replayed, delta);
+    ASSERT_THAT(next, IsOk());
+    replayed = *next;
+  }
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(replayed, state->snapshot))
+      << replayed.DebugString() << "\nloaded:\n" << state->snapshot.DebugString();
+}
+
+// Rows written before revocation kinds existed: keyed by the DER hash, the
+// object holding only sha256_hex. They load as DER-only revocations, need
+// no feature, and are removed by the same key.
+TEST_F(SqliteStoreTest, LegacyDerOnlyRowsKeepLoadingAndMatching) {
+  testing::TestDomain contoso(kDomain);
+  const pki::Certificate& leaf_ca = contoso.intermediate().certificate;
+  Open();  // creates the schema
+  v1::Revocation legacy;
+  legacy.set_sha256_hex(leaf_ca.Sha256Hex());
+  legacy.set_reason("key compromise");
+  v1::RootAuthority root;
+  root.set_name("contoso-root");
+  root.set_trust_domain(kDomain);
+  root.set_certificates_pem(contoso.RootPem());
+  root.add_purposes(v1::MTLS);
+  Sql(absl::StrCat("INSERT INTO state (id, revision, trust_domain, realm, created_at_ns) VALUES "
+                   "(1, 2, '", kDomain, "', '", kRealm, "', 0)"));
+  Sql(absl::StrCat("INSERT INTO objects (kind, key, position, data) VALUES (1, 'contoso-root', 1, "
+                   "X'", pki::HexEncode(root.SerializeAsString()), "')"));
+  Sql(absl::StrCat("INSERT INTO objects (kind, key, position, data) VALUES (4, '",
+                   leaf_ca.Sha256Hex(), "', 1, X'", pki::HexEncode(legacy.SerializeAsString()),
+                   "')"));
+  auto store = Open();
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(Features(state->snapshot.required_features()), SizeIs(0));
+  absl::StatusOr<std::shared_ptr<const trust::TrustSnapshot>> snapshot =
+      trust::TrustSnapshot::Create(state->snapshot);
+  ASSERT_THAT(snapshot, IsOk());
+  pki::IssuedCertificate leaf = contoso.IssueNode("edge", "edge1", "edge1.contoso.test");
+  std::optional<pki::RevokedCertificate> revoked = (*snapshot)->revocation_index().FirstRevoked(
+      std::vector<pki::Certificate>{leaf.certificate, leaf_ca, contoso.root().certificate});
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_EQ(revoked->kind, "der_only");
+  EXPECT_EQ(revoked->index, 1u);
+  // A new kind on top of the legacy row, then the legacy row removed by its key.
+  ASSERT_THAT(store->Commit(Make(2, {PutKindRevocation(v1::REVOCATION_KEY, 'e')})), IsOk());
+  ASSERT_THAT(store->Commit(Make(3, {RemoveRevocation(leaf_ca.Sha256Hex())})), IsOk());
+  state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  ASSERT_EQ(state->snapshot.revocations_size(), 1);
+  EXPECT_EQ(state->snapshot.revocations(0).kind(), v1::REVOCATION_KEY);
+  EXPECT_THAT(Features(state->snapshot.required_features()), ElementsAre("revocation.key"));
 }
 
 }  // namespace

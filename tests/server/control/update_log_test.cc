@@ -147,5 +147,44 @@ TEST(UpdateLogTest, PublishTrimsHistoryAndNotifiesInOrder) {
   EXPECT_THAT(seen, SizeIs(4));
 }
 
+// The control plane publishes deltas as it builds them (changes only); the
+// node must still learn what the revision requires, or it refuses the
+// result (a KEY revocation without "revocation.key" listed).
+TEST(UpdateLogTest, DeltasCarryTheRequiredFeaturesOfTheCurrentSnapshot) {
+  const trust::TrustPki& pki = trust::Pki();
+  std::shared_ptr<const trust::TrustSnapshot> base = MustCreate(trust::ValidSnapshot(1));
+  std::vector<v1::TrustChange> changes = {
+      trust::PutRevocation(trust::KeyRevocation(pki.contoso.intermediate().certificate))};
+  absl::StatusOr<v1::TrustSnapshot> next_proto = trust::ApplyChanges(base->proto(), changes);
+  ASSERT_TRUE(next_proto.ok()) << next_proto.status();
+  next_proto->set_revision(2);
+  *next_proto->mutable_created_at() = ToProtoTime(absl::FromUnixSeconds(1700000002));
+  std::shared_ptr<const trust::TrustSnapshot> next = MustCreate(*next_proto);
+  ASSERT_NE(next, nullptr);
+  ASSERT_EQ(next->proto().required_features_size(), 1);
+
+  UpdateLog log({/*history_revisions=*/10});
+  log.Reset(base, {});
+  v1::TrustDelta delta;  // as the control plane builds it: no features
+  delta.set_base_revision(1);
+  delta.set_revision(2);
+  *delta.add_changes() = changes[0];
+  *delta.mutable_created_at() = next_proto->created_at();
+  log.Publish(next, delta);
+
+  std::shared_ptr<const Update> u = log.UpdateFrom(1);
+  ASSERT_NE(u, nullptr);
+  ASSERT_EQ(u->kind, Update::Kind::kDelta);
+  v1::WatchResponse r = Parse(u->frames[0]);
+  ASSERT_TRUE(r.has_delta());
+  EXPECT_EQ(std::vector<std::string>(r.delta().required_features().begin(),
+                                     r.delta().required_features().end()),
+            std::vector<std::string>{"revocation.key"});
+  absl::StatusOr<v1::TrustSnapshot> applied = trust::ApplyDelta(base->proto(), r.delta());
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_TRUE(trust::TrustSnapshot::Create(*applied).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*applied, next->proto()));
+}
+
 }  // namespace
 }  // namespace trustfabric::control

@@ -358,6 +358,44 @@ TEST_F(TrustAgentTest, StructurallyInvalidSnapshotIsNacked) {
   EXPECT_EQ(node->agent->applied_revision(), 2u);
 }
 
+// proto3 drops fields an older node does not know: a node must refuse a
+// state that needs a feature it lacks instead of enforcing part of it.
+TEST_F(TrustAgentTest, UpdateRequiringAnUnknownFeatureIsNacked) {
+  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
+  Bootstrap(*cp, 2);
+
+  v1::TrustSnapshot future = State(3);
+  future.add_required_features("revocation.ocsp");
+  cp->SendSnapshot(future, 2);
+  ExpectNack(*cp, 3,
+             "required_features: feature \"revocation.ocsp\" is not supported by this node");
+  EXPECT_EQ(node->held_revision(), 2u);
+  EXPECT_EQ(PersistedRevision(), 2u);
+
+  v1::TrustDelta delta = RevocationDelta(2, 3);
+  delta.add_required_features("revocation.ocsp");
+  cp->Send(DeltaMessage(delta));
+  ExpectNack(*cp, 3,
+             "required_features: feature \"revocation.ocsp\" is not supported by this node");
+  EXPECT_EQ(node->held_revision(), 2u);
+
+  // A key revocation whose delta does not list its feature is refused too...
+  v1::TrustDelta key = RevocationDelta(2, 3);
+  v1::Revocation* revocation = key.mutable_changes(0)->mutable_put_revocation();
+  revocation->set_kind(v1::REVOCATION_KEY);
+  revocation->clear_sha256_hex();
+  revocation->set_spki_sha256_hex(std::string(64, 'b'));
+  cp->Send(DeltaMessage(key));
+  ExpectNack(*cp, 3, "required_features: revocations[0] needs feature \"revocation.key\"");
+  // ...and applied when it does.
+  key.add_required_features("revocation.key");
+  cp->Send(DeltaMessage(key));
+  ExpectAck(*cp, 3);
+  EXPECT_EQ(node->held_revision(), 3u);
+  EXPECT_TRUE(node->holder.Get()->revocation_index().Contains("key:" + std::string(64, 'b')));
+}
+
 TEST_F(TrustAgentTest, SnapshotOfAnotherTrustDomainIsNacked) {
   std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
