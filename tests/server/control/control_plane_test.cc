@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "server/control/sqlite_store.h"
 #include "tests/common/trust/trust_fixture.h"
+#include "tests/testing/reencode.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
@@ -572,6 +574,16 @@ TEST_F(ControlPlaneTest, ADerHashANodeReportedResolvesToTheCertificate) {
   EXPECT_EQ(revocation.sha256_hex(), edge.certificate.Sha256Hex());
   EXPECT_EQ(revocation.subject(), edge.certificate.Subject());
   EXPECT_FALSE(listed[key].weak());
+  // What is stored refuses the certificate re-encoded (another DER hash).
+  absl::StatusOr<std::string> twin_der = testing::ReencodeEcdsaSignature(edge.certificate.der());
+  ASSERT_THAT(twin_der, IsOk());
+  absl::StatusOr<pki::Certificate> twin = pki::Certificate::FromDer(*twin_der);
+  ASSERT_THAT(twin, IsOk());
+  ASSERT_NE(twin->Sha256Hex(), edge.certificate.Sha256Hex());
+  std::optional<pki::RevokedCertificate> refused =
+      holder_.Get()->revocation_index().FirstRevoked(std::vector<pki::Certificate>{*twin});
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->key, key);
 
   // The same DER hash with revoke_key: the key.
   v1::RevokeCertificateRequest by_key;
