@@ -4,8 +4,9 @@
 //   auto source = std::make_shared<tls::TrustSource>(holder, "contoso.test",
 //                                                    bootstrap_roots);
 //   std::shared_ptr<const trust::TrustSnapshot> snap = source->snapshot();
-//   source->set_accepted_chain_observer(
-//       [agent](const std::vector<pki::Certificate>& chain) { agent->ReportAcceptedChain(chain); });
+//   source->set_accepted_chain_observer([agent](const std::vector<pki::Certificate>& chain) {
+//     agent->ReportAcceptedChain(chain);
+//   });
 #ifndef TRUSTFABRIC_COMMON_TLS_TRUST_SOURCE_H_
 #define TRUSTFABRIC_COMMON_TLS_TRUST_SOURCE_H_
 

@@ -773,8 +773,8 @@ void ControlPlane::Upgrade(const std::string& sha256_hex) {
     return;
   }
   spdlog::info("revocation {} upgraded to {} ({}, learned from {}) at revision {}", sha256_hex, key,
-               trust::QuoteForMessage(facts->subject), std::string(CertificateSourceName(facts->source)),
-               *revision);
+               trust::QuoteForMessage(facts->subject),
+               std::string(CertificateSourceName(facts->source)), *revision);
 }
 
 uint64_t ControlPlane::revocations_upgraded() const {

@@ -230,7 +230,9 @@ class ControlPlane {
   absl::StatusOr<v1::Revocation> RevocationFor(const v1::RevokeCertificateRequest& request,
                                                std::vector<std::string>* warnings) const;
   // Roots' and issuers' certificates of `snapshot` into certificates_.
-  void LearnSnapshot(const trust::TrustSnapshot& snapshot, const std::vector<v1::TrustChange>* only);
+  // Only the roots and issuers `only` puts, unless null.
+  void LearnSnapshot(const trust::TrustSnapshot& snapshot,
+                     const std::vector<v1::TrustChange>* only);
 
   // Upgrades of DER-only revocations: the index listener queues the learned
   // hashes that are DER-only revocations; the worker commits the upgrades.

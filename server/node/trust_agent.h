@@ -17,7 +17,7 @@
 //                       node::TrustAgent::Create(config, {cert_file, key_file}, &holder,
 //                                                source));
 //   source->set_accepted_chain_observer(
-//       [a = agent.get()](const std::vector<pki::Certificate>& chain) { a->ReportAcceptedChain(chain); });
+//       [a = agent.get()](const std::vector<pki::Certificate>& c) { a->ReportAcceptedChain(c); });
 //   TF_RETURN_IF_ERROR(agent->Start());
 //   ...
 //   // per call (fail-closed past max_staleness_seconds):

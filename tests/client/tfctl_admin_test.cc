@@ -1139,7 +1139,8 @@ TEST_F(CommandLineServerTest, StatusAndAuditTables) {
   control_.SetResponse("GetPropagationStatus", ThreeNodes(now));
   CliRun r = TfctlAt({"status"});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_THAT(r.out, StartsWith("revision 10  nodes 3 (1 connected)  der-only revocations 0\nNODE"));
+  EXPECT_THAT(r.out,
+              StartsWith("revision 10  nodes 3 (1 connected)  der-only revocations 0\nNODE"));
   r = TfctlAt({"status", "--json"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["nodes"][1]["lag"], "3");
