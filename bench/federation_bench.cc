@@ -13,8 +13,9 @@
 //      machine (medians of the repetitions).
 //  (b) Revocation: with the federation connection open (a successful send
 //      just before), fabrikam's control plane revokes contoso's edge leaf
-//      certificate (admin RevokeCertificate by SHA-256, waiting for all
-//      nodes, or not waiting); a prober sends alice -> bob every few ms.
+//      certificate (admin RevokeCertificate of the certificate's PEM: its
+//      signed body, waiting for all nodes, or not waiting); a prober sends
+//      alice -> bob every few ms.
 //      Measured: the admin call's acknowledgement -> the first refused send
 //      (its response at the client; negative when the refusal was already
 //      visible before the acknowledgement), and how the refusal surfaced.
@@ -386,6 +387,7 @@ struct Fabric {
   std::unique_ptr<Inbox> carol;
   std::unique_ptr<client::ControlClient> fabrikam_control;
   std::string contoso_edge_sha256;
+  std::string contoso_edge_pem;
 };
 
 absl::StatusOr<std::string> ReadText(const std::string& path) {
@@ -470,6 +472,7 @@ absl::StatusOr<Fabric> Connect(const std::string& dir, absl::Duration lifetime) 
   if (!chain.ok()) return chain.status();
   if (chain->empty()) return absl::InvalidArgumentError(edge->certificate_file + ": empty");
   f.contoso_edge_sha256 = (*chain)[0].Sha256Hex();
+  f.contoso_edge_pem = (*chain)[0].ToPem();
   return f;
 }
 
@@ -745,7 +748,9 @@ absl::StatusOr<TrialResult> RevocationTrial(Fabric& f, const Options& o, bool wa
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
 
   v1::RevokeCertificateRequest req;
-  req.set_sha256_hex(f.contoso_edge_sha256);
+  // By the certificate itself: a DER hash would need fabrikam's edge report
+  // of the certificate to have reached its control plane first.
+  req.set_certificate_pem(f.contoso_edge_pem);
   req.set_reason("federation bench");
   *req.mutable_options() = MutationWith(wait_all);
   const Clock::time_point call = Clock::now();

@@ -7,7 +7,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "common/pki/certificate.h"
+#include "common/trust/revocation.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 
@@ -97,6 +99,15 @@ size_t CountCertificates(const std::vector<std::string>& pems) {
 
 std::string Names(const std::vector<std::string>& names) {
   return names.empty() ? "" : absl::StrCat("  ", absl::StrJoin(names, ", "));
+}
+
+std::string DerOnlyWarning(size_t count) {
+  return absl::StrCat(
+      "warning: ", count,
+      count == 1 ? " der-only revocation: a re-encoded copy of its certificate is not refused"
+                 : " der-only revocations: re-encoded copies of their certificates are not refused",
+      "; each is upgraded when a node reports its certificate, or revoke again with "
+      "--certificate FILE (tfctl revoke list)\n");
 }
 
 std::string Age(absl::Duration d) {
@@ -209,9 +220,10 @@ std::string FormatSnapshotSummary(const v1::TrustSnapshot& s) {
     peers.push_back(p.enabled() ? p.trust_domain() : absl::StrCat(p.trust_domain(), " (disabled)"));
   }
   for (const auto& r : s.revocations()) {
-    revocations.push_back(r.subject().empty()
-                              ? r.sha256_hex()
-                              : absl::StrCat(r.sha256_hex(), " (", r.subject(), ")"));
+    std::string key = trust::RevocationKey(r);
+    if (r.kind() == v1::REVOCATION_DER_ONLY) absl::StrAppend(&key, " [der-only]");
+    revocations.push_back(r.subject().empty() ? key
+                                              : absl::StrCat(key, " (", r.subject(), ")"));
   }
   return absl::StrCat("snapshot revision ", s.revision(), " of ", s.trust_domain(), "\n",
                       "realm        ", s.realm(), "\n",                       //
@@ -220,6 +232,27 @@ std::string FormatSnapshotSummary(const v1::TrustSnapshot& s) {
                       "issuers      ", issuers.size(), Names(issuers), "\n",  //
                       "peers        ", peers.size(), Names(peers), "\n",      //
                       "revocations  ", revocations.size(), Names(revocations), "\n");
+}
+
+std::string FormatRevocations(const v1::ListRevocationsResponse& response) {
+  Table table({"KEY", "KIND", "SUBJECT", "REASON", "REVOKED", "DER SHA-256"});
+  size_t weak = 0;
+  for (const v1::RevocationListing& listing : response.revocations()) {
+    const v1::Revocation& r = listing.revocation();
+    std::string kind = trust::RevocationKindName(r.kind());
+    absl::StrReplaceAll({{"_", "-"}}, &kind);
+    if (listing.weak()) {
+      ++weak;
+      absl::StrAppend(&kind, " (weak)");
+    }
+    table.AddRow({listing.key(), kind, r.subject(), r.reason(), TimeOrDash(r.revoked_at()),
+                  r.sha256_hex()});
+  }
+  std::string out = absl::StrCat("revision ", response.revision(), "  revocations ",
+                                 response.revocations_size(), " (", weak, " der-only)\n",
+                                 table.Render());
+  if (weak > 0) absl::StrAppend(&out, DerOnlyWarning(weak));
+  return out;
 }
 
 uint64_t Lag(uint64_t current, uint64_t applied) {
@@ -248,8 +281,14 @@ std::string FormatStatus(const v1::GetPropagationStatusResponse& response, absl:
                   IsSet(n.last_seen()) ? Age(now - FromProto(n.last_seen())) : "", nack, expiry,
                   n.anchoring_root()});
   }
-  return absl::StrCat("revision ", response.revision(), "  nodes ", response.nodes_size(), " (",
-                      connected, " connected)\n", table.Render());
+  std::string out =
+      absl::StrCat("revision ", response.revision(), "  nodes ", response.nodes_size(), " (",
+                   connected, " connected)  der-only revocations ",
+                   response.der_only_revocations(), "\n", table.Render());
+  if (response.der_only_revocations() > 0) {
+    absl::StrAppend(&out, DerOnlyWarning(response.der_only_revocations()));
+  }
+  return out;
 }
 
 std::string StatusJson(const v1::GetPropagationStatusResponse& response) {

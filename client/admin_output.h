@@ -55,9 +55,20 @@ std::string FormatPeers(const v1::ListFederationPeersResponse& response);
 // Revision, domain, realm, creation time and the objects by kind.
 std::string FormatSnapshotSummary(const v1::TrustSnapshot& snapshot);
 
+// One row per revocation: key (what `unrevoke` takes), kind ("der-only
+// (weak)" for DER-only ones), subject, reason, revocation time, and the DER
+// hash it was requested by or resolved from; then a warning line when some
+// are der-only:
+//   revision 9  revocations 2 (1 der-only)
+//   KEY                 KIND             SUBJECT  REASON  REVOKED  DER SHA-256
+//   certificate:3f2a..  certificate      CN=...   ...     ...      ab12...
+//   9c41...             der-only (weak)  -        ...     ...      9c41...
+//   warning: 1 der-only revocation: a re-encoded copy of the certificate is not refused; ...
+std::string FormatRevocations(const v1::ListRevocationsResponse& response);
+
 // One row per node: node, role, applied revision, lag (current - applied),
 // connected, last seen (age at `now`), last NACK and reason, identity
-// expiry, anchoring root.
+// expiry, anchoring root; a warning line when DER-only revocations exist.
 std::string FormatStatus(const v1::GetPropagationStatusResponse& response, absl::Time now);
 // {"revision": "...", "nodes": [{...NodeStatus..., "lag": "..."}]}.
 std::string StatusJson(const v1::GetPropagationStatusResponse& response);

@@ -250,9 +250,18 @@ absl::StatusOr<v1::PutFederationPeerRequest> BuildSetPeerEnabled(
 }
 
 absl::StatusOr<v1::RevokeCertificateRequest> BuildRevoke(const RevokeFlags& f) {
-  if (f.certificate_file.empty() == f.sha256.empty()) {
-    return Usage("--certificate", "give exactly one of --certificate FILE and --sha256 HEX");
+  const bool issuer_serial = !f.issuer_cert_file.empty() || !f.serial.empty();
+  const int targets = !f.certificate_file.empty() + !f.sha256.empty() + !f.tbs_sha256.empty() +
+                      !f.key_sha256.empty() + issuer_serial;
+  if (targets != 1) {
+    return Usage("--certificate",
+                 "give exactly one of --certificate FILE, --sha256 HEX, --tbs-sha256 HEX, "
+                 "--key-sha256 HEX and --issuer-cert FILE --serial HEX");
   }
+  if (f.revoke_key && f.certificate_file.empty() && f.sha256.empty()) {
+    return Usage("--key", "only with --certificate or --sha256");
+  }
+  if (f.der_only && f.sha256.empty()) return Usage("--der-only", "only with --sha256");
   v1::RevokeCertificateRequest req;
   if (!f.certificate_file.empty()) {
     TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
@@ -266,10 +275,33 @@ absl::StatusOr<v1::RevokeCertificateRequest> BuildRevoke(const RevokeFlags& f) {
                    absl::StrCat(f.certificate_file, ": ", certs.status().message()));
     }
     req.set_certificate_pem(certs->front().ToPem());
-  } else {
+  } else if (!f.sha256.empty()) {
     TF_ASSIGN_OR_RETURN(std::string hex, NormalizeSha256(f.sha256, "--sha256"));
     req.set_sha256_hex(std::move(hex));
+  } else if (!f.tbs_sha256.empty()) {
+    TF_ASSIGN_OR_RETURN(std::string hex, NormalizeSha256(f.tbs_sha256, "--tbs-sha256"));
+    req.set_tbs_sha256_hex(std::move(hex));
+  } else if (!f.key_sha256.empty()) {
+    TF_ASSIGN_OR_RETURN(std::string hex, NormalizeSha256(f.key_sha256, "--key-sha256"));
+    req.set_key_sha256_hex(std::move(hex));
+  } else {
+    TF_RETURN_IF_ERROR(Required(f.issuer_cert_file, "--issuer-cert"));
+    TF_RETURN_IF_ERROR(Required(f.serial, "--serial"));
+    TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
+                        ReadPemFiles({f.issuer_cert_file}, "--issuer-cert"));
+    absl::StatusOr<std::vector<pki::Certificate>> certs = pki::ParsePemBundle(pems.front());
+    if (!certs.ok()) {
+      return Usage("--issuer-cert",
+                   absl::StrCat(f.issuer_cert_file, ": ", certs.status().message()));
+    }
+    absl::StatusOr<std::string> serial = pki::CanonicalSerialHex(f.serial);
+    if (!serial.ok()) return Usage("--serial", serial.status().message());
+    // The issuer is named by its key: names collide across domains.
+    req.mutable_issuer_serial()->set_issuer_spki_sha256_hex(certs->front().SpkiSha256Hex());
+    req.mutable_issuer_serial()->set_serial_hex(*std::move(serial));
   }
+  req.set_revoke_key(f.revoke_key);
+  req.set_der_only(f.der_only);
   req.set_reason(f.reason);
   req.set_force(f.force);
   TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
@@ -277,10 +309,19 @@ absl::StatusOr<v1::RevokeCertificateRequest> BuildRevoke(const RevokeFlags& f) {
 }
 
 absl::StatusOr<v1::UnrevokeCertificateRequest> BuildUnrevoke(const UnrevokeFlags& f) {
-  TF_RETURN_IF_ERROR(Required(f.sha256, "--sha256"));
+  if (f.key.empty() == f.sha256.empty()) {
+    return Usage("--sha256",
+                 "give exactly one of a revocation KEY (as `tfctl revoke list` shows it) and "
+                 "--sha256 HEX");
+  }
   v1::UnrevokeCertificateRequest req;
-  TF_ASSIGN_OR_RETURN(std::string hex, NormalizeSha256(f.sha256, "--sha256"));
-  req.set_sha256_hex(std::move(hex));
+  if (!f.sha256.empty()) {
+    TF_ASSIGN_OR_RETURN(std::string hex, NormalizeSha256(f.sha256, "--sha256"));
+    req.set_sha256_hex(std::move(hex));
+  } else {
+    // The control plane checks the key's form and names what is wrong.
+    req.set_sha256_hex(std::string(absl::StripAsciiWhitespace(f.key)));
+  }
   TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
   return req;
 }

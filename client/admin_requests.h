@@ -123,18 +123,35 @@ absl::StatusOr<v1::RemoveFederationPeerRequest> BuildRemovePeer(const PeerKeyFla
 absl::StatusOr<v1::PutFederationPeerRequest> BuildSetPeerEnabled(
     const v1::ListFederationPeersResponse& current, const PeerKeyFlags& f, bool enabled);
 
-// revoke --certificate FILE | --sha256 HEX [--reason R] [--force]
+// revoke (exactly one target)
+//   --certificate FILE [--key]   the certificate's signed body, or its key
+//   --sha256 HEX [--key] [--der-only]
+//                                a DER hash, resolved by the control plane
+//   --tbs-sha256 HEX             a signed body (SHA-256 of the TBSCertificate)
+//   --key-sha256 HEX             a key (SHA-256 of the SubjectPublicKeyInfo)
+//   --issuer-cert FILE --serial HEX
+//                                issuer (by its key, from FILE) + serial
+// [--reason R] [--force]
 struct RevokeFlags {
   std::string certificate_file;
   std::string sha256;
+  std::string tbs_sha256;
+  std::string key_sha256;
+  std::string issuer_cert_file;
+  std::string serial;
+  // --key: revoke the certificate's key (every certificate carrying it).
+  bool revoke_key = false;
+  bool der_only = false;
   std::string reason;
   bool force = false;
   MutationFlags mutation;
 };
 absl::StatusOr<v1::RevokeCertificateRequest> BuildRevoke(const RevokeFlags& f);
 
-// unrevoke --sha256 HEX
+// unrevoke KEY | --sha256 HEX: a revocation key as `revoke list` shows it,
+// or a DER hash (every revocation requested by or resolved from it).
 struct UnrevokeFlags {
+  std::string key;
   std::string sha256;
   MutationFlags mutation;
 };

@@ -192,6 +192,11 @@ absl::StatusOr<v1::MutationResponse> ControlClient::UnrevokeCertificate(
       &v1::ControlPlane::Stub::UnrevokeCertificate, req, PropagationAllowance(req.options()));
 }
 
+absl::StatusOr<v1::ListRevocationsResponse> ControlClient::ListRevocations() {
+  return Call<v1::ListRevocationsRequest, v1::ListRevocationsResponse>(
+      &v1::ControlPlane::Stub::ListRevocations, v1::ListRevocationsRequest());
+}
+
 absl::StatusOr<v1::TrustSnapshot> ControlClient::GetSnapshot() {
   return Call<v1::GetSnapshotRequest, v1::TrustSnapshot>(&v1::ControlPlane::Stub::GetSnapshot,
                                                          v1::GetSnapshotRequest());

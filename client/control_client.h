@@ -93,6 +93,7 @@ class ControlClient {
   absl::StatusOr<v1::MutationResponse> RevokeCertificate(const v1::RevokeCertificateRequest& req);
   absl::StatusOr<v1::MutationResponse> UnrevokeCertificate(
       const v1::UnrevokeCertificateRequest& req);
+  absl::StatusOr<v1::ListRevocationsResponse> ListRevocations();
 
   // State and history.
   absl::StatusOr<v1::TrustSnapshot> GetSnapshot();

@@ -49,6 +49,9 @@ std::unique_ptr<ControlClient> Connect(const AdminSettings& s) {
 void PrintMutation(const AdminSettings& s, absl::StatusOr<v1::MutationResponse> result,
                    const MutationFlags& flags) {
   v1::MutationResponse response = OrFail(std::move(result));
+  for (const std::string& warning : response.warnings()) {
+    std::cerr << "warning: " << warning << "\n";
+  }
   if (s.json) {
     std::cout << ProtoJson(response) << "\n";
   } else {
@@ -104,7 +107,10 @@ void AddConnectionFlags(CLI::App& app, AdminSettings* s) {
       ->group(group);
   app.add_option("--server-name", c.server_name, "the control plane's dns name")->group(group);
   app.add_option("--cert", c.cert, "admin certificate chain (PEM)")->group(group);
-  app.add_option("--key", c.key, "admin private key (PEM)")->group(group);
+  app.add_option("--key", c.key,
+                 "admin private key (PEM) (give it before the command: after `revoke`, --key "
+                 "revokes the certificate's key)")
+      ->group(group);
   app.add_option("--ca", c.ca, "bootstrap root bundle (PEM) that verifies the control plane")
       ->group(group);
   app.add_option("--timeout", c.timeout, "deadline of each call")
@@ -270,20 +276,57 @@ void AddPeerCommands(CLI::App& app, const SettingsPtr& s) {
 
 void AddRevocationCommands(CLI::App& app, const SettingsPtr& s) {
   auto revoke = std::make_shared<RevokeFlags>();
-  CLI::App* cmd = app.add_subcommand("revoke", "revoke a leaf or intermediate certificate");
+  CLI::App* cmd = app.add_subcommand(
+      "revoke",
+      "revoke a certificate (leaf or intermediate) by its signed body, a key, or issuer + "
+      "serial; `revoke list` lists the revocations");
   cmd->fallthrough();
   CLI::Option* file =
       cmd->add_option("--certificate", revoke->certificate_file,
-                      "PEM file of the certificate (of a chain file, the first: the leaf)");
-  CLI::Option* hash = cmd->add_option("--sha256", revoke->sha256,
-                                      "SHA-256 of the certificate's DER (64 hex digits; "
-                                      "colons allowed)");
-  file->excludes(hash);
+                      "PEM file of the certificate (of a chain file, the first: the leaf); its "
+                      "signed body is revoked, whatever the encoding of its signature");
+  CLI::Option* hash = cmd->add_option(
+      "--sha256", revoke->sha256,
+      "SHA-256 of the certificate's DER (64 hex digits; colons allowed), as `openssl x509 "
+      "-fingerprint -sha256` prints it; the control plane resolves it to the certificate a "
+      "node or the trust state showed it");
+  CLI::Option* tbs = cmd->add_option("--tbs-sha256", revoke->tbs_sha256,
+                                     "SHA-256 of the certificate's signed body (TBSCertificate)");
+  CLI::Option* key_hash =
+      cmd->add_option("--key-sha256", revoke->key_sha256,
+                      "SHA-256 of a SubjectPublicKeyInfo: every certificate with that key");
+  CLI::Option* issuer = cmd->add_option(
+      "--issuer-cert", revoke->issuer_cert_file,
+      "PEM file of the issuing CA (identified by its key); with --serial");
+  CLI::Option* serial = cmd->add_option("--serial", revoke->serial,
+                                        "serial number in hex (as `openssl x509 -serial` prints "
+                                        "it); with --issuer-cert");
+  issuer->needs(serial);
+  serial->needs(issuer);
+  for (CLI::Option* a : {file, hash, tbs, key_hash, issuer}) {
+    for (CLI::Option* b : {file, hash, tbs, key_hash, issuer}) {
+      if (a != b) a->excludes(b);
+    }
+  }
+  cmd->add_flag("--key", revoke->revoke_key,
+                "with --certificate or --sha256: revoke the certificate's key (every "
+                "certificate carrying it, re-issued ones included)");
+  cmd->add_flag("--der-only", revoke->der_only,
+                "with --sha256: store a hash the control plane cannot resolve as it is (weak: "
+                "a re-encoded copy of the certificate is not refused)");
   cmd->add_option("--reason", revoke->reason, "why, e.g. \"key compromise\"");
   cmd->add_flag("--force", revoke->force,
-                "revoke even if it anchors a connected node of the local domain");
+                "revoke even if it matches a certificate of a connected node of the local domain");
   AddMutationFlags(cmd, &revoke->mutation);
-  cmd->callback([s, revoke] {
+  CLI::App* list = cmd->add_subcommand(
+      "list", "the revocations: key (what unrevoke takes), kind, subject; der-only ones are weak");
+  list->fallthrough();
+  list->callback([s] {
+    v1::ListRevocationsResponse r = OrFail(Connect(*s)->ListRevocations());
+    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatRevocations(r));
+  });
+  cmd->callback([s, revoke, list] {
+    if (list->parsed()) return;
     v1::RevokeCertificateRequest req = OrUsage(BuildRevoke(*revoke));
     PrintMutation(*s, Connect(*s)->RevokeCertificate(req), revoke->mutation);
   });
@@ -291,7 +334,12 @@ void AddRevocationCommands(CLI::App& app, const SettingsPtr& s) {
   auto unrevoke = std::make_shared<UnrevokeFlags>();
   cmd = app.add_subcommand("unrevoke", "withdraw a revocation");
   cmd->fallthrough();
-  cmd->add_option("--sha256", unrevoke->sha256, "SHA-256 of the revoked certificate")->required();
+  cmd->add_option("key", unrevoke->key,
+                  "the revocation's key as `tfctl revoke list` shows it (certificate:..., key:..., "
+                  "serial:..., or the hash of a der-only revocation)");
+  cmd->add_option("--sha256", unrevoke->sha256,
+                  "SHA-256 of a certificate's DER: every revocation requested by or resolved "
+                  "from it");
   AddMutationFlags(cmd, &unrevoke->mutation);
   cmd->callback([s, unrevoke] {
     v1::UnrevokeCertificateRequest req = OrUsage(BuildUnrevoke(*unrevoke));

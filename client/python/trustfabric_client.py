@@ -114,10 +114,27 @@ def leaf_pem(pem):
 
 
 def certificate_sha256(pem):
-    """SHA-256 (lower-case hex) of the DER of the first certificate of `pem`:
-    the key of a Revocation."""
+    """SHA-256 (lower-case hex) of the DER of the first certificate of `pem`,
+    as `openssl x509 -fingerprint -sha256` prints it (without the colons):
+    what `tfctl revoke --sha256` and AdminClient.revoke(sha256_hex=...) take."""
     der = pem_certificates(pem)[0].public_bytes(serialization.Encoding.DER)
     return hashlib.sha256(der).hexdigest()
+
+
+def revocation_key(revocation):
+    """The key of a Revocation as the control plane lists it (what
+    AdminClient.unrevoke takes): the DER hash of a der-only revocation,
+    "certificate:<tbs>", "key:<spki>" or "serial:<issuer spki>:<serial>"."""
+    kind = revocation.kind
+    if kind == trust_pb2.REVOCATION_DER_ONLY:
+        return revocation.sha256_hex
+    if kind == trust_pb2.REVOCATION_CERTIFICATE:
+        return f"certificate:{revocation.tbs_sha256_hex}"
+    if kind == trust_pb2.REVOCATION_KEY:
+        return f"key:{revocation.spki_sha256_hex}"
+    if kind == trust_pb2.REVOCATION_ISSUER_SERIAL:
+        return f"serial:{revocation.issuer_spki_sha256_hex}:{revocation.serial_hex}"
+    return f"kind{kind}:{revocation.sha256_hex}"
 
 
 class AppCredentials:
@@ -454,18 +471,36 @@ class AdminClient:
                 issuer=issuer, options=self.options(wait_all, wait_timeout)),
             timeout=self._deadline(wait_all, wait_timeout))
 
-    def revoke(self, certificate_pem, reason="integration test", force=False,
-               wait_all=False, wait_timeout=10.0):
+    def revoke(self, certificate_pem=None, reason="integration test", force=False,
+               wait_all=False, wait_timeout=10.0, sha256_hex=None, tbs_sha256_hex=None,
+               key_sha256_hex=None, revoke_key=False, der_only=False):
+        """Revokes by exactly one target: a PEM certificate (its signed body,
+        or its key with revoke_key), the SHA-256 of a DER encoding (resolved
+        by the control plane; der_only stores an unresolvable one as a weak
+        revocation), a signed-body hash or a key hash. The response's
+        `warnings` say what the caller should know (a der-only revocation)."""
+        targets = {"certificate_pem": certificate_pem, "sha256_hex": sha256_hex,
+                   "tbs_sha256_hex": tbs_sha256_hex, "key_sha256_hex": key_sha256_hex}
+        given = {k: v for k, v in targets.items() if v is not None}
+        if len(given) != 1:
+            raise ValueError(f"revoke: give exactly one of {', '.join(targets)}")
         return self.stub.RevokeCertificate(
             control_pb2.RevokeCertificateRequest(
-                certificate_pem=certificate_pem, reason=reason, force=force,
-                options=self.options(wait_all, wait_timeout)),
+                reason=reason, force=force, revoke_key=revoke_key, der_only=der_only,
+                options=self.options(wait_all, wait_timeout), **given),
             timeout=self._deadline(wait_all, wait_timeout))
 
-    def unrevoke(self, sha256_hex, wait_all=True, wait_timeout=10.0):
+    def revocations(self):
+        """The RevocationListings (revocation, key, weak) of the current state."""
+        return list(self.stub.ListRevocations(control_pb2.ListRevocationsRequest(),
+                                              timeout=self._timeout).revocations)
+
+    def unrevoke(self, key_or_sha256_hex, wait_all=True, wait_timeout=10.0):
+        """Removes the revocation with this key (revocation_key), or every
+        revocation requested by or resolved from this DER hash."""
         return self.stub.UnrevokeCertificate(
             control_pb2.UnrevokeCertificateRequest(
-                sha256_hex=sha256_hex, options=self.options(wait_all, wait_timeout)),
+                sha256_hex=key_or_sha256_hex, options=self.options(wait_all, wait_timeout)),
             timeout=self._deadline(wait_all, wait_timeout))
 
     def close(self):
@@ -561,7 +596,7 @@ class ClusterDir:
 
 __all__ = [
     "AdminClient", "AppCredentials", "ClusterDir", "FrontEndClient", "ReceiveStream",
-    "SHAREPOINT_PRINCIPAL", "audience", "certificate_sha256", "leaf_pem",
+    "SHAREPOINT_PRINCIPAL", "audience", "certificate_sha256", "leaf_pem", "revocation_key",
     "mint_actor_token", "mint_user_token", "mint_with_tfctl", "pem_certificates",
     "read_file", "control_pb2", "node_pb2", "trust_pb2",
 ]

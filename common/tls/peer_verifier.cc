@@ -71,12 +71,14 @@ std::string ForMessage(absl::string_view text) {
   return absl::StrCat(absl::CHexEscape(text.substr(0, kLimit)), cut ? "..." : "");
 }
 
-// Verifies the chain against `roots` and the snapshot's revocations and
-// fills the chain facts of `identity`.
-absl::Status CheckChain(const pki::RootStore& roots, const trust::TrustSnapshot* snap,
-                        const pki::Certificate& leaf, const std::vector<pki::Certificate>& rest,
-                        pki::ChainPurpose purpose, absl::string_view dns_name, absl::Time now,
-                        PeerIdentity* identity) {
+// Verifies the chain against `roots` and the snapshot's revocations, fills
+// the chain facts of `identity` and returns the verified chain (leaf first,
+// anchor last), which the caller hands to the source's observer once every
+// other rule accepted the peer.
+absl::StatusOr<std::vector<pki::Certificate>> CheckChain(
+    const pki::RootStore& roots, const trust::TrustSnapshot* snap, const pki::Certificate& leaf,
+    const std::vector<pki::Certificate>& rest, pki::ChainPurpose purpose,
+    absl::string_view dns_name, absl::Time now, PeerIdentity* identity) {
   pki::VerifyRequest req{leaf, rest, now, purpose, nullptr, std::string(dns_name)};
   absl::StatusOr<pki::VerifiedChain> chain = roots.Verify(req);
   if (!chain.ok()) {
@@ -91,7 +93,7 @@ absl::Status CheckChain(const pki::RootStore& roots, const trust::TrustSnapshot*
   TF_RETURN_IF_ERROR(CheckRevocations(snap, identity->chain_facts));
   identity->not_after = leaf.NotAfter();
   identity->anchoring_root = snap != nullptr ? snap->RootNameOf(chain->anchor()) : "bootstrap";
-  return absl::OkStatus();
+  return std::move(chain->chain);
 }
 
 }  // namespace
@@ -295,8 +297,9 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChainAt(
     TF_ASSIGN_OR_RETURN(peer, UsablePeer(snap, id.trust_domain));
     roots = peer->roots;
   }
-  TF_RETURN_IF_ERROR(CheckChain(*roots, snap, leaf, rest, pki::ChainPurpose::kTlsClient, "", now,
-                                identity.get()));
+  TF_ASSIGN_OR_RETURN(std::vector<pki::Certificate> verified,
+                      CheckChain(*roots, snap, leaf, rest, pki::ChainPurpose::kTlsClient, "", now,
+                                 identity.get()));
 
   if (local && listener_ == Listener::kFederation) {
     return Refuse(absl::StatusCode::kPermissionDenied, "listener",
@@ -319,6 +322,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyChainAt(
     }
     identity->dns_name = *listed;
   }
+  source_->ObserveAcceptedChain(verified);
   return PeerIdentityPtr(std::move(identity));
 }
 
@@ -353,8 +357,10 @@ absl::StatusOr<PeerIdentityPtr> VerifyServer(const TrustSource& source,
     TF_ASSIGN_OR_RETURN(const trust::PeerEntry* peer, UsablePeer(snap.get(), trust_domain));
     roots = peer->roots;
   }
-  TF_RETURN_IF_ERROR(CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsServer,
-                                server_name, source.Now(), identity.get()));
+  TF_ASSIGN_OR_RETURN(std::vector<pki::Certificate> verified,
+                      CheckChain(*roots, snap.get(), leaf, rest, pki::ChainPurpose::kTlsServer,
+                                 server_name, source.Now(), identity.get()));
+  source.ObserveAcceptedChain(verified);
   return PeerIdentityPtr(std::move(identity));
 }
 

@@ -15,6 +15,8 @@
 // against the current snapshot's revocations on every lookup: a revocation
 // is seen at the next call and leaves unrelated cached chains alone. A
 // refusal is reused only under the exact revision it was computed at.
+// Every chain accepted by a verification (not by a cache hit), here or in
+// VerifyServer, is passed to the TrustSource's accepted-chain observer.
 #ifndef TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
 #define TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
 

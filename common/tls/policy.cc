@@ -36,6 +36,7 @@ const std::vector<MethodRule>& PolicyTable() {
       {"/trustfabric.v1.ControlPlane/ListFederationPeers", DomainScope::kLocal, {Role::kAdmin}},
       {"/trustfabric.v1.ControlPlane/RevokeCertificate", DomainScope::kLocal, {Role::kAdmin}},
       {"/trustfabric.v1.ControlPlane/UnrevokeCertificate", DomainScope::kLocal, {Role::kAdmin}},
+      {"/trustfabric.v1.ControlPlane/ListRevocations", DomainScope::kLocal, {Role::kAdmin}},
       {"/trustfabric.v1.ControlPlane/GetSnapshot", DomainScope::kLocal, {Role::kAdmin}},
       {"/trustfabric.v1.ControlPlane/GetPropagationStatus", DomainScope::kLocal, {Role::kAdmin}},
       {"/trustfabric.v1.ControlPlane/GetAuditLog", DomainScope::kLocal, {Role::kAdmin}},

@@ -4,6 +4,9 @@
 //   auto source = std::make_shared<tls::TrustSource>(holder, "contoso.test",
 //                                                    bootstrap_roots);
 //   std::shared_ptr<const trust::TrustSnapshot> snap = source->snapshot();
+//   source->set_accepted_chain_observer([agent](const std::vector<pki::Certificate>& chain) {
+//     agent->ReportAcceptedChain(chain);
+//   });
 #ifndef TRUSTFABRIC_COMMON_TLS_TRUST_SOURCE_H_
 #define TRUSTFABRIC_COMMON_TLS_TRUST_SOURCE_H_
 
@@ -11,10 +14,12 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/pki/certificate.h"
 #include "common/pki/verify.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
@@ -53,12 +58,28 @@ class TrustSource {
   void set_serving_gate(ServingGate gate) { gate_ = std::move(gate); }
   absl::Status CheckServing() const { return gate_ ? gate_() : absl::OkStatus(); }
 
+  // An optional observer of accepted peer chains: called with the verified
+  // chain (leaf first, anchor last) each time a peer's chain is verified
+  // and accepted without a cached result -- server side by PeerVerifier,
+  // client side by VerifyServer. It runs on the verifying thread (inside a
+  // handshake or a call), so it must be quick and must not block; a node
+  // uses it to report the certificates it accepted to its control plane
+  // (docs/design.md §5). Set before serving.
+  using AcceptedChainObserver = std::function<void(const std::vector<pki::Certificate>& chain)>;
+  void set_accepted_chain_observer(AcceptedChainObserver observer) {
+    accepted_chain_observer_ = std::move(observer);
+  }
+  void ObserveAcceptedChain(const std::vector<pki::Certificate>& chain) const {
+    if (accepted_chain_observer_) accepted_chain_observer_(chain);
+  }
+
  private:
   trust::SnapshotHolder* const holder_;
   const std::string local_domain_;
   const std::shared_ptr<const pki::RootStore> bootstrap_;
   const Clock clock_;
   ServingGate gate_;
+  AcceptedChainObserver accepted_chain_observer_;
 };
 
 }  // namespace trustfabric::tls

@@ -252,7 +252,7 @@ class Cluster(tfc.ClusterDir):
                 "roots": {r.name: r for r in snap.roots},
                 "issuers": {i.name: i for i in snap.issuers},
                 "peers": {p.trust_domain: p for p in snap.peers},
-                "revocations": {r.sha256_hex: r for r in snap.revocations},
+                "revocations": {tfc.revocation_key(r): r for r in snap.revocations},
             }
         return state
 
@@ -290,9 +290,9 @@ class Cluster(tfc.ClusterDir):
                 admin.stub.RemoveFederationPeer(
                     tfc.control_pb2.RemoveFederationPeerRequest(trust_domain=name), timeout=10)
                 changed.append(f"{domain}: peer {name} removed")
-            for sha in set(have["revocations"]) - set(want["revocations"]):
-                admin.unrevoke(sha)
-                changed.append(f"{domain}: revocation {sha} removed")
+            for key in set(have["revocations"]) - set(want["revocations"]):
+                admin.unrevoke(key)
+                changed.append(f"{domain}: revocation {key} removed")
             for name in set(have["roots"]) - set(want["roots"]):
                 admin.remove_root(name, force=True)
                 changed.append(f"{domain}: root {name} removed")

@@ -2,10 +2,13 @@
 #include "server/control/control_plane.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -15,6 +18,7 @@
 #include "common/status/status.h"
 #include "common/trust/admission.h"
 #include "common/trust/delta.h"
+#include "common/trust/revocation.h"
 #include "common/trust/validation.h"
 #include "server/control/audit.h"
 #include "spdlog/spdlog.h"
@@ -56,6 +60,46 @@ absl::StatusOr<std::string> NormalizeSha256(const std::string& text, absl::strin
 
 std::string Seconds(absl::Duration d) { return absl::FormatDuration(d); }
 
+// Hex in openssl's fingerprint form: pairs separated by ':'.
+bool IsColonHex(absl::string_view text) {
+  for (char c : text) {
+    if (c != ':' && !absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// A revocation key as listed ("certificate:<hex>", "key:<hex>",
+// "serial:<issuer hex>:<serial>") in canonical form.
+absl::StatusOr<std::string> CanonicalRevocationKey(absl::string_view text) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  absl::string_view rest = lower;
+  auto invalid = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sha256_hex: ", trust::QuoteForMessage(text),
+        " is not a revocation key (certificate:<hex>, key:<hex>, serial:<hex>:<serial>)"));
+  };
+  if (absl::ConsumePrefix(&rest, "certificate:") || absl::ConsumePrefix(&rest, "key:")) {
+    if (!trust::IsSha256Hex(rest)) return invalid();
+    return lower;
+  }
+  if (absl::ConsumePrefix(&rest, "serial:")) {
+    if (rest.size() < 66 || rest[64] != ':' || !trust::IsSha256Hex(rest.substr(0, 64))) {
+      return invalid();
+    }
+    absl::StatusOr<std::string> serial = pki::CanonicalSerialHex(rest.substr(65));
+    if (!serial.ok()) return invalid();
+    return absl::StrCat("serial:", rest.substr(0, 64), ":", *serial);
+  }
+  return invalid();
+}
+
+// The objects of a plan's changes, for log lines.
+std::string PlanObjects(const std::vector<v1::TrustChange>& changes) {
+  std::vector<std::string> keys;
+  for (const v1::TrustChange& change : changes) keys.push_back(ObjectKey(change));
+  return absl::StrJoin(keys, ",");
+}
+
 }  // namespace
 
 ControlPlane::ControlPlane(Options options, std::unique_ptr<Store> store,
@@ -64,7 +108,19 @@ ControlPlane::ControlPlane(Options options, std::unique_ptr<Store> store,
       holder_(holder),
       nodes_(nodes),
       updates_(UpdateLog::Options{options_.history_revisions, options_.chunk_bytes}),
-      store_(std::move(store)) {}
+      store_(std::move(store)) {
+  certificates_.set_listener(
+      [this](const std::vector<std::string>& learned) { OnCertificatesLearned(learned); });
+  upgrader_ = std::thread([this] { RunUpgrades(); });
+}
+
+ControlPlane::~ControlPlane() {
+  {
+    absl::MutexLock lock(&upgrade_mu_);
+    stop_upgrades_ = true;
+  }
+  upgrader_.join();
+}
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(Options options,
                                                                    std::unique_ptr<Store> store,
@@ -96,7 +152,7 @@ absl::Status ControlPlane::Load() {
 
     Plan seed;
     seed.operation = "root.add";
-    v1::RootAuthority* root = seed.change.mutable_put_root();
+    v1::RootAuthority* root = seed.changes.emplace_back().mutable_put_root();
     root->set_name(options_.seed_root_name);
     root->set_trust_domain(options_.trust_domain);
     root->set_certificates_pem(options_.seed_root_pem);
@@ -123,6 +179,7 @@ absl::Status ControlPlane::Load() {
   if (!swapped.ok()) return Annotate(swapped, "stored state");
   current_ = *snapshot;
   updates_.Reset(current_, std::move(state.history));
+  LearnSnapshot(*current_, nullptr);
   spdlog::info(
       "control plane loaded {} at revision {} ({} roots, {} issuers, {} peers, {} "
       "revocations, {} deltas of history) in {} (store read {})",
@@ -153,7 +210,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::AddRootAuthority(
     Count(plan.operation, status);
     return status;
   }
-  *plan.change.mutable_put_root() = request.root();
+  *plan.changes.emplace_back().mutable_put_root() = request.root();
   return Mutate(caller, plan);
 }
 
@@ -167,7 +224,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RemoveRootAuthority(
     Count(plan.operation, s);
     return s;
   }
-  plan.change.set_remove_root(request.name());
+  plan.changes.emplace_back().set_remove_root(request.name());
   return Mutate(caller, plan);
 }
 
@@ -181,7 +238,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::AddTokenIssuer(
     Count(plan.operation, status);
     return status;
   }
-  *plan.change.mutable_put_issuer() = request.issuer();
+  *plan.changes.emplace_back().mutable_put_issuer() = request.issuer();
   return Mutate(caller, plan);
 }
 
@@ -194,7 +251,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RemoveTokenIssuer(
     Count(plan.operation, s);
     return s;
   }
-  plan.change.set_remove_issuer(request.name());
+  plan.changes.emplace_back().set_remove_issuer(request.name());
   return Mutate(caller, plan);
 }
 
@@ -208,7 +265,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::PutFederationPeer(
     Count(plan.operation, status);
     return status;
   }
-  *plan.change.mutable_put_peer() = request.peer();
+  *plan.changes.emplace_back().mutable_put_peer() = request.peer();
   return Mutate(caller, plan);
 }
 
@@ -224,8 +281,99 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RemoveFederationPeer(
     Count(plan.operation, status);
     return status;
   }
-  plan.change.set_remove_peer(request.trust_domain());
+  plan.changes.emplace_back().set_remove_peer(request.trust_domain());
   return Mutate(caller, plan);
+}
+
+absl::StatusOr<v1::Revocation> ControlPlane::RevocationFor(
+    const v1::RevokeCertificateRequest& request, std::vector<std::string>* warnings) const {
+  using Request = v1::RevokeCertificateRequest;
+  const Request::TargetCase target = request.target_case();
+  if (request.revoke_key() && target != Request::kCertificatePem &&
+      target != Request::kSha256Hex) {
+    return absl::InvalidArgumentError(
+        "revoke_key: only with a certificate target (certificate_pem or sha256_hex)");
+  }
+  if (request.der_only() && target != Request::kSha256Hex) {
+    return absl::InvalidArgumentError("der_only: only with sha256_hex");
+  }
+  v1::Revocation revocation;
+  // A certificate's signed body, or its key with revoke_key.
+  auto revoke = [&](const CertificateFacts& facts) {
+    if (request.revoke_key()) {
+      revocation.set_kind(v1::REVOCATION_KEY);
+      revocation.set_spki_sha256_hex(facts.spki_sha256_hex);
+    } else {
+      revocation.set_kind(v1::REVOCATION_CERTIFICATE);
+      revocation.set_tbs_sha256_hex(facts.tbs_sha256_hex);
+    }
+    revocation.set_sha256_hex(facts.sha256_hex);
+    revocation.set_subject(facts.subject);
+  };
+  switch (target) {
+    case Request::kCertificatePem: {
+      // The first certificate of a chain file.
+      absl::StatusOr<std::vector<pki::Certificate>> certs =
+          pki::ParsePemBundle(request.certificate_pem());
+      if (!certs.ok()) return Annotate(certs.status(), "certificate_pem");
+      revoke(FactsOf(certs->front(), nullptr, CertificateSource::kNodeIdentity));
+      return revocation;
+    }
+    case Request::kSha256Hex: {
+      TF_ASSIGN_OR_RETURN(std::string sha, NormalizeSha256(request.sha256_hex(), "sha256_hex"));
+      std::optional<CertificateFacts> facts = certificates_.Find(sha);
+      if (facts.has_value() && !facts->der_only()) {
+        revoke(*facts);
+        return revocation;
+      }
+      if (!request.der_only()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "sha256_hex: certificate ", sha,
+            " is not known to the control plane: no node reported it and it is no node identity, "
+            "root or token issuer certificate, so a revocation could match only this one DER "
+            "encoding (a re-encoded copy of the certificate would pass); revoke the certificate "
+            "file (--certificate) or pass der_only (--der-only)"));
+      }
+      revocation.set_kind(v1::REVOCATION_DER_ONLY);
+      revocation.set_sha256_hex(sha);
+      warnings->push_back(absl::StrCat(
+          "revocation ", sha,
+          " is der-only: a re-encoded copy of the certificate is not refused; it is upgraded "
+          "to a revocation of the certificate when a node reports the certificate"));
+      return revocation;
+    }
+    case Request::kTbsSha256Hex: {
+      TF_ASSIGN_OR_RETURN(std::string sha,
+                          NormalizeSha256(request.tbs_sha256_hex(), "tbs_sha256_hex"));
+      revocation.set_kind(v1::REVOCATION_CERTIFICATE);
+      revocation.set_tbs_sha256_hex(std::move(sha));
+      return revocation;
+    }
+    case Request::kKeySha256Hex: {
+      TF_ASSIGN_OR_RETURN(std::string sha,
+                          NormalizeSha256(request.key_sha256_hex(), "key_sha256_hex"));
+      revocation.set_kind(v1::REVOCATION_KEY);
+      revocation.set_spki_sha256_hex(std::move(sha));
+      return revocation;
+    }
+    case Request::kIssuerSerial: {
+      TF_ASSIGN_OR_RETURN(std::string issuer,
+                          NormalizeSha256(request.issuer_serial().issuer_spki_sha256_hex(),
+                                          "issuer_serial.issuer_spki_sha256_hex"));
+      absl::StatusOr<std::string> serial =
+          pki::CanonicalSerialHex(request.issuer_serial().serial_hex());
+      if (!serial.ok()) return Annotate(serial.status(), "issuer_serial.serial_hex");
+      revocation.set_kind(v1::REVOCATION_ISSUER_SERIAL);
+      revocation.set_issuer_spki_sha256_hex(std::move(issuer));
+      revocation.set_serial_hex(*std::move(serial));
+      return revocation;
+    }
+    case Request::TARGET_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "target: set certificate_pem, sha256_hex, tbs_sha256_hex, key_sha256_hex or "
+      "issuer_serial");
 }
 
 absl::StatusOr<v1::MutationResponse> ControlPlane::RevokeCertificate(
@@ -234,74 +382,21 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RevokeCertificate(
   plan.operation = "revocation.add";
   plan.options = &request.options();
   plan.force = request.force();
-  v1::Revocation* revocation = plan.change.mutable_put_revocation();
-  absl::Status status;
-  switch (request.target_case()) {
-    case v1::RevokeCertificateRequest::kCertificatePem: {
-      absl::StatusOr<pki::Certificate> cert = pki::Certificate::FromPem(request.certificate_pem());
-      if (!cert.ok()) {
-        status = Annotate(cert.status(), "certificate_pem");
-        break;
-      }
-      revocation->set_sha256_hex(cert->Sha256Hex());
-      revocation->set_subject(cert->Subject());
-      break;
-    }
-    case v1::RevokeCertificateRequest::kSha256Hex: {
-      absl::StatusOr<std::string> sha = NormalizeSha256(request.sha256_hex(), "sha256_hex");
-      if (!sha.ok()) {
-        status = sha.status();
-        break;
-      }
-      revocation->set_sha256_hex(*sha);
-      break;
-    }
-    case v1::RevokeCertificateRequest::kTbsSha256Hex: {
-      absl::StatusOr<std::string> sha = NormalizeSha256(request.tbs_sha256_hex(), "tbs_sha256_hex");
-      if (!sha.ok()) {
-        status = sha.status();
-        break;
-      }
-      revocation->set_kind(v1::REVOCATION_CERTIFICATE);
-      revocation->set_tbs_sha256_hex(*sha);
-      break;
-    }
-    case v1::RevokeCertificateRequest::kKeySha256Hex: {
-      absl::StatusOr<std::string> sha = NormalizeSha256(request.key_sha256_hex(), "key_sha256_hex");
-      if (!sha.ok()) {
-        status = sha.status();
-        break;
-      }
-      revocation->set_kind(v1::REVOCATION_KEY);
-      revocation->set_spki_sha256_hex(*sha);
-      break;
-    }
-    case v1::RevokeCertificateRequest::kIssuerSerial: {
-      absl::StatusOr<std::string> issuer = NormalizeSha256(
-          request.issuer_serial().issuer_spki_sha256_hex(), "issuer_serial.issuer_spki_sha256_hex");
-      absl::StatusOr<std::string> serial =
-          pki::CanonicalSerialHex(request.issuer_serial().serial_hex());
-      if (!issuer.ok() || !serial.ok()) {
-        status = !issuer.ok() ? issuer.status()
-                              : Annotate(serial.status(), "issuer_serial.serial_hex");
-        break;
-      }
-      revocation->set_kind(v1::REVOCATION_ISSUER_SERIAL);
-      revocation->set_issuer_spki_sha256_hex(*issuer);
-      revocation->set_serial_hex(*serial);
-      break;
-    }
-    case v1::RevokeCertificateRequest::TARGET_NOT_SET:
-      status = absl::InvalidArgumentError("target: set certificate_pem or sha256_hex");
-      break;
-  }
-  if (!status.ok()) {
-    Count(plan.operation, status);
-    return status;
+  absl::StatusOr<v1::Revocation> revocation = RevocationFor(request, &plan.warnings);
+  if (!revocation.ok()) {
+    Count(plan.operation, revocation.status());
+    return revocation.status();
   }
   revocation->set_reason(request.reason());
   *revocation->mutable_revoked_at() = ToProtoTime(options_.clock());
-  return Mutate(caller, plan);
+  const bool der_only = revocation->kind() == v1::REVOCATION_DER_ONLY;
+  const std::string sha = revocation->sha256_hex();
+  *plan.changes.emplace_back().mutable_put_revocation() = *std::move(revocation);
+  absl::StatusOr<v1::MutationResponse> response = Mutate(caller, plan);
+  // The certificate may have been learned between the lookup and the
+  // commit: then it is upgraded now.
+  if (response.ok() && der_only) OnCertificatesLearned({sha});
+  return response;
 }
 
 absl::StatusOr<v1::MutationResponse> ControlPlane::UnrevokeCertificate(
@@ -309,12 +404,45 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::UnrevokeCertificate(
   Plan plan;
   plan.operation = "revocation.remove";
   plan.options = &request.options();
-  absl::StatusOr<std::string> sha = NormalizeSha256(request.sha256_hex(), "sha256_hex");
-  if (!sha.ok()) {
-    Count(plan.operation, sha.status());
-    return sha.status();
+  absl::Status status = [&]() -> absl::Status {
+    const std::shared_ptr<const trust::TrustSnapshot> snap = current();
+    const std::string& text = request.sha256_hex();
+    if (absl::StrContains(text, ":") && !IsColonHex(text)) {
+      // A key as listed.
+      TF_ASSIGN_OR_RETURN(std::string key, CanonicalRevocationKey(text));
+      for (const v1::Revocation& r : snap->proto().revocations()) {
+        if (trust::RevocationKey(r) == key) {
+          plan.changes.emplace_back().set_remove_revocation(key);
+          return absl::OkStatus();
+        }
+      }
+      return absl::NotFoundError(absl::StrCat("revocation ", key, " does not exist"));
+    }
+    absl::StatusOr<std::string> sha = NormalizeSha256(text, "sha256_hex");
+    if (!sha.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sha256_hex: ", trust::QuoteForMessage(text),
+                       " is neither a revocation key (certificate:<hex>, key:<hex>, "
+                       "serial:<hex>:<serial>) nor a sha-256 (64 hex characters)"));
+    }
+    // The DER-only revocation keyed on it, and those requested by it or
+    // resolved from it (which record it).
+    for (const v1::Revocation& r : snap->proto().revocations()) {
+      if (r.sha256_hex() == *sha) {
+        plan.changes.emplace_back().set_remove_revocation(trust::RevocationKey(r));
+      }
+    }
+    if (plan.changes.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "revocation ", *sha, " does not exist: no revocation was requested by or resolved "
+                               "from a certificate with that sha-256"));
+    }
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    Count(plan.operation, status);
+    return status;
   }
-  plan.change.set_remove_revocation(*sha);
   return Mutate(caller, plan);
 }
 
@@ -323,7 +451,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::Mutate(const Caller& caller, 
   Count(plan.operation, result.status());
   if (!result.ok()) {
     spdlog::info("mutation refused operation={} object={} actor=\"{}\" code={} reason=\"{}\"",
-                 plan.operation, trust::QuoteForMessage(ObjectKey(plan.change)), caller.actor,
+                 plan.operation, trust::QuoteForMessage(PlanObjects(plan.changes)), caller.actor,
                  CodeName(result.status().code()), std::string(result.status().message()));
   }
   return result;
@@ -343,6 +471,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::MutateUncounted(const Caller&
   v1::MutationResponse response;
   response.set_revision(revision);
   response.set_connected_nodes(static_cast<uint32_t>(connected.size()));
+  for (const std::string& warning : plan.warnings) response.add_warnings(warning);
   if (!wait.enabled) return response;
 
   const absl::Time start = absl::Now();
@@ -394,6 +523,7 @@ absl::StatusOr<ControlPlane::Wait> ControlPlane::ParseWait(
 
 absl::StatusOr<uint64_t> ControlPlane::CommitLocked(const std::string& actor, const Plan& plan) {
   const std::shared_ptr<const trust::TrustSnapshot> current = current_;
+  if (plan.changes.empty()) return absl::InternalError("a mutation without changes");
   if (plan.options != nullptr && plan.options->has_expected_revision() &&
       plan.options->expected_revision() != current->revision()) {
     return absl::AbortedError(absl::StrCat("expected revision ", plan.options->expected_revision(),
@@ -403,11 +533,13 @@ absl::StatusOr<uint64_t> ControlPlane::CommitLocked(const std::string& actor, co
   trust::AdmissionOptions admission;
   admission.force = plan.force;
   admission.now = now;
-  TF_RETURN_IF_ERROR(trust::CheckAdmission(*current, plan.change, admission));
-  TF_RETURN_IF_ERROR(CheckConnectedNodes(*current, plan));
+  for (const v1::TrustChange& change : plan.changes) {
+    TF_RETURN_IF_ERROR(trust::CheckAdmission(*current, change, admission));
+  }
+  if (plan.check_connected_nodes) TF_RETURN_IF_ERROR(CheckConnectedNodes(*current, plan));
 
-  const std::vector<v1::TrustChange> changes = {plan.change};
-  TF_ASSIGN_OR_RETURN(v1::TrustSnapshot next_proto, trust::ApplyChanges(current->proto(), changes));
+  TF_ASSIGN_OR_RETURN(v1::TrustSnapshot next_proto,
+                      trust::ApplyChanges(current->proto(), plan.changes));
   next_proto.set_revision(current->revision() + 1);
   *next_proto.mutable_created_at() = ToProtoTime(now);
   TF_ASSIGN_OR_RETURN(std::shared_ptr<const trust::TrustSnapshot> next,
@@ -417,13 +549,15 @@ absl::StatusOr<uint64_t> ControlPlane::CommitLocked(const std::string& actor, co
   mutation.expected_revision = current->revision();
   mutation.trust_domain = options_.trust_domain;
   mutation.realm = options_.realm;
-  mutation.changes = changes;
+  mutation.changes = plan.changes;
   mutation.time = now;
-  v1::AuditRecord& record = mutation.audit.emplace_back(DescribeChange(plan.change, *current));
-  record.set_actor(actor);
-  *record.mutable_time() = ToProtoTime(now);
-  if (plan.force)
-    record.set_after(record.after().empty() ? "forced" : record.after() + " (forced)");
+  for (const v1::TrustChange& change : plan.changes) {
+    v1::AuditRecord& record = mutation.audit.emplace_back(DescribeChange(change, *current));
+    record.set_actor(actor);
+    *record.mutable_time() = ToProtoTime(now);
+    if (plan.force)
+      record.set_after(record.after().empty() ? "forced" : record.after() + " (forced)");
+  }
   TF_ASSIGN_OR_RETURN(const uint64_t revision, store_->Commit(mutation));
 
   if (revision != next->revision()) {
@@ -441,67 +575,211 @@ absl::StatusOr<uint64_t> ControlPlane::CommitLocked(const std::string& actor, co
   v1::TrustDelta delta;
   delta.set_base_revision(current->revision());
   delta.set_revision(revision);
-  *delta.add_changes() = plan.change;
+  for (const v1::TrustChange& change : plan.changes) *delta.add_changes() = change;
   *delta.mutable_created_at() = next->proto().created_at();
   updates_.Publish(next, std::move(delta));
   spdlog::info("mutation committed operation={} object={} actor=\"{}\" revision={}{}",
-               plan.operation, trust::QuoteForMessage(record.object()), actor, revision,
+               plan.operation, trust::QuoteForMessage(PlanObjects(plan.changes)), actor, revision,
                plan.force ? " forced" : "");
+  LearnSnapshot(*next, &plan.changes);
   return revision;
 }
 
 absl::Status ControlPlane::CheckConnectedNodes(const trust::TrustSnapshot& current,
                                                const Plan& plan) const {
   if (plan.force) return absl::OkStatus();
-  std::vector<std::string> affected;
-  if (plan.change.has_remove_root()) {
-    const std::string& name = plan.change.remove_root();
-    const v1::RootAuthority* root = current.FindRoot(name);
-    if (root == nullptr || root->trust_domain() != options_.trust_domain ||
-        !HasPurpose(*root, v1::MTLS)) {
-      return absl::OkStatus();
+  for (const v1::TrustChange& change : plan.changes) {
+    if (change.has_remove_root()) {
+      TF_RETURN_IF_ERROR(CheckRootRemoval(current, change.remove_root()));
+    } else if (change.has_put_revocation()) {
+      TF_RETURN_IF_ERROR(CheckRevocation(change.put_revocation()));
     }
-    absl::flat_hash_set<std::string> removed;
-    for (const pki::Certificate& c : *current.RootCertificates(name)) removed.insert(c.Sha256Hex());
-    // A certificate also carried by another local MTLS root keeps anchoring.
-    absl::flat_hash_set<std::string> remaining;
-    for (const v1::RootAuthority& other : current.proto().roots()) {
-      if (other.name() == name || other.trust_domain() != options_.trust_domain ||
-          !HasPurpose(other, v1::MTLS)) {
-        continue;
-      }
-      for (const pki::Certificate& c : *current.RootCertificates(other.name())) {
-        remaining.insert(c.Sha256Hex());
-      }
-    }
-    for (const NodeIdentity& node : nodes_->ConnectedNodes()) {
-      bool anchored_here = false;
-      bool anchored_elsewhere = false;
-      for (const std::string& sha : node.chain_sha256) {
-        anchored_here = anchored_here || removed.contains(sha);
-        anchored_elsewhere = anchored_elsewhere || remaining.contains(sha);
-      }
-      if (anchored_here && !anchored_elsewhere) affected.push_back(node.spiffe_id);
-    }
-    if (affected.empty()) return absl::OkStatus();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "root authority ", name, " anchors the identity of connected nodes ", NodeList(affected),
-        "; re-issue their certificates under another root first or force the removal"));
-  }
-  if (plan.change.has_put_revocation()) {
-    const std::string& sha = plan.change.put_revocation().sha256_hex();
-    for (const NodeIdentity& node : nodes_->ConnectedNodes()) {
-      if (std::find(node.chain_sha256.begin(), node.chain_sha256.end(), sha) !=
-          node.chain_sha256.end()) {
-        affected.push_back(node.spiffe_id);
-      }
-    }
-    if (affected.empty()) return absl::OkStatus();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "certificate ", sha, " is in the identity chain of connected nodes ", NodeList(affected),
-        "; re-issue their certificates first or force the revocation"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ControlPlane::CheckRootRemoval(const trust::TrustSnapshot& current,
+                                            const std::string& name) const {
+  const v1::RootAuthority* root = current.FindRoot(name);
+  if (root == nullptr || root->trust_domain() != options_.trust_domain ||
+      !HasPurpose(*root, v1::MTLS)) {
+    return absl::OkStatus();
+  }
+  absl::flat_hash_set<std::string> removed;
+  for (const pki::Certificate& c : *current.RootCertificates(name)) removed.insert(c.Sha256Hex());
+  // A certificate also carried by another local MTLS root keeps anchoring.
+  absl::flat_hash_set<std::string> remaining;
+  for (const v1::RootAuthority& other : current.proto().roots()) {
+    if (other.name() == name || other.trust_domain() != options_.trust_domain ||
+        !HasPurpose(other, v1::MTLS)) {
+      continue;
+    }
+    for (const pki::Certificate& c : *current.RootCertificates(other.name())) {
+      remaining.insert(c.Sha256Hex());
+    }
+  }
+  std::vector<std::string> affected;
+  for (const NodeIdentity& node : nodes_->ConnectedNodes()) {
+    bool anchored_here = false;
+    bool anchored_elsewhere = false;
+    for (const std::string& sha : node.chain_sha256) {
+      anchored_here = anchored_here || removed.contains(sha);
+      anchored_elsewhere = anchored_elsewhere || remaining.contains(sha);
+    }
+    if (anchored_here && !anchored_elsewhere) affected.push_back(node.spiffe_id);
+  }
+  if (affected.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "root authority ", name, " anchors the identity of connected nodes ", NodeList(affected),
+      "; re-issue their certificates under another root first or force the removal"));
+}
+
+absl::Status ControlPlane::CheckRevocation(const v1::Revocation& revocation) const {
+  std::vector<std::string> affected;
+  std::string matched;
+  for (const NodeIdentity& node : nodes_->ConnectedNodes()) {
+    // Facts when the stream had them, else the DER hashes alone.
+    std::vector<CertificateFacts> chain = node.chain;
+    if (chain.empty()) {
+      for (const std::string& sha : node.chain_sha256) chain.emplace_back().sha256_hex = sha;
+    }
+    for (const CertificateFacts& facts : chain) {
+      if (!RevocationMatches(revocation, facts)) continue;
+      affected.push_back(node.spiffe_id);
+      if (matched.empty()) {
+        matched = facts.subject.empty()
+                      ? facts.sha256_hex
+                      : absl::StrCat(facts.sha256_hex, " (", trust::QuoteForMessage(facts.subject),
+                                     ")");
+      }
+      break;
+    }
+  }
+  if (affected.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "revocation ", trust::RevocationKey(revocation), " matches certificate ", matched,
+      " in the identity chain of connected nodes ", NodeList(affected),
+      "; re-issue their certificates first or force the revocation"));
+}
+
+void ControlPlane::LearnSnapshot(const trust::TrustSnapshot& snapshot,
+                                 const std::vector<v1::TrustChange>* only) {
+  absl::flat_hash_set<std::string> roots;
+  absl::flat_hash_set<std::string> issuers;
+  if (only != nullptr) {
+    for (const v1::TrustChange& change : *only) {
+      if (change.has_put_root()) roots.insert(change.put_root().name());
+      if (change.has_put_issuer()) issuers.insert(change.put_issuer().name());
+    }
+    if (roots.empty() && issuers.empty()) return;
+  }
+  std::vector<CertificateFacts> facts;
+  for (const v1::RootAuthority& root : snapshot.proto().roots()) {
+    if (only != nullptr && !roots.contains(root.name())) continue;
+    if (const std::vector<pki::Certificate>* certs = snapshot.RootCertificates(root.name())) {
+      for (const pki::Certificate& c : *certs) {
+        facts.push_back(FactsOf(c, nullptr, CertificateSource::kRoot));
+      }
+    }
+  }
+  for (const trust::IssuerEntry& issuer : snapshot.issuers()) {
+    if (only != nullptr && !issuers.contains(issuer.proto.name())) continue;
+    for (const pki::Certificate& c : issuer.signing_certificates) {
+      facts.push_back(FactsOf(c, nullptr, CertificateSource::kIssuer));
+    }
+  }
+  certificates_.AddKnown(facts);
+}
+
+void ControlPlane::OnCertificatesLearned(const std::vector<std::string>& learned) {
+  const std::shared_ptr<const trust::TrustSnapshot> snap = holder_->Get();
+  if (snap == nullptr) return;
+  absl::MutexLock lock(&upgrade_mu_);
+  if (der_only_revision_ != snap->revision()) {
+    der_only_.clear();
+    for (const v1::Revocation& r : snap->proto().revocations()) {
+      if (r.kind() == v1::REVOCATION_DER_ONLY) der_only_.insert(r.sha256_hex());
+    }
+    der_only_revision_ = snap->revision();
+  }
+  if (der_only_.empty()) return;
+  for (const std::string& sha : learned) {
+    // Bounded by the number of revocations a snapshot may hold.
+    if (der_only_.contains(sha) && upgrade_queue_.size() < trust::kMaxRevocations) {
+      upgrade_queue_.push_back(sha);
+    }
+  }
+}
+
+void ControlPlane::RunUpgrades() {
+  while (true) {
+    std::string sha;
+    {
+      absl::MutexLock lock(&upgrade_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(upgrade_mu_) {
+        return stop_upgrades_ || !upgrade_queue_.empty();
+      };
+      upgrade_mu_.Await(absl::Condition(&ready));
+      if (stop_upgrades_) return;
+      sha = std::move(upgrade_queue_.front());
+      upgrade_queue_.pop_front();
+    }
+    Upgrade(sha);
+  }
+}
+
+void ControlPlane::Upgrade(const std::string& sha256_hex) {
+  std::optional<CertificateFacts> facts = certificates_.Find(sha256_hex);
+  if (!facts.has_value() || facts->der_only()) return;
+  Plan plan;
+  plan.operation = "revocation.upgrade";
+  plan.check_connected_nodes = false;
+  absl::StatusOr<uint64_t> revision;
+  std::string key;
+  {
+    absl::MutexLock lock(&mu_);
+    if (current_ == nullptr) return;
+    const v1::Revocation* legacy = nullptr;
+    bool upgraded_exists = false;
+    v1::Revocation upgraded;
+    upgraded.set_kind(v1::REVOCATION_CERTIFICATE);
+    upgraded.set_tbs_sha256_hex(facts->tbs_sha256_hex);
+    key = trust::RevocationKey(upgraded);
+    for (const v1::Revocation& r : current_->proto().revocations()) {
+      if (r.kind() == v1::REVOCATION_DER_ONLY && r.sha256_hex() == sha256_hex) legacy = &r;
+      if (trust::RevocationKey(r) == key) upgraded_exists = true;
+    }
+    // Removed or upgraded meanwhile.
+    if (legacy == nullptr) return;
+    upgraded.set_sha256_hex(sha256_hex);
+    upgraded.set_reason(legacy->reason());
+    *upgraded.mutable_revoked_at() = legacy->revoked_at();
+    upgraded.set_subject(legacy->subject().empty() ? facts->subject : legacy->subject());
+    plan.changes.emplace_back().set_remove_revocation(trust::RevocationKey(*legacy));
+    // The certificate may be revoked by its body already; then the weak
+    // revocation only goes.
+    if (!upgraded_exists) *plan.changes.emplace_back().mutable_put_revocation() = upgraded;
+    revision = CommitLocked(kRevocationUpgradeActor, plan);
+    if (revision.ok()) {
+      // Counted before the revision can be read elsewhere.
+      absl::MutexLock upgrade_lock(&upgrade_mu_);
+      ++upgraded_;
+    }
+  }
+  Count(plan.operation, revision.status());
+  if (!revision.ok()) {
+    spdlog::warn("revocation {} not upgraded to {}: {}", sha256_hex, key,
+                 std::string(revision.status().message()));
+    return;
+  }
+  spdlog::info("revocation {} upgraded to {} ({}, learned from {}) at revision {}", sha256_hex, key,
+               trust::QuoteForMessage(facts->subject),
+               std::string(CertificateSourceName(facts->source)), *revision);
+}
+
+uint64_t ControlPlane::revocations_upgraded() const {
+  absl::MutexLock lock(&upgrade_mu_);
+  return upgraded_;
 }
 
 void ControlPlane::Count(const std::string& operation, const absl::Status& status) {
@@ -540,11 +818,30 @@ v1::ListFederationPeersResponse ControlPlane::ListFederationPeers() const {
   return out;
 }
 
+v1::ListRevocationsResponse ControlPlane::ListRevocations() const {
+  std::shared_ptr<const trust::TrustSnapshot> s = current();
+  v1::ListRevocationsResponse out;
+  out.set_revision(s->revision());
+  for (const v1::Revocation& r : s->proto().revocations()) {
+    v1::RevocationListing* listing = out.add_revocations();
+    *listing->mutable_revocation() = r;
+    listing->set_key(trust::RevocationKey(r));
+    listing->set_weak(r.kind() == v1::REVOCATION_DER_ONLY);
+  }
+  return out;
+}
+
 v1::TrustSnapshot ControlPlane::GetSnapshot() const { return current()->proto(); }
 
 v1::GetPropagationStatusResponse ControlPlane::GetPropagationStatus() const {
+  std::shared_ptr<const trust::TrustSnapshot> s = current();
   v1::GetPropagationStatusResponse out;
-  out.set_revision(revision());
+  out.set_revision(s->revision());
+  uint32_t der_only = 0;
+  for (const v1::Revocation& r : s->proto().revocations()) {
+    if (r.kind() == v1::REVOCATION_DER_ONLY) ++der_only;
+  }
+  out.set_der_only_revocations(der_only);
   for (v1::NodeStatus& node : nodes_->Status()) *out.add_nodes() = std::move(node);
   return out;
 }

@@ -9,12 +9,21 @@
 //   -> compare-and-swap on options.expected_revision (ABORTED)
 //   -> trust::CheckAdmission against the current snapshot
 //   -> safe rotation: no connected node of the domain may lose its anchor or
-//      have its chain revoked unless forced (FAILED_PRECONDITION naming them)
+//      have a certificate of its chain revoked (by any revocation kind)
+//      unless forced (FAILED_PRECONDITION naming them)
 //   -> trust::ApplyChanges, then TrustSnapshot::Create (structural rules)
 //   -> Store::Commit with the audit record (durable from here on)
 //   -> swap into the holder, publish to the update log (watchers).
 // Then, outside the lock, the optional propagation wait. On any error
-// before the commit nothing is stored.
+// before the commit nothing is stored. A mutation may carry several changes
+// (one revision, one audit record each).
+//
+// Revocations by DER hash are resolved against the control plane's
+// CertificateIndex (certificates()), which the Watch streams feed with the
+// nodes' identities and the peer certificates they report. A legacy
+// DER-only revocation whose certificate the index learns is upgraded to a
+// revocation of the signed body by a worker thread of the control plane
+// (actor "revocation-upgrade"), never on the thread that reported it.
 //
 //   ControlPlane::Options opts;
 //   opts.trust_domain = "contoso.test";
@@ -31,18 +40,22 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
+#include "server/control/certificate_index.h"
 #include "server/control/node_registry.h"
 #include "server/control/store.h"
 #include "server/control/time_util.h"
@@ -62,6 +75,8 @@ struct Caller {
 
 // The actor of the seeding commit.
 inline constexpr char kBootstrapActor[] = "bootstrap";
+// The actor of the automatic upgrade of DER-only revocations.
+inline constexpr char kRevocationUpgradeActor[] = "revocation-upgrade";
 
 class ControlPlane {
  public:
@@ -97,6 +112,8 @@ class ControlPlane {
                                                               trust::SnapshotHolder* holder,
                                                               NodeRegistry* nodes);
 
+  // Stops the upgrade worker (an upgrade in progress is finished first).
+  ~ControlPlane();
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
 
@@ -118,10 +135,29 @@ class ControlPlane {
   absl::StatusOr<v1::MutationResponse> RemoveFederationPeer(
       const Caller& caller, const v1::RemoveFederationPeerRequest& request)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // The target is a PEM (its subject is recorded) or a SHA-256 (hex; upper
-  // case and ':' separators accepted).
+  // The target, by kind of revocation stored:
+  //   certificate_pem (the first certificate of a PEM bundle): CERTIFICATE
+  //     (its signed body), or KEY with revoke_key; the subject and DER hash
+  //     are recorded for listings.
+  //   sha256_hex (hex; upper case and ':' separators accepted): resolved
+  //     through certificates() to CERTIFICATE (or KEY with revoke_key),
+  //     recording the DER hash. A hash the index does not know is refused,
+  //     FAILED_PRECONDITION "sha256_hex: certificate <hex> is not known to
+  //     the control plane: ...", unless der_only, which stores a DER_ONLY
+  //     revocation and returns a warning that a re-encoded copy of the
+  //     certificate is not refused.
+  //   tbs_sha256_hex: CERTIFICATE; key_sha256_hex: KEY; issuer_serial:
+  //     ISSUER_SERIAL (serial in pki::CanonicalSerialHex form).
+  // INVALID_ARGUMENT naming the field for malformed targets, revoke_key
+  // without a certificate target, der_only without sha256_hex;
+  // ALREADY_EXISTS when a revocation with the same key exists.
   absl::StatusOr<v1::MutationResponse> RevokeCertificate(
       const Caller& caller, const v1::RevokeCertificateRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+  // request.sha256_hex names a revocation key as ListRevocations shows it
+  // ("certificate:<hex>", "key:<hex>", "serial:<hex>:<serial>", or the bare
+  // hash of a DER-only revocation), or a DER hash: every revocation
+  // requested by or resolved from that hash goes, in one revision.
+  // NOT_FOUND when nothing matches; INVALID_ARGUMENT when it is neither.
   absl::StatusOr<v1::MutationResponse> UnrevokeCertificate(
       const Caller& caller, const v1::UnrevokeCertificateRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -129,6 +165,8 @@ class ControlPlane {
   v1::ListRootAuthoritiesResponse ListRootAuthorities() const;
   v1::ListTokenIssuersResponse ListTokenIssuers() const;
   v1::ListFederationPeersResponse ListFederationPeers() const;
+  // Every revocation with its key; DER-only ones are marked weak.
+  v1::ListRevocationsResponse ListRevocations() const;
   v1::TrustSnapshot GetSnapshot() const;
   v1::GetPropagationStatusResponse GetPropagationStatus() const;
   // limit: default 100, at most 10,000 (INVALID_ARGUMENT beyond).
@@ -138,6 +176,13 @@ class ControlPlane {
   uint64_t revision() const;
   UpdateLog& updates() { return updates_; }
   const NodeRegistry& nodes() const { return *nodes_; }
+  // What the control plane knows of certificates (thread-safe): the Watch
+  // streams add node identities and reports; roots and issuers are added
+  // on every commit.
+  CertificateIndex& certificates() { return certificates_; }
+
+  // DER-only revocations upgraded since start (see the banner).
+  uint64_t revocations_upgraded() const ABSL_LOCKS_EXCLUDED(upgrade_mu_);
 
   // Mutation attempts since start by (operation, result), where result is
   // "ok" or the status code name (e.g. "aborted"), for metrics.
@@ -148,9 +193,17 @@ class ControlPlane {
   // A mutation as the pipeline sees it.
   struct Plan {
     std::string operation;  // "root.add", ...
-    v1::TrustChange change;
+    // Applied in order in one revision; each is admitted against the state
+    // before the mutation, so they touch distinct objects.
+    std::vector<v1::TrustChange> changes;
     const v1::MutationOptions* options = nullptr;
     bool force = false;
+    // Safe rotation (CheckConnectedNodes); off for upgrades, which refuse
+    // nothing the revocation they replace did not refuse, save re-encoded
+    // copies of it.
+    bool check_connected_nodes = true;
+    // Returned in MutationResponse.warnings.
+    std::vector<std::string> warnings;
   };
   struct Wait {
     bool enabled = false;
@@ -171,6 +224,22 @@ class ControlPlane {
   absl::StatusOr<uint64_t> CommitLocked(const std::string& actor, const Plan& plan)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckConnectedNodes(const trust::TrustSnapshot& current, const Plan& plan) const;
+  absl::Status CheckRootRemoval(const trust::TrustSnapshot& current, const std::string& name) const;
+  absl::Status CheckRevocation(const v1::Revocation& revocation) const;
+  // The revocation a RevokeCertificate target names (reason and time unset).
+  absl::StatusOr<v1::Revocation> RevocationFor(const v1::RevokeCertificateRequest& request,
+                                               std::vector<std::string>* warnings) const;
+  // Roots' and issuers' certificates of `snapshot` into certificates_.
+  // Only the roots and issuers `only` puts, unless null.
+  void LearnSnapshot(const trust::TrustSnapshot& snapshot,
+                     const std::vector<v1::TrustChange>* only);
+
+  // Upgrades of DER-only revocations: the index listener queues the learned
+  // hashes that are DER-only revocations; the worker commits the upgrades.
+  void OnCertificatesLearned(const std::vector<std::string>& learned)
+      ABSL_LOCKS_EXCLUDED(upgrade_mu_);
+  void RunUpgrades() ABSL_LOCKS_EXCLUDED(upgrade_mu_, mu_);
+  void Upgrade(const std::string& sha256_hex) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<Wait> ParseWait(const v1::MutationOptions* options) const;
   void Count(const std::string& operation, const absl::Status& status)
       ABSL_LOCKS_EXCLUDED(stats_mu_);
@@ -192,6 +261,19 @@ class ControlPlane {
   mutable absl::Mutex stats_mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> mutation_counts_
       ABSL_GUARDED_BY(stats_mu_);
+
+  // Thread-safe itself; its listener only queues (upgrade_mu_).
+  CertificateIndex certificates_;
+
+  mutable absl::Mutex upgrade_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  // DER hashes whose DER-only revocation awaits its upgrade.
+  std::deque<std::string> upgrade_queue_ ABSL_GUARDED_BY(upgrade_mu_);
+  // The DER-only revocations of revision der_only_revision_.
+  uint64_t der_only_revision_ ABSL_GUARDED_BY(upgrade_mu_) = 0;
+  absl::flat_hash_set<std::string> der_only_ ABSL_GUARDED_BY(upgrade_mu_);
+  uint64_t upgraded_ ABSL_GUARDED_BY(upgrade_mu_) = 0;
+  bool stop_upgrades_ ABSL_GUARDED_BY(upgrade_mu_) = false;
+  std::thread upgrader_;
 };
 
 }  // namespace trustfabric::control

@@ -91,6 +91,7 @@ absl::Status ControlServer::Init() {
   hub.local_domain = config_.trust_domain();
   hub.keepalive_interval = options_.keepalive_interval;
   hub.subscribe_timeout = options_.subscribe_timeout;
+  hub.certificates = &control_->certificates();
   hub_ = std::make_unique<WatchHub>(hub, &control_->updates(), &nodes_, security_);
   service_ = std::make_unique<ControlService>(control_.get(), security_);
 

@@ -120,6 +120,13 @@ grpc::Status ControlService::ListFederationPeers(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status ControlService::ListRevocations(grpc::ServerContext*,
+                                             const v1::ListRevocationsRequest*,
+                                             v1::ListRevocationsResponse* response) {
+  *response = control_->ListRevocations();
+  return grpc::Status::OK;
+}
+
 grpc::Status ControlService::GetSnapshot(grpc::ServerContext*, const v1::GetSnapshotRequest*,
                                          v1::TrustSnapshot* response) {
   *response = control_->GetSnapshot();

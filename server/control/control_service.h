@@ -60,6 +60,9 @@ class ControlService final : public v1::ControlPlane::Service {
   grpc::Status UnrevokeCertificate(grpc::ServerContext* context,
                                    const v1::UnrevokeCertificateRequest* request,
                                    v1::MutationResponse* response) override;
+  grpc::Status ListRevocations(grpc::ServerContext* context,
+                               const v1::ListRevocationsRequest* request,
+                               v1::ListRevocationsResponse* response) override;
   grpc::Status GetSnapshot(grpc::ServerContext* context, const v1::GetSnapshotRequest* request,
                            v1::TrustSnapshot* response) override;
   grpc::Status GetPropagationStatus(grpc::ServerContext* context,

@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/control/certificate_index.h"
 #include "server/control/time_util.h"
 #include "trustfabric/v1/control.pb.h"
 
@@ -41,6 +42,10 @@ struct NodeIdentity {
   std::string anchoring_root;
   // SHA-256 (hex) of each certificate of the chain, leaf first.
   std::vector<std::string> chain_sha256;
+  // What revocations match of each certificate of the chain, in the same
+  // order (safe rotation checks every revocation kind against it). May be
+  // empty, or hold members known by their DER hash only.
+  std::vector<CertificateFacts> chain;
 };
 
 // Thread-safe.

@@ -8,12 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/pki/certificate.h"
 #include "common/pki/spiffe.h"
 #include "common/tls/grpc_status.h"
 #include "common/trust/validation.h"
 #include "server/control/time_util.h"
 #include "spdlog/spdlog.h"
 
+#include <grpcpp/security/auth_context.h>
 #include <grpcpp/support/slice.h>
 
 namespace trustfabric::control {
@@ -39,6 +41,23 @@ grpc::ByteBuffer KeepaliveBuffer(absl::Time now) {
   const std::string bytes = response.SerializeAsString();
   grpc::Slice slice(bytes.data(), bytes.size());
   return grpc::ByteBuffer(&slice, 1);
+}
+
+// The certificates the peer of `context` presented (leaf and chain), as
+// gRPC recorded them; empty when they do not parse.
+std::vector<pki::Certificate> PresentedCertificates(const grpc::ServerContextBase& context) {
+  std::vector<pki::Certificate> out;
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return out;
+  for (const char* property : {"x509_pem_cert", "x509_pem_cert_chain"}) {
+    for (const grpc::string_ref& v : auth->FindPropertyValues(property)) {
+      absl::StatusOr<std::vector<pki::Certificate>> certs =
+          pki::ParsePemBundle(absl::string_view(v.data(), v.size()));
+      if (!certs.ok()) continue;
+      for (pki::Certificate& c : *certs) out.push_back(std::move(c));
+    }
+  }
+  return out;
 }
 
 bool IsNodeRole(pki::Role role) {
@@ -86,6 +105,12 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
     identity_.not_after = p.not_after;
     identity_.anchoring_root = p.anchoring_root;
     identity_.chain_sha256 = p.chain_sha256;
+    identity_.chain = VerifiedChainFacts(p.chain_sha256, PresentedCertificates(*context_),
+                                         hub_->options_.certificates,
+                                         CertificateSource::kNodeIdentity);
+    if (hub_->options_.certificates != nullptr) {
+      hub_->options_.certificates->AddKnown(identity_.chain);
+    }
     StartRead(&in_);
   }
 
@@ -223,7 +248,35 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
     }
   }
 
+  // Parsed outside the stream's lock: a report may hold 256 certificates.
+  grpc::Status HandleReport(const v1::PeerCertificates& report) ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!subscribed_) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "watch: the first message must be subscribe");
+      }
+      hub_->nodes_->Seen(node_stream_);
+    }
+    CertificateIndex* index = hub_->options_.certificates;
+    if (index == nullptr) return grpc::Status::OK;
+    std::vector<absl::string_view> ders(report.certificates_der().begin(),
+                                        report.certificates_der().end());
+    const CertificateIndex::ReportResult r = index->AddReport(identity_.spiffe_id, ders);
+    if (r.malformed > 0 || r.dropped > 0) {
+      spdlog::warn(
+          "watch: {} reported {} peer certificates: {} new, {} known, {} malformed, {} dropped "
+          "(over the limits)",
+          identity_.spiffe_id, ders.size(), r.added, r.duplicates, r.malformed, r.dropped);
+    } else {
+      spdlog::debug("watch: {} reported {} peer certificates: {} new, {} known",
+                    identity_.spiffe_id, ders.size(), r.added, r.duplicates);
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status Handle(const v1::WatchRequest& request) ABSL_LOCKS_EXCLUDED(mu_) {
+    if (request.has_peer_certificates()) return HandleReport(request.peer_certificates());
     absl::MutexLock lock(&mu_);
     if (node_stream_ != 0) hub_->nodes_->Seen(node_stream_);
     switch (request.kind_case()) {
@@ -282,6 +335,7 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
         }
         return grpc::Status::OK;
       }
+      case v1::WatchRequest::kPeerCertificates:  // handled above
       case v1::WatchRequest::KIND_NOT_SET:
         break;
     }

@@ -6,6 +6,8 @@
 //   hub  -> TrustDelta{base = node's revision}          node within history
 //        |  SnapshotChunk 0..count-1 of one revision    otherwise
 //   node -> Ack{revision} | Nack{revision, reason}      per update
+//   node -> PeerCertificates{certificates_der}          any time after
+//                                                       Subscribe
 //   hub  -> keepalive                                   when idle
 // At most one update is unacknowledged per stream. When the node answers
 // and the current revision is newer than what it holds, the next update is
@@ -14,6 +16,12 @@
 // resent; the node gets the next newer one. Updates are serialized once
 // (UpdateLog) and the same bytes are written to every stream that needs
 // them, without copying.
+//
+// PeerCertificates are the certificates of peer chains the node accepted;
+// they go to the certificate index (parsed and bounded there: at most 256
+// looked at per message, malformed ones counted and dropped) and do not
+// touch the ACK/NACK exchange. The index also learns each node's own
+// identity chain when its stream starts.
 //
 // Callback API: no thread per stream. One hub thread fans out published
 // revisions and sends keepalives; everything else runs in gRPC reactions.
@@ -37,6 +45,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/tls/server_security.h"
+#include "server/control/certificate_index.h"
 #include "server/control/node_registry.h"
 #include "server/control/update_log.h"
 #include "trustfabric/v1/control.grpc.pb.h"
@@ -56,6 +65,9 @@ class WatchHub final
     absl::Duration keepalive_interval = absl::Seconds(10);
     // A stream that has not subscribed by then is ended (DEADLINE_EXCEEDED).
     absl::Duration subscribe_timeout = absl::Seconds(30);
+    // Where node identities and reported peer certificates go (may be null:
+    // reports are then read and ignored). Must outlive the hub.
+    CertificateIndex* certificates = nullptr;
   };
 
   // `log`, `nodes` and `security` (the listener the streams arrive on)

@@ -121,6 +121,8 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(v1::NodeConfig co
                       TrustAgent::Create(c.trust_agent(), identity, &s->holder_, ctx.source));
   TrustAgent* agent = s->agent_.get();
   ctx.source->set_serving_gate([agent] { return agent->ServingStatus(); });
+  ctx.source->set_accepted_chain_observer(
+      [agent](const std::vector<pki::Certificate>& chain) { agent->ReportAcceptedChain(chain); });
   TF_ASSIGN_OR_RETURN(ctx.channels, tls::ChannelCache::Create(identity, ctx.source));
 
   tls::ListenerOptions opts;

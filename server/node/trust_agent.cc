@@ -32,6 +32,10 @@ constexpr uint32_t kDefaultBackoffInitialMs = 200;
 constexpr uint32_t kDefaultBackoffMaxMs = 10000;
 // How often a stream that has not connected yet checks its channel.
 constexpr absl::Duration kConnectPoll = absl::Milliseconds(50);
+// PeerCertificates messages: certificates per message (the control plane's
+// limit) and messages queued on the stream at a time.
+constexpr size_t kMaxCertificatesPerReport = 256;
+constexpr size_t kMaxQueuedReportWrites = 4;
 
 std::string Describe(const v1::ControlEndpoint& endpoint) {
   return absl::StrCat(endpoint.server_name(), " at ", endpoint.address());
@@ -121,13 +125,28 @@ class TrustAgent::WatchCall final
     StartCall();
   }
 
-  // Waits up to `timeout` for a message, the end of the stream, or Cancel.
+  // Waits up to `timeout` for a message, the end of the stream, Cancel, or
+  // Wake (kNone).
   Event Wait(absl::Duration timeout) {
     State& s = *state_;
     absl::MutexLock lock(&s.mu);
     s.mu.AwaitWithTimeout(absl::Condition(&s, &State::HasEvent), timeout);
+    s.woken = false;
     if (s.cancelled || (!s.message_ready && s.read_ended)) return Event::kEnded;
     return s.message_ready ? Event::kMessage : Event::kNone;
+  }
+
+  // Ends the current or next Wait early. Any thread, any time until the
+  // call is deleted.
+  void Wake() {
+    absl::MutexLock lock(&state_->mu);
+    state_->woken = true;
+  }
+
+  // Writes queued and not completed yet.
+  size_t queued_writes() const {
+    absl::MutexLock lock(&state_->mu);
+    return state_->outbox.size();
   }
 
   // The message of the last kMessage; valid until ReadNext.
@@ -201,6 +220,8 @@ class TrustAgent::WatchCall final
         next = &state_->outbox.front();
       }
       state_->writing = next != nullptr;
+      // The agent may have held reports back while the outbox was full.
+      if (next == nullptr) state_->woken = true;
     }
     if (next != nullptr) StartWrite(next);
   }
@@ -217,13 +238,14 @@ class TrustAgent::WatchCall final
  private:
   struct State {
     bool HasEvent() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-      return message_ready || read_ended || cancelled;
+      return message_ready || read_ended || cancelled || woken;
     }
 
     absl::Mutex mu;
     bool message_ready ABSL_GUARDED_BY(mu) = false;
     bool read_ended ABSL_GUARDED_BY(mu) = false;
     bool cancelled ABSL_GUARDED_BY(mu) = false;
+    bool woken ABSL_GUARDED_BY(mu) = false;
     // Elements stay in place until their write completes (deque references
     // survive push_back and pop_front).
     std::deque<v1::WatchRequest> outbox ABSL_GUARDED_BY(mu);
@@ -512,6 +534,7 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
         }
       }
       call->ReadNext();
+      SendReports(*call);
       continue;
     }
     if (!connected) {
@@ -532,6 +555,7 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
       call->Cancel();
       break;
     }
+    if (connected) SendReports(*call);
   }
   call->Release();
   const grpc::Status status = call->AwaitDone();
@@ -563,6 +587,31 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
     spdlog::warn("trust agent: cannot reach control plane {}: {}", where, error.ToString());
   }
   return outcome;
+}
+
+void TrustAgent::ReportAcceptedChain(const std::vector<pki::Certificate>& chain) {
+  if (!reports_.Add(chain)) return;
+  absl::MutexLock lock(&mu_);
+  if (call_ != nullptr) call_->Wake();
+}
+
+void TrustAgent::SendReports(WatchCall& call) {
+  // Writes go after the Subscribe (the first in the outbox) and interleave
+  // with ACKs/NACKs, which the control plane tells apart by kind. Only a
+  // few are queued at a time; the outbox draining wakes the loop again.
+  while (call.queued_writes() < kMaxQueuedReportWrites) {
+    std::vector<std::string> batch = reports_.Take(kMaxCertificatesPerReport);
+    if (batch.empty()) return;
+    v1::WatchRequest request;
+    for (std::string& der : batch) {
+      request.mutable_peer_certificates()->add_certificates_der(std::move(der));
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      status_.peer_certificates_reported += batch.size();
+    }
+    call.Write(std::move(request));
+  }
 }
 
 std::vector<v1::WatchRequest> TrustAgent::Handle(const v1::WatchResponse& response) {

@@ -16,6 +16,8 @@
 //   TF_ASSIGN_OR_RETURN(std::unique_ptr<node::TrustAgent> agent,
 //                       node::TrustAgent::Create(config, {cert_file, key_file}, &holder,
 //                                                source));
+//   source->set_accepted_chain_observer(
+//       [a = agent.get()](const std::vector<pki::Certificate>& c) { a->ReportAcceptedChain(c); });
 //   TF_RETURN_IF_ERROR(agent->Start());
 //   ...
 //   // per call (fail-closed past max_staleness_seconds):
@@ -48,6 +50,7 @@
 #include "common/trust/snapshot.h"
 #include "common/trust/validation.h"
 #include "server/node/last_known_good.h"
+#include "server/node/peer_certificate_reports.h"
 #include "trustfabric/v1/config.pb.h"
 #include "trustfabric/v1/control.pb.h"
 
@@ -101,6 +104,9 @@ struct TrustAgentStatus {
   uint64_t last_known_good_revision = 0;
   // Watch streams opened since start.
   uint64_t streams_opened = 0;
+  // Accepted peer certificates sent to a control plane since start (see
+  // TrustAgent::ReportAcceptedChain).
+  uint64_t peer_certificates_reported = 0;
 };
 
 class TrustAgent {
@@ -168,6 +174,17 @@ class TrustAgent {
   // Path of the last-known-good file.
   const std::string& last_known_good_path() const { return lkg_.path(); }
 
+  // Queues the certificates of a peer chain the node verified and accepted
+  // (its TrustSource's accepted-chain observer calls this), to be reported
+  // once each to the control plane on the Watch stream as
+  // WatchRequest.peer_certificates (at most 256 per message), so that a DER
+  // hash an operator revokes resolves to the certificate's signed body and
+  // key. Quick and non-blocking: runs inside handshakes. Bounded (see
+  // PeerCertificateReports); certificates queued while no stream is open
+  // are sent once one is.
+  void ReportAcceptedChain(const std::vector<pki::Certificate>& chain) ABSL_LOCKS_EXCLUDED(mu_);
+  PeerCertificateReports::Counters report_counters() const { return reports_.counters(); }
+
  private:
   class WatchCall;
   struct StreamOutcome;
@@ -191,6 +208,8 @@ class TrustAgent {
       ABSL_LOCKS_EXCLUDED(mu_);
   v1::WatchRequest HandleDelta(const v1::TrustDelta& delta) ABSL_LOCKS_EXCLUDED(mu_);
   void HandleKeepalive(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes queued peer certificates on `call` (a few messages at a time).
+  void SendReports(WatchCall& call) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the snapshot being assembled.
   void ResetAssembly();
   // Drops the chunk sequence of `revision` and NACKs it.
@@ -231,6 +250,9 @@ class TrustAgent {
   uint64_t refused_chunks_revision_ = 0;
   // Confirmation time stored in the last-known-good file.
   absl::Time persisted_confirmation_ = absl::InfinitePast();
+
+  // Thread-safe itself.
+  PeerCertificateReports reports_;
 
   // Serializes Start and Stop, which own the thread.
   absl::Mutex stop_mu_ ABSL_ACQUIRED_BEFORE(mu_);

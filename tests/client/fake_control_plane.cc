@@ -52,6 +52,7 @@ class FakeControlPlane::Service final : public v1::ControlPlane::Service {
   TF_FAKE_METHOD(ListFederationPeers, ListFederationPeersRequest, ListFederationPeersResponse)
   TF_FAKE_METHOD(RevokeCertificate, RevokeCertificateRequest, MutationResponse)
   TF_FAKE_METHOD(UnrevokeCertificate, UnrevokeCertificateRequest, MutationResponse)
+  TF_FAKE_METHOD(ListRevocations, ListRevocationsRequest, ListRevocationsResponse)
   TF_FAKE_METHOD(GetSnapshot, GetSnapshotRequest, TrustSnapshot)
   TF_FAKE_METHOD(GetPropagationStatus, GetPropagationStatusRequest, GetPropagationStatusResponse)
   TF_FAKE_METHOD(GetAuditLog, GetAuditLogRequest, GetAuditLogResponse)

@@ -25,6 +25,8 @@
 #include "client/admin_connection.h"
 #include "client/control_client.h"
 #include "client/pki_init.h"
+#include "common/pki/certificate.h"
+#include "common/status/status.h"
 #include "common/tls/client_security.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
@@ -471,45 +473,98 @@ TEST_F(TfctlAdminE2ETest, PeersAddListDisableEnableRemove) {
   ExpectOneErrorLine(r, "tfctl: not_found: federation peer fabrikam.test not found");
 }
 
+// The certificate of a `pki init` entry, parsed.
+absl::StatusOr<pki::Certificate> Cert(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  TF_ASSIGN_OR_RETURN(std::vector<pki::Certificate> certs, pki::ParsePemBundle(text.str()));
+  return certs.front();
+}
+
 TEST_F(TfctlAdminE2ETest, RevokeAndUnrevoke) {
+  absl::StatusOr<pki::Certificate> parsed = Cert(File(kDomain, "app2"));
+  ASSERT_THAT(parsed, IsOk());
+  const pki::Certificate app2 = *parsed;
   const std::string app2_sha = Entry(kDomain, "app2")["sha256"];
+  ASSERT_EQ(app2.Sha256Hex(), app2_sha);
+  const std::string app2_key = "certificate:" + app2.TbsSha256Hex();
   Result r =
       Tfctl({"revoke", "--certificate", File(kDomain, "app2"), "--reason", "key compromise"});
   ASSERT_EQ(r.status, 0) << r;
   EXPECT_EQ(r.out, "revision 2\n");
 
+  // The signed body is revoked, the DER hash recorded.
   r = Tfctl({"--json", "snapshot"});
   ASSERT_EQ(r.status, 0) << r;
   nlohmann::json snapshot = nlohmann::json::parse(r.out);
   ASSERT_EQ(snapshot["revocations"].size(), 1u);
+  EXPECT_EQ(snapshot["revocations"][0]["kind"], "REVOCATION_CERTIFICATE");
+  EXPECT_EQ(snapshot["revocations"][0]["tbs_sha256_hex"], app2.TbsSha256Hex());
   EXPECT_EQ(snapshot["revocations"][0]["sha256_hex"], app2_sha);
   EXPECT_EQ(snapshot["revocations"][0]["reason"], "key compromise");
 
-  r = Tfctl({"revoke", "--sha256", app2_sha});
+  r = Tfctl({"revoke", "--certificate", File(kDomain, "app2")});
   EXPECT_EQ(r.status, 5) << r;
+  ExpectOneErrorLine(r, "tfctl: already_exists: revocation " + app2_key);
 
-  // By hash, as openssl prints a fingerprint: upper case with colons.
+  // By a DER hash no node reported, as openssl prints a fingerprint (upper
+  // case with colons): refused, unless stored as a weak der-only revocation.
   const std::string fe1_sha = Entry(kDomain, "fe1")["sha256"];
   std::string fingerprint;
   for (size_t i = 0; i < fe1_sha.size(); i += 2) {
     absl::StrAppend(&fingerprint, i == 0 ? "" : ":", absl::AsciiStrToUpper(fe1_sha.substr(i, 2)));
   }
   r = Tfctl({"revoke", "--sha256", fingerprint, "--reason", "decommissioned"});
+  EXPECT_EQ(r.status, 6) << r;
+  ExpectOneErrorLine(r, "tfctl: failed_precondition: sha256_hex: certificate " + fe1_sha +
+                            " is not known to the control plane");
+  EXPECT_THAT(r.err, HasSubstr("revoke the certificate file (--certificate) or pass der_only"));
+  r = Tfctl({"revoke", "--sha256", fingerprint, "--der-only", "--reason", "decommissioned"});
   ASSERT_EQ(r.status, 0) << r;
-  r = Tfctl({"snapshot"});
-  EXPECT_THAT(r.out, HasSubstr("revocations  2"));
-  EXPECT_THAT(r.out, HasSubstr(fe1_sha));
+  EXPECT_EQ(r.out, "revision 3\n");
+  EXPECT_EQ(r.err, "warning: revocation " + fe1_sha +
+                       " is der-only: a re-encoded copy of the certificate is not refused; it is "
+                       "upgraded to a revocation of the certificate when a node reports the "
+                       "certificate\n");
 
+  r = Tfctl({"revoke", "list"});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_THAT(r.out, StartsWith("revision 3  revocations 2 (1 der-only)\nKEY"));
+  EXPECT_THAT(r.out, HasSubstr(app2_key + "  certificate  "));
+  EXPECT_THAT(r.out, HasSubstr(fe1_sha + " "));
+  EXPECT_THAT(r.out, HasSubstr("  der-only (weak)  "));
+  EXPECT_THAT(r.out, HasSubstr("\nwarning: 1 der-only revocation"));
+  r = Tfctl({"status"});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("der-only revocations 1\n"));
+  EXPECT_THAT(r.out, HasSubstr("\nwarning: 1 der-only revocation"));
+
+  // A key, by its hash; then everything requested by app2's DER hash goes
+  // (the body revocation), the key revocation (no DER hash) stays.
+  r = Tfctl({"revoke", "--key-sha256", app2.SpkiSha256Hex()});
+  ASSERT_EQ(r.status, 0) << r;
   r = Tfctl({"unrevoke", "--sha256", app2_sha});
   ASSERT_EQ(r.status, 0) << r;
-  EXPECT_EQ(r.out, "revision 4\n");
+  EXPECT_EQ(r.out, "revision 5\n");
   r = Tfctl({"unrevoke", "--sha256", app2_sha});
   EXPECT_EQ(r.status, 4) << r;
+  r = Tfctl({"unrevoke", "key:" + app2.SpkiSha256Hex()});
+  ASSERT_EQ(r.status, 0) << r;
+  r = Tfctl({"unrevoke", fe1_sha});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_EQ(r.out, "revision 7\n");
+  r = Tfctl({"--json", "revoke", "list"});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["revocations"].size(), 0u);
 
-  // A node's chain file means its leaf, which is revoked already.
-  r = Tfctl({"revoke", "--certificate", File(kDomain, "fe1")});
-  EXPECT_EQ(r.status, 5) << r;
-  ExpectOneErrorLine(r, "tfctl: already_exists: revocation " + fe1_sha);
+  // A node's chain file means its leaf.
+  r = Tfctl({"revoke", "--certificate", File(kDomain, "fe1"), "--key"});
+  ASSERT_EQ(r.status, 0) << r;
+  parsed = Cert(File(kDomain, "fe1"));
+  ASSERT_THAT(parsed, IsOk());
+  r = Tfctl({"revoke", "list"});
+  EXPECT_THAT(r.out, HasSubstr("key:" + parsed->SpkiSha256Hex()));
 }
 
 TEST_F(TfctlAdminE2ETest, SnapshotFilesStatusAuditAndEnvironment) {
@@ -537,7 +592,7 @@ TEST_F(TfctlAdminE2ETest, SnapshotFilesStatusAuditAndEnvironment) {
 
   r = Tfctl({"status"});
   ASSERT_EQ(r.status, 0) << r;
-  EXPECT_THAT(r.out, StartsWith("revision 2  nodes 0 (0 connected)\nNODE"));
+  EXPECT_THAT(r.out, StartsWith("revision 2  nodes 0 (0 connected)  der-only revocations 0\nNODE"));
 
   r = Tfctl({"audit"});
   ASSERT_EQ(r.status, 0) << r;
@@ -663,7 +718,7 @@ TEST_F(TfctlAdminE2ETest, ConnectedNodeStatusWaitsAndSafeRotation) {
 
   Result r = Tfctl({"status"});
   ASSERT_EQ(r.status, 0) << r;
-  EXPECT_THAT(r.out, StartsWith("revision 1  nodes 1 (1 connected)\n"));
+  EXPECT_THAT(r.out, StartsWith("revision 1  nodes 1 (1 connected)  der-only revocations 0\n"));
   EXPECT_THAT(r.out, HasSubstr("spiffe://contoso.test/frontend/fe1  frontend  1        0    yes"));
   EXPECT_THAT(r.out, HasSubstr(Entry(kDomain, "fe1")["not_after"].get<std::string>()));
   EXPECT_THAT(r.out, HasSubstr("contoso-root"));
@@ -677,7 +732,9 @@ TEST_F(TfctlAdminE2ETest, ConnectedNodeStatusWaitsAndSafeRotation) {
   const std::string fe1_sha = Entry(kDomain, "fe1")["sha256"];
   r = Tfctl({"revoke", "--sha256", fe1_sha});
   EXPECT_EQ(r.status, 6) << r;
-  ExpectOneErrorLine(r, "tfctl: failed_precondition: certificate " + fe1_sha);
+  // The connected node's identity resolves its DER hash.
+  ExpectOneErrorLine(r, "tfctl: failed_precondition: revocation certificate:");
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(" matches certificate ", fe1_sha)));
   EXPECT_THAT(r.err, HasSubstr("spiffe://contoso.test/frontend/fe1"));
   r = Tfctl({"root", "remove", "--name", "contoso-root"});
   EXPECT_EQ(r.status, 6) << r;

@@ -392,15 +392,80 @@ TEST_F(RequestTest, RevokeOfAChainFileRevokesItsLeaf) {
   EXPECT_THAT(BuildRevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "--certificate"));
 }
 
-TEST(UnrevokeRequestTest, NeedsAHash) {
+TEST_F(RequestTest, RevokeByBodyKeyOrIssuerSerial) {
+  RevokeFlags f;
+  f.tbs_sha256 = absl::AsciiStrToUpper(kSha);
+  absl::StatusOr<v1::RevokeCertificateRequest> req = BuildRevoke(f);
+  ASSERT_THAT(req, IsOk());
+  EXPECT_EQ(req->tbs_sha256_hex(), kSha);
+  f.key_sha256 = kSha;
+  EXPECT_THAT(BuildRevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "exactly one"));
+  f.tbs_sha256.clear();
+  req = BuildRevoke(f);
+  ASSERT_THAT(req, IsOk());
+  EXPECT_EQ(req->key_sha256_hex(), kSha);
+  f.key_sha256 = "12";
+  EXPECT_THAT(BuildRevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "--key-sha256"));
+
+  // The issuer by its key, computed from its certificate; the serial in
+  // canonical form.
+  RevokeFlags serial;
+  serial.issuer_cert_file = root_;
+  serial.serial = "00:1F:A0";
+  req = BuildRevoke(serial);
+  ASSERT_THAT(req, IsOk());
+  EXPECT_EQ(req->issuer_serial().issuer_spki_sha256_hex(),
+            Contoso().root().certificate.SpkiSha256Hex());
+  EXPECT_EQ(req->issuer_serial().serial_hex(), "1fa0");
+  serial.serial = "xyz";
+  EXPECT_THAT(BuildRevoke(serial), StatusIs(absl::StatusCode::kInvalidArgument, "--serial"));
+  serial.serial.clear();
+  EXPECT_THAT(BuildRevoke(serial),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--serial: required"));
+  serial.serial = "01";
+  serial.issuer_cert_file.clear();
+  EXPECT_THAT(BuildRevoke(serial),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--issuer-cert: required"));
+}
+
+TEST_F(RequestTest, RevokeKeyAndDerOnlyGoWithTheirTargets) {
+  RevokeFlags f;
+  f.certificate_file = app1_;
+  f.revoke_key = true;
+  absl::StatusOr<v1::RevokeCertificateRequest> req = BuildRevoke(f);
+  ASSERT_THAT(req, IsOk());
+  EXPECT_TRUE(req->revoke_key());
+  f.der_only = true;
+  EXPECT_THAT(BuildRevoke(f),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--der-only: only with --sha256"));
+  f.certificate_file.clear();
+  f.sha256 = kSha;
+  req = BuildRevoke(f);
+  ASSERT_THAT(req, IsOk());
+  EXPECT_TRUE(req->der_only());
+  EXPECT_TRUE(req->revoke_key());
+  RevokeFlags tbs;
+  tbs.tbs_sha256 = kSha;
+  tbs.revoke_key = true;
+  EXPECT_THAT(BuildRevoke(tbs), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         "--key: only with --certificate or --sha256"));
+}
+
+TEST(UnrevokeRequestTest, AKeyOrAHash) {
   UnrevokeFlags f;
-  EXPECT_THAT(BuildUnrevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "--sha256: required"));
+  EXPECT_THAT(BuildUnrevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "exactly one"));
   f.sha256 = kSha;
   f.mutation.expected_revision = 3;
   absl::StatusOr<v1::UnrevokeCertificateRequest> req = BuildUnrevoke(f);
   ASSERT_THAT(req, IsOk());
   EXPECT_EQ(req->sha256_hex(), kSha);
   EXPECT_EQ(req->options().expected_revision(), 3u);
+  f.key = absl::StrCat("key:", kSha);
+  EXPECT_THAT(BuildUnrevoke(f), StatusIs(absl::StatusCode::kInvalidArgument, "exactly one"));
+  f.sha256.clear();
+  req = BuildUnrevoke(f);
+  ASSERT_THAT(req, IsOk());
+  EXPECT_EQ(req->sha256_hex(), absl::StrCat("key:", kSha));
 }
 
 TEST(AuditRequestTest, Limits) {
@@ -651,7 +716,8 @@ TEST(OutputTest, StatusTableShowsLagNackAndExpiry) {
   const std::string out = FormatStatus(ThreeNodes(now), now);
   const std::vector<std::string> lines = absl::StrSplit(out, '\n');
   ASSERT_GE(lines.size(), 5u);
-  EXPECT_EQ(lines[0], "revision 10  nodes 3 (1 connected)");
+  EXPECT_EQ(lines[0], "revision 10  nodes 3 (1 connected)  der-only revocations 0");
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("warning")));
   EXPECT_THAT(lines[1], StartsWith("NODE"));
   EXPECT_THAT(lines[1], HasSubstr("APPLIED  LAG  CONNECTED  LAST SEEN  LAST NACK"));
   EXPECT_THAT(lines[2], HasSubstr("frontend   10       0    yes        4s ago"));
@@ -661,6 +727,50 @@ TEST(OutputTest, StatusTableShowsLagNackAndExpiry) {
   EXPECT_THAT(lines[3], HasSubstr("(expired)"));
   // A node ahead of the reported revision has no lag, not a huge one.
   EXPECT_THAT(lines[4], HasSubstr("registrar  11       0    no"));
+}
+
+TEST(OutputTest, StatusWarnsOfDerOnlyRevocations) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  v1::GetPropagationStatusResponse status = ThreeNodes(now);
+  status.set_der_only_revocations(2);
+  const std::string out = FormatStatus(status, now);
+  EXPECT_THAT(out, StartsWith("revision 10  nodes 3 (1 connected)  der-only revocations 2\n"));
+  EXPECT_THAT(out, HasSubstr("\nwarning: 2 der-only revocations: re-encoded copies of their "
+                             "certificates are not refused"));
+  EXPECT_EQ(nlohmann::json::parse(StatusJson(status))["der_only_revocations"], 2);
+}
+
+TEST(OutputTest, RevocationListShowsKeyKindAndMarksDerOnlyAsWeak) {
+  v1::ListRevocationsResponse list;
+  list.set_revision(9);
+  v1::RevocationListing* strong = list.add_revocations();
+  strong->set_key(absl::StrCat("certificate:", std::string(64, 'b')));
+  strong->mutable_revocation()->set_kind(v1::REVOCATION_CERTIFICATE);
+  strong->mutable_revocation()->set_tbs_sha256_hex(std::string(64, 'b'));
+  strong->mutable_revocation()->set_sha256_hex(kSha);
+  strong->mutable_revocation()->set_subject("CN=edge1.contoso.test");
+  strong->mutable_revocation()->set_reason("key compromise");
+  v1::RevocationListing* weak = list.add_revocations();
+  weak->set_key(std::string(64, 'c'));
+  weak->set_weak(true);
+  weak->mutable_revocation()->set_sha256_hex(std::string(64, 'c'));
+  v1::RevocationListing* key = list.add_revocations();
+  key->set_key(absl::StrCat("key:", std::string(64, 'd')));
+  key->mutable_revocation()->set_kind(v1::REVOCATION_KEY);
+  const std::string out = FormatRevocations(list);
+  const std::vector<std::string> lines = absl::StrSplit(out, '\n');
+  ASSERT_GE(lines.size(), 6u);
+  EXPECT_EQ(lines[0], "revision 9  revocations 3 (1 der-only)");
+  EXPECT_THAT(lines[1], StartsWith("KEY"));
+  EXPECT_THAT(lines[2], StartsWith(absl::StrCat("certificate:", std::string(64, 'b'),
+                                                "  certificate      CN=edge1.contoso.test  key "
+                                                "compromise")));
+  EXPECT_THAT(lines[2], HasSubstr(kSha));
+  EXPECT_THAT(lines[3], StartsWith(absl::StrCat(std::string(64, 'c'), "  ")));
+  EXPECT_THAT(lines[3], HasSubstr("der-only (weak)"));
+  EXPECT_THAT(lines[4], HasSubstr("  key  "));
+  EXPECT_THAT(lines[5], StartsWith("warning: 1 der-only revocation: a re-encoded copy of its "
+                                   "certificate is not refused"));
 }
 
 TEST(OutputTest, StatusJsonAddsLag) {
@@ -713,7 +823,7 @@ TEST(OutputTest, SnapshotSummaryAndFiles) {
   EXPECT_THAT(summary, HasSubstr("roots        1  contoso-root\n"));
   EXPECT_THAT(summary, HasSubstr("issuers      0\n"));
   EXPECT_THAT(summary, HasSubstr("peers        1  fabrikam.test (disabled)\n"));
-  EXPECT_THAT(summary, HasSubstr(std::string(kSha) + " (CN=old)"));
+  EXPECT_THAT(summary, HasSubstr(std::string(kSha) + " [der-only] (CN=old)"));
 
   absl::StatusOr<std::string> json = EncodeSnapshotFile(s, "/tmp/x.json");
   ASSERT_THAT(json, IsOk());
@@ -874,6 +984,73 @@ TEST_F(CommandLineServerTest, MutationPrintsTheRevision) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["revision"], "8");
 }
 
+TEST_F(CommandLineServerTest, RevokeSendsTheTargetAndPrintsWarningsOnStderr) {
+  v1::MutationResponse m;
+  m.set_revision(4);
+  m.add_warnings("revocation abc is der-only: a re-encoded copy of the certificate is not refused");
+  control_.SetResponse("RevokeCertificate", m);
+  CliRun r = TfctlAt({"revoke", "--sha256", kSha, "--der-only", "--reason", "lost"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "revision 4\n");
+  EXPECT_EQ(r.err,
+            "warning: revocation abc is der-only: a re-encoded copy of the certificate is not "
+            "refused\n");
+  v1::RevokeCertificateRequest seen =
+      control_.Request<v1::RevokeCertificateRequest>("RevokeCertificate");
+  EXPECT_EQ(seen.sha256_hex(), kSha);
+  EXPECT_TRUE(seen.der_only());
+  EXPECT_FALSE(seen.revoke_key());
+
+  r = TfctlAt({"revoke", "--certificate", control_.root_file(), "--key"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  seen = control_.Request<v1::RevokeCertificateRequest>("RevokeCertificate");
+  EXPECT_FALSE(seen.certificate_pem().empty());
+  EXPECT_TRUE(seen.revoke_key());
+
+  r = TfctlAt({"revoke", "--issuer-cert", control_.root_file(), "--serial", "0A"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  seen = control_.Request<v1::RevokeCertificateRequest>("RevokeCertificate");
+  EXPECT_EQ(seen.issuer_serial().serial_hex(), "a");
+  EXPECT_EQ(seen.issuer_serial().issuer_spki_sha256_hex().size(), 64u);
+
+  // Two targets, or --serial alone: usage errors before any call.
+  const size_t calls = control_.calls().size();
+  r = TfctlAt({"revoke", "--tbs-sha256", kSha, "--key-sha256", kSha});
+  EXPECT_EQ(r.status, 2) << r.err;
+  r = TfctlAt({"revoke", "--serial", "0A"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(control_.calls().size(), calls);
+}
+
+TEST_F(CommandLineServerTest, RevokeListAndUnrevokeByKey) {
+  v1::ListRevocationsResponse list;
+  list.set_revision(5);
+  v1::RevocationListing* weak = list.add_revocations();
+  weak->set_key(kSha);
+  weak->set_weak(true);
+  weak->mutable_revocation()->set_sha256_hex(kSha);
+  control_.SetResponse("ListRevocations", list);
+  CliRun r = TfctlAt({"revoke", "list"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("der-only (weak)"));
+  EXPECT_THAT(control_.calls(), ElementsAre("ListRevocations"));
+  r = TfctlAt({"--json", "revoke", "list"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["revocations"][0]["weak"], true);
+
+  const std::string key = absl::StrCat("key:", kSha);
+  r = TfctlAt({"unrevoke", key});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(control_.Request<v1::UnrevokeCertificateRequest>("UnrevokeCertificate").sha256_hex(),
+            key);
+  r = TfctlAt({"unrevoke", "--sha256", absl::AsciiStrToUpper(kSha)});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(control_.Request<v1::UnrevokeCertificateRequest>("UnrevokeCertificate").sha256_hex(),
+            kSha);
+  r = TfctlAt({"unrevoke"});
+  EXPECT_EQ(r.status, 2) << r.err;
+}
+
 TEST_F(CommandLineServerTest, ConnectionFlagsWorkAfterTheCommandToo) {
   std::vector<std::string> args = {"root", "list"};
   std::vector<std::string> conn = Connection();
@@ -962,7 +1139,8 @@ TEST_F(CommandLineServerTest, StatusAndAuditTables) {
   control_.SetResponse("GetPropagationStatus", ThreeNodes(now));
   CliRun r = TfctlAt({"status"});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_THAT(r.out, StartsWith("revision 10  nodes 3 (1 connected)\nNODE"));
+  EXPECT_THAT(r.out,
+              StartsWith("revision 10  nodes 3 (1 connected)  der-only revocations 0\nNODE"));
   r = TfctlAt({"status", "--json"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["nodes"][1]["lag"], "3");

@@ -53,6 +53,13 @@ TEST(Policy, AdminApiIsForLocalAdminsOnly) {
   EXPECT_THAT(Authorize("/trustfabric.v1.ControlPlane/RevokeCertificate",
                         Peer("contoso.test", pki::Role::kEdge), "contoso.test"),
               StatusIs(absl::StatusCode::kPermissionDenied, "allowed: admin"));
+  // The revocation listing is an admin read like the others.
+  EXPECT_THAT(Authorize("/trustfabric.v1.ControlPlane/ListRevocations",
+                        Peer("contoso.test", pki::Role::kAdmin), "contoso.test"),
+              IsOk());
+  EXPECT_THAT(Authorize("/trustfabric.v1.ControlPlane/ListRevocations",
+                        Peer("contoso.test", pki::Role::kFrontend), "contoso.test"),
+              StatusIs(absl::StatusCode::kPermissionDenied, "allowed: admin"));
 }
 
 TEST(Policy, UnknownMethodIsDenied) {

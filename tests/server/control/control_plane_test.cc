@@ -4,7 +4,9 @@
 // nodes, propagation waits and the audit log.
 #include "server/control/control_plane.h"
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,11 +14,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/control/sqlite_store.h"
 #include "tests/common/trust/trust_fixture.h"
+#include "tests/testing/reencode.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
@@ -49,7 +53,23 @@ NodeIdentity NodeOf(const std::string& name, const pki::IssuedCertificate& leaf)
   node.chain_sha256 = {leaf.certificate.Sha256Hex(),
                        Pki().contoso.intermediate().certificate.Sha256Hex(),
                        Pki().contoso.root().certificate.Sha256Hex()};
+  node.chain = VerifiedChainFacts(
+      node.chain_sha256,
+      {leaf.certificate, Pki().contoso.intermediate().certificate,
+       Pki().contoso.root().certificate},
+      nullptr, CertificateSource::kNodeIdentity);
   return node;
+}
+
+// Polls `done` until it holds or 10 s pass.
+template <typename F>
+bool Eventually(F done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
 }
 
 class ControlPlaneTest : public ::testing::Test {
@@ -126,12 +146,42 @@ class ControlPlaneTest : public ::testing::Test {
     *req.mutable_peer() = peer;
     return cp_->PutFederationPeer(kAlice, req);
   }
-  absl::StatusOr<v1::MutationResponse> RevokeSha(const std::string& sha, bool force = false) {
+  absl::StatusOr<v1::MutationResponse> RevokeSha(const std::string& sha, bool force = false,
+                                                 bool der_only = false) {
     v1::RevokeCertificateRequest req;
     req.set_sha256_hex(sha);
     req.set_reason("key compromise");
     req.set_force(force);
+    req.set_der_only(der_only);
     return cp_->RevokeCertificate(kAlice, req);
+  }
+  absl::StatusOr<v1::MutationResponse> Revoke(v1::RevokeCertificateRequest req) {
+    if (req.reason().empty()) req.set_reason("key compromise");
+    return cp_->RevokeCertificate(kAlice, req);
+  }
+  absl::StatusOr<v1::MutationResponse> Unrevoke(const std::string& key_or_sha) {
+    v1::UnrevokeCertificateRequest req;
+    req.set_sha256_hex(key_or_sha);
+    return cp_->UnrevokeCertificate(kAlice, req);
+  }
+  // What a node reports having accepted, as its Watch stream passes it on.
+  void Report(const std::vector<pki::Certificate>& certs) {
+    std::vector<std::string> ders;
+    for (const pki::Certificate& c : certs) ders.push_back(c.der());
+    const std::vector<absl::string_view> views(ders.begin(), ders.end());
+    cp_->certificates().AddReport("spiffe://contoso.test/edge/edge1", views);
+  }
+  // The revocations as listed, by key.
+  std::map<std::string, v1::RevocationListing> Listed() {
+    std::map<std::string, v1::RevocationListing> out;
+    const v1::ListRevocationsResponse listing = cp_->ListRevocations();
+    for (const v1::RevocationListing& l : listing.revocations()) out[l.key()] = l;
+    return out;
+  }
+  // A node connected as its Watch stream connects it.
+  uint64_t ConnectNode(const NodeIdentity& node) {
+    cp_->certificates().AddKnown(node.chain);
+    return nodes_.Connect(node, 1);
   }
 
   v1::RootAuthority TokenRoot() const {
@@ -233,6 +283,7 @@ TEST_F(ControlPlaneTest, EveryMutationCommitsOneRevisionAndOneAuditRecord) {
     std::function<absl::StatusOr<v1::MutationResponse>()> run;
   };
   const std::string hr_sha = Pki().hr_signing.certificate.Sha256Hex();
+  const std::string hr_key = "certificate:" + Pki().hr_signing.certificate.TbsSha256Hex();
   std::vector<Step> steps = {
       {"root.add", "token-root", [&] { return AddRoot(TokenRoot()); }},
       {"root.add", "fabrikam-root", [&] { return AddRoot(FabrikamRoot()); }},
@@ -244,8 +295,9 @@ TEST_F(ControlPlaneTest, EveryMutationCommitsOneRevisionAndOneAuditRecord) {
          peer.set_enabled(false);
          return PutPeer(peer);
        }},
-      {"revocation.add", hr_sha, [&] { return RevokeSha(hr_sha); }},
-      {"revocation.remove", hr_sha,
+      // The issuer's certificate is known: its DER hash resolves to it.
+      {"revocation.add", hr_key, [&] { return RevokeSha(hr_sha); }},
+      {"revocation.remove", hr_key,
        [&] {
          v1::UnrevokeCertificateRequest req;
          req.set_sha256_hex(hr_sha);
@@ -383,46 +435,290 @@ TEST_F(ControlPlaneTest, PeerRefusalsNameTheFieldAndStoreNothing) {
 TEST_F(ControlPlaneTest, RevocationRefusalsNameTheFieldAndStoreNothing) {
   v1::RevokeCertificateRequest none;
   ExpectRefused([&] { return cp_->RevokeCertificate(kAlice, none); },
-                absl::StatusCode::kInvalidArgument, "target: set certificate_pem or sha256_hex");
+                absl::StatusCode::kInvalidArgument,
+                "target: set certificate_pem, sha256_hex, tbs_sha256_hex, key_sha256_hex or "
+                "issuer_serial");
   ExpectRefused([&] { return RevokeSha("abc"); }, absl::StatusCode::kInvalidArgument,
                 "sha256_hex: \"abc\" is not a sha-256");
   v1::RevokeCertificateRequest bad_pem;
   bad_pem.set_certificate_pem("-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n");
   ExpectRefused([&] { return cp_->RevokeCertificate(kAlice, bad_pem); },
                 absl::StatusCode::kInvalidArgument, "certificate_pem: ");
+  v1::RevokeCertificateRequest tbs;
+  tbs.set_tbs_sha256_hex("12");
+  ExpectRefused([&] { return Revoke(tbs); }, absl::StatusCode::kInvalidArgument,
+                "tbs_sha256_hex: \"12\" is not a sha-256");
+  v1::RevokeCertificateRequest key;
+  key.set_key_sha256_hex("zz");
+  ExpectRefused([&] { return Revoke(key); }, absl::StatusCode::kInvalidArgument,
+                "key_sha256_hex: \"zz\"");
+  v1::RevokeCertificateRequest serial;
+  serial.mutable_issuer_serial()->set_issuer_spki_sha256_hex(std::string(64, 'a'));
+  serial.mutable_issuer_serial()->set_serial_hex("xy");
+  ExpectRefused([&] { return Revoke(serial); }, absl::StatusCode::kInvalidArgument,
+                "issuer_serial.serial_hex: ");
+  serial.mutable_issuer_serial()->set_issuer_spki_sha256_hex("a");
+  ExpectRefused([&] { return Revoke(serial); }, absl::StatusCode::kInvalidArgument,
+                "issuer_serial.issuer_spki_sha256_hex: ");
+  tbs.set_tbs_sha256_hex(std::string(64, 'a'));
+  tbs.set_revoke_key(true);
+  ExpectRefused([&] { return Revoke(tbs); }, absl::StatusCode::kInvalidArgument,
+                "revoke_key: only with a certificate target");
+  v1::RevokeCertificateRequest pem_der_only;
+  pem_der_only.set_certificate_pem(Pki().hr_signing.certificate.ToPem());
+  pem_der_only.set_der_only(true);
+  ExpectRefused([&] { return Revoke(pem_der_only); }, absl::StatusCode::kInvalidArgument,
+                "der_only: only with sha256_hex");
   const std::string sha = std::string(64, 'a');
-  ASSERT_THAT(RevokeSha(sha), IsOk());
-  ExpectRefused([&] { return RevokeSha(sha); }, absl::StatusCode::kAlreadyExists,
-                absl::StrCat("revocation ", sha, " already exists"));
-  v1::UnrevokeCertificateRequest unrevoke;
-  unrevoke.set_sha256_hex(std::string(64, 'b'));
-  ExpectRefused([&] { return cp_->UnrevokeCertificate(kAlice, unrevoke); },
-                absl::StatusCode::kNotFound, "does not exist");
-  unrevoke.set_sha256_hex("xyz");
-  ExpectRefused([&] { return cp_->UnrevokeCertificate(kAlice, unrevoke); },
-                absl::StatusCode::kInvalidArgument, "sha256_hex: \"xyz\"");
+  ASSERT_THAT(RevokeSha(sha, false, /*der_only=*/true), IsOk());
+  ExpectRefused([&] { return RevokeSha(sha, false, /*der_only=*/true); },
+                absl::StatusCode::kAlreadyExists, absl::StrCat("revocation ", sha));
+  ExpectRefused([&] { return Unrevoke(std::string(64, 'b')); }, absl::StatusCode::kNotFound,
+                "does not exist");
+  ExpectRefused([&] { return Unrevoke("xyz"); }, absl::StatusCode::kInvalidArgument,
+                "sha256_hex: \"xyz\"");
+  ExpectRefused([&] { return Unrevoke("certificate:xyz"); }, absl::StatusCode::kInvalidArgument,
+                "is not a revocation key");
+  ExpectRefused([&] { return Unrevoke(absl::StrCat("key:", std::string(64, 'c'))); },
+                absl::StatusCode::kNotFound,
+                absl::StrCat("revocation key:", std::string(64, 'c'), " does not exist"));
 }
 
-TEST_F(ControlPlaneTest, RevocationByPemRecordsTheSubjectAndHexIsNormalized) {
+TEST_F(ControlPlaneTest, RevocationByPemRevokesTheSignedBodyAndRecordsSubjectAndHash) {
   v1::RevokeCertificateRequest by_pem;
   by_pem.set_certificate_pem(Pki().hr_signing.certificate.ToPem());
   by_pem.set_reason("retired");
   ASSERT_THAT(cp_->RevokeCertificate(kAlice, by_pem), IsOk());
   v1::TrustSnapshot snap = cp_->GetSnapshot();
   ASSERT_EQ(snap.revocations_size(), 1);
-  EXPECT_EQ(snap.revocations(0).sha256_hex(), Pki().hr_signing.certificate.Sha256Hex());
-  EXPECT_EQ(snap.revocations(0).subject(), Pki().hr_signing.certificate.Subject());
-  EXPECT_EQ(snap.revocations(0).reason(), "retired");
-  EXPECT_EQ(FromProtoTime(snap.revocations(0).revoked_at()), now_);
+  const v1::Revocation& r = snap.revocations(0);
+  EXPECT_EQ(r.kind(), v1::REVOCATION_CERTIFICATE);
+  EXPECT_EQ(r.tbs_sha256_hex(), Pki().hr_signing.certificate.TbsSha256Hex());
+  EXPECT_EQ(r.sha256_hex(), Pki().hr_signing.certificate.Sha256Hex());
+  EXPECT_EQ(r.subject(), Pki().hr_signing.certificate.Subject());
+  EXPECT_EQ(r.reason(), "retired");
+  EXPECT_EQ(FromProtoTime(r.revoked_at()), now_);
   EXPECT_THAT(Audit().back().after(), HasSubstr("subject="));
+  EXPECT_EQ(Audit().back().object(),
+            absl::StrCat("certificate:", Pki().hr_signing.certificate.TbsSha256Hex()));
 
-  // openssl's form: upper case, ':' separated.
-  const std::string sha = Pki().ec_signing.certificate.Sha256Hex();
-  std::vector<std::string> pairs;
-  for (size_t i = 0; i < sha.size(); i += 2)
-    pairs.push_back(absl::AsciiStrToUpper(sha.substr(i, 2)));
-  ASSERT_THAT(RevokeSha(absl::StrJoin(pairs, ":")), IsOk());
-  EXPECT_TRUE(holder_.Get()->revocation_index().Contains(sha));
+  // With revoke_key: the key, every certificate carrying it.
+  by_pem.set_revoke_key(true);
+  ASSERT_THAT(cp_->RevokeCertificate(kAlice, by_pem), IsOk());
+  std::map<std::string, v1::RevocationListing> listed = Listed();
+  const std::string key = absl::StrCat("key:", Pki().hr_signing.certificate.SpkiSha256Hex());
+  ASSERT_TRUE(listed.count(key));
+  EXPECT_EQ(listed[key].revocation().kind(), v1::REVOCATION_KEY);
+  EXPECT_EQ(listed[key].revocation().sha256_hex(), Pki().hr_signing.certificate.Sha256Hex());
+  EXPECT_FALSE(listed[key].weak());
+  // The same body again.
+  by_pem.set_revoke_key(false);
+  ExpectRefused([&] { return cp_->RevokeCertificate(kAlice, by_pem); },
+                absl::StatusCode::kAlreadyExists,
+                absl::StrCat("certificate:", Pki().hr_signing.certificate.TbsSha256Hex()));
+}
+
+TEST_F(ControlPlaneTest, BodyKeyAndIssuerSerialTargetsAreStoredInCanonicalForm) {
+  const pki::Certificate& cert = Pki().ec_signing.certificate;
+  auto openssl_form = [](const std::string& hex) {
+    std::vector<std::string> pairs;
+    for (size_t i = 0; i < hex.size(); i += 2) {
+      pairs.push_back(absl::AsciiStrToUpper(hex.substr(i, 2)));
+    }
+    return absl::StrJoin(pairs, ":");
+  };
+  v1::RevokeCertificateRequest tbs;
+  tbs.set_tbs_sha256_hex(openssl_form(cert.TbsSha256Hex()));
+  ASSERT_THAT(Revoke(tbs), IsOk());
+  v1::RevokeCertificateRequest key;
+  key.set_key_sha256_hex(openssl_form(cert.SpkiSha256Hex()));
+  ASSERT_THAT(Revoke(key), IsOk());
+  v1::RevokeCertificateRequest serial;
+  serial.mutable_issuer_serial()->set_issuer_spki_sha256_hex(
+      openssl_form(Pki().contoso.intermediate().certificate.SpkiSha256Hex()));
+  serial.mutable_issuer_serial()->set_serial_hex("00:0A:BC");
+  ASSERT_THAT(Revoke(serial), IsOk());
+
+  std::map<std::string, v1::RevocationListing> listed = Listed();
+  const std::string serial_key = absl::StrCat(
+      "serial:", Pki().contoso.intermediate().certificate.SpkiSha256Hex(), ":abc");
+  ASSERT_EQ(listed.size(), 3u);
+  ASSERT_TRUE(listed.count("certificate:" + cert.TbsSha256Hex()));
+  ASSERT_TRUE(listed.count("key:" + cert.SpkiSha256Hex()));
+  ASSERT_TRUE(listed.count(serial_key));
+  EXPECT_EQ(listed[serial_key].revocation().kind(), v1::REVOCATION_ISSUER_SERIAL);
+  EXPECT_EQ(listed[serial_key].revocation().serial_hex(), "abc");
+  for (const auto& [k, l] : listed) {
+    EXPECT_FALSE(l.weak()) << k;
+    EXPECT_EQ(l.revocation().sha256_hex(), "") << k;
+  }
+  EXPECT_EQ(cp_->GetPropagationStatus().der_only_revocations(), 0u);
+  // Each is withdrawn by its key as listed.
+  ASSERT_THAT(Unrevoke(serial_key), IsOk());
+  ASSERT_THAT(Unrevoke("KEY:" + absl::AsciiStrToUpper(cert.SpkiSha256Hex())), IsOk());
+  EXPECT_EQ(Listed().size(), 1u);
+}
+
+TEST_F(ControlPlaneTest, ADerHashANodeReportedResolvesToTheCertificate) {
+  const pki::IssuedCertificate edge =
+      Pki().fabrikam.IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  Report({edge.certificate, Pki().fabrikam.intermediate().certificate});
+  absl::StatusOr<v1::MutationResponse> r = RevokeSha(edge.certificate.Sha256Hex());
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->warnings(), SizeIs(0));
+  std::map<std::string, v1::RevocationListing> listed = Listed();
+  const std::string key = "certificate:" + edge.certificate.TbsSha256Hex();
+  ASSERT_TRUE(listed.count(key));
+  const v1::Revocation& revocation = listed[key].revocation();
+  EXPECT_EQ(revocation.kind(), v1::REVOCATION_CERTIFICATE);
+  EXPECT_EQ(revocation.sha256_hex(), edge.certificate.Sha256Hex());
+  EXPECT_EQ(revocation.subject(), edge.certificate.Subject());
+  EXPECT_FALSE(listed[key].weak());
+  // What is stored refuses the certificate re-encoded (another DER hash).
+  absl::StatusOr<std::string> twin_der = testing::ReencodeEcdsaSignature(edge.certificate.der());
+  ASSERT_THAT(twin_der, IsOk());
+  absl::StatusOr<pki::Certificate> twin = pki::Certificate::FromDer(*twin_der);
+  ASSERT_THAT(twin, IsOk());
+  ASSERT_NE(twin->Sha256Hex(), edge.certificate.Sha256Hex());
+  std::optional<pki::RevokedCertificate> refused =
+      holder_.Get()->revocation_index().FirstRevoked(std::vector<pki::Certificate>{*twin});
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->key, key);
+
+  // The same DER hash with revoke_key: the key.
+  v1::RevokeCertificateRequest by_key;
+  by_key.set_sha256_hex(edge.certificate.Sha256Hex());
+  by_key.set_revoke_key(true);
+  ASSERT_THAT(Revoke(by_key), IsOk());
+  EXPECT_TRUE(Listed().count("key:" + edge.certificate.SpkiSha256Hex()));
+  // Again by DER hash: the same key, already revoked.
+  ExpectRefused([&] { return RevokeSha(edge.certificate.Sha256Hex()); },
+                absl::StatusCode::kAlreadyExists, key);
+}
+
+TEST_F(ControlPlaneTest, AnUnresolvableDerHashIsRefusedWithoutDerOnlyAndStoredWeakWithIt) {
+  const pki::IssuedCertificate edge =
+      Pki().fabrikam.IssueNode("edge", "edge9", "edge9.fabrikam.test");
+  const std::string sha = edge.certificate.Sha256Hex();
+  ExpectRefused([&] { return RevokeSha(sha); }, absl::StatusCode::kFailedPrecondition,
+                absl::StrCat("sha256_hex: certificate ", sha,
+                             " is not known to the control plane: no node reported it"));
+  ExpectRefused([&] { return RevokeSha(sha); }, absl::StatusCode::kFailedPrecondition,
+                "revoke the certificate file (--certificate) or pass der_only");
+
+  absl::StatusOr<v1::MutationResponse> r = RevokeSha(sha, false, /*der_only=*/true);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT(r->warnings(), SizeIs(1));
+  EXPECT_THAT(r->warnings(0),
+              HasSubstr(absl::StrCat("revocation ", sha,
+                                     " is der-only: a re-encoded copy of the certificate is not "
+                                     "refused")));
+  std::map<std::string, v1::RevocationListing> listed = Listed();
+  ASSERT_TRUE(listed.count(sha));
+  EXPECT_TRUE(listed[sha].weak());
+  EXPECT_EQ(listed[sha].revocation().kind(), v1::REVOCATION_DER_ONLY);
+  EXPECT_EQ(cp_->GetPropagationStatus().der_only_revocations(), 1u);
+}
+
+TEST_F(ControlPlaneTest, ALegacyDerOnlyRevocationIsUpgradedOnceANodeReportsTheCertificate) {
+  const pki::IssuedCertificate edge =
+      Pki().fabrikam.IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  const std::string sha = edge.certificate.Sha256Hex();
+  // A revocation as stored before revocation kinds existed: a DER hash, a
+  // reason and a time.
+  cp_.reset();
+  {
+    SqliteStore::Options options;
+    options.path = dir_.path() + "/control.db";
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(options);
+    ASSERT_THAT(store, IsOk());
+    Mutation legacy;
+    legacy.expected_revision = 1;
+    legacy.trust_domain = kDomain;
+    legacy.realm = kRealm;
+    legacy.time = now_;
+    v1::Revocation* r = legacy.changes.emplace_back().mutable_put_revocation();
+    r->set_sha256_hex(sha);
+    r->set_reason("stolen laptop");
+    *r->mutable_revoked_at() = ToProtoTime(now_ - absl::Hours(24));
+    ASSERT_THAT((*store)->Commit(legacy), IsOk());
+  }
+  cp_ = Make();
+  ASSERT_NE(cp_, nullptr);
+  ASSERT_EQ(cp_->revision(), 2u);
+  EXPECT_EQ(cp_->GetPropagationStatus().der_only_revocations(), 1u);
+
+  // A node reports having accepted the certificate.
+  Report({edge.certificate});
+  const std::string key = "certificate:" + edge.certificate.TbsSha256Hex();
+  ASSERT_TRUE(Eventually([&] { return Listed().count(key) == 1; }));
+  EXPECT_EQ(cp_->revision(), 3u);
+  std::map<std::string, v1::RevocationListing> listed = Listed();
+  ASSERT_EQ(listed.size(), 1u);
+  const v1::Revocation& upgraded = listed[key].revocation();
+  EXPECT_EQ(upgraded.kind(), v1::REVOCATION_CERTIFICATE);
+  EXPECT_EQ(upgraded.sha256_hex(), sha);
+  EXPECT_EQ(upgraded.reason(), "stolen laptop");
+  EXPECT_EQ(FromProtoTime(upgraded.revoked_at()), now_ - absl::Hours(24));
+  EXPECT_EQ(upgraded.subject(), edge.certificate.Subject());
+  EXPECT_FALSE(listed[key].weak());
+  EXPECT_EQ(cp_->GetPropagationStatus().der_only_revocations(), 0u);
+  EXPECT_EQ(cp_->revocations_upgraded(), 1u);
+  // One mutation, audited under the upgrade's actor.
+  std::vector<v1::AuditRecord> audit = Audit();
+  ASSERT_GE(audit.size(), 2u);
+  for (size_t i = audit.size() - 2; i < audit.size(); ++i) {
+    EXPECT_EQ(audit[i].revision(), 3u);
+    EXPECT_EQ(audit[i].actor(), kRevocationUpgradeActor);
+  }
+  EXPECT_EQ(audit[audit.size() - 2].operation(), "revocation.remove");
+  EXPECT_EQ(audit[audit.size() - 2].object(), sha);
+  EXPECT_EQ(audit.back().operation(), "revocation.add");
+  EXPECT_EQ(audit.back().object(), key);
+  // Reported again: nothing more to do.
+  Report({edge.certificate});
+  EXPECT_EQ(cp_->revision(), 3u);
+}
+
+TEST_F(ControlPlaneTest, ADerOnlyRevocationStoredWithAWarningIsUpgradedWhenReported) {
+  const pki::IssuedCertificate edge =
+      Pki().fabrikam.IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  ASSERT_THAT(RevokeSha(edge.certificate.Sha256Hex(), false, /*der_only=*/true), IsOk());
+  Report({edge.certificate, Pki().fabrikam.intermediate().certificate});
+  ASSERT_TRUE(Eventually(
+      [&] { return Listed().count("certificate:" + edge.certificate.TbsSha256Hex()) == 1; }));
+  EXPECT_EQ(Listed().size(), 1u);
+  EXPECT_EQ(Listed().begin()->second.revocation().reason(), "key compromise");
+}
+
+TEST_F(ControlPlaneTest, UnrevokeByDerHashRemovesEveryRevocationRequestedByIt) {
+  const pki::IssuedCertificate edge =
+      Pki().fabrikam.IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  Report({edge.certificate});
+  ASSERT_THAT(RevokeSha(edge.certificate.Sha256Hex()), IsOk());
+  v1::RevokeCertificateRequest by_key;
+  by_key.set_certificate_pem(edge.certificate.ToPem());
+  by_key.set_revoke_key(true);
+  ASSERT_THAT(Revoke(by_key), IsOk());
+  v1::RevokeCertificateRequest other;
+  other.set_key_sha256_hex(Pki().ec_signing.certificate.SpkiSha256Hex());
+  ASSERT_THAT(Revoke(other), IsOk());
+  ASSERT_EQ(Listed().size(), 3u);
+  const uint64_t before = cp_->revision();
+
+  absl::StatusOr<v1::MutationResponse> r = Unrevoke(edge.certificate.Sha256Hex());
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->revision(), before + 1);
+  std::map<std::string, v1::RevocationListing> listed = Listed();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_TRUE(listed.count("key:" + Pki().ec_signing.certificate.SpkiSha256Hex()));
+  std::vector<v1::AuditRecord> audit = Audit();
+  ASSERT_GE(audit.size(), 2u);
+  EXPECT_EQ(audit[audit.size() - 2].revision(), before + 1);
+  EXPECT_EQ(audit.back().revision(), before + 1);
+  EXPECT_EQ(audit.back().operation(), "revocation.remove");
+  ExpectRefused([&] { return Unrevoke(edge.certificate.Sha256Hex()); },
+                absl::StatusCode::kNotFound, "does not exist");
 }
 
 TEST_F(ControlPlaneTest, AStaleExpectedRevisionIsAbortedNamingBoth) {
@@ -492,16 +788,54 @@ TEST_F(ControlPlaneTest, AForcedRemovalOfTheRootOfConnectedNodesGoesThrough) {
 
 TEST_F(ControlPlaneTest, RevokingACertificateOfAConnectedNodesChainIsRefusedUnlessForced) {
   const pki::IssuedCertificate fe1 = Pki().contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
-  nodes_.Connect(NodeOf("fe1", fe1), 1);
-  const std::string intermediate = Pki().contoso.intermediate().certificate.Sha256Hex();
-  ExpectRefused([&] { return RevokeSha(intermediate); }, absl::StatusCode::kFailedPrecondition,
-                absl::StrCat("certificate ", intermediate,
-                             " is in the identity chain of connected nodes "
-                             "spiffe://contoso.test/frontend/fe1"));
+  ConnectNode(NodeOf("fe1", fe1));
+  const pki::Certificate& intermediate = Pki().contoso.intermediate().certificate;
+  ExpectRefused([&] { return RevokeSha(intermediate.Sha256Hex()); },
+                absl::StatusCode::kFailedPrecondition,
+                absl::StrCat("revocation certificate:", intermediate.TbsSha256Hex(),
+                             " matches certificate ", intermediate.Sha256Hex(),
+                             " (\"", intermediate.Subject(),
+                             "\") in the identity chain of connected nodes "
+                             "spiffe://contoso.test/frontend/fe1; re-issue their certificates "
+                             "first or force the revocation"));
   ExpectRefused([&] { return RevokeSha(fe1.certificate.Sha256Hex()); },
                 absl::StatusCode::kFailedPrecondition, "spiffe://contoso.test/frontend/fe1");
   ASSERT_THAT(RevokeSha(fe1.certificate.Sha256Hex(), /*force=*/true), IsOk());
-  EXPECT_TRUE(holder_.Get()->revocation_index().Contains(fe1.certificate.Sha256Hex()));
+  EXPECT_TRUE(Listed().count("certificate:" + fe1.certificate.TbsSha256Hex()));
+}
+
+TEST_F(ControlPlaneTest, SafeRotationChecksKeyAndIssuerSerialRevocationsToo) {
+  const pki::IssuedCertificate fe1 = Pki().contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
+  const pki::IssuedCertificate fe2 = Pki().contoso.IssueNode("frontend", "fe2", "fe2.contoso.test");
+  ConnectNode(NodeOf("fe1", fe1));
+  ConnectNode(NodeOf("fe2", fe2));
+  const pki::Certificate& intermediate = Pki().contoso.intermediate().certificate;
+  // fe1's key: fe1 only.
+  v1::RevokeCertificateRequest key;
+  key.set_key_sha256_hex(fe1.certificate.SpkiSha256Hex());
+  ExpectRefused([&] { return Revoke(key); }, absl::StatusCode::kFailedPrecondition,
+                "in the identity chain of connected nodes spiffe://contoso.test/frontend/fe1; ");
+  // The intermediate's key: both.
+  key.set_key_sha256_hex(intermediate.SpkiSha256Hex());
+  ExpectRefused([&] { return Revoke(key); }, absl::StatusCode::kFailedPrecondition,
+                "connected nodes spiffe://contoso.test/frontend/fe1, "
+                "spiffe://contoso.test/frontend/fe2; ");
+  // fe2 by issuer + serial.
+  v1::RevokeCertificateRequest serial;
+  serial.mutable_issuer_serial()->set_issuer_spki_sha256_hex(intermediate.SpkiSha256Hex());
+  serial.mutable_issuer_serial()->set_serial_hex(fe2.certificate.SerialHex());
+  ExpectRefused([&] { return Revoke(serial); }, absl::StatusCode::kFailedPrecondition,
+                "connected nodes spiffe://contoso.test/frontend/fe2; ");
+  // The root's signed body.
+  v1::RevokeCertificateRequest root;
+  root.set_tbs_sha256_hex(Pki().contoso.root().certificate.TbsSha256Hex());
+  ExpectRefused([&] { return Revoke(root); }, absl::StatusCode::kFailedPrecondition,
+                "spiffe://contoso.test/frontend/fe1, spiffe://contoso.test/frontend/fe2");
+  // Another serial of the same issuer refuses nobody.
+  serial.mutable_issuer_serial()->set_serial_hex("01");
+  ASSERT_THAT(Revoke(serial), IsOk());
+  key.set_force(true);
+  ASSERT_THAT(Revoke(key), IsOk());
 }
 
 TEST_F(ControlPlaneTest, PropagationWaitSucceedsWhenNodesApply) {

@@ -158,6 +158,8 @@ TEST_F(TfcontrolProcessTest, KillNineMidBurstLosesNoAcknowledgedMutation) {
         const std::string sha = pki::HexEncode(pki::Sha256(absl::StrCat("burst ", w, " ", i)));
         v1::RevokeCertificateRequest req;
         req.set_sha256_hex(sha);
+        // Hashes of no certificate: stored as der-only revocations.
+        req.set_der_only(true);
         req.set_reason("burst");
         v1::MutationResponse resp;
         grpc::Status s = admin->RevokeCertificate(Context(absl::Seconds(10)).get(), req, &resp);
@@ -218,6 +220,7 @@ TEST_F(TfcontrolProcessTest, KillNineMidBurstLosesNoAcknowledgedMutation) {
   // It carries on from there, and SIGTERM ends it cleanly.
   v1::RevokeCertificateRequest req;
   req.set_sha256_hex(std::string(64, 'e'));
+  req.set_der_only(true);
   v1::MutationResponse resp;
   ASSERT_TRUE(admin->RevokeCertificate(Context().get(), req, &resp).ok());
   EXPECT_EQ(resp.revision(), snap.revision() + 1);

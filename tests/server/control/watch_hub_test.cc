@@ -1,11 +1,13 @@
 // TrustDistribution.Watch and the admin API over real mutual-TLS gRPC
 // streams: fan-out to several watchers, resume by delta or snapshot, NACKs,
 // coalescing of a slow watcher, a 10,000-issuer snapshot in chunks,
-// propagation waits, keepalives, protocol errors and authorization.
+// propagation waits, keepalives, protocol errors and authorization, node
+// identities and peer certificate reports feeding the certificate index.
 #include "server/control/watch_hub.h"
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -433,6 +435,132 @@ TEST_F(WatchHubTest, ProtocolErrorsEndTheStreamWithInvalidArgument) {
   grpc::Status s = w->Close();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "watch: ack of revision 7 but revision 1 is in flight");
+}
+
+// A partner edge's certificate and its intermediate, as a node that
+// accepted the edge reports them.
+v1::WatchRequest PeerReport(const std::vector<std::string>& ders) {
+  v1::WatchRequest report;
+  for (const std::string& der : ders) report.mutable_peer_certificates()->add_certificates_der(der);
+  return report;
+}
+
+const testing::TestDomain& Fabrikam() {
+  static const testing::TestDomain* domain = new testing::TestDomain("fabrikam.test");
+  return *domain;
+}
+
+// Polls `done` (bounded).
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 500; ++i) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return done();
+}
+
+TEST_F(WatchHubTest, AnIdentityChainIsIndexedWhenItsStreamStarts) {
+  auto fe1 = Watch("frontend", "fe1");
+  ASSERT_TRUE(fe1->WaitApplied(1));
+  std::vector<std::string> chain;
+  const v1::GetPropagationStatusResponse status = Status();
+  for (const v1::NodeStatus& n : status.nodes()) {
+    if (n.spiffe_id() == "spiffe://contoso.test/frontend/fe1") {
+      chain.assign(n.chain_sha256().begin(), n.chain_sha256().end());
+    }
+  }
+  ASSERT_THAT(chain, SizeIs(3));
+  CertificateIndex& index = env_.server().control_plane().certificates();
+  std::optional<CertificateFacts> leaf = index.Find(chain[0]);
+  ASSERT_TRUE(leaf.has_value());
+  EXPECT_EQ(leaf->source, CertificateSource::kNodeIdentity);
+  EXPECT_EQ(leaf->issuer_spki_sha256_hex, Contoso().intermediate().certificate.SpkiSha256Hex());
+  EXPECT_EQ(index.Find(chain[1])->tbs_sha256_hex,
+            Contoso().intermediate().certificate.TbsSha256Hex());
+  // The anchor is the seed root, known from the trust state.
+  EXPECT_EQ(index.Find(chain[2])->source, CertificateSource::kRoot);
+}
+
+TEST_F(WatchHubTest, APeerCertificatesReportIsIndexedWithoutDisturbingAcks) {
+  TestWatcher::Options manual;
+  manual.auto_ack = false;
+  auto edge = Watch("edge", "edge1", manual);
+  // The report arrives while revision 1 awaits its ACK.
+  ASSERT_TRUE(edge->WaitReceived(1));
+  const pki::IssuedCertificate partner =
+      Fabrikam().IssueNode("edge", "edge1", "edge1.fabrikam.test");
+  ASSERT_TRUE(edge->Send(
+      PeerReport({partner.certificate.der(), Fabrikam().intermediate().certificate.der()})));
+  ASSERT_TRUE(edge->AckPending());
+  CertificateIndex& index = env_.server().control_plane().certificates();
+  ASSERT_TRUE(Eventually([&] { return index.Find(partner.certificate.Sha256Hex()).has_value(); }));
+  std::optional<CertificateFacts> facts = index.Find(partner.certificate.Sha256Hex());
+  EXPECT_EQ(facts->source, CertificateSource::kPeerReport);
+  EXPECT_EQ(facts->reporter, "spiffe://contoso.test/edge/edge1");
+  EXPECT_EQ(facts->tbs_sha256_hex, partner.certificate.TbsSha256Hex());
+  EXPECT_EQ(facts->issuer_spki_sha256_hex, Fabrikam().intermediate().certificate.SpkiSha256Hex());
+
+  // The next update and its ACK go through as before.
+  const uint64_t revision = AddRoot("partner-a");
+  ASSERT_TRUE(edge->WaitReceived(2));
+  ASSERT_TRUE(edge->AckPending());
+  AwaitStatus([&](const auto& st) {
+    return Applied(st, "spiffe://contoso.test/edge/edge1", revision);
+  });
+  EXPECT_TRUE(Applied(Status(), "spiffe://contoso.test/edge/edge1", revision));
+
+  // The partner's DER hash now resolves to its signed body.
+  v1::RevokeCertificateRequest req;
+  req.set_sha256_hex(partner.certificate.Sha256Hex());
+  v1::MutationResponse resp;
+  grpc::Status s = admin_->RevokeCertificate(Context().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::ListRevocationsResponse listed;
+  ASSERT_TRUE(admin_->ListRevocations(Context().get(), {}, &listed).ok());
+  ASSERT_THAT(listed.revocations(), SizeIs(1));
+  EXPECT_EQ(listed.revocations(0).key(),
+            absl::StrCat("certificate:", partner.certificate.TbsSha256Hex()));
+  EXPECT_FALSE(listed.revocations(0).weak());
+}
+
+TEST_F(WatchHubTest, OversizedAndMalformedReportsAreBoundedAndTheStreamStays) {
+  auto edge = Watch("edge", "edge1");
+  ASSERT_TRUE(edge->WaitApplied(1));
+  const pki::IssuedCertificate partner =
+      Fabrikam().IssueNode("edge", "edge2", "edge2.fabrikam.test");
+  std::vector<std::string> ders = {partner.certificate.der(), "", "\x30\x82\xff\xff",
+                                   partner.certificate.der().substr(0, 200),
+                                   std::string(70 * 1024, '\x30')};
+  while (ders.size() < 300) ders.push_back("not a certificate");
+  CertificateIndex& index = env_.server().control_plane().certificates();
+  const CertificateIndex::Counters before = index.counters();
+  ASSERT_TRUE(edge->Send(PeerReport(ders)));
+  ASSERT_TRUE(Eventually([&] { return index.counters().reported_dropped > before.reported_dropped; }));
+  const CertificateIndex::Counters after = index.counters();
+  // 256 looked at: one certificate, 255 malformed; 44 dropped unread.
+  EXPECT_EQ(after.reported_added - before.reported_added, 1u);
+  EXPECT_EQ(after.reported_malformed - before.reported_malformed, 255u);
+  EXPECT_EQ(after.reported_dropped - before.reported_dropped, 44u);
+  EXPECT_TRUE(index.Find(partner.certificate.Sha256Hex()).has_value());
+  // The stream carries on.
+  const uint64_t revision = AddRoot("partner-b");
+  EXPECT_TRUE(edge->WaitApplied(revision));
+}
+
+TEST_F(WatchHubTest, AReportBeforeSubscribingEndsTheStream) {
+  auto stub = v1::TrustDistribution::NewStub(env_.Channel("edge", "raw"));
+  auto ctx = Context();
+  auto stream = stub->Watch(ctx.get());
+  ASSERT_TRUE(stream->Write(PeerReport({Fabrikam().intermediate().certificate.der()})));
+  v1::WatchResponse resp;
+  while (stream->Read(&resp)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "watch: the first message must be subscribe");
+  EXPECT_FALSE(env_.server().control_plane().certificates().Find(
+      Fabrikam().intermediate().certificate.Sha256Hex()).has_value());
 }
 
 ServerOptions FastTimers() {

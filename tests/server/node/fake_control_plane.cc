@@ -93,6 +93,8 @@ class FakeControlPlane::Stream final
       subscribed_ = true;
       EXPECT_TRUE(request_.has_subscribe()) << "first message is not a subscribe";
       owner_->OnSubscribe(this, request_.subscribe());
+    } else if (request_.has_peer_certificates()) {
+      owner_->OnReport(request_.peer_certificates());
     } else {
       EXPECT_TRUE(request_.has_ack() || request_.has_nack())
           << "unexpected message " << request_.ShortDebugString();
@@ -250,6 +252,30 @@ void FakeControlPlane::OnSubscribe(Stream* stream, const v1::Subscribe& subscrib
 void FakeControlPlane::OnReply(const v1::WatchRequest& reply) {
   absl::MutexLock lock(&mu_);
   replies_.push_back(reply);
+}
+
+void FakeControlPlane::OnReport(const v1::PeerCertificates& report) {
+  absl::MutexLock lock(&mu_);
+  ++reports_;
+  max_report_size_ = std::max(max_report_size_, static_cast<size_t>(report.certificates_der_size()));
+  for (const std::string& der : report.certificates_der()) reported_.push_back(der);
+}
+
+std::vector<std::string> FakeControlPlane::WaitForReported(size_t n, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto arrived = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return reported_.size() >= n; };
+  mu_.AwaitWithTimeout(absl::Condition(&arrived), timeout);
+  return reported_;
+}
+
+int FakeControlPlane::reports() const {
+  absl::MutexLock lock(&mu_);
+  return reports_;
+}
+
+size_t FakeControlPlane::max_report_size() const {
+  absl::MutexLock lock(&mu_);
+  return max_report_size_;
 }
 
 void FakeControlPlane::OnStreamEnding(Stream* stream) {

@@ -1,7 +1,7 @@
 // A scripted control plane for trust agent tests: a real gRPC server with
 // mutual TLS (tls::ListenerSecurity, internal listener) serving
-// TrustDistribution.Watch. Each stream records the agent's Subscribe and
-// every ACK/NACK; the test decides what the stream sends and when it ends.
+// TrustDistribution.Watch. Each stream records the agent's Subscribe,
+// every ACK/NACK and the peer certificates it reports; the test decides what the stream sends and when it ends.
 // It is a protocol peer for unit tests, not a control plane: it keeps no
 // state and checks nothing beyond the transport.
 //
@@ -67,6 +67,12 @@ class FakeControlPlane {
   std::optional<v1::Subscribe> WaitForSubscribe(int n, absl::Duration timeout = kWait);
   // The next ACK or NACK not returned before, waiting up to `timeout`.
   std::optional<v1::WatchRequest> NextReply(absl::Duration timeout = kWait);
+  // The DER certificates of every PeerCertificates message so far, in
+  // order, once at least `n` arrived or `timeout` passed.
+  std::vector<std::string> WaitForReported(size_t n, absl::Duration timeout = kWait);
+  // PeerCertificates messages so far, and the most certificates in one.
+  int reports() const;
+  size_t max_report_size() const;
   // Streams that subscribed so far.
   int subscribes() const;
   // Streams currently open.
@@ -78,6 +84,7 @@ class FakeControlPlane {
 
   void OnSubscribe(Stream* stream, const v1::Subscribe& subscribe);
   void OnReply(const v1::WatchRequest& reply);
+  void OnReport(const v1::PeerCertificates& report);
   void OnStreamEnding(Stream* stream);
 
   std::shared_ptr<tls::ListenerSecurity> security_;
@@ -94,6 +101,9 @@ class FakeControlPlane {
   std::vector<v1::Subscribe> subscribes_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::WatchRequest> replies_ ABSL_GUARDED_BY(mu_);
   size_t replies_returned_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> reported_ ABSL_GUARDED_BY(mu_);
+  int reports_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t max_report_size_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace trustfabric::testing

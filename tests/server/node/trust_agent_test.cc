@@ -261,6 +261,49 @@ TEST_F(TrustAgentTest, FirstSnapshotInChunksIsAppliedPersistedAndAckedAfterBoots
   EXPECT_THAT(node->agent->ServingStatus(), IsOk());
 }
 
+TEST_F(TrustAgentTest, AcceptedPeerChainsAreReportedOnceEachOnTheWatchStream) {
+  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<Node> node = MakeNode(Config({cp->address()}));
+  ASSERT_NE(node->agent, nullptr);
+  node::TrustAgent* agent = node->agent.get();
+  node->source->set_accepted_chain_observer(
+      [agent](const std::vector<pki::Certificate>& chain) { agent->ReportAcceptedChain(chain); });
+  ASSERT_THAT(agent->Start(), IsOk());
+  ASSERT_TRUE(cp->WaitForSubscribe(1).has_value());
+  cp->SendSnapshot(State(2), 1);
+  ExpectAck(*cp, 2);
+
+  // The control plane's own chain, as the agent verified it (leaf,
+  // intermediate, anchor), once although it was verified again after the
+  // snapshot.
+  std::vector<std::string> reported = cp->WaitForReported(3);
+  ASSERT_EQ(reported.size(), 3u);
+  EXPECT_EQ(reported[0], cp_files_->issued.certificate.der());
+  EXPECT_EQ(reported[1], contoso_->intermediate().certificate.der());
+  EXPECT_EQ(reported[2], contoso_->root().certificate.der());
+
+  // Peers accepted elsewhere in the node: at most 256 per message, each
+  // certificate once.
+  std::vector<pki::Certificate> partners = {fabrikam_->intermediate().certificate};
+  for (int i = 0; i < 300; ++i) {
+    partners.push_back(
+        fabrikam_->IssueNode("edge", absl::StrCat("e", i), "e.fabrikam.test").certificate);
+  }
+  agent->ReportAcceptedChain(partners);
+  agent->ReportAcceptedChain({partners[0], partners[1]});
+  reported = cp->WaitForReported(3 + partners.size());
+  ASSERT_EQ(reported.size(), 3 + partners.size());
+  for (size_t i = 0; i < partners.size(); ++i) EXPECT_EQ(reported[3 + i], partners[i].der());
+  EXPECT_LE(cp->max_report_size(), 256u);
+  EXPECT_GE(cp->reports(), 3);
+
+  // ACKs go on as before.
+  cp->Send(DeltaMessage(RevocationDelta(2, 3)));
+  ExpectAck(*cp, 3);
+  EXPECT_EQ(cp->WaitForReported(0).size(), 3 + partners.size());
+  EXPECT_EQ(agent->status().peer_certificates_reported, 3 + partners.size());
+}
+
 TEST_F(TrustAgentTest, DeltaIsAppliedOnTheAppliedRevision) {
   std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
