@@ -1,5 +1,5 @@
 // Federation benchmark (issue: the working fabric), against a real local
-// two-domain cluster (DESIGN.md §8).
+// two-domain cluster (docs/design.md §8).
 //
 //  (a) Messages: alice@contoso.test sends through fe1.contoso -> edge1.contoso
 //      ==mTLS==> edge1.fabrikam -> (registrar lookup) -> fe1.fabrikam ->

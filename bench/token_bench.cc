@@ -2,7 +2,7 @@
 //
 // In one run, for an RS256 and an ES256 token of registered issuers:
 //  - uncached verification (TokenVerifier with its result cache off: the
-//    full DESIGN.md §7 pipeline — parsing, header and claim rules, key
+//    full docs/design.md §7 pipeline — parsing, header and claim rules, key
 //    selection, signature, certificate chain and revocation, audience and
 //    client id) vs raw OpenSSL EVP_DigestVerify of the same signing input
 //    with the same public key; goal >= 0.85x;

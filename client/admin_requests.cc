@@ -259,7 +259,7 @@ absl::StatusOr<v1::RevokeCertificateRequest> BuildRevoke(const RevokeFlags& f) {
                  "--key-sha256 HEX and --issuer-cert FILE --serial HEX");
   }
   if (f.revoke_key && f.certificate_file.empty() && f.sha256.empty()) {
-    return Usage("--key", "only with --certificate or --sha256");
+    return Usage("--revoke-key", "only with --certificate or --sha256");
   }
   if (f.der_only && f.sha256.empty()) return Usage("--der-only", "only with --sha256");
   v1::RevokeCertificateRequest req;

@@ -94,7 +94,7 @@ struct ClusterService {
   std::string federation_address;
 };
 
-// A token-signing application of a domain (DESIGN.md §7).
+// A token-signing application of a domain (docs/design.md §7).
 struct ClusterApp {
   std::string name;  // "app1", also the TokenIssuer name at the control plane
   std::string client_id;

@@ -1,9 +1,9 @@
 // ControlClient: a small client for the control plane's admin API
-// (service ControlPlane, DESIGN.md §6), over the project's mutual TLS.
+// (service ControlPlane, docs/design.md §6), over the project's mutual TLS.
 //
 // The admin presents its own certificate (role `admin` of the local domain)
 // and verifies the control plane against a bootstrap root bundle, as a node
-// does before its first snapshot (DESIGN.md §5). Every call carries a
+// does before its first snapshot (docs/design.md §5). Every call carries a
 // deadline; gRPC failures come back as absl::Status with the same code and
 // message; a control plane whose certificate we refuse comes back as
 // UNAUTHENTICATED naming the rule, one that refuses ours as UNAVAILABLE

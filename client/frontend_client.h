@@ -1,4 +1,4 @@
-// FrontEndClient: the user side of DESIGN.md §8 — sign in at a front-end,
+// FrontEndClient: the user side of docs/design.md §8 — sign in at a front-end,
 // send messages, receive them — over server-authenticated TLS with a bearer
 // access token.
 //

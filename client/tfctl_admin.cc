@@ -308,7 +308,7 @@ void AddRevocationCommands(CLI::App& app, const SettingsPtr& s) {
       if (a != b) a->excludes(b);
     }
   }
-  cmd->add_flag("--key", revoke->revoke_key,
+  cmd->add_flag("--revoke-key", revoke->revoke_key,
                 "with --certificate or --sha256: revoke the certificate's key (every "
                 "certificate carrying it, re-issued ones included)");
   cmd->add_flag("--der-only", revoke->der_only,

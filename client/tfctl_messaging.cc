@@ -1,4 +1,4 @@
-// `tfctl signin|send|receive`: a user of a front-end (DESIGN.md §8), over
+// `tfctl signin|send|receive`: a user of a front-end (docs/design.md §8), over
 // server-authenticated TLS with a bearer access token.
 //
 //   # in a local cluster (tfctl cluster up): the token is minted here, as

@@ -38,7 +38,7 @@ absl::string_view KeyAlgorithmName(KeyAlgorithm algorithm);
 // kOther / 0 for null.
 KeyAlgorithm KeyAlgorithmOf(const EVP_PKEY* pkey);
 int KeyBitsOf(const EVP_PKEY* pkey);
-// The one key-strength rule (DESIGN.md §3): RSA >= 2048 bits, EC P-256 or
+// The one key-strength rule (docs/design.md §3): RSA >= 2048 bits, EC P-256 or
 // P-384, Ed25519. INVALID_ARGUMENT naming the algorithm and size otherwise,
 // e.g. "rsa key of 1024 bits is below the minimum of 2048".
 absl::Status CheckKeyStrength(const EVP_PKEY* pkey);

@@ -1,6 +1,6 @@
 // Status propagation helpers shared by every module.
 //
-// Errors are absl::Status / absl::StatusOr<T> with the codes of DESIGN.md §9.
+// Errors are absl::Status / absl::StatusOr<T> with the codes of docs/design.md §9.
 // Messages are lower case, name the object or field, and never carry key
 // material.
 //

@@ -1,5 +1,5 @@
 // Decides whether a TLS peer is trusted right now, from its certificate
-// chain and the current trust snapshot (DESIGN.md §4, steps 1-3). gRPC-free:
+// chain and the current trust snapshot (docs/design.md §4, steps 1-3). gRPC-free:
 // the gRPC credentials in this folder call it at handshake and on every call.
 //
 //   tls::PeerVerifier verifier(tls::Listener::kFederation, source);

@@ -1,5 +1,5 @@
 // The static authorization policy: which peers may call which RPC method
-// (DESIGN.md §4 step 4). Unknown methods are denied.
+// (docs/design.md §4 step 4). Unknown methods are denied.
 //
 //   absl::Status s = tls::Authorize("/trustfabric.v1.Edge/Relay", peer, local_domain,
 //                                   tls::Listener::kFederation);

@@ -13,7 +13,7 @@
 //   absl::StatusOr<token::TokenIdentity> who = verifier->Verify(bearer, holder.Get());
 //   if (!who.ok()) log(who.status().message());  // "token: expired"
 //
-// Validation order (DESIGN.md §7), stopping at the first failure:
+// Validation order (docs/design.md §7), stopping at the first failure:
 //   1. size and characters, strict base64url, strict JSON (ParseCompactJws)
 //   2. header (ParseTokenHeader: typ, no jku/x5u/jwk/x5c/crit)
 //   3. issuer by registered name ("iss") and realm

@@ -1,5 +1,5 @@
 // Admission: the control plane's checks of one mutation against the current
-// snapshot (DESIGN.md §3), made before the change is stored.
+// snapshot (docs/design.md §3), made before the change is stored.
 //
 // Admission rules depend on history and the current state, which is why
 // nodes do not re-check them: a node only re-checks the structural rules.

@@ -1,7 +1,7 @@
 // TrustSnapshot: one validated, immutable revision of a domain's trust state
 // with the lookup structures every verifier needs.
 //
-// A snapshot is built once from its proto (all structural rules of DESIGN.md
+// A snapshot is built once from its proto (all structural rules of docs/design.md
 // §3 checked, every index and X509 store built), then shared read-only as
 // std::shared_ptr<const TrustSnapshot> by any number of threads. Holding the
 // pointer keeps that revision alive; nothing in it ever changes.

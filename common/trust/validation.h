@@ -1,4 +1,4 @@
-// Structural rules of the trust state (DESIGN.md §3), one object at a time.
+// Structural rules of the trust state (docs/design.md §3), one object at a time.
 //
 // These rules hold for every snapshot whatever its history: TrustSnapshot::
 // Create applies them to every object, and the control plane's admission

@@ -1,4 +1,4 @@
-// ControlPlane: the domain logic of the admin API (DESIGN.md §6), free of
+// ControlPlane: the domain logic of the admin API (docs/design.md §6), free of
 // gRPC.
 //
 // Owns the store and the update log; feeds the process's SnapshotHolder

@@ -1,5 +1,5 @@
 // WatchHub: TrustDistribution.Watch, the stream that carries every trust
-// change to every node of the domain (DESIGN.md §5).
+// change to every node of the domain (docs/design.md §5).
 //
 // Protocol (the node side is server/node's trust agent):
 //   node -> Subscribe{last_applied_revision}            first message

@@ -1,6 +1,6 @@
 // The last-known-good trust snapshot of a node, persisted so that a node
 // restarted without a reachable control plane serves from the state it last
-// applied (DESIGN.md §5).
+// applied (docs/design.md §5).
 //
 // The file lives in the trust agent's state directory and is replaced
 // atomically: written to a temporary file, fsync'ed, renamed over the old

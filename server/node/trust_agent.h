@@ -1,5 +1,5 @@
 // TrustAgent: keeps a node's trust state current from its domain's control
-// plane (DESIGN.md §5). Every node (edge, front-end, registrar) embeds one.
+// plane (docs/design.md §5). Every node (edge, front-end, registrar) embeds one.
 //
 // The agent holds a TrustDistribution.Watch stream to one of the configured
 // control-plane endpoints (tried in order, failing over to the next, with

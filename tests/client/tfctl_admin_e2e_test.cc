@@ -559,7 +559,7 @@ TEST_F(TfctlAdminE2ETest, RevokeAndUnrevoke) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["revocations"].size(), 0u);
 
   // A node's chain file means its leaf.
-  r = Tfctl({"revoke", "--certificate", File(kDomain, "fe1"), "--key"});
+  r = Tfctl({"revoke", "--certificate", File(kDomain, "fe1"), "--revoke-key"});
   ASSERT_EQ(r.status, 0) << r;
   parsed = Cert(File(kDomain, "fe1"));
   ASSERT_THAT(parsed, IsOk());

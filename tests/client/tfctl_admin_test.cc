@@ -448,7 +448,7 @@ TEST_F(RequestTest, RevokeKeyAndDerOnlyGoWithTheirTargets) {
   tbs.tbs_sha256 = kSha;
   tbs.revoke_key = true;
   EXPECT_THAT(BuildRevoke(tbs), StatusIs(absl::StatusCode::kInvalidArgument,
-                                         "--key: only with --certificate or --sha256"));
+                                         "--revoke-key: only with --certificate or --sha256"));
 }
 
 TEST(UnrevokeRequestTest, AKeyOrAHash) {
@@ -1001,7 +1001,7 @@ TEST_F(CommandLineServerTest, RevokeSendsTheTargetAndPrintsWarningsOnStderr) {
   EXPECT_TRUE(seen.der_only());
   EXPECT_FALSE(seen.revoke_key());
 
-  r = TfctlAt({"revoke", "--certificate", control_.root_file(), "--key"});
+  r = TfctlAt({"revoke", "--certificate", control_.root_file(), "--revoke-key"});
   EXPECT_EQ(r.status, 0) << r.err;
   seen = control_.Request<v1::RevokeCertificateRequest>("RevokeCertificate");
   EXPECT_FALSE(seen.certificate_pem().empty());

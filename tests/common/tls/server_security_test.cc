@@ -321,7 +321,7 @@ TEST_F(TransportTest, ServerStreamIsCancelledWhenPeerIsRevoked) {
   // The client learns why: the refusal's code and reason.
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("revoked: certificate"));
-  // DESIGN.md §4: streams of an untrusted peer end within a second.
+  // docs/design.md §4: streams of an untrusted peer end within a second.
   EXPECT_LT(took, absl::Seconds(1));
   tls::Rejection r = FindRejection("fe5.contoso.test");
   EXPECT_EQ(r.rule, "revoked");
