@@ -378,7 +378,9 @@ TEST_F(WatchHubTest, AForcedRevocationOfANodesCertificateCancelsItsStream) {
   // The transport cancels the revoked node's open stream; the other one
   // carries on and gets the revision.
   ASSERT_TRUE(fe1->WaitEnded());
-  EXPECT_EQ(fe1->Close().error_code(), grpc::StatusCode::CANCELLED);
+  grpc::Status ended = fe1->Close();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr("revoked: certificate"));
   ASSERT_TRUE(fe2->WaitApplied(resp.revision()));
   status = AwaitStatus([](const auto& st) {
     for (const v1::NodeStatus& n : st.nodes()) {
