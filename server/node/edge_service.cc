@@ -13,8 +13,7 @@ grpc::Status EdgeService::Relay(grpc::ServerContext* context, const v1::RelayReq
   const EdgeRelay::Direction direction = security == ctx_->federation.get()
                                              ? EdgeRelay::Direction::kInbound
                                              : EdgeRelay::Direction::kOutbound;
-  absl::StatusOr<v1::RelayResponse> relayed =
-      relay_.Relay(direction, **caller, request->message());
+  absl::StatusOr<v1::RelayResponse> relayed = relay_.Relay(direction, **caller, request->message());
   if (!relayed.ok()) return tls::ToGrpcStatus(relayed.status());
   *response = *std::move(relayed);
   return grpc::Status::OK;

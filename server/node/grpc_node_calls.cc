@@ -18,8 +18,7 @@ absl::StatusOr<Response> Answer(const grpc::Status& status, Response response) {
 }  // namespace
 
 std::shared_ptr<grpc::Channel> GrpcNodeCalls::ChannelTo(const NodeTarget& target) const {
-  return channels_->Get(
-      {target.address, target.server_name, target.trust_domain, {target.role}});
+  return channels_->Get({target.address, target.server_name, target.trust_domain, {target.role}});
 }
 
 absl::Status GrpcNodeCalls::Register(const NodeTarget& registrar,

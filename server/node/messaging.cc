@@ -62,8 +62,8 @@ absl::StatusOr<Messaging::Caller> Messaging::CallerOf(absl::string_view authoriz
 absl::StatusOr<Messaging::Caller> Messaging::Authenticate(absl::string_view method,
                                                           absl::string_view authorization) const {
   if (method != kSignIn && method != kSend && method != kReceive) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "policy: ", tls::EscapeUntrusted(method), " is not served on the client listener"));
+    return absl::PermissionDeniedError(absl::StrCat("policy: ", tls::EscapeUntrusted(method),
+                                                    " is not served on the client listener"));
   }
   return CallerOf(authorization);
 }

@@ -38,7 +38,8 @@ struct NodeTarget {
 class NodeCalls {
  public:
   virtual ~NodeCalls() = default;
-  virtual absl::Status Register(const NodeTarget& registrar, const v1::RegisterRequest& request) = 0;
+  virtual absl::Status Register(const NodeTarget& registrar,
+                                const v1::RegisterRequest& request) = 0;
   virtual absl::StatusOr<v1::LookupResponse> Lookup(const NodeTarget& registrar,
                                                     const v1::LookupRequest& request) = 0;
   virtual absl::StatusOr<v1::DeliverResponse> Deliver(const NodeTarget& frontend,

@@ -1,0 +1,331 @@
+// Messaging: the front-end's rules without gRPC. Callers come from tokens
+// of the token tests' PKI (token_test_env.h); calls to other nodes are
+// scripted.
+#include "server/node/messaging.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/token/token_test_env.h"
+#include "tests/server/node/scripted_node_calls.h"
+#include "tests/testing/status_matchers.h"
+
+namespace trustfabric::node {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using ::trustfabric::testing::IsOk;
+using ::trustfabric::testing::ScriptedNodeCalls;
+using ::trustfabric::testing::StatusIs;
+namespace tt = ::trustfabric::token::test;
+
+constexpr size_t kBurst = 2;
+
+class MessagingTest : public ::testing::Test {
+ protected:
+  MessagingTest() {
+    config_.set_trust_domain("contoso.test");
+    config_.set_dns_name(tt::kHost);
+    config_.mutable_registrar()->set_address("127.0.0.11:7443");
+    config_.mutable_registrar()->set_server_name("registrar1.contoso.test");
+    config_.mutable_edge()->set_address("127.0.0.13:7443");
+    config_.mutable_edge()->set_server_name("edge1.contoso.test");
+    EXPECT_THAT(holder_.Swap(tt::MustCreateSnapshot(tt::BaseSnapshot(tt::SharedTokenPki()))),
+                IsOk());
+    UnknownRecipientLimiter::Options probing;
+    probing.burst = kBurst;
+    probing.refill = absl::Hours(1);
+    probing.clock = [this] { return now_; };
+    messaging_ = std::make_unique<Messaging>(&config_, &holder_, tt::MakeVerifier(&now_), &calls_,
+                                             /*offline_queue_limit=*/2, probing);
+  }
+
+  std::string UserToken(const std::string& upn) const {
+    token::UserClaims user;
+    user.upn = upn;
+    absl::StatusOr<std::string> t = token::MintUserToken(
+        tt::AppOptions(now_), tt::Credentials(tt::SharedTokenPki().app), user, true);
+    EXPECT_THAT(t.status(), IsOk());
+    return t.value_or("");
+  }
+
+  static Messaging::Caller Alice() { return {"alice@contoso.test", {}}; }
+
+  // The registrar knows alice at fe2, which answers "queued"; the edge
+  // answers `relayed`.
+  void ScriptRoutes(absl::StatusOr<v1::RelayResponse> relayed) {
+    calls_.on_lookup = [](const NodeTarget&,
+                          const v1::LookupRequest& r) -> absl::StatusOr<v1::LookupResponse> {
+      if (r.user() != "alice@contoso.test" && r.user() != "dave@contoso.test") {
+        return absl::NotFoundError("user " + r.user() + " is not registered");
+      }
+      v1::LookupResponse found;
+      found.set_frontend("fe2.contoso.test");
+      found.set_frontend_address("127.0.0.22:7443");
+      return found;
+    };
+    calls_.on_deliver = [](const NodeTarget&, const v1::DeliverRequest&) {
+      v1::DeliverResponse r;
+      r.set_disposition("queued");
+      return absl::StatusOr<v1::DeliverResponse>(r);
+    };
+    calls_.on_relay = [relayed](const NodeTarget&, const v1::RelayRequest&) { return relayed; };
+  }
+
+  static absl::StatusOr<v1::RelayResponse> Relayed(const std::string& disposition) {
+    v1::RelayResponse r;
+    r.set_disposition(disposition);
+    return r;
+  }
+
+  absl::Time now_ = tt::TestNow();
+  v1::NodeConfig config_;
+  trust::SnapshotHolder holder_;
+  ScriptedNodeCalls calls_;
+  std::unique_ptr<Messaging> messaging_;
+};
+
+// --- Callers ----------------------------------------------------------------
+
+TEST_F(MessagingTest, TheClientListenerServesOnlySignInSendAndReceive) {
+  const std::string bearer = "Bearer " + UserToken("alice@contoso.test");
+  for (const std::string method :
+       {"/trustfabric.v1.FrontEnd/SignIn", "/trustfabric.v1.FrontEnd/Send",
+        "/trustfabric.v1.FrontEnd/Receive"}) {
+    absl::StatusOr<Messaging::Caller> caller = messaging_->Authenticate(method, bearer);
+    ASSERT_THAT(caller.status(), IsOk()) << method;
+    EXPECT_EQ(caller->user, "alice@contoso.test");
+  }
+  struct Case {
+    std::string method;
+    std::string named;  // as the refusal names it
+  } refused[] = {
+      {"/trustfabric.v1.FrontEnd/Deliver", "/trustfabric.v1.FrontEnd/Deliver"},
+      {"/trustfabric.v1.Registrar/Register", "/trustfabric.v1.Registrar/Register"},
+      {"/x\n/y", "/x\\x0a/y"},
+  };
+  for (const Case& c : refused) {
+    absl::Status s = messaging_->Authenticate(c.method, bearer).status();
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied, "")) << c.named;
+    EXPECT_EQ(s.message(), "policy: " + c.named + " is not served on the client listener");
+  }
+}
+
+TEST_F(MessagingTest, TheCallerIsTheUserOfABearerToken) {
+  const std::string token = UserToken("alice@contoso.test");
+  for (const std::string& authorization : {"Bearer " + token, "bearer  " + token + " "}) {
+    absl::StatusOr<Messaging::Caller> caller = messaging_->CallerOf(authorization);
+    ASSERT_THAT(caller.status(), IsOk());
+    EXPECT_EQ(caller->user, "alice@contoso.test");
+    EXPECT_EQ(caller->token.client_id, tt::kAppGuid);
+    EXPECT_EQ(caller->token.expires, now_ + absl::Hours(1));
+  }
+  struct Case {
+    std::string authorization;
+    std::string reason;
+  } unauthenticated[] = {
+      {"", "token: missing authorization: bearer token"},
+      {"Basic YWxpY2U6aHVudGVyMg", "token: authorization is not a bearer token"},
+      {"Bearer", "token: authorization is not a bearer token"},
+      {token, "token: authorization is not a bearer token"},
+      {"Bearer " + token + "x", "token: "},
+  };
+  for (const Case& c : unauthenticated) {
+    EXPECT_THAT(messaging_->CallerOf(c.authorization).status(),
+                StatusIs(absl::StatusCode::kUnauthenticated, c.reason))
+        << c.authorization.substr(0, 20);
+  }
+}
+
+TEST_F(MessagingTest, TheTokenMustNameAUserOfThisDomain) {
+  absl::StatusOr<std::string> app_only =
+      token::MintAppOnlyToken(tt::AppOptions(now_), tt::Credentials(tt::SharedTokenPki().app));
+  ASSERT_THAT(app_only.status(), IsOk());
+  absl::Status s = messaging_->CallerOf("Bearer " + *app_only).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied, ""));
+  EXPECT_EQ(s.message(), "token: an app-only token names no user; sign in with a user+app token");
+
+  s = messaging_->CallerOf("Bearer " + UserToken("bob@fabrikam.test")).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied, ""));
+  EXPECT_EQ(s.message(), "token: user bob@fabrikam.test is not a user of contoso.test");
+
+  s = messaging_->CallerOf("Bearer " + UserToken("alice")).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                          "token: user (upn or smtp claim): expected <name>@<trust-domain>"));
+}
+
+// --- SignIn -----------------------------------------------------------------
+
+TEST_F(MessagingTest, SignInRegistersTheUserHere) {
+  calls_.on_register = [](const NodeTarget&, const v1::RegisterRequest&) {
+    return absl::OkStatus();
+  };
+  ASSERT_THAT(messaging_->SignIn(Alice()), IsOk());
+  std::vector<ScriptedNodeCalls::Call> log = calls_.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].method, "Register");
+  EXPECT_EQ(log[0].user, "alice@contoso.test");
+  EXPECT_EQ(log[0].target.address, "127.0.0.11:7443");
+  EXPECT_EQ(log[0].target.server_name, "registrar1.contoso.test");
+  EXPECT_EQ(log[0].target.trust_domain, "contoso.test");
+  EXPECT_EQ(log[0].target.role, pki::Role::kRegistrar);
+}
+
+TEST_F(MessagingTest, SignInFailuresNameNoRegistrar) {
+  calls_.on_register = [](const NodeTarget&, const v1::RegisterRequest&) {
+    return absl::UnavailableError("failed to connect to all addresses; 127.0.0.11:7443");
+  };
+  absl::Status s = messaging_->SignIn(Alice());
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, ""));
+  EXPECT_EQ(s.message(), "sign-in is unavailable now; retry later");
+
+  calls_.on_register = [](const NodeTarget&, const v1::RegisterRequest&) {
+    return absl::ResourceExhaustedError("registrar is full (5 users)");
+  };
+  s = messaging_->SignIn(Alice());
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, ""));
+  EXPECT_EQ(s.message(), "sign-in is not possible now");
+
+  // No registrar configured: refused without a call.
+  config_.clear_registrar();
+  s = messaging_->SignIn(Alice());
+  EXPECT_EQ(s.message(), "sign-in is not possible now");
+  EXPECT_THAT(calls_.methods(), ElementsAre("Register", "Register"));
+}
+
+// --- Send -------------------------------------------------------------------
+
+TEST_F(MessagingTest, ALocalRecipientIsLookedUpAndDeliveredToItsFrontEnd) {
+  ScriptRoutes(Relayed("unused"));
+  absl::StatusOr<Messaging::Sent> sent =
+      messaging_->Send(Alice(), "dave@contoso.test", "hello", now_);
+  ASSERT_THAT(sent.status(), IsOk());
+  EXPECT_EQ(sent->disposition, "queued");
+  EXPECT_THAT(sent->message_id, MatchesRegex("[0-9a-f]{32}"));
+  std::vector<ScriptedNodeCalls::Call> log = calls_.log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].method, "Lookup");
+  EXPECT_EQ(log[0].user, "dave@contoso.test");
+  EXPECT_EQ(log[0].target.server_name, "registrar1.contoso.test");
+  EXPECT_EQ(log[1].method, "Deliver");
+  EXPECT_EQ(log[1].target.address, "127.0.0.22:7443");
+  EXPECT_EQ(log[1].target.server_name, "fe2.contoso.test");
+  EXPECT_EQ(log[1].target.role, pki::Role::kFrontend);
+  const v1::Message& m = log[1].message;
+  EXPECT_EQ(m.id(), sent->message_id);
+  EXPECT_EQ(m.from(), "alice@contoso.test");
+  EXPECT_EQ(m.to(), "dave@contoso.test");
+  EXPECT_EQ(m.body(), "hello");
+  EXPECT_EQ(m.sent_at().seconds(), absl::ToUnixSeconds(now_));
+}
+
+TEST_F(MessagingTest, ARecipientOfAnotherDomainGoesToThisDomainsEdge) {
+  ScriptRoutes(Relayed("delivered"));
+  absl::StatusOr<Messaging::Sent> sent =
+      messaging_->Send(Alice(), "bob@fabrikam.test", "hello", now_);
+  ASSERT_THAT(sent.status(), IsOk());
+  EXPECT_EQ(sent->disposition, "delivered");
+  std::vector<ScriptedNodeCalls::Call> log = calls_.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].method, "Relay");
+  EXPECT_EQ(log[0].target.address, "127.0.0.13:7443");
+  EXPECT_EQ(log[0].target.server_name, "edge1.contoso.test");
+  EXPECT_EQ(log[0].target.trust_domain, "contoso.test");
+  EXPECT_EQ(log[0].target.role, pki::Role::kEdge);
+  EXPECT_EQ(log[0].message.from(), "alice@contoso.test");
+  EXPECT_EQ(log[0].message.to(), "bob@fabrikam.test");
+}
+
+TEST_F(MessagingTest, AMalformedSendNamesTheClientsFields) {
+  absl::Status s = messaging_->Send(Alice(), "Bob", "hello", now_).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, ""));
+  EXPECT_EQ(s.message(), "to: expected <name>@<trust-domain> in lower case");
+  s = messaging_->Send(Alice(), "bob@fabrikam.test", "\xff", now_).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, ""));
+  EXPECT_EQ(s.message(), "body: not valid utf-8");
+  EXPECT_THAT(calls_.log(), IsEmpty());
+}
+
+TEST_F(MessagingTest, AFailedSendTellsTheClassAndTheRecipientOnly) {
+  ScriptRoutes(absl::UnavailableError(
+      "relay to fabrikam.test via edge1.fabrikam.test: connection refused (127.0.0.13:7443)"));
+  absl::StatusOr<Messaging::Sent> sent =
+      messaging_->Send(Alice(), "bob@fabrikam.test", "hello", now_);
+  EXPECT_THAT(sent.status(), StatusIs(absl::StatusCode::kUnavailable,
+                                      "to: fabrikam.test cannot be reached now; retry later "
+                                      "(message "));
+  EXPECT_THAT(std::string(sent.status().message()), Not(HasSubstr("edge1")));
+  EXPECT_THAT(std::string(sent.status().message()), Not(HasSubstr("127.0.0.13")));
+
+  sent = messaging_->Send(Alice(), "nobody@contoso.test", "hello", now_);
+  EXPECT_THAT(sent.status(), StatusIs(absl::StatusCode::kNotFound, ""));
+  EXPECT_EQ(sent.status().message(), "to: no such recipient nobody@contoso.test");
+}
+
+TEST_F(MessagingTest, UnknownRecipientsPastTheAllowanceStopEverySendOfTheCaller) {
+  ScriptRoutes(Relayed("queued"));
+  for (size_t i = 0; i < kBurst; ++i) {
+    EXPECT_THAT(messaging_->Send(Alice(), "guess@contoso.test", "hello", now_).status(),
+                StatusIs(absl::StatusCode::kNotFound, "to: no such recipient guess@contoso.test"));
+  }
+  const size_t calls_before = calls_.log().size();
+  // Known recipients too: the refusal tells nothing about the name.
+  for (const std::string to : {"dave@contoso.test", "bob@fabrikam.test", "guess@contoso.test"}) {
+    absl::Status s = messaging_->Send(Alice(), to, "hello", now_).status();
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kResourceExhausted, "")) << to;
+    EXPECT_EQ(s.message(), "too many unknown recipients; retry after 3600s");
+  }
+  EXPECT_EQ(calls_.log().size(), calls_before);
+  // Another caller is not affected; an hour later neither is alice.
+  EXPECT_THAT(
+      messaging_->Send({"dave@contoso.test", {}}, "alice@contoso.test", "hi", now_).status(),
+      IsOk());
+  now_ += absl::Hours(1);
+  EXPECT_THAT(messaging_->Send(Alice(), "dave@contoso.test", "hello", now_).status(), IsOk());
+}
+
+// --- Deliver ----------------------------------------------------------------
+
+TEST_F(MessagingTest, DeliverTakesMessagesForUsersOfThisDomainOnly) {
+  tls::PeerIdentity edge;
+  edge.spiffe_id = {"contoso.test", pki::Role::kEdge, "edge1"};
+  edge.dns_name = "edge1.contoso.test";
+  v1::Message m;
+  m.set_id("m-1");
+  m.set_from("bob@fabrikam.test");
+  m.set_to("alice@contoso.test");
+  m.set_body("hello");
+  absl::StatusOr<std::string> disposition = messaging_->Deliver(edge, m);
+  ASSERT_THAT(disposition.status(), IsOk());
+  EXPECT_EQ(*disposition, "queued");
+  EXPECT_EQ(messaging_->mailboxes().queued("alice@contoso.test"), 1u);
+
+  m.set_to("carol@northwind.test");
+  absl::Status s = messaging_->Deliver(edge, m).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, ""));
+  EXPECT_EQ(s.message(), "message.to: carol@northwind.test is not a user of contoso.test");
+  m.set_id("");
+  EXPECT_THAT(messaging_->Deliver(edge, m).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "message.id:"));
+
+  // The mailbox bound (2 here) holds.
+  m.set_id("m-2");
+  m.set_to("alice@contoso.test");
+  ASSERT_THAT(messaging_->Deliver(edge, m).status(), IsOk());
+  EXPECT_THAT(messaging_->Deliver(edge, m).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted, ""));
+  EXPECT_EQ(messaging_->mailboxes().queued("alice@contoso.test"), 2u);
+  EXPECT_THAT(calls_.log(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace trustfabric::node
