@@ -8,9 +8,16 @@
 namespace trustfabric::node {
 namespace {
 
-// The response, or the call's status.
-template <typename Response>
-absl::StatusOr<Response> Answer(const grpc::Status& status, Response response) {
+// One unary call through `method` of `stub` with the node call deadline:
+// the response, or the call's status.
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> Call(const std::unique_ptr<Stub>& stub,
+                              grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                           Response*),
+                              const Request& request) {
+  Response response;
+  auto call = NodeCallContext();
+  grpc::Status status = ((*stub).*method)(call.get(), request, &response);
   if (!status.ok()) return tls::FromGrpcStatus(status);
   return response;
 }
@@ -23,36 +30,23 @@ std::shared_ptr<grpc::Channel> GrpcNodeCalls::ChannelTo(const NodeTarget& target
 
 absl::Status GrpcNodeCalls::Register(const NodeTarget& registrar,
                                      const v1::RegisterRequest& request) {
-  v1::RegisterResponse ignored;
-  auto call = NodeCallContext();
-  return tls::FromGrpcStatus(
-      v1::Registrar::NewStub(ChannelTo(registrar))->Register(call.get(), request, &ignored));
+  return Call(v1::Registrar::NewStub(ChannelTo(registrar)), &v1::Registrar::Stub::Register, request)
+      .status();
 }
 
 absl::StatusOr<v1::LookupResponse> GrpcNodeCalls::Lookup(const NodeTarget& registrar,
                                                          const v1::LookupRequest& request) {
-  v1::LookupResponse response;
-  auto call = NodeCallContext();
-  grpc::Status status =
-      v1::Registrar::NewStub(ChannelTo(registrar))->Lookup(call.get(), request, &response);
-  return Answer(status, std::move(response));
+  return Call(v1::Registrar::NewStub(ChannelTo(registrar)), &v1::Registrar::Stub::Lookup, request);
 }
 
 absl::StatusOr<v1::DeliverResponse> GrpcNodeCalls::Deliver(const NodeTarget& frontend,
                                                            const v1::DeliverRequest& request) {
-  v1::DeliverResponse response;
-  auto call = NodeCallContext();
-  grpc::Status status =
-      v1::FrontEnd::NewStub(ChannelTo(frontend))->Deliver(call.get(), request, &response);
-  return Answer(status, std::move(response));
+  return Call(v1::FrontEnd::NewStub(ChannelTo(frontend)), &v1::FrontEnd::Stub::Deliver, request);
 }
 
 absl::StatusOr<v1::RelayResponse> GrpcNodeCalls::Relay(const NodeTarget& edge,
                                                        const v1::RelayRequest& request) {
-  v1::RelayResponse response;
-  auto call = NodeCallContext();
-  grpc::Status status = v1::Edge::NewStub(ChannelTo(edge))->Relay(call.get(), request, &response);
-  return Answer(status, std::move(response));
+  return Call(v1::Edge::NewStub(ChannelTo(edge)), &v1::Edge::Stub::Relay, request);
 }
 
 }  // namespace trustfabric::node

@@ -29,6 +29,11 @@ struct NodeTarget {
   std::string server_name;
   std::string trust_domain;
   pki::Role role = pki::Role::kEdge;
+
+  friend bool operator==(const NodeTarget& a, const NodeTarget& b) {
+    return a.address == b.address && a.server_name == b.server_name &&
+           a.trust_domain == b.trust_domain && a.role == b.role;
+  }
 };
 
 // One call each; every call carries the node call deadline. A failure is the

@@ -24,17 +24,10 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::trustfabric::testing::IsOk;
+using ::trustfabric::testing::NodePeer;
 using ::trustfabric::testing::ScriptedNodeCalls;
 using ::trustfabric::testing::StatusIs;
 using Direction = EdgeRelay::Direction;
-
-tls::PeerIdentity Peer(const std::string& domain, pki::Role role, const std::string& name) {
-  tls::PeerIdentity peer;
-  peer.spiffe_id = {domain, role, name};
-  peer.dns_name = name + "." + domain;
-  peer.dns_names = {peer.dns_name};
-  return peer;
-}
 
 v1::Message Message(const std::string& from, const std::string& to) {
   v1::Message m;
@@ -43,13 +36,6 @@ v1::Message Message(const std::string& from, const std::string& to) {
   m.set_to(to);
   m.set_body("hello");
   return m;
-}
-
-v1::RelayResponse Accepted(const std::string& disposition, const std::string& by = "") {
-  v1::RelayResponse r;
-  r.set_disposition(disposition);
-  r.set_accepted_by(by);
-  return r;
 }
 
 class EdgeRelayTest : public ::testing::Test {
@@ -85,27 +71,15 @@ class EdgeRelayTest : public ::testing::Test {
     return relay_.Relay(Direction::kInbound, caller, Message(from, to));
   }
 
-  // Inbound: the registrar knows `user` at fe2; fe2 answers with `delivered`.
-  void ScriptDomain(absl::StatusOr<v1::DeliverResponse> delivered) {
-    calls_.on_lookup = [](const NodeTarget&,
-                          const v1::LookupRequest& r) -> absl::StatusOr<v1::LookupResponse> {
-      if (r.user() != "alice@contoso.test") {
-        return absl::NotFoundError("user " + r.user() + " is not registered");
-      }
-      v1::LookupResponse found;
-      found.set_user(r.user());
-      found.set_frontend("fe2.contoso.test");
-      found.set_frontend_address("127.0.0.22:7443");
-      return found;
-    };
-    calls_.on_deliver = [delivered](const NodeTarget&, const v1::DeliverRequest&) {
-      return delivered;
-    };
+  // Inbound: the registrar knows alice at fe2, which answers `delivered`.
+  void ScriptDomain(absl::StatusOr<std::string> delivered) {
+    calls_.ScriptRegistrar({"alice@contoso.test"}, "fe2.contoso.test", "127.0.0.22:7443");
+    calls_.ScriptDeliver(std::move(delivered));
   }
 
   uint64_t revision_ = 0;
-  const tls::PeerIdentity fe1_ = Peer("contoso.test", pki::Role::kFrontend, "fe1");
-  const tls::PeerIdentity fabrikam_edge_ = Peer("fabrikam.test", pki::Role::kEdge, "edge1");
+  const tls::PeerIdentity fe1_ = NodePeer("contoso.test", pki::Role::kFrontend, "fe1");
+  const tls::PeerIdentity fabrikam_edge_ = NodePeer("fabrikam.test", pki::Role::kEdge, "edge1");
   v1::NodeConfig config_;
   trust::SnapshotHolder holder_;
   ScriptedNodeCalls calls_;
@@ -116,30 +90,22 @@ class EdgeRelayTest : public ::testing::Test {
 
 TEST_F(EdgeRelayTest, OutboundGoesToThePartnersEdge) {
   Install();
-  calls_.on_relay = [](const NodeTarget&, const v1::RelayRequest&) {
-    return absl::StatusOr<v1::RelayResponse>(Accepted("queued"));
-  };
+  calls_.ScriptRelay("queued");
   v1::Message message = Message("alice@contoso.test", "bob@fabrikam.test");
   absl::StatusOr<v1::RelayResponse> r = relay_.Relay(Direction::kOutbound, fe1_, message);
   ASSERT_THAT(r.status(), IsOk());
   EXPECT_EQ(r->disposition(), "queued");
   // The partner named no acceptor: the endpoint dialed stands in.
   EXPECT_EQ(r->accepted_by(), "edge1.fabrikam.test");
-  std::vector<ScriptedNodeCalls::Call> log = calls_.log();
-  ASSERT_EQ(log.size(), 1u);
-  EXPECT_EQ(log[0].method, "Relay");
-  EXPECT_EQ(log[0].target.address, "127.0.0.13:7443");
-  EXPECT_EQ(log[0].target.server_name, "edge1.fabrikam.test");
-  EXPECT_EQ(log[0].target.trust_domain, "fabrikam.test");
-  EXPECT_EQ(log[0].target.role, pki::Role::kEdge);
-  EXPECT_EQ(log[0].message.SerializeAsString(), message.SerializeAsString());
+  ASSERT_THAT(calls_.methods(), ElementsAre("Relay"));
+  EXPECT_EQ(calls_.log()[0].target, (NodeTarget{"127.0.0.13:7443", "edge1.fabrikam.test",
+                                                "fabrikam.test", pki::Role::kEdge}));
+  EXPECT_EQ(calls_.log()[0].message.SerializeAsString(), message.SerializeAsString());
 }
 
 TEST_F(EdgeRelayTest, OutboundKeepsThePartnersAcceptor) {
   Install();
-  calls_.on_relay = [](const NodeTarget&, const v1::RelayRequest&) {
-    return absl::StatusOr<v1::RelayResponse>(Accepted("delivered", "edge7.fabrikam.test"));
-  };
+  calls_.ScriptRelay("delivered", "edge7.fabrikam.test");
   absl::StatusOr<v1::RelayResponse> r = Out("alice@contoso.test", "bob@fabrikam.test");
   ASSERT_THAT(r.status(), IsOk());
   EXPECT_EQ(r->accepted_by(), "edge7.fabrikam.test");
@@ -151,7 +117,9 @@ TEST_F(EdgeRelayTest, OnlyATransportFailureMovesOnToTheNextEndpoint) {
   calls_.on_relay = [](const NodeTarget& edge,
                        const v1::RelayRequest&) -> absl::StatusOr<v1::RelayResponse> {
     if (edge.server_name == "edge1.fabrikam.test") return absl::UnavailableError("down");
-    return Accepted("queued");
+    v1::RelayResponse accepted;
+    accepted.set_disposition("queued");
+    return accepted;
   };
   absl::StatusOr<v1::RelayResponse> r = Out("alice@contoso.test", "bob@fabrikam.test");
   ASSERT_THAT(r.status(), IsOk());
@@ -161,10 +129,7 @@ TEST_F(EdgeRelayTest, OnlyATransportFailureMovesOnToTheNextEndpoint) {
 
 TEST_F(EdgeRelayTest, ARefusalByThePartnerIsFinal) {
   Install(AddSecondEndpoint);
-  calls_.on_relay = [](const NodeTarget&, const v1::RelayRequest&) {
-    return absl::StatusOr<v1::RelayResponse>(
-        absl::PermissionDeniedError("message.from: \"alice\"\nforged line"));
-  };
+  calls_.ScriptRelay(absl::PermissionDeniedError("message.from: \"alice\"\nforged line"));
   absl::StatusOr<v1::RelayResponse> r = Out("alice@contoso.test", "bob@fabrikam.test");
   EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kPermissionDenied,
                                    "relay to fabrikam.test via edge1.fabrikam.test: "));
@@ -176,9 +141,7 @@ TEST_F(EdgeRelayTest, ARefusalByThePartnerIsFinal) {
 
 TEST_F(EdgeRelayTest, WhenEveryEndpointIsDownTheLastFailureIsReturned) {
   Install(AddSecondEndpoint);
-  calls_.on_relay = [](const NodeTarget&, const v1::RelayRequest&) {
-    return absl::StatusOr<v1::RelayResponse>(absl::DeadlineExceededError("deadline"));
-  };
+  calls_.ScriptRelay(absl::DeadlineExceededError("deadline"));
   absl::StatusOr<v1::RelayResponse> r = Out("alice@contoso.test", "bob@fabrikam.test");
   EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kDeadlineExceeded,
                                    "relay to fabrikam.test via edge2.fabrikam.test: deadline"));
@@ -229,32 +192,26 @@ TEST_F(EdgeRelayTest, APeerThatCannotBeUsedIsAFailedPrecondition) {
 // --- Inbound ----------------------------------------------------------------
 
 TEST_F(EdgeRelayTest, InboundGoesToTheRecipientsFrontEnd) {
-  ScriptDomain([] {
-    v1::DeliverResponse r;
-    r.set_disposition("delivered");
-    return r;
-  }());
+  ScriptDomain("delivered");
   v1::Message message = Message("bob@fabrikam.test", "alice@contoso.test");
   absl::StatusOr<v1::RelayResponse> r = relay_.Relay(Direction::kInbound, fabrikam_edge_, message);
   ASSERT_THAT(r.status(), IsOk());
   EXPECT_EQ(r->disposition(), "delivered");
   EXPECT_EQ(r->accepted_by(), "edge1.contoso.test");
-  std::vector<ScriptedNodeCalls::Call> log = calls_.log();
-  ASSERT_EQ(log.size(), 2u);
-  EXPECT_EQ(log[0].method, "Lookup");
-  EXPECT_EQ(log[0].target.server_name, "registrar1.contoso.test");
+  ASSERT_THAT(calls_.methods(), ElementsAre("Lookup", "Deliver"));
+  const std::vector<ScriptedNodeCalls::Call> log = calls_.log();
+  EXPECT_EQ(log[0].target, (NodeTarget{"127.0.0.11:7443", "registrar1.contoso.test", "contoso.test",
+                                       pki::Role::kRegistrar}));
   EXPECT_EQ(log[0].user, "alice@contoso.test");
-  EXPECT_EQ(log[1].method, "Deliver");
-  EXPECT_EQ(log[1].target.address, "127.0.0.22:7443");
-  EXPECT_EQ(log[1].target.server_name, "fe2.contoso.test");
-  EXPECT_EQ(log[1].target.role, pki::Role::kFrontend);
+  EXPECT_EQ(log[1].target, (NodeTarget{"127.0.0.22:7443", "fe2.contoso.test", "contoso.test",
+                                       pki::Role::kFrontend}));
   EXPECT_EQ(log[1].message.SerializeAsString(), message.SerializeAsString());
 }
 
 TEST_F(EdgeRelayTest, TheFederationListenerRelaysOnlyForPartners) {
-  absl::Status s =
-      In(Peer("contoso.test", pki::Role::kEdge, "edge2"), "bob@fabrikam.test", "alice@contoso.test")
-          .status();
+  absl::Status s = In(NodePeer("contoso.test", pki::Role::kEdge, "edge2"), "bob@fabrikam.test",
+                      "alice@contoso.test")
+                       .status();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied, ""));
   EXPECT_EQ(s.message(), "policy: the federation listener relays only for partner domains");
   EXPECT_THAT(calls_.log(), IsEmpty());
@@ -276,11 +233,11 @@ TEST_F(EdgeRelayTest, APartnerSpeaksOnlyForItsOwnUsers) {
 TEST_F(EdgeRelayTest, APartnerLearnsOnlyTheClassOfAFailureInsideTheDomain) {
   struct Case {
     std::string to;
-    absl::StatusOr<v1::DeliverResponse> delivered;
+    absl::StatusOr<std::string> delivered;
     absl::StatusCode code;
     std::string message;
   } cases[] = {
-      {"nobody@contoso.test", v1::DeliverResponse(), absl::StatusCode::kNotFound,
+      {"nobody@contoso.test", "queued", absl::StatusCode::kNotFound,
        "message.to: no such recipient nobody@contoso.test"},
       {"alice@contoso.test", absl::UnavailableError("connection refused (127.0.0.22:7443)"),
        absl::StatusCode::kUnavailable, "message.to: alice@contoso.test cannot be reached now"},

@@ -29,6 +29,8 @@ using ::trustfabric::testing::StatusIs;
 namespace tt = ::trustfabric::token::test;
 
 constexpr size_t kBurst = 2;
+const NodeTarget kRegistrar{"127.0.0.11:7443", "registrar1.contoso.test", "contoso.test",
+                            pki::Role::kRegistrar};
 
 class MessagingTest : public ::testing::Test {
  protected:
@@ -60,31 +62,13 @@ class MessagingTest : public ::testing::Test {
 
   static Messaging::Caller Alice() { return {"alice@contoso.test", {}}; }
 
-  // The registrar knows alice at fe2, which answers "queued"; the edge
-  // answers `relayed`.
-  void ScriptRoutes(absl::StatusOr<v1::RelayResponse> relayed) {
-    calls_.on_lookup = [](const NodeTarget&,
-                          const v1::LookupRequest& r) -> absl::StatusOr<v1::LookupResponse> {
-      if (r.user() != "alice@contoso.test" && r.user() != "dave@contoso.test") {
-        return absl::NotFoundError("user " + r.user() + " is not registered");
-      }
-      v1::LookupResponse found;
-      found.set_frontend("fe2.contoso.test");
-      found.set_frontend_address("127.0.0.22:7443");
-      return found;
-    };
-    calls_.on_deliver = [](const NodeTarget&, const v1::DeliverRequest&) {
-      v1::DeliverResponse r;
-      r.set_disposition("queued");
-      return absl::StatusOr<v1::DeliverResponse>(r);
-    };
-    calls_.on_relay = [relayed](const NodeTarget&, const v1::RelayRequest&) { return relayed; };
-  }
-
-  static absl::StatusOr<v1::RelayResponse> Relayed(const std::string& disposition) {
-    v1::RelayResponse r;
-    r.set_disposition(disposition);
-    return r;
+  // The registrar knows alice and dave at fe2, which answers "queued"; the
+  // edge answers `relayed`.
+  void ScriptRoutes(absl::StatusOr<std::string> relayed) {
+    calls_.ScriptRegistrar({"alice@contoso.test", "dave@contoso.test"}, "fe2.contoso.test",
+                           "127.0.0.22:7443");
+    calls_.ScriptDeliver("queued");
+    calls_.ScriptRelay(std::move(relayed));
   }
 
   absl::Time now_ = tt::TestNow();
@@ -166,31 +150,21 @@ TEST_F(MessagingTest, TheTokenMustNameAUserOfThisDomain) {
 // --- SignIn -----------------------------------------------------------------
 
 TEST_F(MessagingTest, SignInRegistersTheUserHere) {
-  calls_.on_register = [](const NodeTarget&, const v1::RegisterRequest&) {
-    return absl::OkStatus();
-  };
+  calls_.ScriptRegister(absl::OkStatus());
   ASSERT_THAT(messaging_->SignIn(Alice()), IsOk());
-  std::vector<ScriptedNodeCalls::Call> log = calls_.log();
-  ASSERT_EQ(log.size(), 1u);
-  EXPECT_EQ(log[0].method, "Register");
-  EXPECT_EQ(log[0].user, "alice@contoso.test");
-  EXPECT_EQ(log[0].target.address, "127.0.0.11:7443");
-  EXPECT_EQ(log[0].target.server_name, "registrar1.contoso.test");
-  EXPECT_EQ(log[0].target.trust_domain, "contoso.test");
-  EXPECT_EQ(log[0].target.role, pki::Role::kRegistrar);
+  ASSERT_THAT(calls_.methods(), ElementsAre("Register"));
+  EXPECT_EQ(calls_.log()[0].user, "alice@contoso.test");
+  EXPECT_EQ(calls_.log()[0].target, kRegistrar);
 }
 
 TEST_F(MessagingTest, SignInFailuresNameNoRegistrar) {
-  calls_.on_register = [](const NodeTarget&, const v1::RegisterRequest&) {
-    return absl::UnavailableError("failed to connect to all addresses; 127.0.0.11:7443");
-  };
+  calls_.ScriptRegister(
+      absl::UnavailableError("failed to connect to all addresses; 127.0.0.11:7443"));
   absl::Status s = messaging_->SignIn(Alice());
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, ""));
   EXPECT_EQ(s.message(), "sign-in is unavailable now; retry later");
 
-  calls_.on_register = [](const NodeTarget&, const v1::RegisterRequest&) {
-    return absl::ResourceExhaustedError("registrar is full (5 users)");
-  };
+  calls_.ScriptRegister(absl::ResourceExhaustedError("registrar is full (5 users)"));
   s = messaging_->SignIn(Alice());
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, ""));
   EXPECT_EQ(s.message(), "sign-in is not possible now");
@@ -205,21 +179,18 @@ TEST_F(MessagingTest, SignInFailuresNameNoRegistrar) {
 // --- Send -------------------------------------------------------------------
 
 TEST_F(MessagingTest, ALocalRecipientIsLookedUpAndDeliveredToItsFrontEnd) {
-  ScriptRoutes(Relayed("unused"));
+  ScriptRoutes("unused");
   absl::StatusOr<Messaging::Sent> sent =
       messaging_->Send(Alice(), "dave@contoso.test", "hello", now_);
   ASSERT_THAT(sent.status(), IsOk());
   EXPECT_EQ(sent->disposition, "queued");
   EXPECT_THAT(sent->message_id, MatchesRegex("[0-9a-f]{32}"));
-  std::vector<ScriptedNodeCalls::Call> log = calls_.log();
-  ASSERT_EQ(log.size(), 2u);
-  EXPECT_EQ(log[0].method, "Lookup");
+  ASSERT_THAT(calls_.methods(), ElementsAre("Lookup", "Deliver"));
+  const std::vector<ScriptedNodeCalls::Call> log = calls_.log();
   EXPECT_EQ(log[0].user, "dave@contoso.test");
-  EXPECT_EQ(log[0].target.server_name, "registrar1.contoso.test");
-  EXPECT_EQ(log[1].method, "Deliver");
-  EXPECT_EQ(log[1].target.address, "127.0.0.22:7443");
-  EXPECT_EQ(log[1].target.server_name, "fe2.contoso.test");
-  EXPECT_EQ(log[1].target.role, pki::Role::kFrontend);
+  EXPECT_EQ(log[0].target, kRegistrar);
+  EXPECT_EQ(log[1].target, (NodeTarget{"127.0.0.22:7443", "fe2.contoso.test", "contoso.test",
+                                       pki::Role::kFrontend}));
   const v1::Message& m = log[1].message;
   EXPECT_EQ(m.id(), sent->message_id);
   EXPECT_EQ(m.from(), "alice@contoso.test");
@@ -229,20 +200,17 @@ TEST_F(MessagingTest, ALocalRecipientIsLookedUpAndDeliveredToItsFrontEnd) {
 }
 
 TEST_F(MessagingTest, ARecipientOfAnotherDomainGoesToThisDomainsEdge) {
-  ScriptRoutes(Relayed("delivered"));
+  ScriptRoutes("delivered");
   absl::StatusOr<Messaging::Sent> sent =
       messaging_->Send(Alice(), "bob@fabrikam.test", "hello", now_);
   ASSERT_THAT(sent.status(), IsOk());
   EXPECT_EQ(sent->disposition, "delivered");
-  std::vector<ScriptedNodeCalls::Call> log = calls_.log();
-  ASSERT_EQ(log.size(), 1u);
-  EXPECT_EQ(log[0].method, "Relay");
-  EXPECT_EQ(log[0].target.address, "127.0.0.13:7443");
-  EXPECT_EQ(log[0].target.server_name, "edge1.contoso.test");
-  EXPECT_EQ(log[0].target.trust_domain, "contoso.test");
-  EXPECT_EQ(log[0].target.role, pki::Role::kEdge);
-  EXPECT_EQ(log[0].message.from(), "alice@contoso.test");
-  EXPECT_EQ(log[0].message.to(), "bob@fabrikam.test");
+  ASSERT_THAT(calls_.methods(), ElementsAre("Relay"));
+  const ScriptedNodeCalls::Call relay = calls_.log()[0];
+  EXPECT_EQ(relay.target, (NodeTarget{"127.0.0.13:7443", "edge1.contoso.test", "contoso.test",
+                                      pki::Role::kEdge}));
+  EXPECT_EQ(relay.message.from(), "alice@contoso.test");
+  EXPECT_EQ(relay.message.to(), "bob@fabrikam.test");
 }
 
 TEST_F(MessagingTest, AMalformedSendNamesTheClientsFields) {
@@ -272,7 +240,7 @@ TEST_F(MessagingTest, AFailedSendTellsTheClassAndTheRecipientOnly) {
 }
 
 TEST_F(MessagingTest, UnknownRecipientsPastTheAllowanceStopEverySendOfTheCaller) {
-  ScriptRoutes(Relayed("queued"));
+  ScriptRoutes("queued");
   for (size_t i = 0; i < kBurst; ++i) {
     EXPECT_THAT(messaging_->Send(Alice(), "guess@contoso.test", "hello", now_).status(),
                 StatusIs(absl::StatusCode::kNotFound, "to: no such recipient guess@contoso.test"));
@@ -296,9 +264,7 @@ TEST_F(MessagingTest, UnknownRecipientsPastTheAllowanceStopEverySendOfTheCaller)
 // --- Deliver ----------------------------------------------------------------
 
 TEST_F(MessagingTest, DeliverTakesMessagesForUsersOfThisDomainOnly) {
-  tls::PeerIdentity edge;
-  edge.spiffe_id = {"contoso.test", pki::Role::kEdge, "edge1"};
-  edge.dns_name = "edge1.contoso.test";
+  const tls::PeerIdentity edge = testing::NodePeer("contoso.test", pki::Role::kEdge, "edge1");
   v1::Message m;
   m.set_id("m-1");
   m.set_from("bob@fabrikam.test");

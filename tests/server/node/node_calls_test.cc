@@ -41,15 +41,12 @@ TEST(NodeTargetsTest, RegistrarAndEdgeComeFromTheConfiguration) {
   const v1::NodeConfig config = Config();
   absl::StatusOr<NodeTarget> registrar = RegistrarOf(config);
   ASSERT_THAT(registrar.status(), IsOk());
-  EXPECT_EQ(registrar->address, "127.0.0.11:7443");
-  EXPECT_EQ(registrar->server_name, "registrar1.contoso.test");
-  EXPECT_EQ(registrar->trust_domain, "contoso.test");
-  EXPECT_EQ(registrar->role, pki::Role::kRegistrar);
+  EXPECT_EQ(*registrar, (NodeTarget{"127.0.0.11:7443", "registrar1.contoso.test", "contoso.test",
+                                    pki::Role::kRegistrar}));
   absl::StatusOr<NodeTarget> edge = EdgeOf(config);
   ASSERT_THAT(edge.status(), IsOk());
-  EXPECT_EQ(edge->address, "127.0.0.13:7443");
-  EXPECT_EQ(edge->server_name, "edge1.contoso.test");
-  EXPECT_EQ(edge->role, pki::Role::kEdge);
+  EXPECT_EQ(*edge, (NodeTarget{"127.0.0.13:7443", "edge1.contoso.test", "contoso.test",
+                               pki::Role::kEdge}));
 
   v1::NodeConfig bare;
   bare.set_trust_domain("contoso.test");
@@ -61,48 +58,27 @@ TEST(NodeTargetsTest, RegistrarAndEdgeComeFromTheConfiguration) {
 
 TEST(DeliverToFrontEndTest, LooksTheRecipientUpAndDeliversToItsFrontEnd) {
   ScriptedNodeCalls calls;
-  calls.on_lookup = [](const NodeTarget&, const v1::LookupRequest&) {
-    v1::LookupResponse found;
-    found.set_frontend("fe2.contoso.test");
-    found.set_frontend_address("127.0.0.22:7443");
-    return absl::StatusOr<v1::LookupResponse>(found);
-  };
-  calls.on_deliver = [](const NodeTarget&, const v1::DeliverRequest&) {
-    v1::DeliverResponse r;
-    r.set_disposition("delivered");
-    return absl::StatusOr<v1::DeliverResponse>(r);
-  };
+  calls.ScriptRegistrar({"alice@contoso.test"}, "fe2.contoso.test", "127.0.0.22:7443");
+  calls.ScriptDeliver("delivered");
   absl::StatusOr<std::string> disposition = DeliverToFrontEnd(Config(), calls, ToAlice());
   ASSERT_THAT(disposition.status(), IsOk());
   EXPECT_EQ(*disposition, "delivered");
   EXPECT_THAT(calls.methods(), ElementsAre("Lookup", "Deliver"));
   const ScriptedNodeCalls::Call deliver = calls.log()[1];
-  EXPECT_EQ(deliver.target.address, "127.0.0.22:7443");
-  EXPECT_EQ(deliver.target.server_name, "fe2.contoso.test");
-  EXPECT_EQ(deliver.target.trust_domain, "contoso.test");
-  EXPECT_EQ(deliver.target.role, pki::Role::kFrontend);
+  EXPECT_EQ(deliver.target, (NodeTarget{"127.0.0.22:7443", "fe2.contoso.test", "contoso.test",
+                                        pki::Role::kFrontend}));
   EXPECT_EQ(deliver.message.id(), "m-1");
 }
 
 TEST(DeliverToFrontEndTest, AFailureNamesTheHopForTheLog) {
   ScriptedNodeCalls calls;
-  calls.on_lookup = [](const NodeTarget&, const v1::LookupRequest&) {
-    return absl::StatusOr<v1::LookupResponse>(
-        absl::NotFoundError("user alice@contoso.test is not registered"));
-  };
+  calls.ScriptRegistrar({}, "", "");
   absl::Status s = DeliverToFrontEnd(Config(), calls, ToAlice()).status();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kNotFound, ""));
   EXPECT_EQ(s.message(), "registrar: user alice@contoso.test is not registered");
 
-  calls.on_lookup = [](const NodeTarget&, const v1::LookupRequest&) {
-    v1::LookupResponse found;
-    found.set_frontend("fe2.contoso.test");
-    found.set_frontend_address("127.0.0.22:7443");
-    return absl::StatusOr<v1::LookupResponse>(found);
-  };
-  calls.on_deliver = [](const NodeTarget&, const v1::DeliverRequest&) {
-    return absl::StatusOr<v1::DeliverResponse>(absl::ResourceExhaustedError("mailbox is full"));
-  };
+  calls.ScriptRegistrar({"alice@contoso.test"}, "fe2.contoso.test", "127.0.0.22:7443");
+  calls.ScriptDeliver(absl::ResourceExhaustedError("mailbox is full"));
   s = DeliverToFrontEnd(Config(), calls, ToAlice()).status();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kResourceExhausted, ""));
   EXPECT_EQ(s.message(), "fe2.contoso.test: mailbox is full");

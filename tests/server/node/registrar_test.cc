@@ -6,6 +6,7 @@
 
 #include "common/tls/rejections.h"
 #include "gtest/gtest.h"
+#include "tests/server/node/scripted_node_calls.h"
 #include "tests/testing/status_matchers.h"
 
 namespace trustfabric::node {
@@ -17,11 +18,7 @@ using ::trustfabric::testing::StatusIs;
 constexpr char kDave[] = "dave@contoso.test";
 
 tls::PeerIdentity FrontEnd(const std::string& name) {
-  tls::PeerIdentity peer;
-  peer.spiffe_id = {"contoso.test", pki::Role::kFrontend, name};
-  peer.dns_name = name + ".contoso.test";
-  peer.dns_names = {peer.dns_name};
-  return peer;
+  return testing::NodePeer("contoso.test", pki::Role::kFrontend, name);
 }
 
 class RegistrarTest : public ::testing::Test {
