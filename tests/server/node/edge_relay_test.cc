@@ -71,6 +71,13 @@ class EdgeRelayTest : public ::testing::Test {
     return relay_.Relay(Direction::kInbound, caller, Message(from, to));
   }
 
+  // Outbound over two endpoints that both answer `failure`.
+  absl::Status OutWhenEveryEndpointAnswers(const absl::Status& failure) {
+    Install(AddSecondEndpoint);
+    calls_.ScriptRelay(failure);
+    return Out("alice@contoso.test", "bob@fabrikam.test").status();
+  }
+
   // Inbound: the registrar knows alice at fe2, which answers `delivered`.
   void ScriptDomain(absl::StatusOr<std::string> delivered) {
     calls_.ScriptRegistrar({"alice@contoso.test"}, "fe2.contoso.test", "127.0.0.22:7443");
@@ -128,23 +135,20 @@ TEST_F(EdgeRelayTest, OnlyATransportFailureMovesOnToTheNextEndpoint) {
 }
 
 TEST_F(EdgeRelayTest, ARefusalByThePartnerIsFinal) {
-  Install(AddSecondEndpoint);
-  calls_.ScriptRelay(absl::PermissionDeniedError("message.from: \"alice\"\nforged line"));
-  absl::StatusOr<v1::RelayResponse> r = Out("alice@contoso.test", "bob@fabrikam.test");
-  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kPermissionDenied,
-                                   "relay to fabrikam.test via edge1.fabrikam.test: "));
+  absl::Status s =
+      OutWhenEveryEndpointAnswers(absl::PermissionDeniedError("message.from: \"a\"\nforged line"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                          "relay to fabrikam.test via edge1.fabrikam.test: "));
   // The partner's words are escaped before they travel on.
-  EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("\n")));
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("forged line"));
+  EXPECT_THAT(std::string(s.message()), Not(HasSubstr("\n")));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("forged line"));
   EXPECT_THAT(calls_.methods(), ElementsAre("Relay"));
 }
 
 TEST_F(EdgeRelayTest, WhenEveryEndpointIsDownTheLastFailureIsReturned) {
-  Install(AddSecondEndpoint);
-  calls_.ScriptRelay(absl::DeadlineExceededError("deadline"));
-  absl::StatusOr<v1::RelayResponse> r = Out("alice@contoso.test", "bob@fabrikam.test");
-  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kDeadlineExceeded,
-                                   "relay to fabrikam.test via edge2.fabrikam.test: deadline"));
+  EXPECT_THAT(OutWhenEveryEndpointAnswers(absl::DeadlineExceededError("deadline")),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       "relay to fabrikam.test via edge2.fabrikam.test: deadline"));
   EXPECT_THAT(calls_.methods(), ElementsAre("Relay", "Relay"));
 }
 

@@ -19,10 +19,7 @@ namespace trustfabric::node {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::MatchesRegex;
-using ::testing::Not;
 using ::trustfabric::testing::IsOk;
 using ::trustfabric::testing::ScriptedNodeCalls;
 using ::trustfabric::testing::StatusIs;
@@ -61,6 +58,23 @@ class MessagingTest : public ::testing::Test {
   }
 
   static Messaging::Caller Alice() { return {"alice@contoso.test", {}}; }
+
+  // Alice's Send of "hello" to `to`, which must succeed with
+  // `disposition`: the message as the last call carried it, with the id the
+  // client was told.
+  v1::Message SendFromAlice(const std::string& to, const std::string& disposition) {
+    absl::StatusOr<Messaging::Sent> sent = messaging_->Send(Alice(), to, "hello", now_);
+    EXPECT_THAT(sent.status(), IsOk());
+    const std::vector<ScriptedNodeCalls::Call> log = calls_.log();
+    if (!sent.ok() || log.empty()) {
+      ADD_FAILURE() << "no message went out";
+      return v1::Message();
+    }
+    EXPECT_EQ(sent->disposition, disposition);
+    EXPECT_THAT(sent->message_id, ::testing::MatchesRegex("[0-9a-f]{32}"));
+    EXPECT_EQ(log.back().message.id(), sent->message_id);
+    return log.back().message;
+  }
 
   // The registrar knows alice and dave at fe2, which answers "queued"; the
   // edge answers `relayed`.
@@ -180,19 +194,13 @@ TEST_F(MessagingTest, SignInFailuresNameNoRegistrar) {
 
 TEST_F(MessagingTest, ALocalRecipientIsLookedUpAndDeliveredToItsFrontEnd) {
   ScriptRoutes("unused");
-  absl::StatusOr<Messaging::Sent> sent =
-      messaging_->Send(Alice(), "dave@contoso.test", "hello", now_);
-  ASSERT_THAT(sent.status(), IsOk());
-  EXPECT_EQ(sent->disposition, "queued");
-  EXPECT_THAT(sent->message_id, MatchesRegex("[0-9a-f]{32}"));
+  const v1::Message m = SendFromAlice("dave@contoso.test", "queued");
   ASSERT_THAT(calls_.methods(), ElementsAre("Lookup", "Deliver"));
   const std::vector<ScriptedNodeCalls::Call> log = calls_.log();
   EXPECT_EQ(log[0].user, "dave@contoso.test");
   EXPECT_EQ(log[0].target, kRegistrar);
   EXPECT_EQ(log[1].target, (NodeTarget{"127.0.0.22:7443", "fe2.contoso.test", "contoso.test",
                                        pki::Role::kFrontend}));
-  const v1::Message& m = log[1].message;
-  EXPECT_EQ(m.id(), sent->message_id);
   EXPECT_EQ(m.from(), "alice@contoso.test");
   EXPECT_EQ(m.to(), "dave@contoso.test");
   EXPECT_EQ(m.body(), "hello");
@@ -201,16 +209,12 @@ TEST_F(MessagingTest, ALocalRecipientIsLookedUpAndDeliveredToItsFrontEnd) {
 
 TEST_F(MessagingTest, ARecipientOfAnotherDomainGoesToThisDomainsEdge) {
   ScriptRoutes("delivered");
-  absl::StatusOr<Messaging::Sent> sent =
-      messaging_->Send(Alice(), "bob@fabrikam.test", "hello", now_);
-  ASSERT_THAT(sent.status(), IsOk());
-  EXPECT_EQ(sent->disposition, "delivered");
+  const v1::Message m = SendFromAlice("bob@fabrikam.test", "delivered");
   ASSERT_THAT(calls_.methods(), ElementsAre("Relay"));
-  const ScriptedNodeCalls::Call relay = calls_.log()[0];
-  EXPECT_EQ(relay.target, (NodeTarget{"127.0.0.13:7443", "edge1.contoso.test", "contoso.test",
-                                      pki::Role::kEdge}));
-  EXPECT_EQ(relay.message.from(), "alice@contoso.test");
-  EXPECT_EQ(relay.message.to(), "bob@fabrikam.test");
+  EXPECT_EQ(calls_.log()[0].target, (NodeTarget{"127.0.0.13:7443", "edge1.contoso.test",
+                                                "contoso.test", pki::Role::kEdge}));
+  EXPECT_EQ(m.from(), "alice@contoso.test");
+  EXPECT_EQ(m.to(), "bob@fabrikam.test");
 }
 
 TEST_F(MessagingTest, AMalformedSendNamesTheClientsFields) {
@@ -231,8 +235,10 @@ TEST_F(MessagingTest, AFailedSendTellsTheClassAndTheRecipientOnly) {
   EXPECT_THAT(sent.status(), StatusIs(absl::StatusCode::kUnavailable,
                                       "to: fabrikam.test cannot be reached now; retry later "
                                       "(message "));
-  EXPECT_THAT(std::string(sent.status().message()), Not(HasSubstr("edge1")));
-  EXPECT_THAT(std::string(sent.status().message()), Not(HasSubstr("127.0.0.13")));
+  // Neither the edge nor an address.
+  for (const char* hidden : {"edge1", "127.0.0.13"}) {
+    EXPECT_EQ(sent.status().message().find(hidden), absl::string_view::npos) << hidden;
+  }
 
   sent = messaging_->Send(Alice(), "nobody@contoso.test", "hello", now_);
   EXPECT_THAT(sent.status(), StatusIs(absl::StatusCode::kNotFound, ""));

@@ -13,7 +13,6 @@ namespace trustfabric::node {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using ::trustfabric::testing::IsOk;
 using ::trustfabric::testing::ScriptedNodeCalls;
 using ::trustfabric::testing::StatusIs;
@@ -90,7 +89,7 @@ TEST(DeliverToFrontEndTest, WithoutARegistrarNothingIsCalled) {
   config.clear_registrar();
   EXPECT_THAT(DeliverToFrontEnd(config, calls, ToAlice()).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, "registrar: not configured"));
-  EXPECT_THAT(calls.log(), IsEmpty());
+  EXPECT_THAT(calls.log(), ::testing::IsEmpty());
 }
 
 }  // namespace
