@@ -162,7 +162,7 @@ TEST_F(LastKnownGoodTest, FailedFsyncKeepsThePreviousFileAndLeavesNoTemporary) {
   }
   absl::Status saved = lkg.Save(State(4), absl::Now());
   EXPECT_FALSE(saved.ok());
-  EXPECT_THAT(saved.message(), HasSubstr("last-known-good: fsync"));
+  EXPECT_THAT(saved.message(), HasSubstr("last-known-good: cannot fsync"));
   EXPECT_THAT(saved.message(), HasSubstr(".tmp-"));
   EXPECT_EQ(lkg.Load()->snapshot.revision(), 3u);
   EXPECT_THAT(Files(), ElementsAre("trust_snapshot.lkg"));
@@ -175,7 +175,7 @@ TEST_F(LastKnownGoodTest, FailedRenameLeavesNoTemporary) {
   dir_.Write("state/trust_snapshot.lkg/occupied", "x");
   absl::Status saved = lkg.Save(State(3), absl::Now());
   EXPECT_FALSE(saved.ok());
-  EXPECT_THAT(saved.message(), HasSubstr("last-known-good: rename to"));
+  EXPECT_THAT(saved.message(), HasSubstr("last-known-good: cannot rename onto"));
   EXPECT_THAT(Files(), ElementsAre("trust_snapshot.lkg"));
   EXPECT_THAT(lkg.Load(), StatusIs(absl::StatusCode::kDataLoss, "not a regular file"));
 }
@@ -183,7 +183,7 @@ TEST_F(LastKnownGoodTest, FailedRenameLeavesNoTemporary) {
 TEST_F(LastKnownGoodTest, MissingDirectoryIsReported) {
   node::LastKnownGoodFile lkg(absl::StrCat(state_dir_, "/absent"));
   EXPECT_THAT(lkg.Save(State(3), absl::Now()),
-              StatusIs(absl::StatusCode::kNotFound, "last-known-good: create"));
+              StatusIs(absl::StatusCode::kNotFound, "last-known-good: cannot create"));
 }
 
 TEST_F(LastKnownGoodTest, TemporariesOfACrashedWriterAreRemoved) {

@@ -1,0 +1,27 @@
+// Watch stream messages as a control plane sends them, for the tests of the
+// trust agent and its update applier.
+//
+//   for (const v1::WatchResponse& m : SnapshotChunks(state, 3)) applier.Handle(m, now);
+//   applier.Handle(DeltaMessage(delta), now);
+//   applier.Handle(Chunk(7, 0, 1, "\xff"), now);  // a chunk that does not parse
+#ifndef TRUSTFABRIC_TESTS_SERVER_NODE_WATCH_MESSAGES_H_
+#define TRUSTFABRIC_TESTS_SERVER_NODE_WATCH_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trustfabric/v1/control.pb.h"
+#include "trustfabric/v1/trust.pb.h"
+
+namespace trustfabric::testing {
+
+// The messages of `snapshot` split into `count` chunks of nearly equal size.
+std::vector<v1::WatchResponse> SnapshotChunks(const v1::TrustSnapshot& snapshot, int count);
+v1::WatchResponse Chunk(uint64_t revision, uint32_t index, uint32_t count, std::string data);
+v1::WatchResponse DeltaMessage(v1::TrustDelta delta);
+v1::WatchResponse Keepalive();
+
+}  // namespace trustfabric::testing
+
+#endif  // TRUSTFABRIC_TESTS_SERVER_NODE_WATCH_MESSAGES_H_
