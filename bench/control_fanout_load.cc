@@ -352,17 +352,23 @@ int LoadMain(const LoadOptions& o) {
   uint64_t refused = 0;
   uint64_t replies = 0;
   int ended_early = 0;
+  std::string first_error;
   for (auto& w : watchers) {
     updates += w->updates();
     refused += w->refused();
-    if (w->status().error_code() != grpc::StatusCode::CANCELLED) ++ended_early;
+    if (w->status().error_code() != grpc::StatusCode::CANCELLED) {
+      if (ended_early++ == 0) {
+        first_error = absl::StrCat(" (the first: ", w->status().error_code(), " ",
+                                   w->status().error_message(), ")");
+      }
+    }
   }
   for (auto& b : bare) replies += b->replies();
   std::fprintf(stderr,
                "load process: %d watchers decoded %lu updates (%lu refused, %d streams ended "
-               "other than by cancellation); %d bare clients answered %lu messages\n",
+               "other than by cancellation%s); %d bare clients answered %lu messages\n",
                o.watchers, static_cast<unsigned long>(updates), static_cast<unsigned long>(refused),
-               ended_early, o.watchers, static_cast<unsigned long>(replies));
+               ended_early, first_error.c_str(), o.watchers, static_cast<unsigned long>(replies));
   if (!all_done) {
     // Reactors gRPC still references must not be destroyed.
     for (auto& w : watchers) w.release();
