@@ -609,19 +609,14 @@ absl::Status TrustAgent::ServingStatus() const {
 }
 
 TrustAgentStatus TrustAgent::status() const {
-  const UpdateApplierStatus applier = applier_.status();
   TrustAgentStatus status;
-  {
-    absl::MutexLock lock(&mu_);
-    status = status_;
-  }
-  status.applied_revision = applier.applied_revision;
-  status.updates_applied = applier.updates_applied;
-  status.updates_nacked = applier.updates_nacked;
-  status.last_nack_revision = applier.last_nack_revision;
-  status.last_nack_reason = applier.last_nack_reason;
-  status.last_confirmed = applier.last_confirmed;
-  status.last_known_good_revision = applier.last_known_good_revision;
+  static_cast<UpdateApplierStatus&>(status) = applier_.status();
+  absl::MutexLock lock(&mu_);
+  status.connected = status_.connected;
+  status.endpoint = status_.endpoint;
+  status.streams_opened = status_.streams_opened;
+  status.peer_certificates_reported = status_.peer_certificates_reported;
+  status.last_error = status_.last_error;
   return status;
 }
 

@@ -76,30 +76,19 @@ struct TrustAgentOptions {
   std::string agent_description = "trustfabric-trust-agent";
 };
 
-// A consistent view of the agent's state, for status pages and tests.
-struct TrustAgentStatus {
-  // Revision of the snapshot the agent applied or loaded (0: none).
-  uint64_t applied_revision = 0;
+// A consistent view of the agent's state, for status pages and tests: its
+// applier's (applied revision, update counters, confirmation time,
+// last-known-good revision), and the stream's. Here last_error is the last
+// failure of either: a stream that could not be opened or ended, an update
+// refused, a last-known-good file refused or not written. OK when nothing
+// failed yet; not cleared by later successes.
+struct TrustAgentStatus : UpdateApplierStatus {
   // A Watch stream is open on a connected channel (or has delivered a
   // message).
   bool connected = false;
   // The endpoint of the current stream, or of the last one tried:
   // "cp1.contoso.test at 127.0.0.1:7000"; "" before the first attempt.
   std::string endpoint;
-  // The last failure: a stream that could not be opened or ended, an
-  // update refused, a last-known-good file refused or not written. OK when
-  // nothing failed yet; not cleared by later successes.
-  absl::Status last_error;
-  // Updates applied (and ACKed) / refused (and NACKed) since start.
-  uint64_t updates_applied = 0;
-  uint64_t updates_nacked = 0;
-  uint64_t last_nack_revision = 0;
-  std::string last_nack_reason;
-  // When a control plane last confirmed the state: an update or keepalive
-  // arrived (restored from last-known-good at start). InfinitePast: never.
-  absl::Time last_confirmed = absl::InfinitePast();
-  // Revision loaded from the last-known-good file at start-up (0: none).
-  uint64_t last_known_good_revision = 0;
   // Watch streams opened since start.
   uint64_t streams_opened = 0;
   // Accepted peer certificates sent to a control plane since start (see
@@ -231,8 +220,8 @@ class TrustAgent {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The current stream, so that Stop can cancel it.
   WatchCall* call_ ABSL_GUARDED_BY(mu_) = nullptr;
-  // The stream's part of the status (the rest is the applier's), and the
-  // last error of either.
+  // The stream's part of the status (the applier's part is not used), and
+  // the last error of either.
   TrustAgentStatus status_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -4,49 +4,19 @@
 #include "common/status/atomic_file.h"
 
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/status/fsync_recorder.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
-
-namespace {
-
-// What the wrapped fsync saw, and whether it should fail.
-ABSL_CONST_INIT absl::Mutex fsync_mu(absl::kConstInit);
-std::vector<std::string> fsynced_paths ABSL_GUARDED_BY(fsync_mu);
-int fsync_failure ABSL_GUARDED_BY(fsync_mu) = 0;
-
-std::string PathOfFd(int fd) {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), buf, sizeof(buf) - 1);
-  return n < 0 ? "" : std::string(buf, static_cast<size_t>(n));
-}
-
-}  // namespace
-
-// Linked with -Wl,--wrap=fsync: every fsync of the code under test lands here.
-extern "C" int __wrap_fsync(int fd) {
-  {
-    absl::MutexLock lock(&fsync_mu);
-    fsynced_paths.push_back(PathOfFd(fd));
-    if (fsync_failure != 0) {
-      errno = fsync_failure;
-      return -1;
-    }
-  }
-  return static_cast<int>(::syscall(SYS_fsync, fd));
-}
 
 namespace trustfabric {
 namespace {
@@ -63,9 +33,7 @@ class AtomicFileTest : public ::testing::Test {
   void SetUp() override {
     dir_path_ = std::filesystem::canonical(dir_.path()).string();
     path_ = absl::StrCat(dir_path_, "/state.json");
-    absl::MutexLock lock(&fsync_mu);
-    fsynced_paths.clear();
-    fsync_failure = 0;
+    testing::ResetFsyncs();
   }
 
   std::vector<std::string> Files() const {
@@ -94,11 +62,7 @@ TEST_F(AtomicFileTest, WritesContentsWithExactlyTheModeAndReplaces) {
 
 TEST_F(AtomicFileTest, SyncsTheFileBeforeTheRenameThenTheDirectory) {
   ASSERT_THAT(WriteFileAtomically(path_, "contents"), IsOk());
-  std::vector<std::string> paths;
-  {
-    absl::MutexLock lock(&fsync_mu);
-    paths = fsynced_paths;
-  }
+  const std::vector<std::string> paths = testing::FsyncedPaths();
   // The data is synced under its temporary name (so before the rename),
   // then the directory that now names it.
   ASSERT_EQ(paths.size(), 2u);
@@ -108,17 +72,11 @@ TEST_F(AtomicFileTest, SyncsTheFileBeforeTheRenameThenTheDirectory) {
 
 TEST_F(AtomicFileTest, FailedFsyncKeepsThePreviousFileAndLeavesNoTemporary) {
   ASSERT_THAT(WriteFileAtomically(path_, "old"), IsOk());
-  {
-    absl::MutexLock lock(&fsync_mu);
-    fsync_failure = ENOSPC;
-  }
+  testing::FailFsyncsWith(ENOSPC);
   absl::Status written = WriteFileAtomically(path_, "new");
   EXPECT_THAT(written, StatusIs(absl::StatusCode::kResourceExhausted,
                                 absl::StrCat("cannot fsync ", path_, ".tmp-")));
-  {
-    absl::MutexLock lock(&fsync_mu);
-    fsync_failure = 0;
-  }
+  testing::FailFsyncsWith(0);
   EXPECT_EQ(*ReadFileLimited(path_, 100), "old");
   EXPECT_THAT(Files(), ElementsAre("state.json"));
 }

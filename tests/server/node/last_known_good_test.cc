@@ -3,11 +3,9 @@
 #include "server/node/last_known_good.h"
 
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,42 +13,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/trust/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/status/fsync_recorder.h"
 #include "tests/common/tls/tls_env.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
-
-namespace {
-
-// What the wrapped fsync saw, and whether it should fail.
-ABSL_CONST_INIT absl::Mutex fsync_mu(absl::kConstInit);
-std::vector<std::string> fsynced_paths ABSL_GUARDED_BY(fsync_mu);
-int fsync_failure ABSL_GUARDED_BY(fsync_mu) = 0;
-
-std::string PathOfFd(int fd) {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), buf, sizeof(buf) - 1);
-  return n < 0 ? "" : std::string(buf, static_cast<size_t>(n));
-}
-
-}  // namespace
-
-// Linked with -Wl,--wrap=fsync: every fsync of the code under test lands here.
-extern "C" int __wrap_fsync(int fd) {
-  {
-    absl::MutexLock lock(&fsync_mu);
-    fsynced_paths.push_back(PathOfFd(fd));
-    if (fsync_failure != 0) {
-      errno = fsync_failure;
-      return -1;
-    }
-  }
-  return static_cast<int>(::syscall(SYS_fsync, fd));
-}
 
 namespace trustfabric::testing {
 namespace {
@@ -69,9 +39,7 @@ class LastKnownGoodTest : public ::testing::Test {
   void SetUp() override {
     state_dir_ = absl::StrCat(std::filesystem::canonical(dir_.path()).string(), "/state");
     ASSERT_EQ(::mkdir(state_dir_.c_str(), 0700), 0);
-    absl::MutexLock lock(&fsync_mu);
-    fsynced_paths.clear();
-    fsync_failure = 0;
+    ResetFsyncs();
   }
 
   static v1::TrustSnapshot State(uint64_t revision) {
@@ -140,11 +108,7 @@ TEST_F(LastKnownGoodTest, MissingFileIsNotFound) {
 TEST_F(LastKnownGoodTest, SaveSyncsTheFileBeforeTheRenameThenTheDirectory) {
   node::LastKnownGoodFile lkg(state_dir_);
   ASSERT_THAT(lkg.Save(State(3), absl::Now()), IsOk());
-  std::vector<std::string> paths;
-  {
-    absl::MutexLock lock(&fsync_mu);
-    paths = fsynced_paths;
-  }
+  const std::vector<std::string> paths = FsyncedPaths();
   // The data is synced under its temporary name (so before the rename),
   // then the directory that now names it.
   ASSERT_EQ(paths.size(), 2u);
@@ -156,10 +120,7 @@ TEST_F(LastKnownGoodTest, SaveSyncsTheFileBeforeTheRenameThenTheDirectory) {
 TEST_F(LastKnownGoodTest, FailedFsyncKeepsThePreviousFileAndLeavesNoTemporary) {
   node::LastKnownGoodFile lkg(state_dir_);
   ASSERT_THAT(lkg.Save(State(3), absl::Now()), IsOk());
-  {
-    absl::MutexLock lock(&fsync_mu);
-    fsync_failure = EIO;
-  }
+  FailFsyncsWith(EIO);
   absl::Status saved = lkg.Save(State(4), absl::Now());
   EXPECT_FALSE(saved.ok());
   EXPECT_THAT(saved.message(), HasSubstr("last-known-good: cannot fsync"));

@@ -123,16 +123,6 @@ class TrustAgentTest : public ::testing::Test {
     return ContosoState(*contoso_, *fabrikam_, revision);
   }
 
-  static v1::TrustDelta RevocationDelta(uint64_t base, uint64_t revision) {
-    v1::TrustDelta delta;
-    delta.set_base_revision(base);
-    delta.set_revision(revision);
-    v1::Revocation* revocation = delta.add_changes()->mutable_put_revocation();
-    revocation->set_sha256_hex(std::string(64, 'a'));
-    revocation->set_reason("key compromise");
-    return delta;
-  }
-
   v1::TrustAgentConfig Config(const std::vector<std::string>& addresses) const {
     v1::TrustAgentConfig config;
     for (const std::string& address : addresses) {

@@ -43,16 +43,6 @@ class UpdateApplierTest : public ::testing::Test {
     return ContosoState(*contoso_, *fabrikam_, revision);
   }
 
-  static v1::TrustDelta RevocationDelta(uint64_t base, uint64_t revision) {
-    v1::TrustDelta delta;
-    delta.set_base_revision(base);
-    delta.set_revision(revision);
-    v1::Revocation* revocation = delta.add_changes()->mutable_put_revocation();
-    revocation->set_sha256_hex(std::string(64, 'a'));
-    revocation->set_reason("key compromise");
-    return delta;
-  }
-
   static node::UpdateApplierOptions TestOptions() {
     node::UpdateApplierOptions options;
     options.confirmation_persist_interval = absl::ZeroDuration();

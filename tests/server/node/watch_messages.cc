@@ -43,4 +43,14 @@ v1::WatchResponse Keepalive() {
   return message;
 }
 
+v1::TrustDelta RevocationDelta(uint64_t base, uint64_t revision) {
+  v1::TrustDelta delta;
+  delta.set_base_revision(base);
+  delta.set_revision(revision);
+  v1::Revocation* revocation = delta.add_changes()->mutable_put_revocation();
+  revocation->set_sha256_hex(std::string(64, 'a'));
+  revocation->set_reason("key compromise");
+  return delta;
+}
+
 }  // namespace trustfabric::testing

@@ -22,6 +22,10 @@ v1::WatchResponse Chunk(uint64_t revision, uint32_t index, uint32_t count, std::
 v1::WatchResponse DeltaMessage(v1::TrustDelta delta);
 v1::WatchResponse Keepalive();
 
+// A delta from `base` to `revision` that revokes the DER hash "aaa...a"
+// (64 characters).
+v1::TrustDelta RevocationDelta(uint64_t base, uint64_t revision);
+
 }  // namespace trustfabric::testing
 
 #endif  // TRUSTFABRIC_TESTS_SERVER_NODE_WATCH_MESSAGES_H_
