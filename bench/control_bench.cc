@@ -87,16 +87,16 @@ int Main(int argc, char** argv) {
   bool load_process = false;
   std::vector<std::string> sections(o.sections.begin(), o.sections.end());
 
-  CLI::App app{"trustfabric control-plane benchmark: (a) fan-out, (b) apply latency, (c) "
-               "durable mutations per second"};
+  CLI::App app{
+      "trustfabric control-plane benchmark: (a) fan-out, (b) apply latency, (c) "
+      "durable mutations per second"};
+  app.option_defaults()->always_capture_default();
   app.add_option("--sections", sections, "sections to run, comma-separated")
       ->delimiter(',')
-      ->check(CLI::IsMember({"fanout", "apply", "mutations"}))
-      ->capture_default_str();
+      ->check(CLI::IsMember({"fanout", "apply", "mutations"}));
   app.add_option("--watchers", o.watchers, "(a) stream counts, comma-separated")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+      ->check(CLI::PositiveNumber);
   struct IntFlag {
     const char* name;
     int* value;
@@ -118,13 +118,10 @@ int Main(int argc, char** argv) {
       {"--large-mutation-reps", &o.large_mutation_reps, "(c) repetitions, large domain"},
   };
   for (const IntFlag& flag : ints) {
-    app.add_option(flag.name, *flag.value, flag.help)
-        ->check(CLI::NonNegativeNumber)
-        ->capture_default_str();
+    app.add_option(flag.name, *flag.value, flag.help)->check(CLI::NonNegativeNumber);
   }
   app.add_option("--mutation-seconds", o.mutation_seconds, "(c) time limit per repetition")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+      ->check(CLI::PositiveNumber);
   // How the benchmark starts its own load process; not for people.
   app.add_flag("--load-process", load_process)->group("");
   app.add_option("--cp-address", lo.cp_address)->group("");

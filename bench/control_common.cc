@@ -193,8 +193,8 @@ const std::vector<v1::TrustChange>& LargeDomainCache::Get(const BenchPki& pki, i
   if (!changes_.has_value()) {
     const absl::Time start = absl::Now();
     changes_ = LargeDomain(pki, roots, issuers);
-    std::printf("    generated a domain of %d issuers and %d roots in %.1f s\n", issuers,
-                roots + 1, absl::ToDoubleSeconds(absl::Now() - start));
+    std::printf("    generated a domain of %d issuers and %d roots in %.1f s\n", issuers, roots + 1,
+                absl::ToDoubleSeconds(absl::Now() - start));
     std::fflush(stdout);
   }
   return *changes_;

@@ -160,8 +160,8 @@ class LargeDomainCache {
 void PopulateStore(const std::string& path, const std::vector<v1::TrustChange>& changes);
 
 // The three sections (one file each).
-void RunFanout(const Options& o, BenchPki& pki);                                 // (a)
-void RunApply(const Options& o, BenchPki& pki, LargeDomainCache& large_domain);  // (b)
+void RunFanout(const Options& o, BenchPki& pki);                                     // (a)
+void RunApply(const Options& o, BenchPki& pki, LargeDomainCache& large_domain);      // (b)
 void RunMutations(const Options& o, BenchPki& pki, LargeDomainCache& large_domain);  // (c)
 
 }  // namespace trustfabric::bench

@@ -131,8 +131,7 @@ class LoadWatcher final : public grpc::ClientBidiReactor<v1::WatchRequest, v1::W
   }
 
   // Called on the read path only (one read outstanding at a time).
-  std::vector<v1::WatchRequest> Handle(const v1::WatchResponse& response)
-      ABSL_LOCKS_EXCLUDED(mu_) {
+  std::vector<v1::WatchRequest> Handle(const v1::WatchResponse& response) ABSL_LOCKS_EXCLUDED(mu_) {
     node::UpdateDecoder::Decoded decoded = decoder_.Decode(response);
     std::vector<v1::WatchRequest> replies;
     absl::MutexLock lock(&mu_);
@@ -386,18 +385,10 @@ std::unique_ptr<LoadProcess> LoadProcess::Spawn(const LoadOptions& o) {
   if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) {
     Die("pipe failed");
   }
-  std::vector<std::string> args = {"control_bench",
-                                   "--load-process",
-                                   "--cp-address",
-                                   o.cp_address,
-                                   "--bare-address",
-                                   o.bare_address,
-                                   "--dir",
-                                   o.dir,
-                                   "--watchers",
-                                   absl::StrCat(o.watchers),
-                                   "--batch",
-                                   absl::StrCat(o.batch)};
+  std::vector<std::string> args = {
+      "control_bench",  "--load-process",         "--cp-address", o.cp_address,
+      "--bare-address", o.bare_address,           "--dir",        o.dir,
+      "--watchers",     absl::StrCat(o.watchers), "--batch",      absl::StrCat(o.batch)};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

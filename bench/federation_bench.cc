@@ -863,35 +863,28 @@ int Main(int argc, char** argv) {
   Options o;
   std::vector<std::string> sections = {"messages", "revocation"};
   CLI::App app{"trustfabric federation benchmark, against a real local two-domain cluster"};
-  app.add_option("--cluster-dir", o.cluster_dir, "use this running cluster instead of starting one");
+  app.option_defaults()->always_capture_default();
+  app.add_option("--cluster-dir", o.cluster_dir,
+                 "use this running cluster instead of starting one");
   app.add_option("--bin-dir", o.bin_dir, "where tfctl, tfcontrol and tfnode are");
   app.add_option("--subnet", o.subnet, "loopback subnet 127.N.0.0/16 (default: a random free one)")
       ->check(CLI::Range(client::kMinClusterSubnet, client::kMaxClusterSubnet));
   app.add_flag("--keep-dir", o.keep_dir, "keep the started cluster's directory");
   app.add_option("--sections", sections, "sections to run, comma-separated")
       ->delimiter(',')
-      ->check(CLI::IsMember({"messages", "revocation"}))
-      ->capture_default_str();
-  app.add_option("--reps", o.reps, "(a) repetitions")
-      ->check(CLI::Range(1, 100))
-      ->capture_default_str();
+      ->check(CLI::IsMember({"messages", "revocation"}));
+  app.add_option("--reps", o.reps, "(a) repetitions")->check(CLI::Range(1, 100));
   app.add_option("--messages", o.messages_per_run, "(a) messages per run")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
+      ->check(CLI::Range(1, 100000));
   app.add_option("--concurrency", o.concurrency, "(a) Send calls outstanding, comma-separated")
       ->delimiter(',')
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
+      ->check(CLI::Range(1, 64));
   app.add_option("--run-seconds", o.run_seconds, "(a) time limit per run")
       ->check(CLI::PositiveNumber)
-      ->check(CLI::Range(0.0, 600.0))
-      ->capture_default_str();
-  app.add_option("--trials", o.trials, "(b) revocation trials")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--trials", o.trials, "(b) revocation trials")->check(CLI::Range(1, 1000));
   app.add_option("--probe-interval-ms", o.probe_interval_ms, "(b) time between probe sends")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
+      ->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
   o.messages = std::find(sections.begin(), sections.end(), "messages") != sections.end();
   o.revocation = std::find(sections.begin(), sections.end(), "revocation") != sections.end();

@@ -111,18 +111,14 @@ double HandshakeRate(const std::function<std::shared_ptr<grpc::Channel>()>& make
 int Main(int argc, char** argv) {
   Options o;
   CLI::App app{"trustfabric transport benchmark: plain gRPC mutual TLS vs trustfabric's"};
+  app.option_defaults()->always_capture_default();
   app.add_option("--seconds", o.seconds, "length of one unary-call measurement")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--reps", o.reps, "repetitions per side")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+      ->check(CLI::PositiveNumber);
+  app.add_option("--reps", o.reps, "repetitions per side")->check(CLI::PositiveNumber);
   app.add_option("--threads", o.threads, "client threads making unary calls")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+      ->check(CLI::PositiveNumber);
   app.add_option("--handshakes", o.handshakes, "handshakes per repetition")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 

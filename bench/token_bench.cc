@@ -43,6 +43,8 @@ constexpr char kHost[] = "fe1.contoso.test";
 constexpr char kAppGuid[] = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
 constexpr char kBrokerGuid[] = "b0b0b0b0-0000-4000-8000-00000000b0b0";
 constexpr char kBrokerClient[] = "c1c1c1c1-0000-4000-8000-00000000c1c1";
+constexpr char kEdGuid[] = "edededed-0000-4000-8000-00000000eded";
+constexpr char kOtherGuid[] = "0dd0dd0d-0000-4000-8000-000000000dd0";
 
 // The signing PKI: app-a (self-signed RSA-2048, rotating to a second
 // certificate), the broker (P-256 under contoso's root), app-ed (Ed25519)
@@ -75,10 +77,8 @@ std::shared_ptr<const trust::TrustSnapshot> TokenState(const SigningPki& p) {
   const Issuer issuers[] = {
       {"app-a", kAppGuid, {&p.app, &p.app_next}, v1::RS256, true, "app-a-signing"},
       {"broker", kBrokerGuid, {&p.broker}, v1::ES256, true, nullptr},
-      {"app-ed", "edededed-0000-4000-8000-00000000eded", {&p.ed}, v1::EDDSA, false,
-       "app-ed-signing"},
-      {"other", "0dd0dd0d-0000-4000-8000-000000000dd0", {&p.other}, v1::RS256, false,
-       "other-signing"},
+      {"app-ed", kEdGuid, {&p.ed}, v1::EDDSA, false, "app-ed-signing"},
+      {"other", kOtherGuid, {&p.other}, v1::RS256, false, "other-signing"},
   };
   v1::RootAuthority* contoso = s.add_roots();
   contoso->set_name("contoso-root");
@@ -127,8 +127,7 @@ std::string Mint(const pki::IssuedCertificate& cert, const std::string& issuer_g
 
 // A verifier for kHost (unsigned outer tokens allowed, as the token tests
 // configure it) whose clock reads *clock.
-std::unique_ptr<token::TokenVerifier> MakeVerifier(const absl::Time* clock,
-                                                   size_t cache_capacity) {
+std::unique_ptr<token::TokenVerifier> MakeVerifier(const absl::Time* clock, size_t cache_capacity) {
   token::VerifierOptions o;
   o.hosts = {kHost};
   o.outer_token = token::OuterTokenPolicy::kUnsignedAllowed;
@@ -190,12 +189,9 @@ int Main(int argc, char** argv) {
   double seconds = 0.5;
   int reps = 7;
   CLI::App app{"trustfabric token benchmark: verification vs raw signature checks"};
-  app.add_option("--seconds", seconds, "length of one measurement")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--reps", reps, "repetitions per side")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.option_defaults()->always_capture_default();
+  app.add_option("--seconds", seconds, "length of one measurement")->check(CLI::PositiveNumber);
+  app.add_option("--reps", reps, "repetitions per side")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 

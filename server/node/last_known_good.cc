@@ -149,9 +149,10 @@ absl::Status LastKnownGoodFile::Save(const v1::TrustSnapshot& snapshot,
   // One writer per state directory (the trust agent's thread): what a
   // crashed writer left can go.
   RemoveStaleTemporaries(path_);
-  return Annotate(WriteFileAtomically(
-                      path_, EncodeLastKnownGood(serialized, snapshot.revision(), confirmed_at), 0600),
-                  "last-known-good");
+  return Annotate(
+      WriteFileAtomically(path_, EncodeLastKnownGood(serialized, snapshot.revision(), confirmed_at),
+                          0600),
+      "last-known-good");
 }
 
 absl::StatusOr<LastKnownGood> LastKnownGoodFile::Load() const {

@@ -332,8 +332,7 @@ TrustAgent::TrustAgent(v1::TrustAgentConfig config, std::shared_ptr<tls::Channel
                                                                : kDefaultBackoffMaxMs)),
       applier_(source_->local_domain(), config_.state_dir(), holder,
                UpdateApplierOptions{options_.confirmation_persist_interval,
-                                    options_.max_snapshot_bytes,
-                                    options_.max_snapshot_chunks,
+                                    options_.max_snapshot_bytes, options_.max_snapshot_chunks,
                                     [this](const absl::Status& error) { RecordError(error); },
                                     nullptr}) {}
 
@@ -471,9 +470,9 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
         if (!trusted.ok()) {
           // The ACK just queued may be lost with the stream; the next
           // stream's Subscribe reports the applied revision anyway.
-          abandoned = absl::UnauthenticatedError(
-              absl::StrCat("control plane ", where, " is not trusted by revision ", applied, ": ",
-                           trusted.message()));
+          abandoned = absl::UnauthenticatedError(absl::StrCat("control plane ", where,
+                                                              " is not trusted by revision ",
+                                                              applied, ": ", trusted.message()));
           call->Cancel();
           break;
         }

@@ -137,10 +137,9 @@ void UpdateDecoder::AddChunk(const v1::SnapshotChunk& chunk, Decoded* out) {
     return;
   }
   if (proto.revision() != revision) {
-    out->refused.push_back(
-        {revision, absl::InvalidArgumentError(absl::StrCat("snapshot: the chunks carry revision ",
-                                                           revision, " but the snapshot is revision ",
-                                                           proto.revision()))});
+    out->refused.push_back({revision, absl::InvalidArgumentError(absl::StrCat(
+                                          "snapshot: the chunks carry revision ", revision,
+                                          " but the snapshot is revision ", proto.revision()))});
     return;
   }
   if (on_step_) on_step_("snapshot parsed");
@@ -174,10 +173,10 @@ absl::Status UpdateApplier::LoadLastKnownGood() {
   if (!loaded.ok()) {
     refused = loaded.status();
   } else if (loaded->snapshot.trust_domain() != local_domain_) {
-    refused = absl::FailedPreconditionError(absl::StrCat(
-        "last-known-good ", lkg_.path(), ": trust domain ",
-        trust::QuoteForMessage(loaded->snapshot.trust_domain()), " is not the local domain ",
-        local_domain_, "; not used"));
+    refused = absl::FailedPreconditionError(
+        absl::StrCat("last-known-good ", lkg_.path(), ": trust domain ",
+                     trust::QuoteForMessage(loaded->snapshot.trust_domain()),
+                     " is not the local domain ", local_domain_, "; not used"));
   } else {
     absl::StatusOr<std::shared_ptr<const trust::TrustSnapshot>> created =
         trust::TrustSnapshot::Create(std::move(loaded->snapshot));

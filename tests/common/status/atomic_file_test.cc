@@ -23,10 +23,10 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
-using ::testing::UnorderedElementsAre;
 using testing::IsOk;
+using ::testing::StartsWith;
 using testing::StatusIs;
+using ::testing::UnorderedElementsAre;
 
 class AtomicFileTest : public ::testing::Test {
  protected:
@@ -85,9 +85,9 @@ TEST_F(AtomicFileTest, FailedRenameLeavesNoTemporary) {
   // A non-empty directory where the file should be: rename(2) fails.
   ASSERT_EQ(::mkdir(path_.c_str(), 0700), 0);
   dir_.Write("state.json/occupied", "x");
-  EXPECT_THAT(WriteFileAtomically(path_, "new"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       absl::StrCat("cannot rename onto ", path_)));
+  EXPECT_THAT(
+      WriteFileAtomically(path_, "new"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, absl::StrCat("cannot rename onto ", path_)));
   EXPECT_THAT(Files(), ElementsAre("state.json"));
 }
 

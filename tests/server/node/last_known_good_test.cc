@@ -18,7 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/status/fsync_recorder.h"
-#include "tests/common/tls/tls_env.h"
+#include "tests/server/node/watch_messages.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
@@ -31,20 +31,13 @@ using ::testing::StartsWith;
 
 class LastKnownGoodTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    fabrikam_ = new TestDomain("fabrikam.test");
-  }
-
   void SetUp() override {
     state_dir_ = absl::StrCat(std::filesystem::canonical(dir_.path()).string(), "/state");
     ASSERT_EQ(::mkdir(state_dir_.c_str(), 0700), 0);
     ResetFsyncs();
   }
 
-  static v1::TrustSnapshot State(uint64_t revision) {
-    return ContosoState(*contoso_, *fabrikam_, revision);
-  }
+  static v1::TrustSnapshot State(uint64_t revision) { return ContosoStateAt(revision); }
 
   std::vector<std::string> Files() const {
     std::vector<std::string> names;
@@ -59,14 +52,9 @@ class LastKnownGoodTest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 
-  static TestDomain* contoso_;
-  static TestDomain* fabrikam_;
   TempDir dir_;
   std::string state_dir_;
 };
-
-TestDomain* LastKnownGoodTest::contoso_ = nullptr;
-TestDomain* LastKnownGoodTest::fabrikam_ = nullptr;
 
 TEST_F(LastKnownGoodTest, RoundTripKeepsSnapshotAndConfirmationTime) {
   node::LastKnownGoodFile lkg(state_dir_);

@@ -29,19 +29,12 @@ using ::testing::HasSubstr;
 
 class UpdateApplierTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    fabrikam_ = new TestDomain("fabrikam.test");
-  }
-
   void SetUp() override {
     state_dir_ = absl::StrCat(dir_.path(), "/state");
     ASSERT_EQ(::mkdir(state_dir_.c_str(), 0700), 0);
   }
 
-  static v1::TrustSnapshot State(uint64_t revision) {
-    return ContosoState(*contoso_, *fabrikam_, revision);
-  }
+  static v1::TrustSnapshot State(uint64_t revision) { return ContosoStateAt(revision); }
 
   static node::UpdateApplierOptions TestOptions() {
     node::UpdateApplierOptions options;
@@ -107,9 +100,6 @@ class UpdateApplierTest : public ::testing::Test {
     return lkg.ok() ? lkg->snapshot.revision() : 0;
   }
 
-  static TestDomain* contoso_;
-  static TestDomain* fabrikam_;
-
   TempDir dir_;
   std::string state_dir_;
   trust::SnapshotHolder holder_;
@@ -117,9 +107,6 @@ class UpdateApplierTest : public ::testing::Test {
   std::deque<v1::WatchRequest> replies_;
   std::vector<absl::Status> errors_;
 };
-
-TestDomain* UpdateApplierTest::contoso_ = nullptr;
-TestDomain* UpdateApplierTest::fabrikam_ = nullptr;
 
 TEST_F(UpdateApplierTest, FirstSnapshotInChunksIsPersistedAndVisibleBeforeItsAck) {
   std::unique_ptr<node::UpdateApplier> applier = MakeApplier();
@@ -247,7 +234,7 @@ TEST_F(UpdateApplierTest, UpdateRequiringAnUnknownFeatureIsNacked) {
 TEST_F(UpdateApplierTest, SnapshotOfAnotherTrustDomainIsNacked) {
   std::unique_ptr<node::UpdateApplier> applier = Bootstrapped(2);
 
-  SendSnapshot(*applier, FabrikamState(*fabrikam_, *contoso_, 3), 1);
+  SendSnapshot(*applier, FabrikamStateAt(3), 1);
   ExpectNack(3, "snapshot: trust domain \"fabrikam.test\" is not the local domain contoso.test");
   EXPECT_EQ(held_revision(), 2u);
 }
@@ -323,7 +310,8 @@ TEST_F(UpdateApplierTest, MalformedChunkSequencesAreNackedWithoutHarm) {
   ExpectAck(12);
   EXPECT_EQ(held_revision(), 12u);
   EXPECT_EQ(applier->status().updates_nacked, 12u);
-  EXPECT_TRUE(replies_.empty()) << "unexpected extra reply: " << replies_.front().ShortDebugString();
+  EXPECT_TRUE(replies_.empty()) << "unexpected extra reply: "
+                                << replies_.front().ShortDebugString();
 }
 
 TEST_F(UpdateApplierTest, EndOfStreamDropsTheSequenceInProgress) {
@@ -489,7 +477,7 @@ TEST_F(UpdateApplierTest, CorruptLastKnownGoodIsRefusedAndReplacedByTheNextSnaps
 TEST_F(UpdateApplierTest, LastKnownGoodOfAnotherDomainOrInvalidIsNotUsed) {
   node::LastKnownGoodFile lkg(state_dir_);
 
-  ASSERT_THAT(lkg.Save(FabrikamState(*fabrikam_, *contoso_, 4), now_), IsOk());
+  ASSERT_THAT(lkg.Save(FabrikamStateAt(4), now_), IsOk());
   std::unique_ptr<node::UpdateApplier> foreign = MakeApplier();
   EXPECT_THAT(foreign->LoadLastKnownGood(),
               StatusIs(absl::StatusCode::kFailedPrecondition,

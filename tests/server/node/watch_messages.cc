@@ -6,8 +6,27 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/common/tls/tls_env.h"
 
 namespace trustfabric::testing {
+
+const TestDomain& Contoso() {
+  static const TestDomain* const contoso = new TestDomain("contoso.test");
+  return *contoso;
+}
+
+const TestDomain& Fabrikam() {
+  static const TestDomain* const fabrikam = new TestDomain("fabrikam.test");
+  return *fabrikam;
+}
+
+v1::TrustSnapshot ContosoStateAt(uint64_t revision) {
+  return ContosoState(Contoso(), Fabrikam(), revision);
+}
+
+v1::TrustSnapshot FabrikamStateAt(uint64_t revision) {
+  return FabrikamState(Fabrikam(), Contoso(), revision);
+}
 
 std::vector<v1::WatchResponse> SnapshotChunks(const v1::TrustSnapshot& snapshot, int count) {
   const std::string data = snapshot.SerializeAsString();

@@ -1,5 +1,6 @@
-// Watch stream messages as a control plane sends them, for the tests of the
-// trust agent and its update applier.
+// Watch stream messages as a control plane sends them, and the trust states
+// they carry, for the tests of the trust agent, its update applier and its
+// last-known-good file.
 //
 //   for (const v1::WatchResponse& m : SnapshotChunks(state, 3)) applier.Handle(m, now);
 //   applier.Handle(DeltaMessage(delta), now);
@@ -11,10 +12,19 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/test_pki.h"
 #include "trustfabric/v1/control.pb.h"
 #include "trustfabric/v1/trust.pb.h"
 
 namespace trustfabric::testing {
+
+// contoso.test's and fabrikam.test's test PKIs, generated once per test
+// binary.
+const TestDomain& Contoso();
+const TestDomain& Fabrikam();
+// Their trust states at `revision` (tls_env.h: ContosoState, FabrikamState).
+v1::TrustSnapshot ContosoStateAt(uint64_t revision);
+v1::TrustSnapshot FabrikamStateAt(uint64_t revision);
 
 // The messages of `snapshot` split into `count` chunks of nearly equal size.
 std::vector<v1::WatchResponse> SnapshotChunks(const v1::TrustSnapshot& snapshot, int count);
