@@ -67,10 +67,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
-#include "client/cluster_config.h"
-#include "client/cluster_token.h"
-#include "client/control_client.h"
-#include "client/frontend_client.h"
+#include "client/devcluster/cluster_config.h"
+#include "client/devcluster/cluster_token.h"
+#include "client/lib/control_client.h"
+#include "client/lib/frontend_client.h"
 #include "common/pki/certificate.h"
 #include "common/status/atomic_file.h"
 #include "google/protobuf/duration.pb.h"
@@ -211,8 +211,8 @@ bool SubnetFree(int subnet) {
       sockaddr_in addr;
       std::memset(&addr, 0, sizeof(addr));
       addr.sin_family = AF_INET;
-      addr.sin_port = htons(static_cast<uint16_t>(client::kControlPort));
-      inet_pton(AF_INET, client::ClusterHost(subnet, domain, host).c_str(), &addr.sin_addr);
+      addr.sin_port = htons(static_cast<uint16_t>(devcluster::kControlPort));
+      inet_pton(AF_INET, devcluster::ClusterHost(subnet, domain, host).c_str(), &addr.sin_addr);
       bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
       close(fd);
       if (!ok) return false;
@@ -303,7 +303,7 @@ class OwnedCluster {
 // message id arrived. The stream ends on Close() or after `lifetime`.
 class Inbox {
  public:
-  Inbox(const client::ClusterDomain& domain, std::string root_pem, std::string token)
+  Inbox(const devcluster::ClusterDomain& domain, std::string root_pem, std::string token)
       : token_(std::move(token)) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = std::move(root_pem);
@@ -380,7 +380,7 @@ class Inbox {
 };
 
 struct Fabric {
-  client::ClusterLayout layout;
+  devcluster::ClusterLayout layout;
   std::unique_ptr<client::FrontEndClient> contoso_fe;  // alice sends here
   std::string alice_token;
   std::unique_ptr<Inbox> bob;
@@ -394,14 +394,15 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
   return ReadFileLimited(path, kMaxFileBytes);
 }
 
-absl::StatusOr<std::string> TokenFor(const client::ClusterDomain& domain, const std::string& user) {
-  const client::ClusterApp* app = domain.FindApp("app1");
+absl::StatusOr<std::string> TokenFor(const devcluster::ClusterDomain& domain,
+                                     const std::string& user) {
+  const devcluster::ClusterApp* app = domain.FindApp("app1");
   if (app == nullptr) return absl::NotFoundError(absl::StrCat(domain.domain, ": no app1"));
-  return client::MintClusterUserToken(domain, *app, user, domain.frontend.server_name);
+  return devcluster::MintClusterUserToken(domain, *app, user, domain.frontend.server_name);
 }
 
 // Signs `user` in at its domain's front-end and opens its Receive stream.
-absl::StatusOr<std::unique_ptr<Inbox>> OpenInbox(const client::ClusterDomain& domain,
+absl::StatusOr<std::unique_ptr<Inbox>> OpenInbox(const devcluster::ClusterDomain& domain,
                                                  const std::string& user, absl::Duration lifetime) {
   absl::StatusOr<std::string> root = ReadText(domain.root_file);
   if (!root.ok()) return root.status();
@@ -421,12 +422,12 @@ absl::StatusOr<std::unique_ptr<Inbox>> OpenInbox(const client::ClusterDomain& do
 
 absl::StatusOr<Fabric> Connect(const std::string& dir, absl::Duration lifetime) {
   Fabric f;
-  absl::StatusOr<client::ClusterLayout> layout = client::LoadClusterLayout(dir);
+  absl::StatusOr<devcluster::ClusterLayout> layout = devcluster::LoadClusterLayout(dir);
   if (!layout.ok()) return layout.status();
   f.layout = *std::move(layout);
-  const client::ClusterDomain* contoso = f.layout.FindDomain("contoso.test");
-  const client::ClusterDomain* fabrikam = f.layout.FindDomain("fabrikam.test");
-  const client::ClusterService* edge = f.layout.FindService("contoso.test", "edge1");
+  const devcluster::ClusterDomain* contoso = f.layout.FindDomain("contoso.test");
+  const devcluster::ClusterDomain* fabrikam = f.layout.FindDomain("fabrikam.test");
+  const devcluster::ClusterService* edge = f.layout.FindService("contoso.test", "edge1");
   if (contoso == nullptr || fabrikam == nullptr || edge == nullptr) {
     return absl::InvalidArgumentError("cluster.json lacks contoso.test, fabrikam.test or edge1");
   }
@@ -894,8 +895,8 @@ int Main(int argc, char** argv) {
     } else if (flag == "--bin-dir") {
       o.bin_dir = value;
     } else if (flag == "--subnet") {
-      ok = absl::SimpleAtoi(value, &o.subnet) && o.subnet >= client::kMinClusterSubnet &&
-           o.subnet <= client::kMaxClusterSubnet;
+      ok = absl::SimpleAtoi(value, &o.subnet) && o.subnet >= devcluster::kMinClusterSubnet &&
+           o.subnet <= devcluster::kMaxClusterSubnet;
     } else if (flag == "--sections") {
       o.messages = o.revocation = false;
       for (absl::string_view s : absl::StrSplit(value, ',')) {
