@@ -308,8 +308,9 @@ class Inbox {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = std::move(root_pem);
     grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride(domain.frontend.server_name);
-    channel_ = grpc::CreateCustomChannel(domain.frontend.address, grpc::SslCredentials(ssl), args);
+    args.SetSslTargetNameOverride(domain.frontend().server_name());
+    channel_ =
+        grpc::CreateCustomChannel(domain.frontend().address(), grpc::SslCredentials(ssl), args);
   }
 
   ~Inbox() { Close(); }
@@ -396,21 +397,21 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
 
 absl::StatusOr<std::string> TokenFor(const devcluster::ClusterDomain& domain,
                                      const std::string& user) {
-  const devcluster::ClusterApp* app = domain.FindApp("app1");
-  if (app == nullptr) return absl::NotFoundError(absl::StrCat(domain.domain, ": no app1"));
-  return devcluster::MintClusterUserToken(domain, *app, user, domain.frontend.server_name);
+  const devcluster::ClusterApp* app = devcluster::FindApp(domain, "app1");
+  if (app == nullptr) return absl::NotFoundError(absl::StrCat(domain.domain(), ": no app1"));
+  return devcluster::MintClusterUserToken(domain, *app, user, domain.frontend().server_name());
 }
 
 // Signs `user` in at its domain's front-end and opens its Receive stream.
 absl::StatusOr<std::unique_ptr<Inbox>> OpenInbox(const devcluster::ClusterDomain& domain,
                                                  const std::string& user, absl::Duration lifetime) {
-  absl::StatusOr<std::string> root = ReadText(domain.root_file);
+  absl::StatusOr<std::string> root = ReadText(domain.root());
   if (!root.ok()) return root.status();
   absl::StatusOr<std::string> token = TokenFor(domain, user);
   if (!token.ok()) return token.status();
   client::FrontEndClientOptions fo;
-  fo.address = domain.frontend.address;
-  fo.server_name = domain.frontend.server_name;
+  fo.address = domain.frontend().address();
+  fo.server_name = domain.frontend().server_name();
   fo.root_pem = *root;
   absl::StatusOr<std::unique_ptr<client::FrontEndClient>> fe = client::FrontEndClient::Create(fo);
   if (!fe.ok()) return fe.status();
@@ -425,18 +426,19 @@ absl::StatusOr<Fabric> Connect(const std::string& dir, absl::Duration lifetime) 
   absl::StatusOr<devcluster::ClusterLayout> layout = devcluster::LoadClusterLayout(dir);
   if (!layout.ok()) return layout.status();
   f.layout = *std::move(layout);
-  const devcluster::ClusterDomain* contoso = f.layout.FindDomain("contoso.test");
-  const devcluster::ClusterDomain* fabrikam = f.layout.FindDomain("fabrikam.test");
-  const devcluster::ClusterService* edge = f.layout.FindService("contoso.test", "edge1");
+  const devcluster::ClusterDomain* contoso = devcluster::FindDomain(f.layout, "contoso.test");
+  const devcluster::ClusterDomain* fabrikam = devcluster::FindDomain(f.layout, "fabrikam.test");
+  const devcluster::ClusterService* edge =
+      devcluster::FindService(f.layout, "contoso.test", "edge1");
   if (contoso == nullptr || fabrikam == nullptr || edge == nullptr) {
     return absl::InvalidArgumentError("cluster.json lacks contoso.test, fabrikam.test or edge1");
   }
 
-  absl::StatusOr<std::string> contoso_root = ReadText(contoso->root_file);
+  absl::StatusOr<std::string> contoso_root = ReadText(contoso->root());
   if (!contoso_root.ok()) return contoso_root.status();
   client::FrontEndClientOptions fo;
-  fo.address = contoso->frontend.address;
-  fo.server_name = contoso->frontend.server_name;
+  fo.address = contoso->frontend().address();
+  fo.server_name = contoso->frontend().server_name();
   fo.root_pem = *contoso_root;
   absl::StatusOr<std::unique_ptr<client::FrontEndClient>> fe = client::FrontEndClient::Create(fo);
   if (!fe.ok()) return fe.status();
@@ -453,25 +455,25 @@ absl::StatusOr<Fabric> Connect(const std::string& dir, absl::Duration lifetime) 
   if (!carol.ok()) return carol.status();
   f.carol = *std::move(carol);
 
-  absl::StatusOr<std::string> fabrikam_root = ReadText(fabrikam->root_file);
+  absl::StatusOr<std::string> fabrikam_root = ReadText(fabrikam->root());
   if (!fabrikam_root.ok()) return fabrikam_root.status();
   client::ControlClientOptions co;
-  co.address = fabrikam->control.address;
-  co.server_name = fabrikam->control.server_name;
-  co.trust_domain = fabrikam->domain;
-  co.certificate_file = fabrikam->admin_cert_file;
-  co.key_file = fabrikam->admin_key_file;
+  co.address = fabrikam->control().address();
+  co.server_name = fabrikam->control().server_name();
+  co.trust_domain = fabrikam->domain();
+  co.certificate_file = fabrikam->admin_cert();
+  co.key_file = fabrikam->admin_key();
   co.bootstrap_roots_pem = *fabrikam_root;
   absl::StatusOr<std::unique_ptr<client::ControlClient>> control =
       client::ControlClient::Create(co);
   if (!control.ok()) return control.status();
   f.fabrikam_control = *std::move(control);
 
-  absl::StatusOr<std::string> edge_pem = ReadText(edge->certificate_file);
+  absl::StatusOr<std::string> edge_pem = ReadText(edge->cert());
   if (!edge_pem.ok()) return edge_pem.status();
   absl::StatusOr<std::vector<pki::Certificate>> chain = pki::ParsePemBundle(*edge_pem);
   if (!chain.ok()) return chain.status();
-  if (chain->empty()) return absl::InvalidArgumentError(edge->certificate_file + ": empty");
+  if (chain->empty()) return absl::InvalidArgumentError(edge->cert() + ": empty");
   f.contoso_edge_sha256 = (*chain)[0].Sha256Hex();
   f.contoso_edge_pem = (*chain)[0].ToPem();
   return f;

@@ -15,6 +15,7 @@
 #include "common/config/yaml_proto.h"
 #include "common/status/atomic_file.h"
 #include "common/status/status.h"
+#include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 
 namespace trustfabric::devcluster {
@@ -90,137 +91,51 @@ absl::StatusOr<ClusterApp> AppFromManifest(const json& domain, const std::string
                                            const std::string& name, const std::string& root_name) {
   TF_ASSIGN_OR_RETURN(const json* e, ManifestEntry(domain, name));
   ClusterApp app;
-  app.name = name;
-  TF_ASSIGN_OR_RETURN(app.client_id, ManifestString(*e, "client_id"));
-  app.issuer_id = app.client_id;
-  TF_ASSIGN_OR_RETURN(app.registered_issuer_name, ManifestString(*e, "issuer_name"));
-  app.self_signed = e->value("self_signed", false);
-  app.signing_root_name = app.self_signed ? absl::StrCat(name, "-signing") : root_name;
+  app.set_name(name);
+  TF_ASSIGN_OR_RETURN(*app.mutable_client_id(), ManifestString(*e, "client_id"));
+  app.set_issuer_id(app.client_id());
+  TF_ASSIGN_OR_RETURN(*app.mutable_registered_issuer_name(), ManifestString(*e, "issuer_name"));
+  app.set_self_signed(e->value("self_signed", false));
+  app.set_signing_root_name(app.self_signed() ? absl::StrCat(name, "-signing") : root_name);
   TF_ASSIGN_OR_RETURN(std::string cert, ManifestString(*e, "cert"));
   TF_ASSIGN_OR_RETURN(std::string key, ManifestString(*e, "key"));
   TF_ASSIGN_OR_RETURN(std::string p12, ManifestString(*e, "pkcs12"));
-  app.cert_file = Join(pki_dir, cert);
-  app.key_file = Join(pki_dir, key);
-  app.pkcs12_file = Join(pki_dir, p12);
-  app.pkcs12_password = kClusterPkcs12Password;
+  app.set_cert(Join(pki_dir, cert));
+  app.set_key(Join(pki_dir, key));
+  app.set_pkcs12(Join(pki_dir, p12));
+  app.set_pkcs12_password(kClusterPkcs12Password);
   return app;
 }
 
 // --- cluster.json ----------------------------------------------------------
 
-json EndpointJson(const ClusterEndpoint& e) {
-  return {{"address", e.address}, {"server_name", e.server_name}};
-}
-
-json ServiceJson(const ClusterService& s) {
-  json listen = {{"internal", s.address}};
-  if (!s.client_address.empty()) listen["client"] = s.client_address;
-  if (!s.federation_address.empty()) listen["federation"] = s.federation_address;
-  return {{"id", s.id},
-          {"name", s.name},
-          {"domain", s.domain},
-          {"role", s.role},
-          {"binary", s.binary},
-          {"dns_name", s.dns_name},
-          {"config", s.config_file},
-          {"cert", s.certificate_file},
-          {"key", s.key_file},
-          {"state_dir", s.state_dir},
-          {"log", s.log_file},
-          {"pid_file", s.pid_file},
-          {"address", s.address},
-          {"listen", listen}};
-}
-
-json AppJson(const ClusterApp& a) {
-  return {{"name", a.name},
-          {"client_id", a.client_id},
-          {"issuer_id", a.issuer_id},
-          {"registered_issuer_name", a.registered_issuer_name},
-          {"self_signed", a.self_signed},
-          {"signing_root_name", a.signing_root_name},
-          {"cert", a.cert_file},
-          {"key", a.key_file},
-          {"pkcs12", a.pkcs12_file},
-          {"pkcs12_password", a.pkcs12_password}};
-}
-
-json DomainJson(const ClusterDomain& d) {
-  json apps = json::array();
-  for (const ClusterApp& a : d.apps) apps.push_back(AppJson(a));
-  return {{"domain", d.domain},
-          {"realm", d.realm},
-          {"partner", d.partner},
-          {"root_name", d.root_name},
-          {"root", d.root_file},
-          {"partner_root_name", d.partner_root_name},
-          {"admin_cert", d.admin_cert_file},
-          {"admin_key", d.admin_key_file},
-          {"control", EndpointJson(d.control)},
-          {"frontend", EndpointJson(d.frontend)},
-          {"federation", EndpointJson(d.federation)},
-          {"apps", apps}};
-}
-
-// Field readers for ParseClusterJson: each names the path that is wrong.
-class JsonReader {
- public:
-  absl::Status status() const { return status_; }
-
-  std::string String(const json& object, const char* key, const std::string& path,
-                     bool required = true) {
-    if (!status_.ok()) return "";
-    if (!object.contains(key) || !object[key].is_string()) {
-      if (required || object.contains(key)) {
-        status_ = absl::InvalidArgumentError(
-            absl::StrCat("cluster.json: ", path, ".", key, ": expected a string"));
+// The first empty string field below `message` as a path
+// ("domains[0].apps[1].client_id"), or "" when there is none. Only the
+// listeners a service may lack (listen.client, listen.federation) may be
+// empty.
+std::string FirstEmptyField(const google::protobuf::Message& message, const std::string& path) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* d = message.GetDescriptor();
+  const google::protobuf::Reflection* r = message.GetReflection();
+  const bool listen = d == ClusterService::Listen::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const std::string here = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !f->is_repeated()) {
+      if (r->GetString(message, f).empty() && !(listen && f->name() != "internal")) return here;
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && f->is_repeated()) {
+      for (int j = 0; j < r->FieldSize(message, f); ++j) {
+        std::string empty =
+            FirstEmptyField(r->GetRepeatedMessage(message, f, j), absl::StrCat(here, "[", j, "]"));
+        if (!empty.empty()) return empty;
       }
-      return "";
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      std::string empty = FirstEmptyField(r->GetMessage(message, f), here);
+      if (!empty.empty()) return empty;
     }
-    return object[key].get<std::string>();
   }
-
-  bool Bool(const json& object, const char* key, const std::string& path) {
-    if (!status_.ok()) return false;
-    if (!object.contains(key) || !object[key].is_boolean()) {
-      status_ = absl::InvalidArgumentError(
-          absl::StrCat("cluster.json: ", path, ".", key, ": expected true or false"));
-      return false;
-    }
-    return object[key].get<bool>();
-  }
-
-  const json& Object(const json& object, const char* key, const std::string& path) {
-    static const json* const kEmpty = new json(json::object());
-    if (!status_.ok()) return *kEmpty;
-    if (!object.contains(key) || !object[key].is_object()) {
-      status_ = absl::InvalidArgumentError(
-          absl::StrCat("cluster.json: ", path, ".", key, ": expected an object"));
-      return *kEmpty;
-    }
-    return object[key];
-  }
-
-  const json& Array(const json& object, const char* key, const std::string& path) {
-    static const json* const kEmpty = new json(json::array());
-    if (!status_.ok()) return *kEmpty;
-    if (!object.contains(key) || !object[key].is_array()) {
-      status_ = absl::InvalidArgumentError(
-          absl::StrCat("cluster.json: ", path, ".", key, ": expected an array"));
-      return *kEmpty;
-    }
-    return object[key];
-  }
-
-  ClusterEndpoint Endpoint(const json& object, const char* key, const std::string& path) {
-    const json& e = Object(object, key, path);
-    const std::string here = absl::StrCat(path, ".", key);
-    return {String(e, "address", here), String(e, "server_name", here)};
-  }
-
- private:
-  absl::Status status_;
-};
+  return "";
+}
 
 absl::Status RemoveAll(const fs::path& path) {
   std::error_code ec;
@@ -240,26 +155,30 @@ absl::Status MakeDirs(const std::string& path, fs::perms perms) {
 
 }  // namespace
 
-const ClusterApp* ClusterDomain::FindApp(absl::string_view name) const {
-  for (const ClusterApp& a : apps) {
-    if (a.name == name) return &a;
+const ClusterApp* FindApp(const ClusterDomain& domain, absl::string_view name) {
+  for (const ClusterApp& a : domain.apps()) {
+    if (a.name() == name) return &a;
   }
   return nullptr;
 }
 
-const ClusterDomain* ClusterLayout::FindDomain(absl::string_view domain) const {
-  for (const ClusterDomain& d : domains) {
-    if (d.domain == domain) return &d;
+const ClusterDomain* FindDomain(const ClusterLayout& layout, absl::string_view domain) {
+  for (const ClusterDomain& d : layout.domains()) {
+    if (d.domain() == domain) return &d;
   }
   return nullptr;
 }
 
-const ClusterService* ClusterLayout::FindService(absl::string_view domain,
-                                                 absl::string_view name) const {
-  for (const ClusterService& s : services) {
-    if (s.domain == domain && s.name == name) return &s;
+const ClusterService* FindService(const ClusterLayout& layout, absl::string_view domain,
+                                  absl::string_view name) {
+  for (const ClusterService& s : layout.services()) {
+    if (s.domain() == domain && s.name() == name) return &s;
   }
   return nullptr;
+}
+
+std::string ClusterJsonPath(const ClusterLayout& layout) {
+  return Join(layout.dir(), "cluster.json");
 }
 
 std::string ClusterHost(int subnet, int domain_index, int host) {
@@ -280,13 +199,13 @@ absl::StatusOr<ClusterLayout> BuildClusterLayout(const std::string& dir, int sub
     return absl::InvalidArgumentError("manifest: not a json object");
   }
   ClusterLayout layout;
-  layout.dir = dir;
-  layout.subnet = subnet;
-  layout.pki_dir = Join(dir, "pki");
-  layout.manifest_file = Join(layout.pki_dir, "manifest.json");
-  layout.logs_dir = Join(dir, "logs");
-  layout.pids_dir = Join(dir, "pids");
-  layout.cluster_json = Join(dir, "cluster.json");
+  layout.set_version(kClusterJsonVersion);
+  layout.set_dir(dir);
+  layout.set_subnet(subnet);
+  layout.set_pki_dir(Join(dir, "pki"));
+  layout.set_manifest(Join(layout.pki_dir(), "manifest.json"));
+  layout.set_logs_dir(Join(dir, "logs"));
+  layout.set_pids_dir(Join(dir, "pids"));
 
   constexpr int kDomainCount = sizeof(kClusterDomains) / sizeof(kClusterDomains[0]);
   for (int i = 0; i < kDomainCount; ++i) {
@@ -295,64 +214,68 @@ absl::StatusOr<ClusterLayout> BuildClusterLayout(const std::string& dir, int sub
     if (md == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("manifest: no domain ", name));
     }
-    ClusterDomain d;
-    d.domain = name;
-    d.realm = md->value("realm", "");
-    if (d.realm.empty()) {
+    ClusterDomain& d = *layout.add_domains();
+    d.set_domain(name);
+    d.set_realm(md->value("realm", ""));
+    if (d.realm().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("manifest: domain ", name, " has no realm"));
     }
-    d.partner = kClusterDomains[(i + 1) % kDomainCount];
-    d.root_name = ClusterRootName(d.domain);
-    d.partner_root_name = ClusterRootName(d.partner);
+    d.set_partner(kClusterDomains[(i + 1) % kDomainCount]);
+    d.set_root_name(ClusterRootName(d.domain()));
+    d.set_partner_root_name(ClusterRootName(d.partner()));
     TF_ASSIGN_OR_RETURN(const json* root, ManifestEntry(*md, "root"));
     TF_ASSIGN_OR_RETURN(std::string root_cert, ManifestString(*root, "cert"));
-    d.root_file = Join(layout.pki_dir, root_cert);
+    d.set_root(Join(layout.pki_dir(), root_cert));
     TF_ASSIGN_OR_RETURN(const json* admin, ManifestEntry(*md, "admin1"));
     TF_ASSIGN_OR_RETURN(std::string admin_cert, ManifestString(*admin, "cert"));
     TF_ASSIGN_OR_RETURN(std::string admin_key, ManifestString(*admin, "key"));
-    d.admin_cert_file = Join(layout.pki_dir, admin_cert);
-    d.admin_key_file = Join(layout.pki_dir, admin_key);
+    d.set_admin_cert(Join(layout.pki_dir(), admin_cert));
+    d.set_admin_key(Join(layout.pki_dir(), admin_key));
     for (const char* app : {"app1", "app2"}) {
-      TF_ASSIGN_OR_RETURN(ClusterApp a, AppFromManifest(*md, layout.pki_dir, app, d.root_name));
-      d.apps.push_back(std::move(a));
+      TF_ASSIGN_OR_RETURN(*d.add_apps(),
+                          AppFromManifest(*md, layout.pki_dir(), app, d.root_name()));
     }
 
     const std::string domain_dir = Join(dir, name);
     for (const ServiceSpec& spec : kServices) {
-      ClusterService s;
-      s.name = spec.name;
-      s.domain = name;
-      s.id = absl::StrCat(name, "-", spec.name);
-      s.role = spec.role;
-      s.binary = spec.binary;
-      s.dns_name = absl::StrCat(spec.name, ".", name);
+      ClusterService& s = *layout.add_services();
+      s.set_name(spec.name);
+      s.set_domain(name);
+      s.set_id(absl::StrCat(name, "-", spec.name));
+      s.set_role(spec.role);
+      s.set_binary(spec.binary);
+      s.set_dns_name(absl::StrCat(spec.name, ".", name));
       TF_ASSIGN_OR_RETURN(const json* entry, ManifestEntry(*md, spec.name));
       TF_ASSIGN_OR_RETURN(std::string cert, ManifestString(*entry, "cert"));
       TF_ASSIGN_OR_RETURN(std::string key, ManifestString(*entry, "key"));
-      if (entry->value("dns_name", "") != s.dns_name) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("manifest: entry ", spec.name, " of ", name, " is not for ", s.dns_name));
+      if (entry->value("dns_name", "") != s.dns_name()) {
+        return absl::InvalidArgumentError(absl::StrCat("manifest: entry ", spec.name, " of ", name,
+                                                       " is not for ", s.dns_name()));
       }
-      s.certificate_file = Join(layout.pki_dir, cert);
-      s.key_file = Join(layout.pki_dir, key);
-      s.config_file = Join(domain_dir, absl::StrCat(spec.name, ".yaml"));
-      s.state_dir = Join(domain_dir, absl::StrCat("state/", spec.name));
-      s.log_file = Join(layout.logs_dir, absl::StrCat(s.id, ".log"));
-      s.pid_file = Join(layout.pids_dir, absl::StrCat(s.id, ".pid"));
+      s.set_cert(Join(layout.pki_dir(), cert));
+      s.set_key(Join(layout.pki_dir(), key));
+      s.set_config(Join(domain_dir, absl::StrCat(spec.name, ".yaml")));
+      s.set_state_dir(Join(domain_dir, absl::StrCat("state/", spec.name)));
+      s.set_log(Join(layout.logs_dir(), absl::StrCat(s.id(), ".log")));
+      s.set_pid_file(Join(layout.pids_dir(), absl::StrCat(s.id(), ".pid")));
       const std::string host = ClusterHost(subnet, i, spec.host);
-      s.address = HostPort(host, spec.port);
-      if (s.role == "frontend") {
-        s.client_address = HostPort(host, kFrontendClientPort);
-        d.frontend = {s.client_address, s.dns_name};
+      s.set_address(HostPort(host, spec.port));
+      s.mutable_listen()->set_internal(s.address());
+      ClusterEndpoint* endpoint = nullptr;
+      if (s.role() == "frontend") {
+        s.mutable_listen()->set_client(HostPort(host, kFrontendClientPort));
+        endpoint = d.mutable_frontend();
+        endpoint->set_address(s.listen().client());
+      } else if (s.role() == "edge") {
+        s.mutable_listen()->set_federation(HostPort(host, kEdgeFederationPort));
+        endpoint = d.mutable_federation();
+        endpoint->set_address(s.listen().federation());
+      } else if (s.role() == "control") {
+        endpoint = d.mutable_control();
+        endpoint->set_address(s.address());
       }
-      if (s.role == "edge") {
-        s.federation_address = HostPort(host, kEdgeFederationPort);
-        d.federation = {s.federation_address, s.dns_name};
-      }
-      if (s.role == "control") d.control = {s.address, s.dns_name};
-      layout.services.push_back(std::move(s));
+      if (endpoint != nullptr) endpoint->set_server_name(s.dns_name());
     }
-    layout.domains.push_back(std::move(d));
   }
   return layout;
 }
@@ -361,65 +284,65 @@ namespace {
 
 // The service's own loopback host with the metrics port.
 std::string MetricsAddress(const ClusterService& service) {
-  return absl::StrCat(service.address.substr(0, service.address.rfind(':')), ":", kMetricsPort);
+  return absl::StrCat(service.address().substr(0, service.address().rfind(':')), ":", kMetricsPort);
 }
 
 }  // namespace
 
 v1::ControlPlaneConfig ControlConfigFor(const ClusterLayout& layout,
                                         const ClusterService& service) {
-  const ClusterDomain& d = *layout.FindDomain(service.domain);
+  const ClusterDomain& d = *FindDomain(layout, service.domain());
   v1::ControlPlaneConfig c;
-  c.set_trust_domain(d.domain);
-  c.set_realm(d.realm);
-  c.mutable_listen()->set_address(service.address);
-  c.mutable_identity()->set_certificate_file(service.certificate_file);
-  c.mutable_identity()->set_key_file(service.key_file);
+  c.set_trust_domain(d.domain());
+  c.set_realm(d.realm());
+  c.mutable_listen()->set_address(service.address());
+  c.mutable_identity()->set_certificate_file(service.cert());
+  c.mutable_identity()->set_key_file(service.key());
   c.mutable_identity()->set_refresh_interval_seconds(1);
-  c.set_seed_root_name(d.root_name);
-  c.set_seed_root_file(d.root_file);
+  c.set_seed_root_name(d.root_name());
+  c.set_seed_root_file(d.root());
   c.set_store("sqlite");
-  c.set_sqlite_path(Join(service.state_dir, "control.db"));
+  c.set_sqlite_path(Join(service.state_dir(), "control.db"));
   c.set_metrics_address(MetricsAddress(service));
   c.set_log_level("info");
   return c;
 }
 
 v1::NodeConfig NodeConfigFor(const ClusterLayout& layout, const ClusterService& service) {
-  const ClusterDomain& d = *layout.FindDomain(service.domain);
+  const ClusterDomain& d = *FindDomain(layout, service.domain());
   v1::NodeConfig c;
-  c.set_role(service.role);
-  c.set_trust_domain(d.domain);
-  c.set_realm(d.realm);
-  c.set_dns_name(service.dns_name);
-  c.mutable_identity()->set_certificate_file(service.certificate_file);
-  c.mutable_identity()->set_key_file(service.key_file);
+  c.set_role(service.role());
+  c.set_trust_domain(d.domain());
+  c.set_realm(d.realm());
+  c.set_dns_name(service.dns_name());
+  c.mutable_identity()->set_certificate_file(service.cert());
+  c.mutable_identity()->set_key_file(service.key());
   c.mutable_identity()->set_refresh_interval_seconds(1);
   v1::TrustAgentConfig* agent = c.mutable_trust_agent();
   v1::ControlEndpoint* control = agent->add_control_planes();
-  control->set_address(d.control.address);
-  control->set_server_name(d.control.server_name);
-  agent->set_bootstrap_bundle_file(d.root_file);
-  agent->set_state_dir(service.state_dir);
+  control->set_address(d.control().address());
+  control->set_server_name(d.control().server_name());
+  agent->set_bootstrap_bundle_file(d.root());
+  agent->set_state_dir(service.state_dir());
   agent->set_max_staleness_seconds(kMaxStalenessSeconds);
   agent->set_staleness_policy(v1::FAIL_STATIC);
-  c.mutable_listen()->set_address(service.address);
-  const ClusterService* registrar = layout.FindService(d.domain, "registrar1");
-  const ClusterService* edge = layout.FindService(d.domain, "edge1");
-  if (service.role == "frontend") {
-    c.mutable_client_listen()->set_address(service.client_address);
-    c.mutable_registrar()->set_address(registrar->address);
-    c.mutable_registrar()->set_server_name(registrar->dns_name);
-    c.mutable_edge()->set_address(edge->address);
-    c.mutable_edge()->set_server_name(edge->dns_name);
+  c.mutable_listen()->set_address(service.address());
+  const ClusterService* registrar = FindService(layout, d.domain(), "registrar1");
+  const ClusterService* edge = FindService(layout, d.domain(), "edge1");
+  if (service.role() == "frontend") {
+    c.mutable_client_listen()->set_address(service.listen().client());
+    c.mutable_registrar()->set_address(registrar->address());
+    c.mutable_registrar()->set_server_name(registrar->dns_name());
+    c.mutable_edge()->set_address(edge->address());
+    c.mutable_edge()->set_server_name(edge->dns_name());
   }
-  if (service.role == "edge") {
-    c.mutable_federation_listen()->set_address(service.federation_address);
-    c.mutable_registrar()->set_address(registrar->address);
-    c.mutable_registrar()->set_server_name(registrar->dns_name);
+  if (service.role() == "edge") {
+    c.mutable_federation_listen()->set_address(service.listen().federation());
+    c.mutable_registrar()->set_address(registrar->address());
+    c.mutable_registrar()->set_server_name(registrar->dns_name());
   }
-  for (const ClusterService& s : layout.services) {
-    if (s.domain == d.domain) (*c.mutable_addresses())[s.dns_name] = s.address;
+  for (const ClusterService& s : layout.services()) {
+    if (s.domain() == d.domain()) (*c.mutable_addresses())[s.dns_name()] = s.address();
   }
   c.set_metrics_address(MetricsAddress(service));
   c.set_log_level("info");
@@ -427,117 +350,48 @@ v1::NodeConfig NodeConfigFor(const ClusterLayout& layout, const ClusterService& 
 }
 
 std::string ClusterJson(const ClusterLayout& layout) {
-  json domains = json::array();
-  for (const ClusterDomain& d : layout.domains) domains.push_back(DomainJson(d));
-  json services = json::array();
-  for (const ClusterService& s : layout.services) services.push_back(ServiceJson(s));
-  json doc = {{"version", kClusterJsonVersion},
-              {"dir", layout.dir},
-              {"subnet", layout.subnet},
-              {"pki_dir", layout.pki_dir},
-              {"manifest", layout.manifest_file},
-              {"logs_dir", layout.logs_dir},
-              {"pids_dir", layout.pids_dir},
-              {"domains", domains},
-              {"services", services}};
-  return doc.dump(2) + "\n";
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string text;
+  // Only messages with unresolvable Any fields fail; this one has none.
+  if (!google::protobuf::util::MessageToJsonString(layout, &text, options).ok()) return "{}";
+  return text;
 }
 
 absl::StatusOr<ClusterLayout> ParseClusterJson(absl::string_view text) {
-  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return absl::InvalidArgumentError("cluster.json: not a json object");
+  ClusterLayout layout;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(text.data(), text.size()), &layout, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cluster.json: not a json object of a cluster layout: ", parsed.message().ToString()));
   }
-  if (!doc.contains("version") || !doc["version"].is_number_integer() ||
-      doc["version"].get<int>() != kClusterJsonVersion) {
+  if (layout.version() != kClusterJsonVersion) {
     return absl::InvalidArgumentError(
         absl::StrCat("cluster.json: version: expected ", kClusterJsonVersion));
   }
-  if (!doc.contains("subnet") || !doc["subnet"].is_number_integer()) {
-    return absl::InvalidArgumentError("cluster.json: subnet: expected an integer");
+  TF_RETURN_IF_ERROR(Annotate(CheckSubnet(layout.subnet()), "cluster.json"));
+  if (layout.domains().empty() || layout.services().empty()) {
+    return absl::InvalidArgumentError("cluster.json: no domains or no services");
   }
-  JsonReader r;
-  ClusterLayout layout;
-  layout.subnet = doc["subnet"].get<int>();
-  TF_RETURN_IF_ERROR(Annotate(CheckSubnet(layout.subnet), "cluster.json"));
-  layout.dir = r.String(doc, "dir", "");
-  layout.pki_dir = r.String(doc, "pki_dir", "");
-  layout.manifest_file = r.String(doc, "manifest", "");
-  layout.logs_dir = r.String(doc, "logs_dir", "");
-  layout.pids_dir = r.String(doc, "pids_dir", "");
-  layout.cluster_json = Join(layout.dir, "cluster.json");
-
-  const json& domains = r.Array(doc, "domains", "");
-  for (size_t i = 0; i < domains.size(); ++i) {
-    const json& dj = domains[i];
-    const std::string path = absl::StrCat("domains[", i, "]");
-    ClusterDomain d;
-    d.domain = r.String(dj, "domain", path);
-    d.realm = r.String(dj, "realm", path);
-    d.partner = r.String(dj, "partner", path);
-    d.root_name = r.String(dj, "root_name", path);
-    d.root_file = r.String(dj, "root", path);
-    d.partner_root_name = r.String(dj, "partner_root_name", path);
-    d.admin_cert_file = r.String(dj, "admin_cert", path);
-    d.admin_key_file = r.String(dj, "admin_key", path);
-    d.control = r.Endpoint(dj, "control", path);
-    d.frontend = r.Endpoint(dj, "frontend", path);
-    d.federation = r.Endpoint(dj, "federation", path);
-    const json& apps = r.Array(dj, "apps", path);
-    for (size_t j = 0; j < apps.size(); ++j) {
-      const json& aj = apps[j];
-      const std::string app_path = absl::StrCat(path, ".apps[", j, "]");
-      ClusterApp a;
-      a.name = r.String(aj, "name", app_path);
-      a.client_id = r.String(aj, "client_id", app_path);
-      a.issuer_id = r.String(aj, "issuer_id", app_path);
-      a.registered_issuer_name = r.String(aj, "registered_issuer_name", app_path);
-      a.self_signed = r.Bool(aj, "self_signed", app_path);
-      a.signing_root_name = r.String(aj, "signing_root_name", app_path);
-      a.cert_file = r.String(aj, "cert", app_path);
-      a.key_file = r.String(aj, "key", app_path);
-      a.pkcs12_file = r.String(aj, "pkcs12", app_path);
-      a.pkcs12_password = r.String(aj, "pkcs12_password", app_path);
-      d.apps.push_back(std::move(a));
-    }
-    layout.domains.push_back(std::move(d));
+  if (std::string empty = FirstEmptyField(layout, ""); !empty.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster.json: ", empty, ": expected a string"));
   }
-
-  const json& services = r.Array(doc, "services", "");
-  for (size_t i = 0; i < services.size(); ++i) {
-    const json& sj = services[i];
+  for (int i = 0; i < layout.services_size(); ++i) {
+    const ClusterService& s = layout.services(i);
     const std::string path = absl::StrCat("services[", i, "]");
-    ClusterService s;
-    s.id = r.String(sj, "id", path);
-    s.name = r.String(sj, "name", path);
-    s.domain = r.String(sj, "domain", path);
-    s.role = r.String(sj, "role", path);
-    s.binary = r.String(sj, "binary", path);
-    s.dns_name = r.String(sj, "dns_name", path);
-    s.config_file = r.String(sj, "config", path);
-    s.certificate_file = r.String(sj, "cert", path);
-    s.key_file = r.String(sj, "key", path);
-    s.state_dir = r.String(sj, "state_dir", path);
-    s.log_file = r.String(sj, "log", path);
-    s.pid_file = r.String(sj, "pid_file", path);
-    s.address = r.String(sj, "address", path);
-    const json& listen = r.Object(sj, "listen", path);
-    const std::string listen_path = absl::StrCat(path, ".listen");
-    s.client_address = r.String(listen, "client", listen_path, /*required=*/false);
-    s.federation_address = r.String(listen, "federation", listen_path, /*required=*/false);
-    if (r.status().ok() && s.binary != "tfcontrol" && s.binary != "tfnode") {
+    if (s.binary() != "tfcontrol" && s.binary() != "tfnode") {
       return absl::InvalidArgumentError(
           absl::StrCat("cluster.json: ", path, ".binary: expected tfcontrol or tfnode"));
     }
-    if (r.status().ok() && layout.FindDomain(s.domain) == nullptr) {
+    if (FindDomain(layout, s.domain()) == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("cluster.json: ", path, ".domain: ", s.domain, " is not in domains"));
+          absl::StrCat("cluster.json: ", path, ".domain: ", s.domain(), " is not in domains"));
     }
-    layout.services.push_back(std::move(s));
-  }
-  TF_RETURN_IF_ERROR(r.status());
-  if (layout.domains.empty() || layout.services.empty()) {
-    return absl::InvalidArgumentError("cluster.json: no domains or no services");
   }
   return layout;
 }
@@ -585,26 +439,26 @@ absl::StatusOr<ClusterLayout> WriteClusterConfig(const ClusterConfigOptions& opt
                       ReadFileLimited(pki_result.manifest_path, kMaxJsonBytes));
   TF_ASSIGN_OR_RETURN(ClusterLayout layout, BuildClusterLayout(root, options.subnet, manifest));
 
-  TF_RETURN_IF_ERROR(MakeDirs(layout.logs_dir, fs::perms::owner_all | fs::perms::group_read |
-                                                   fs::perms::group_exec | fs::perms::others_read |
-                                                   fs::perms::others_exec));
-  TF_RETURN_IF_ERROR(MakeDirs(layout.pids_dir, fs::perms::owner_all | fs::perms::group_read |
-                                                   fs::perms::group_exec | fs::perms::others_read |
-                                                   fs::perms::others_exec));
-  for (const ClusterService& s : layout.services) {
+  TF_RETURN_IF_ERROR(MakeDirs(layout.logs_dir(),
+                              fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec));
+  TF_RETURN_IF_ERROR(MakeDirs(layout.pids_dir(),
+                              fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec));
+  for (const ClusterService& s : layout.services()) {
     // State holds the control plane's store and the nodes' trust state.
-    TF_RETURN_IF_ERROR(MakeDirs(s.state_dir, fs::perms::owner_all));
+    TF_RETURN_IF_ERROR(MakeDirs(s.state_dir(), fs::perms::owner_all));
     const std::string header =
-        s.binary == "tfcontrol"
-            ? absl::StrCat("# ", s.dns_name, ": tfcontrol --config ", s.config_file, "\n")
-            : absl::StrCat("# ", s.dns_name, " (", s.role, "): tfnode --config ", s.config_file,
+        s.binary() == "tfcontrol"
+            ? absl::StrCat("# ", s.dns_name(), ": tfcontrol --config ", s.config(), "\n")
+            : absl::StrCat("# ", s.dns_name(), " (", s.role(), "): tfnode --config ", s.config(),
                            "\n");
-    const std::string body = s.binary == "tfcontrol"
+    const std::string body = s.binary() == "tfcontrol"
                                  ? config::ProtoToYaml(ControlConfigFor(layout, s))
                                  : config::ProtoToYaml(NodeConfigFor(layout, s));
-    TF_RETURN_IF_ERROR(WriteFileAtomically(s.config_file, header + body, 0644));
+    TF_RETURN_IF_ERROR(WriteFileAtomically(s.config(), header + body, 0644));
   }
-  TF_RETURN_IF_ERROR(WriteFileAtomically(layout.cluster_json, ClusterJson(layout), 0644));
+  TF_RETURN_IF_ERROR(WriteFileAtomically(ClusterJsonPath(layout), ClusterJson(layout), 0644));
   return layout;
 }
 

@@ -19,7 +19,7 @@
 //                                  registrations
 //   DIR/logs/<domain>-<svc>.log    one log per service
 //   DIR/pids/<domain>-<svc>.pid    written by `tfctl cluster up`
-//   DIR/cluster.json               the topology below, as JSON
+//   DIR/cluster.json               the topology (ClusterLayout) as JSON
 //
 // Addresses: subnet N (1..254) puts contoso.test on 127.N.1.{1,2,3,4} and
 // fabrikam.test on 127.N.2.{1,2,3,4} for control1, registrar1, fe1, edge1;
@@ -34,7 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/message.h"
+#include "trustfabric/v1/cluster.pb.h"
 #include "trustfabric/v1/config.pb.h"
 
 namespace trustfabric::devcluster {
@@ -64,91 +64,21 @@ inline constexpr int kClusterJsonVersion = 1;
 // Audience principal of the tokens clients present to front-ends.
 inline constexpr char kFrontendTokenPrincipal[] = "00000003-0000-0ff1-ce00-000000000000";
 
-// A "host:port" and the DNS name its certificate carries.
-struct ClusterEndpoint {
-  std::string address;
-  std::string server_name;
-};
+// The topology is the cluster.json message (proto/trustfabric/v1/cluster.proto).
+using ClusterEndpoint = v1::ClusterEndpoint;
+using ClusterService = v1::ClusterService;
+using ClusterApp = v1::ClusterApp;
+using ClusterDomain = v1::ClusterDomain;
+using ClusterLayout = v1::ClusterLayout;
 
-// One process of the cluster.
-struct ClusterService {
-  std::string id;        // "<domain>-<name>", e.g. "contoso.test-fe1"
-  std::string name;      // "control1", "registrar1", "fe1", "edge1"
-  std::string domain;    // "contoso.test"
-  std::string role;      // "control", "registrar", "frontend", "edge"
-  std::string binary;    // "tfcontrol" or "tfnode"
-  std::string dns_name;  // "fe1.contoso.test"
-  // Identity from DIR/pki: leaf + intermediate, and the key.
-  std::string certificate_file;
-  std::string key_file;
-  std::string config_file;
-  std::string state_dir;
-  std::string log_file;
-  std::string pid_file;
-  // Mutual-TLS listener of the domain (control API, registrar, front-end
-  // Deliver, edge relay); gRPC health is asked here.
-  std::string address;
-  // Front-ends: the client listener (server TLS + bearer token).
-  std::string client_address;
-  // Edges: the federation listener for partner edges.
-  std::string federation_address;
-};
+// Lookups by name; null when absent.
+const ClusterDomain* FindDomain(const ClusterLayout& layout, absl::string_view domain);
+const ClusterService* FindService(const ClusterLayout& layout, absl::string_view domain,
+                                  absl::string_view name);
+const ClusterApp* FindApp(const ClusterDomain& domain, absl::string_view name);
 
-// A token-signing application of a domain (docs/design.md §7).
-struct ClusterApp {
-  std::string name;  // "app1", also the TokenIssuer name at the control plane
-  std::string client_id;
-  // Equals client_id: every cluster application is its own issuer.
-  std::string issuer_id;
-  std::string registered_issuer_name;  // "<client_id>@<realm>"
-  // app1 is self-signed (registered as its own TOKEN_SIGNING root authority
-  // `signing_root_name`); app2 chains to the domain root.
-  bool self_signed = false;
-  std::string signing_root_name;
-  std::string cert_file;
-  std::string key_file;
-  std::string pkcs12_file;
-  std::string pkcs12_password;
-};
-
-struct ClusterDomain {
-  std::string domain;   // "contoso.test"
-  std::string realm;    // lower-case GUID
-  std::string partner;  // the other domain
-  // The domain's root CA: the control plane's seed root (MTLS and
-  // TOKEN_SIGNING) under `root_name`, every node's bootstrap bundle, and the
-  // CA clients verify the front-end with.
-  std::string root_name;  // "contoso-root"
-  std::string root_file;
-  // The partner's root as registered here (MTLS, trust domain = partner).
-  std::string partner_root_name;
-  std::string admin_cert_file;
-  std::string admin_key_file;
-  ClusterEndpoint control;     // control1, admin API and trust distribution
-  ClusterEndpoint frontend;    // fe1's client listener
-  ClusterEndpoint federation;  // edge1's federation listener
-  std::vector<ClusterApp> apps;
-
-  const ClusterApp* FindApp(absl::string_view name) const;
-};
-
-struct ClusterLayout {
-  std::string dir;  // absolute
-  int subnet = kDefaultClusterSubnet;
-  std::string pki_dir;
-  std::string manifest_file;
-  std::string logs_dir;
-  std::string pids_dir;
-  std::string cluster_json;
-  // Domains in kClusterDomains order; services per domain in start order
-  // (control1, registrar1, fe1, edge1).
-  std::vector<ClusterDomain> domains;
-  std::vector<ClusterService> services;
-
-  // Null when absent.
-  const ClusterDomain* FindDomain(absl::string_view domain) const;
-  const ClusterService* FindService(absl::string_view domain, absl::string_view name) const;
-};
+// DIR/cluster.json of `layout`.
+std::string ClusterJsonPath(const ClusterLayout& layout);
 
 // "127.<subnet>.<domain_index + 1>.<host>".
 std::string ClusterHost(int subnet, int domain_index, int host);
@@ -167,7 +97,13 @@ absl::StatusOr<ClusterLayout> BuildClusterLayout(const std::string& dir, int sub
 v1::ControlPlaneConfig ControlConfigFor(const ClusterLayout& layout, const ClusterService& service);
 v1::NodeConfig NodeConfigFor(const ClusterLayout& layout, const ClusterService& service);
 
-// cluster.json for `layout`, and back.
+// cluster.json for `layout` (protobuf's JSON mapping with the proto field
+// names, every field printed), and back. ParseClusterJson ignores unknown
+// keys and refuses, with INVALID_ARGUMENT naming the path
+// ("domains[0].apps[1].client_id"), a version other than
+// kClusterJsonVersion, a subnet out of range, an empty field other than a
+// listen.client or listen.federation, an unknown binary, and a service of a
+// domain not in `domains`.
 std::string ClusterJson(const ClusterLayout& layout);
 absl::StatusOr<ClusterLayout> ParseClusterJson(absl::string_view text);
 

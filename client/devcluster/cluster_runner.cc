@@ -168,16 +168,16 @@ absl::StatusOr<std::string> FindServiceBinary(absl::string_view binary,
 }
 
 std::optional<pid_t> RunningPid(const ClusterService& service) {
-  const std::string text = ReadSmallFile(service.pid_file);
+  const std::string text = ReadSmallFile(service.pid_file());
   int pid = 0;
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pid) || pid <= 1) return std::nullopt;
-  if (!Alive(pid) || !RunsConfig(pid, service.config_file)) return std::nullopt;
+  if (!Alive(pid) || !RunsConfig(pid, service.config())) return std::nullopt;
   return pid;
 }
 
 std::vector<const ClusterService*> RunningServices(const ClusterLayout& layout) {
   std::vector<const ClusterService*> running;
-  for (const ClusterService& s : layout.services) {
+  for (const ClusterService& s : layout.services()) {
     if (RunningPid(s)) running.push_back(&s);
   }
   return running;
@@ -186,13 +186,13 @@ std::vector<const ClusterService*> RunningServices(const ClusterLayout& layout) 
 absl::StatusOr<pid_t> StartService(const ClusterService& service, const std::string& binary) {
   {
     // A marker in the log, so one file can hold several runs.
-    std::ofstream log(service.log_file, std::ios::app);
-    if (!log) return absl::InternalError(absl::StrCat("cannot open log ", service.log_file));
+    std::ofstream log(service.log(), std::ios::app);
+    if (!log) return absl::InternalError(absl::StrCat("cannot open log ", service.log()));
     log << "=== tfctl cluster up "
         << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()) << ": "
-        << binary << " --config " << service.config_file << "\n";
+        << binary << " --config " << service.config() << "\n";
   }
-  const std::vector<std::string> args = {binary, "--config", service.config_file};
+  const std::vector<std::string> args = {binary, "--config", service.config()};
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -200,7 +200,7 @@ absl::StatusOr<pid_t> StartService(const ClusterService& service, const std::str
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, service.log_file.c_str(),
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, service.log().c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawnattr_t attr;
@@ -221,46 +221,46 @@ absl::StatusOr<pid_t> StartService(const ClusterService& service, const std::str
   const int err = ::posix_spawn(&pid, binary.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (err != 0) return Errno(absl::StrCat("start ", service.id, " (", binary, ")"), err);
-  TF_RETURN_IF_ERROR(
-      Annotate(WriteFileAtomically(service.pid_file, absl::StrCat(pid, "\n"), 0644), service.id));
+  if (err != 0) return Errno(absl::StrCat("start ", service.id(), " (", binary, ")"), err);
+  TF_RETURN_IF_ERROR(Annotate(
+      WriteFileAtomically(service.pid_file(), absl::StrCat(pid, "\n"), 0644), service.id()));
   return pid;
 }
 
 absl::StatusOr<std::unique_ptr<HealthProber>> HealthProber::Create(const ClusterLayout& layout) {
   std::unique_ptr<HealthProber> prober(new HealthProber());
-  for (const ClusterDomain& d : layout.domains) {
-    absl::StatusOr<std::string> pem = ReadFileLimited(d.root_file, 1 << 20);
-    if (!pem.ok()) return Annotate(pem.status(), absl::StrCat(d.domain, " root"));
+  for (const ClusterDomain& d : layout.domains()) {
+    absl::StatusOr<std::string> pem = ReadFileLimited(d.root(), 1 << 20);
+    if (!pem.ok()) return Annotate(pem.status(), absl::StrCat(d.domain(), " root"));
     absl::StatusOr<std::vector<pki::Certificate>> roots = pki::ParsePemBundle(*pem);
-    if (!roots.ok()) return Annotate(roots.status(), d.root_file);
+    if (!roots.ok()) return Annotate(roots.status(), d.root());
     absl::StatusOr<std::shared_ptr<const pki::RootStore>> store = pki::RootStore::Create(*roots);
-    if (!store.ok()) return Annotate(store.status(), d.root_file);
-    Domain& entry = prober->domains_[d.domain];
+    if (!store.ok()) return Annotate(store.status(), d.root());
+    Domain& entry = prober->domains_[d.domain()];
     entry.holder = std::make_unique<trust::SnapshotHolder>();
-    auto source = std::make_shared<tls::TrustSource>(entry.holder.get(), d.domain, *store);
+    auto source = std::make_shared<tls::TrustSource>(entry.holder.get(), d.domain(), *store);
     absl::StatusOr<std::shared_ptr<tls::ChannelCache>> channels =
-        tls::ChannelCache::Create({d.admin_cert_file, d.admin_key_file, 1}, source);
-    if (!channels.ok()) return Annotate(channels.status(), absl::StrCat(d.domain, " admin"));
+        tls::ChannelCache::Create({d.admin_cert(), d.admin_key(), 1}, source);
+    if (!channels.ok()) return Annotate(channels.status(), absl::StrCat(d.domain(), " admin"));
     entry.channels = *std::move(channels);
   }
   return prober;
 }
 
 absl::Status HealthProber::Check(const ClusterService& service, absl::Duration timeout) const {
-  auto it = domains_.find(service.domain);
+  auto it = domains_.find(service.domain());
   if (it == domains_.end()) {
-    return absl::NotFoundError(absl::StrCat("health: no domain ", service.domain));
+    return absl::NotFoundError(absl::StrCat("health: no domain ", service.domain()));
   }
-  std::optional<pki::Role> role = pki::RoleFromName(service.role);
+  std::optional<pki::Role> role = pki::RoleFromName(service.role());
   if (!role) {
     return absl::InvalidArgumentError(
-        absl::StrCat("health: ", service.id, " has an unknown role ", service.role));
+        absl::StrCat("health: ", service.id(), " has an unknown role ", service.role()));
   }
   // A fresh channel per probe: a cached one would wait out gRPC's reconnect
   // backoff after the refused connections of a service still starting.
-  std::shared_ptr<grpc::Channel> channel =
-      it->second.channels->NewChannel({service.address, service.dns_name, service.domain, {*role}});
+  std::shared_ptr<grpc::Channel> channel = it->second.channels->NewChannel(
+      {service.address(), service.dns_name(), service.domain(), {*role}});
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -288,23 +288,23 @@ absl::Status StartCluster(const ClusterLayout& layout, const StartOptions& optio
   if (failed != nullptr) *failed = nullptr;
   TF_ASSIGN_OR_RETURN(std::unique_ptr<HealthProber> prober, HealthProber::Create(layout));
   std::map<std::string, std::string> binaries;
-  for (const ClusterService& s : layout.services) {
-    if (binaries.count(s.binary) != 0 || RunningPid(s)) continue;
-    TF_ASSIGN_OR_RETURN(binaries[s.binary], FindServiceBinary(s.binary, options.bin_dir));
+  for (const ClusterService& s : layout.services()) {
+    if (binaries.count(s.binary()) != 0 || RunningPid(s)) continue;
+    TF_ASSIGN_OR_RETURN(binaries[s.binary()], FindServiceBinary(s.binary(), options.bin_dir));
   }
 
   // Control planes first: nodes fetch their first snapshot from them.
   for (const bool control_phase : {true, false}) {
     std::vector<const ClusterService*> phase;
     std::map<const ClusterService*, pid_t> started;
-    for (const ClusterService& s : layout.services) {
-      if ((s.role == "control") != control_phase) continue;
+    for (const ClusterService& s : layout.services()) {
+      if ((s.role() == "control") != control_phase) continue;
       phase.push_back(&s);
       if (std::optional<pid_t> pid = RunningPid(s)) {
-        progress << s.id << ": already running (pid " << *pid << ")" << std::endl;
+        progress << s.id() << ": already running (pid " << *pid << ")" << std::endl;
         continue;
       }
-      absl::StatusOr<pid_t> pid = StartService(s, binaries[s.binary]);
+      absl::StatusOr<pid_t> pid = StartService(s, binaries[s.binary()]);
       if (!pid.ok()) {
         if (failed != nullptr) *failed = &s;
         return pid.status();
@@ -323,18 +323,18 @@ absl::Status StartCluster(const ClusterLayout& layout, const StartOptions& optio
         if (mine != started.end() &&
             ::waitpid(mine->second, &wait_status, WNOHANG) == mine->second) {
           if (failed != nullptr) *failed = s;
-          ::unlink(s->pid_file.c_str());
+          ::unlink(s->pid_file().c_str());
           return absl::FailedPreconditionError(
-              absl::StrCat(s->id, " ", Describe(wait_status), " (log ", s->log_file, ")"));
+              absl::StrCat(s->id(), " ", Describe(wait_status), " (log ", s->log(), ")"));
         }
         if (mine == started.end() && !RunningPid(*s)) {
           if (failed != nullptr) *failed = s;
           return absl::FailedPreconditionError(
-              absl::StrCat(s->id, " stopped while starting the cluster (log ", s->log_file, ")"));
+              absl::StrCat(s->id(), " stopped while starting the cluster (log ", s->log(), ")"));
         }
         absl::Status health = prober->Check(*s, kProbeTimeout);
         if (health.ok()) {
-          progress << s->id << ": serving at " << s->address;
+          progress << s->id() << ": serving at " << s->address();
           if (mine != started.end()) progress << " (pid " << mine->second << ")";
           progress << std::endl;
           continue;
@@ -348,9 +348,9 @@ absl::Status StartCluster(const ClusterLayout& layout, const StartOptions& optio
         const ClusterService* s = pending.front();
         if (failed != nullptr) *failed = s;
         return absl::DeadlineExceededError(
-            absl::StrCat(s->id, " is not healthy after ", absl::FormatDuration(options.timeout),
+            absl::StrCat(s->id(), " is not healthy after ", absl::FormatDuration(options.timeout),
                          ": ", CodeName(last_error[s].code()), ": ", last_error[s].message(),
-                         " (log ", s->log_file, ")"));
+                         " (log ", s->log(), ")"));
       }
       absl::SleepFor(kPollInterval);
     }
@@ -383,33 +383,33 @@ absl::Status StopCluster(const ClusterLayout& layout, absl::Duration grace,
     for (const Running& r : group) {
       bool killed = false;
       for (const Running& s : stubborn) killed = killed || s.pid == r.pid;
-      if (!killed) progress << r.service->id << ": stopped (pid " << r.pid << ")" << std::endl;
+      if (!killed) progress << r.service->id() << ": stopped (pid " << r.pid << ")" << std::endl;
     }
     for (const Running& r : stubborn) {
       Signal(r.pid, SIGKILL);
-      progress << r.service->id << ": still running after " << absl::FormatDuration(grace)
+      progress << r.service->id() << ": still running after " << absl::FormatDuration(grace)
                << ", killed (pid " << r.pid << ")" << std::endl;
     }
     for (const Running& r : wait_all(stubborn, absl::Now() + kKillWait)) {
-      survivors.push_back(absl::StrCat(r.service->id, " (pid ", r.pid, ")"));
+      survivors.push_back(absl::StrCat(r.service->id(), " (pid ", r.pid, ")"));
     }
   };
 
   // Nodes before the control planes, so no node is left without one.
   std::vector<Running> nodes;
   std::vector<Running> controls;
-  for (auto it = layout.services.rbegin(); it != layout.services.rend(); ++it) {
+  for (auto it = layout.services().rbegin(); it != layout.services().rend(); ++it) {
     if (std::optional<pid_t> pid = RunningPid(*it)) {
-      (it->role == "control" ? controls : nodes).push_back({&*it, *pid});
+      (it->role() == "control" ? controls : nodes).push_back({&*it, *pid});
     }
   }
   if (nodes.empty() && controls.empty()) {
-    progress << "no service of " << layout.dir << " is running" << std::endl;
+    progress << "no service of " << layout.dir() << " is running" << std::endl;
   }
   if (!nodes.empty()) stop(nodes);
   if (!controls.empty()) stop(controls);
-  for (const ClusterService& s : layout.services) {
-    if (!RunningPid(s)) ::unlink(s.pid_file.c_str());
+  for (const ClusterService& s : layout.services()) {
+    if (!RunningPid(s)) ::unlink(s.pid_file().c_str());
   }
   if (!survivors.empty()) {
     return absl::InternalError(

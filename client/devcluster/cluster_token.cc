@@ -23,16 +23,16 @@ absl::StatusOr<std::string> ReadPem(const std::string& path) {
 
 absl::StatusOr<std::string> MintClusterUserToken(const ClusterDomain& domain, const ClusterApp& app,
                                                  const std::string& user, const std::string& host) {
-  TF_ASSIGN_OR_RETURN(std::string key, ReadPem(app.key_file));
-  TF_ASSIGN_OR_RETURN(std::string cert, ReadPem(app.cert_file));
+  TF_ASSIGN_OR_RETURN(std::string key, ReadPem(app.key()));
+  TF_ASSIGN_OR_RETURN(std::string cert, ReadPem(app.cert()));
   TF_ASSIGN_OR_RETURN(token::SigningCredentials credentials,
                       token::SigningCredentials::FromPem(key, cert));
   token::MintOptions options;
-  options.issuer_id = app.issuer_id;
-  options.client_id = app.client_id;
-  options.realm = domain.realm;
+  options.issuer_id = app.issuer_id();
+  options.client_id = app.client_id();
+  options.realm = domain.realm();
   options.principal = kFrontendTokenPrincipal;
-  options.host = host.empty() ? domain.frontend.server_name : host;
+  options.host = host.empty() ? domain.frontend().server_name() : host;
   options.lifetime = kClusterTokenLifetime;
   token::UserClaims claims;
   claims.upn = user;

@@ -81,19 +81,20 @@ void AddSubnetFlag(CLI::App* cmd, ClusterFlags* f) {
 }
 
 std::string Listeners(const devcluster::ClusterService& s) {
-  std::string out = s.address;
-  if (!s.client_address.empty()) absl::StrAppend(&out, ", client ", s.client_address);
-  if (!s.federation_address.empty()) absl::StrAppend(&out, ", federation ", s.federation_address);
+  std::string out = s.address();
+  if (!s.listen().client().empty()) absl::StrAppend(&out, ", client ", s.listen().client());
+  if (!s.listen().federation().empty())
+    absl::StrAppend(&out, ", federation ", s.listen().federation());
   return out;
 }
 
 void PrintConfigured(const devcluster::ClusterLayout& layout) {
-  std::cout << "cluster configured in " << layout.dir << " (subnet " << layout.subnet << ")\n";
+  std::cout << "cluster configured in " << layout.dir() << " (subnet " << layout.subnet() << ")\n";
   Table table({"SERVICE", "ROLE", "LISTEN", "CONFIG"});
-  for (const devcluster::ClusterService& s : layout.services) {
-    table.AddRow({s.id, s.role, Listeners(s), s.config_file});
+  for (const devcluster::ClusterService& s : layout.services()) {
+    table.AddRow({s.id(), s.role(), Listeners(s), s.config()});
   }
-  std::cout << table.Render() << "topology: " << layout.cluster_json << "\n";
+  std::cout << table.Render() << "topology: " << devcluster::ClusterJsonPath(layout) << "\n";
 }
 
 absl::StatusOr<devcluster::ClusterLayout> Configure(const ClusterFlags& f) {
@@ -108,9 +109,9 @@ absl::StatusOr<devcluster::ClusterLayout> Configure(const ClusterFlags& f) {
       std::vector<const devcluster::ClusterService*> running =
           devcluster::RunningServices(*existing);
       if (!running.empty()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(running.size(), " services of ", f.dir, " are running (first ",
-                         running.front()->id, "); run tfctl cluster down --dir ", f.dir, " first"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            running.size(), " services of ", f.dir, " are running (first ", running.front()->id(),
+            "); run tfctl cluster down --dir ", f.dir, " first"));
       }
     }
   }
@@ -118,29 +119,30 @@ absl::StatusOr<devcluster::ClusterLayout> Configure(const ClusterFlags& f) {
 }
 
 void PrintHowTo(const devcluster::ClusterLayout& layout) {
-  const devcluster::ClusterDomain& first = layout.domains.front();
-  const devcluster::ClusterDomain& second = layout.domains.back();
-  const std::string dir = layout.dir;
-  std::cout << "\ncluster up: " << layout.services.size() << " services of " << first.domain
-            << " and " << second.domain << " serving (dir " << dir << ", subnet " << layout.subnet
-            << ")\n\n"
-            << "messaging (tokens are minted from " << layout.pki_dir << "):\n"
-            << "  tfctl signin  --dir " << dir << " --as bob@" << second.domain << "\n"
-            << "  tfctl receive --dir " << dir << " --as bob@" << second.domain
+  const devcluster::ClusterDomain& first = layout.domains(0);
+  const devcluster::ClusterDomain& second = layout.domains(layout.domains_size() - 1);
+  const std::string dir = layout.dir();
+  std::cout << "\ncluster up: " << layout.services().size() << " services of " << first.domain()
+            << " and " << second.domain() << " serving (dir " << dir << ", subnet "
+            << layout.subnet() << ")\n\n"
+            << "messaging (tokens are minted from " << layout.pki_dir() << "):\n"
+            << "  tfctl signin  --dir " << dir << " --as bob@" << second.domain() << "\n"
+            << "  tfctl receive --dir " << dir << " --as bob@" << second.domain()
             << " --count 1 --timeout 60s &\n"
-            << "  tfctl send    --dir " << dir << " --as alice@" << first.domain << " --to bob@"
-            << second.domain << " \"hello bob\"\n\n"
-            << "administration of " << first.domain << " (for " << second.domain
-            << ": TF_CONTROL=" << second.control.address << " TF_DOMAIN=" << second.domain << "):\n"
-            << "  export TF_CONTROL=" << first.control.address << " TF_PKI=" << layout.pki_dir
-            << " TF_DOMAIN=" << first.domain << "\n"
+            << "  tfctl send    --dir " << dir << " --as alice@" << first.domain() << " --to bob@"
+            << second.domain() << " \"hello bob\"\n\n"
+            << "administration of " << first.domain() << " (for " << second.domain()
+            << ": TF_CONTROL=" << second.control().address() << " TF_DOMAIN=" << second.domain()
+            << "):\n"
+            << "  export TF_CONTROL=" << first.control().address() << " TF_PKI=" << layout.pki_dir()
+            << " TF_DOMAIN=" << first.domain() << "\n"
             << "  tfctl root list\n"
             << "  tfctl issuer list\n"
             << "  tfctl status\n\n"
             << "the cluster:\n"
             << "  tfctl cluster status --dir " << dir << "\n"
             << "  tfctl cluster down --dir " << dir << "\n"
-            << "  logs: " << layout.logs_dir << "\n";
+            << "  logs: " << layout.logs_dir() << "\n";
 }
 
 void RunConfig(const ClusterFlags& f) {
@@ -153,16 +155,16 @@ void RunUp(const ClusterFlags& f) {
   const absl::Duration timeout = OrUsage(ParseDurationFlag(f.timeout, "--timeout"));
   absl::StatusOr<devcluster::ClusterLayout> layout = devcluster::LoadClusterLayout(f.dir);
   if (layout.ok()) {
-    if (f.subnet_option->count() > 0 && f.subnet != layout->subnet) {
+    if (f.subnet_option->count() > 0 && f.subnet != layout->subnet()) {
       FailUsage(absl::InvalidArgumentError(
-          absl::StrCat("--subnet: ", f.dir, " is configured for subnet ", layout->subnet,
+          absl::StrCat("--subnet: ", f.dir, " is configured for subnet ", layout->subnet(),
                        "; reconfigure with tfctl cluster config --force --dir ", f.dir,
                        " --subnet ", f.subnet)));
     }
   } else if (absl::IsFailedPrecondition(layout.status())) {
     layout = Configure(f);
     if (!layout.ok()) Fail(layout.status());
-    std::cout << "cluster configured in " << layout->dir << " (subnet " << layout->subnet << ")"
+    std::cout << "cluster configured in " << layout->dir() << " (subnet " << layout->subnet() << ")"
               << std::endl;
   } else {
     FailUsage(Annotate(layout.status(), "--dir"));
@@ -176,9 +178,9 @@ void RunUp(const ClusterFlags& f) {
   if (!started.ok()) {
     std::cerr << ErrorLine(started) << std::endl;
     if (failed != nullptr) {
-      const std::string tail = devcluster::LogTail(failed->log_file, kLogTailLines);
+      const std::string tail = devcluster::LogTail(failed->log(), kLogTailLines);
       if (!tail.empty()) {
-        std::cerr << "--- last lines of " << failed->log_file << " ---\n"
+        std::cerr << "--- last lines of " << failed->log() << " ---\n"
                   << tail << "---" << std::endl;
       }
     }
@@ -208,18 +210,18 @@ void RunDown(const ClusterFlags& f) {
 // One control plane's view of its nodes, or why it cannot be had.
 void PrintPropagation(const devcluster::ClusterDomain& d) {
   std::cout << "\n"
-            << d.domain << " control plane " << d.control.server_name << " at " << d.control.address
-            << "\n";
+            << d.domain() << " control plane " << d.control().server_name() << " at "
+            << d.control().address() << "\n";
   client::ControlClientOptions options;
-  options.address = d.control.address;
-  options.server_name = d.control.server_name;
-  options.trust_domain = d.domain;
-  options.certificate_file = d.admin_cert_file;
-  options.key_file = d.admin_key_file;
+  options.address = d.control().address();
+  options.server_name = d.control().server_name();
+  options.trust_domain = d.domain();
+  options.certificate_file = d.admin_cert();
+  options.key_file = d.admin_key();
   options.timeout = kStatusProbeTimeout;
   absl::StatusOr<v1::GetPropagationStatusResponse> status =
       absl::UnknownError("propagation status not asked");
-  absl::StatusOr<std::string> root = ReadFileLimited(d.root_file, 1 << 20);
+  absl::StatusOr<std::string> root = ReadFileLimited(d.root(), 1 << 20);
   if (!root.ok()) {
     status = root.status();
   } else {
@@ -247,7 +249,7 @@ void RunStatus(const ClusterFlags& f) {
   if (!prober.ok()) Fail(prober.status());
   Table table({"SERVICE", "ROLE", "LISTEN", "PID", "HEALTH"});
   int unhealthy = 0;
-  for (const devcluster::ClusterService& s : layout.services) {
+  for (const devcluster::ClusterService& s : layout.services()) {
     std::optional<pid_t> pid = devcluster::RunningPid(s);
     std::string health = "not running";
     if (pid) {
@@ -255,14 +257,15 @@ void RunStatus(const ClusterFlags& f) {
       health = h.ok() ? "serving" : absl::StrCat(CodeName(h.code()), ": ", h.message());
     }
     if (health != "serving") ++unhealthy;
-    table.AddRow({s.id, s.role, Listeners(s), pid ? absl::StrCat(*pid) : "", health});
+    table.AddRow({s.id(), s.role(), Listeners(s), pid ? absl::StrCat(*pid) : "", health});
   }
-  std::cout << "cluster " << layout.dir << " (subnet " << layout.subnet << ")\n" << table.Render();
-  for (const devcluster::ClusterDomain& d : layout.domains) PrintPropagation(d);
+  std::cout << "cluster " << layout.dir() << " (subnet " << layout.subnet() << ")\n"
+            << table.Render();
+  for (const devcluster::ClusterDomain& d : layout.domains()) PrintPropagation(d);
   std::cout.flush();
   if (unhealthy > 0) {
     Fail(absl::UnavailableError(
-        absl::StrCat(unhealthy, " of ", layout.services.size(), " services are not serving")));
+        absl::StrCat(unhealthy, " of ", layout.services().size(), " services are not serving")));
   }
 }
 

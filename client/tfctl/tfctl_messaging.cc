@@ -123,21 +123,21 @@ Session Open(const MessagingFlags& f, absl::Duration timeout) {
     if (!layout.ok()) FailUsage(Annotate(layout.status(), "--dir"));
     if (f.as.empty()) FailUsage(Usage("--as: required with --dir (e.g. alice@contoso.test)"));
     const std::string domain_name = OrUsage(DomainOfUser(f.as));
-    const devcluster::ClusterDomain* domain = layout->FindDomain(domain_name);
+    const devcluster::ClusterDomain* domain = devcluster::FindDomain(*layout, domain_name);
     if (domain == nullptr) {
       std::vector<std::string> names;
-      for (const devcluster::ClusterDomain& d : layout->domains) names.push_back(d.domain);
+      for (const devcluster::ClusterDomain& d : layout->domains()) names.push_back(d.domain());
       FailUsage(Usage(absl::StrCat("--as: ", domain_name, " is not a domain of the cluster (",
                                    absl::StrJoin(names, ", "), ")")));
     }
-    if (options.address.empty()) options.address = domain->frontend.address;
-    if (options.server_name.empty()) options.server_name = domain->frontend.server_name;
-    if (ca_file.empty()) ca_file = domain->root_file;
+    if (options.address.empty()) options.address = domain->frontend().address();
+    if (options.server_name.empty()) options.server_name = domain->frontend().server_name();
+    if (ca_file.empty()) ca_file = domain->root();
     if (token.empty()) {
-      const devcluster::ClusterApp* app = domain->FindApp(f.app);
+      const devcluster::ClusterApp* app = devcluster::FindApp(*domain, f.app);
       if (app == nullptr) {
-        FailUsage(Usage(absl::StrCat("--app: ", f.app, " is not an application of ", domain->domain,
-                                     " (app1, app2)")));
+        FailUsage(Usage(absl::StrCat("--app: ", f.app, " is not an application of ",
+                                     domain->domain(), " (app1, app2)")));
       }
       absl::StatusOr<std::string> minted =
           devcluster::MintClusterUserToken(*domain, *app, f.as, options.server_name);

@@ -76,12 +76,12 @@ class ClusterBootstrapTest : public ::testing::Test {
   static std::shared_ptr<const trust::TrustSnapshot> Seeded(const ClusterDomain& d) {
     v1::TrustSnapshot proto;
     proto.set_revision(1);
-    proto.set_trust_domain(d.domain);
-    proto.set_realm(d.realm);
+    proto.set_trust_domain(d.domain());
+    proto.set_realm(d.realm());
     v1::RootAuthority* seed = proto.add_roots();
-    seed->set_name(d.root_name);
-    seed->set_trust_domain(d.domain);
-    seed->set_certificates_pem(Pem(d.root_file));
+    seed->set_name(d.root_name());
+    seed->set_trust_domain(d.domain());
+    seed->set_certificates_pem(Pem(d.root()));
     seed->add_purposes(v1::MTLS);
     seed->add_purposes(v1::TOKEN_SIGNING);
     absl::StatusOr<std::shared_ptr<const trust::TrustSnapshot>> s =
@@ -125,8 +125,8 @@ TempDir* ClusterBootstrapTest::dir_ = nullptr;
 ClusterLayout* ClusterBootstrapTest::layout_ = nullptr;
 
 TEST_F(ClusterBootstrapTest, PlansRootsIssuersAndPeerInOrder) {
-  const ClusterDomain& contoso = *layout_->FindDomain("contoso.test");
-  const ClusterDomain& fabrikam = *layout_->FindDomain("fabrikam.test");
+  const ClusterDomain& contoso = *FindDomain(*layout_, "contoso.test");
+  const ClusterDomain& fabrikam = *FindDomain(*layout_, "fabrikam.test");
   absl::StatusOr<std::vector<BootstrapMutation>> plan =
       BootstrapPlan(*layout_, contoso, BootstrapOptions());
   ASSERT_THAT(plan.status(), IsOk());
@@ -135,22 +135,22 @@ TEST_F(ClusterBootstrapTest, PlansRootsIssuersAndPeerInOrder) {
   const auto& partner_root = std::get<v1::AddRootAuthorityRequest>((*plan)[0].request).root();
   EXPECT_EQ(partner_root.name(), "fabrikam-root");
   EXPECT_EQ(partner_root.trust_domain(), "fabrikam.test");
-  EXPECT_EQ(partner_root.certificates_pem(), Pem(fabrikam.root_file));
+  EXPECT_EQ(partner_root.certificates_pem(), Pem(fabrikam.root()));
   EXPECT_THAT(partner_root.purposes(), ElementsAre(v1::MTLS));
 
-  const ClusterApp& app1 = *contoso.FindApp("app1");
+  const ClusterApp& app1 = *FindApp(contoso, "app1");
   const auto& signing = std::get<v1::AddRootAuthorityRequest>((*plan)[1].request).root();
   EXPECT_EQ(signing.name(), "app1-signing");
   EXPECT_EQ(signing.trust_domain(), "contoso.test");
-  EXPECT_EQ(signing.certificates_pem(), Pem(app1.cert_file));
+  EXPECT_EQ(signing.certificates_pem(), Pem(app1.cert()));
   EXPECT_THAT(signing.purposes(), ElementsAre(v1::TOKEN_SIGNING));
 
   for (size_t i : {2u, 3u}) {
-    const ClusterApp& app = *contoso.FindApp(i == 2 ? "app1" : "app2");
+    const ClusterApp& app = *FindApp(contoso, i == 2 ? "app1" : "app2");
     const auto& issuer = std::get<v1::AddTokenIssuerRequest>((*plan)[i].request).issuer();
-    EXPECT_EQ(issuer.name(), app.name);
-    EXPECT_EQ(issuer.registered_issuer_name(), absl::StrCat(app.client_id, "@", contoso.realm));
-    EXPECT_THAT(issuer.signing_certificates_pem(), ElementsAre(Pem(app.cert_file)));
+    EXPECT_EQ(issuer.name(), app.name());
+    EXPECT_EQ(issuer.registered_issuer_name(), absl::StrCat(app.client_id(), "@", contoso.realm()));
+    EXPECT_THAT(issuer.signing_certificates_pem(), ElementsAre(Pem(app.cert())));
     EXPECT_THAT(issuer.algorithms(), ElementsAre(v1::RS256));
     EXPECT_TRUE(issuer.allow_user_delegation());
     EXPECT_FALSE(issuer.trust_broker());
@@ -174,12 +174,12 @@ TEST_F(ClusterBootstrapTest, PlansRootsIssuersAndPeerInOrder) {
 }
 
 TEST_F(ClusterBootstrapTest, PlanPassesAdmissionAndIsIdempotentAtTheControlPlane) {
-  for (const ClusterDomain& d : layout_->domains) {
+  for (const ClusterDomain& d : layout_->domains()) {
     absl::StatusOr<std::vector<BootstrapMutation>> plan =
         BootstrapPlan(*layout_, d, BootstrapOptions());
     ASSERT_THAT(plan.status(), IsOk());
     std::shared_ptr<const trust::TrustSnapshot> done = Apply(Seeded(d), *plan);
-    ASSERT_EQ(done->revision(), 1u + plan->size()) << d.domain;
+    ASSERT_EQ(done->revision(), 1u + plan->size()) << d.domain();
     // A second run: roots and issuers exist (BootstrapCluster skips those),
     // the peer is put again.
     trust::AdmissionOptions admission;
@@ -197,35 +197,35 @@ TEST_F(ClusterBootstrapTest, PlanPassesAdmissionAndIsIdempotentAtTheControlPlane
 }
 
 TEST_F(ClusterBootstrapTest, MintedUserTokensVerifyAtTheFrontEndAfterBootstrap) {
-  for (const ClusterDomain& d : layout_->domains) {
+  for (const ClusterDomain& d : layout_->domains()) {
     absl::StatusOr<std::vector<BootstrapMutation>> plan =
         BootstrapPlan(*layout_, d, BootstrapOptions());
     ASSERT_THAT(plan.status(), IsOk());
     std::shared_ptr<const trust::TrustSnapshot> seeded = Seeded(d);
     std::shared_ptr<const trust::TrustSnapshot> done = Apply(seeded, *plan);
     token::VerifierOptions options;
-    options.hosts = {d.frontend.server_name};
+    options.hosts = {d.frontend().server_name()};
     absl::StatusOr<std::unique_ptr<token::TokenVerifier>> verifier =
         token::TokenVerifier::Create(options);
     ASSERT_THAT(verifier.status(), IsOk());
-    for (const ClusterApp& app : d.apps) {
-      const std::string user = absl::StrCat("alice@", d.domain);
+    for (const ClusterApp& app : d.apps()) {
+      const std::string user = absl::StrCat("alice@", d.domain());
       absl::StatusOr<std::string> token = MintClusterUserToken(d, app, user);
       ASSERT_THAT(token.status(), IsOk());
       absl::StatusOr<token::TokenIdentity> who = (*verifier)->Verify(*token, done);
-      ASSERT_THAT(who.status(), IsOk()) << d.domain << " " << app.name;
+      ASSERT_THAT(who.status(), IsOk()) << d.domain() << " " << app.name();
       EXPECT_EQ(who->kind, token::TokenKind::kUserAndApp);
       ASSERT_TRUE(who->user.has_value());
       EXPECT_EQ(who->user->upn, user);
-      EXPECT_EQ(who->client_id, app.client_id);
-      EXPECT_EQ(who->host, d.frontend.server_name);
+      EXPECT_EQ(who->client_id, app.client_id());
+      EXPECT_EQ(who->host, d.frontend().server_name());
       // Before bootstrap no issuer is registered.
       EXPECT_THAT((*verifier)->Verify(*token, seeded).status(),
                   StatusIs(absl::StatusCode::kUnauthenticated, ""));
     }
     // A token for another front-end is refused.
     absl::StatusOr<std::string> elsewhere =
-        MintClusterUserToken(d, d.apps.front(), "alice@" + d.domain, "fe9." + d.domain);
+        MintClusterUserToken(d, d.apps(0), "alice@" + d.domain(), "fe9." + d.domain());
     ASSERT_THAT(elsewhere.status(), IsOk());
     EXPECT_THAT((*verifier)->Verify(*elsewhere, done).status(),
                 StatusIs(absl::StatusCode::kUnauthenticated, "audience"));
@@ -234,12 +234,12 @@ TEST_F(ClusterBootstrapTest, MintedUserTokensVerifyAtTheFrontEndAfterBootstrap) 
 
 TEST_F(ClusterBootstrapTest, PlanNeedsThePartner) {
   ClusterLayout alone = *layout_;
-  alone.domains.pop_back();
-  EXPECT_THAT(BootstrapPlan(alone, alone.domains.front(), BootstrapOptions()).status(),
+  alone.mutable_domains()->RemoveLast();
+  EXPECT_THAT(BootstrapPlan(alone, alone.domains(0), BootstrapOptions()).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "partner fabrikam.test"));
   ClusterLayout missing = *layout_;
-  missing.domains[1].root_file = dir_->path() + "/nope.crt";
-  EXPECT_THAT(BootstrapPlan(missing, missing.domains.front(), BootstrapOptions()).status(),
+  missing.mutable_domains(1)->set_root(dir_->path() + "/nope.crt");
+  EXPECT_THAT(BootstrapPlan(missing, missing.domains(0), BootstrapOptions()).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "nope.crt"));
 }
 

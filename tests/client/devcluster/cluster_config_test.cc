@@ -58,19 +58,19 @@ class ClusterConfigTest : public ::testing::Test {
 
   static std::string Dir() { return dir_->path() + "/cluster"; }
   static const ClusterService& Service(const std::string& domain, const std::string& name) {
-    const ClusterService* s = layout_->FindService(domain, name);
+    const ClusterService* s = FindService(*layout_, domain, name);
     EXPECT_NE(s, nullptr) << domain << " " << name;
     return *s;
   }
   static v1::NodeConfig Node(const std::string& domain, const std::string& name) {
     v1::NodeConfig config;
-    absl::Status s = config::MergeYamlFile(Service(domain, name).config_file, &config);
+    absl::Status s = config::MergeYamlFile(Service(domain, name).config(), &config);
     EXPECT_TRUE(s.ok()) << s;
     return config;
   }
   static v1::ControlPlaneConfig Control(const std::string& domain) {
     v1::ControlPlaneConfig config;
-    absl::Status s = config::MergeYamlFile(Service(domain, "control1").config_file, &config);
+    absl::Status s = config::MergeYamlFile(Service(domain, "control1").config(), &config);
     EXPECT_TRUE(s.ok()) << s;
     return config;
   }
@@ -82,7 +82,7 @@ TempDir* ClusterConfigTest::dir_ = nullptr;
 ClusterLayout* ClusterConfigTest::layout_ = nullptr;
 
 TEST_F(ClusterConfigTest, WritesTheDirectoryContract) {
-  EXPECT_EQ(layout_->dir, Dir());
+  EXPECT_EQ(layout_->dir(), Dir());
   for (const std::string& path :
        {Dir() + "/pki/manifest.json", Dir() + "/cluster.json", Dir() + "/logs", Dir() + "/pids"}) {
     EXPECT_TRUE(fs::exists(path)) << path;
@@ -94,15 +94,15 @@ TEST_F(ClusterConfigTest, WritesTheDirectoryContract) {
       EXPECT_TRUE(fs::is_regular_file(yaml)) << yaml;
       EXPECT_TRUE(fs::is_directory(state)) << state;
       const ClusterService& s = Service(domain, svc);
-      EXPECT_EQ(s.config_file, yaml);
-      EXPECT_EQ(s.state_dir, state);
-      EXPECT_EQ(s.log_file, absl::StrCat(Dir(), "/logs/", domain, "-", svc, ".log"));
-      EXPECT_EQ(s.pid_file, absl::StrCat(Dir(), "/pids/", domain, "-", svc, ".pid"));
-      EXPECT_TRUE(fs::is_regular_file(s.certificate_file)) << s.certificate_file;
-      EXPECT_TRUE(fs::is_regular_file(s.key_file)) << s.key_file;
+      EXPECT_EQ(s.config(), yaml);
+      EXPECT_EQ(s.state_dir(), state);
+      EXPECT_EQ(s.log(), absl::StrCat(Dir(), "/logs/", domain, "-", svc, ".log"));
+      EXPECT_EQ(s.pid_file(), absl::StrCat(Dir(), "/pids/", domain, "-", svc, ".pid"));
+      EXPECT_TRUE(fs::is_regular_file(s.cert())) << s.cert();
+      EXPECT_TRUE(fs::is_regular_file(s.key())) << s.key();
     }
   }
-  EXPECT_THAT(layout_->services, SizeIs(8));
+  EXPECT_THAT(layout_->services(), SizeIs(8));
 }
 
 TEST_F(ClusterConfigTest, AddressesFollowTheSubnet) {
@@ -125,10 +125,10 @@ TEST_F(ClusterConfigTest, AddressesFollowTheSubnet) {
   };
   for (const Expect& e : expected) {
     const ClusterService& s = Service(e.domain, e.name);
-    EXPECT_EQ(s.address, e.address) << s.id;
-    EXPECT_EQ(s.client_address, e.client) << s.id;
-    EXPECT_EQ(s.federation_address, e.federation) << s.id;
-    EXPECT_EQ(s.dns_name, absl::StrCat(e.name, ".", e.domain));
+    EXPECT_EQ(s.address(), e.address) << s.id();
+    EXPECT_EQ(s.listen().client(), e.client) << s.id();
+    EXPECT_EQ(s.listen().federation(), e.federation) << s.id();
+    EXPECT_EQ(s.dns_name(), absl::StrCat(e.name, ".", e.domain));
   }
   EXPECT_EQ(ClusterHost(kDefaultClusterSubnet, 0, 4), "127.1.1.4");
   EXPECT_EQ(ClusterHost(250, 1, 1), "127.250.2.1");
@@ -137,12 +137,12 @@ TEST_F(ClusterConfigTest, AddressesFollowTheSubnet) {
 TEST_F(ClusterConfigTest, ControlPlaneYamlParsesIntoItsConfig) {
   for (const char* domain : {"contoso.test", "fabrikam.test"}) {
     const ClusterService& s = Service(domain, "control1");
-    const ClusterDomain& d = *layout_->FindDomain(domain);
+    const ClusterDomain& d = *FindDomain(*layout_, domain);
     v1::ControlPlaneConfig c = Control(domain);
     EXPECT_TRUE(MessageDifferencer::Equals(c, ControlConfigFor(*layout_, s))) << c.DebugString();
     EXPECT_EQ(c.trust_domain(), domain);
-    EXPECT_EQ(c.realm(), d.realm);
-    EXPECT_EQ(c.listen().address(), s.address);
+    EXPECT_EQ(c.realm(), d.realm());
+    EXPECT_EQ(c.listen().address(), s.address());
     EXPECT_EQ(c.identity().certificate_file(),
               absl::StrCat(Dir(), "/pki/", domain, "/control1.crt"));
     EXPECT_EQ(c.identity().key_file(), absl::StrCat(Dir(), "/pki/", domain, "/control1.key"));
@@ -150,51 +150,51 @@ TEST_F(ClusterConfigTest, ControlPlaneYamlParsesIntoItsConfig) {
     EXPECT_EQ(c.seed_root_name(), ClusterRootName(domain));
     EXPECT_EQ(c.seed_root_file(), absl::StrCat(Dir(), "/pki/", domain, "/root.crt"));
     EXPECT_EQ(c.store(), "sqlite");
-    EXPECT_EQ(c.sqlite_path(), absl::StrCat(s.state_dir, "/control.db"));
+    EXPECT_EQ(c.sqlite_path(), absl::StrCat(s.state_dir(), "/control.db"));
   }
   EXPECT_EQ(ClusterRootName("contoso.test"), "contoso-root");
 }
 
 TEST_F(ClusterConfigTest, NodeYamlParsesIntoItsConfig) {
-  for (const ClusterService& s : layout_->services) {
-    if (s.binary != "tfnode") continue;
-    v1::NodeConfig c = Node(s.domain, s.name);
+  for (const ClusterService& s : layout_->services()) {
+    if (s.binary() != "tfnode") continue;
+    v1::NodeConfig c = Node(s.domain(), s.name());
     EXPECT_TRUE(MessageDifferencer::Equals(c, NodeConfigFor(*layout_, s))) << c.DebugString();
-    const std::string prefix = s.domain == "contoso.test" ? "127.37.1." : "127.37.2.";
-    EXPECT_EQ(c.role(), s.role);
-    EXPECT_EQ(c.trust_domain(), s.domain);
-    EXPECT_EQ(c.realm(), layout_->FindDomain(s.domain)->realm);
-    EXPECT_EQ(c.dns_name(), s.dns_name);
-    EXPECT_EQ(c.identity().certificate_file(), s.certificate_file);
+    const std::string prefix = s.domain() == "contoso.test" ? "127.37.1." : "127.37.2.";
+    EXPECT_EQ(c.role(), s.role());
+    EXPECT_EQ(c.trust_domain(), s.domain());
+    EXPECT_EQ(c.realm(), FindDomain(*layout_, s.domain())->realm());
+    EXPECT_EQ(c.dns_name(), s.dns_name());
+    EXPECT_EQ(c.identity().certificate_file(), s.cert());
     EXPECT_EQ(c.identity().refresh_interval_seconds(), 1u);
-    EXPECT_EQ(c.listen().address(), s.address);
+    EXPECT_EQ(c.listen().address(), s.address());
     const v1::TrustAgentConfig& agent = c.trust_agent();
     ASSERT_THAT(agent.control_planes(), SizeIs(1));
     EXPECT_EQ(agent.control_planes(0).address(), prefix + "1:7000");
-    EXPECT_EQ(agent.control_planes(0).server_name(), "control1." + s.domain);
-    EXPECT_EQ(agent.bootstrap_bundle_file(), absl::StrCat(Dir(), "/pki/", s.domain, "/root.crt"));
-    EXPECT_EQ(agent.state_dir(), s.state_dir);
+    EXPECT_EQ(agent.control_planes(0).server_name(), "control1." + s.domain());
+    EXPECT_EQ(agent.bootstrap_bundle_file(), absl::StrCat(Dir(), "/pki/", s.domain(), "/root.crt"));
+    EXPECT_EQ(agent.state_dir(), s.state_dir());
     EXPECT_EQ(agent.max_staleness_seconds(), 24u * 60 * 60);
     EXPECT_EQ(agent.staleness_policy(), v1::FAIL_STATIC);
     // Every node resolves every service of its domain, and nothing else.
     ASSERT_THAT(c.addresses(), SizeIs(4));
-    EXPECT_EQ(c.addresses().at("control1." + s.domain), prefix + "1:7000");
-    EXPECT_EQ(c.addresses().at("registrar1." + s.domain), prefix + "2:7100");
-    EXPECT_EQ(c.addresses().at("fe1." + s.domain), prefix + "3:7200");
-    EXPECT_EQ(c.addresses().at("edge1." + s.domain), prefix + "4:7300");
-    if (s.role == "frontend") {
+    EXPECT_EQ(c.addresses().at("control1." + s.domain()), prefix + "1:7000");
+    EXPECT_EQ(c.addresses().at("registrar1." + s.domain()), prefix + "2:7100");
+    EXPECT_EQ(c.addresses().at("fe1." + s.domain()), prefix + "3:7200");
+    EXPECT_EQ(c.addresses().at("edge1." + s.domain()), prefix + "4:7300");
+    if (s.role() == "frontend") {
       EXPECT_EQ(c.client_listen().address(), prefix + "3:7443");
       EXPECT_EQ(c.registrar().address(), prefix + "2:7100");
-      EXPECT_EQ(c.registrar().server_name(), "registrar1." + s.domain);
+      EXPECT_EQ(c.registrar().server_name(), "registrar1." + s.domain());
       EXPECT_EQ(c.edge().address(), prefix + "4:7300");
-      EXPECT_EQ(c.edge().server_name(), "edge1." + s.domain);
+      EXPECT_EQ(c.edge().server_name(), "edge1." + s.domain());
       EXPECT_FALSE(c.has_federation_listen());
-    } else if (s.role == "edge") {
+    } else if (s.role() == "edge") {
       EXPECT_EQ(c.federation_listen().address(), prefix + "4:7400");
       EXPECT_EQ(c.registrar().address(), prefix + "2:7100");
       EXPECT_FALSE(c.has_client_listen());
     } else {
-      EXPECT_EQ(s.role, "registrar");
+      EXPECT_EQ(s.role(), "registrar");
       EXPECT_FALSE(c.has_client_listen());
       EXPECT_FALSE(c.has_federation_listen());
     }
@@ -268,8 +268,8 @@ TEST_F(ClusterConfigTest, LoadReadsBackWhatWasWritten) {
   absl::StatusOr<ClusterLayout> loaded = LoadClusterLayout(Dir());
   ASSERT_THAT(loaded.status(), IsOk());
   EXPECT_EQ(ClusterJson(*loaded), ClusterJson(*layout_));
-  EXPECT_EQ(loaded->FindDomain("fabrikam.test")->FindApp("app2")->client_id,
-            layout_->FindDomain("fabrikam.test")->FindApp("app2")->client_id);
+  EXPECT_EQ(FindApp(*FindDomain(*loaded, "fabrikam.test"), "app2")->client_id(),
+            FindApp(*FindDomain(*layout_, "fabrikam.test"), "app2")->client_id());
 }
 
 TEST(ClusterConfig, RefusesAnExistingClusterUnlessForced) {
@@ -278,8 +278,8 @@ TEST(ClusterConfig, RefusesAnExistingClusterUnlessForced) {
   options.dir = dir.path();
   absl::StatusOr<ClusterLayout> first = WriteClusterConfig(options);
   ASSERT_THAT(first.status(), IsOk());
-  EXPECT_EQ(first->subnet, kDefaultClusterSubnet);
-  EXPECT_EQ(first->FindService("contoso.test", "control1")->address, "127.1.1.1:7000");
+  EXPECT_EQ(first->subnet(), kDefaultClusterSubnet);
+  EXPECT_EQ(FindService(*first, "contoso.test", "control1")->address(), "127.1.1.1:7000");
   const std::string leftover =
       dir.Write("contoso.test/state/fe1/last-known-good.snapshot", "stale state");
 
@@ -290,14 +290,14 @@ TEST(ClusterConfig, RefusesAnExistingClusterUnlessForced) {
   options.subnet = 5;
   absl::StatusOr<ClusterLayout> second = WriteClusterConfig(options);
   ASSERT_THAT(second.status(), IsOk());
-  EXPECT_EQ(second->FindService("contoso.test", "control1")->address, "127.5.1.1:7000");
+  EXPECT_EQ(FindService(*second, "contoso.test", "control1")->address(), "127.5.1.1:7000");
   // A new PKI (new realms), and no state that names the old roots.
-  EXPECT_NE(second->domains[0].realm, first->domains[0].realm);
+  EXPECT_NE(second->domains()[0].realm(), first->domains()[0].realm());
   EXPECT_FALSE(fs::exists(leftover));
   EXPECT_TRUE(fs::is_directory(dir.path() + "/contoso.test/state/fe1"));
   absl::StatusOr<ClusterLayout> loaded = LoadClusterLayout(dir.path());
   ASSERT_THAT(loaded.status(), IsOk());
-  EXPECT_EQ(loaded->subnet, 5);
+  EXPECT_EQ(loaded->subnet(), 5);
 }
 
 TEST(ClusterConfig, RefusesBadOptions) {

@@ -63,7 +63,7 @@ class ClusterRunnerTest : public ::testing::Test {
     return dir_.Write(absl::StrCat("bin/", name), script, 0755);
   }
   const ClusterService& Service(const std::string& domain, const std::string& name) {
-    return *layout_.FindService(domain, name);
+    return *FindService(layout_, domain, name);
   }
 
   TempDir dir_;
@@ -88,7 +88,7 @@ TEST_F(ClusterRunnerTest, StartsDetachedAndStopsByPidFile) {
   const ClusterService& fe = Service("contoso.test", "fe1");
   absl::StatusOr<pid_t> pid = StartService(fe, Fake("tfnode", kServes));
   ASSERT_THAT(pid.status(), IsOk());
-  EXPECT_EQ(ReadFile(fe.pid_file), absl::StrCat(*pid, "\n"));
+  EXPECT_EQ(ReadFile(fe.pid_file()), absl::StrCat(*pid, "\n"));
   EXPECT_EQ(::getpgid(*pid), *pid);  // its own session and process group
   EXPECT_EQ(::getsid(*pid), *pid);
   EXPECT_EQ(RunningPid(fe), *pid);
@@ -97,18 +97,17 @@ TEST_F(ClusterRunnerTest, StartsDetachedAndStopsByPidFile) {
   EXPECT_EQ(RunningPid(Service("contoso.test", "edge1")), std::nullopt);
 
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (ReadFile(fe.log_file).find("fake --config") == std::string::npos &&
-         absl::Now() < deadline) {
+  while (ReadFile(fe.log()).find("fake --config") == std::string::npos && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));
   }
-  EXPECT_THAT(ReadFile(fe.log_file), HasSubstr("fake --config " + fe.config_file));
-  EXPECT_THAT(ReadFile(fe.log_file), HasSubstr("=== tfctl cluster up"));
+  EXPECT_THAT(ReadFile(fe.log()), HasSubstr("fake --config " + fe.config()));
+  EXPECT_THAT(ReadFile(fe.log()), HasSubstr("=== tfctl cluster up"));
 
   std::ostringstream progress;
   ASSERT_THAT(StopCluster(layout_, absl::Seconds(5), progress), IsOk());
   EXPECT_THAT(progress.str(), HasSubstr("contoso.test-fe1: stopped"));
   EXPECT_TRUE(Gone(*pid));
-  EXPECT_FALSE(fs::exists(fe.pid_file));
+  EXPECT_FALSE(fs::exists(fe.pid_file()));
   EXPECT_EQ(RunningPid(fe), std::nullopt);
 
   std::ostringstream again;
@@ -122,7 +121,7 @@ TEST_F(ClusterRunnerTest, KillsWhatIgnoresSigterm) {
   ASSERT_THAT(pid.status(), IsOk());
   // Let the script install its trap before it is signalled.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (ReadFile(edge.log_file).find("stubborn") == std::string::npos && absl::Now() < deadline) {
+  while (ReadFile(edge.log()).find("stubborn") == std::string::npos && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   std::ostringstream progress;
@@ -141,7 +140,7 @@ TEST_F(ClusterRunnerTest, StalePidFilesAreIgnored) {
   EXPECT_EQ(RunningPid(registrar), std::nullopt);
   std::ostringstream progress;
   ASSERT_THAT(StopCluster(layout_, absl::Seconds(1), progress), IsOk());
-  EXPECT_FALSE(fs::exists(registrar.pid_file));
+  EXPECT_FALSE(fs::exists(registrar.pid_file()));
 }
 
 TEST_F(ClusterRunnerTest, StartReportsAServiceThatExits) {
@@ -155,12 +154,12 @@ TEST_F(ClusterRunnerTest, StartReportsAServiceThatExits) {
   absl::Status s = StartCluster(layout_, options, progress, &failed);
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, "exited with status 3"));
   ASSERT_NE(failed, nullptr);
-  EXPECT_EQ(failed->role, "control");
-  EXPECT_THAT(LogTail(failed->log_file, 5), HasSubstr("cannot serve: --config"));
+  EXPECT_EQ(failed->role(), "control");
+  EXPECT_THAT(LogTail(failed->log(), 5), HasSubstr("cannot serve: --config"));
   // The nodes were not started: their control planes never came up.
-  for (const ClusterService& svc : layout_.services) {
-    if (svc.role != "control") {
-      EXPECT_EQ(RunningPid(svc), std::nullopt) << svc.id;
+  for (const ClusterService& svc : layout_.services()) {
+    if (svc.role() != "control") {
+      EXPECT_EQ(RunningPid(svc), std::nullopt) << svc.id();
     }
   }
 }
@@ -187,7 +186,7 @@ TEST_F(ClusterRunnerTest, StartTimesOutOnAServiceThatNeverAnswers) {
   absl::Status s = StartCluster(layout_, options, progress, &failed);
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kDeadlineExceeded, "is not healthy after"));
   ASSERT_NE(failed, nullptr);
-  EXPECT_EQ(failed->role, "control");
+  EXPECT_EQ(failed->role(), "control");
   // Both control planes were started and still run until stopped.
   EXPECT_TRUE(RunningPid(Service("contoso.test", "control1")).has_value());
   EXPECT_TRUE(RunningPid(Service("fabrikam.test", "control1")).has_value());
