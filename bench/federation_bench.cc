@@ -36,7 +36,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +71,7 @@
 #include "client/lib/control_client.h"
 #include "client/lib/frontend_client.h"
 #include "common/pki/certificate.h"
+#include "common/process/child_process.h"
 #include "common/status/atomic_file.h"
 #include "google/protobuf/duration.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
@@ -80,8 +80,6 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
-
-extern char** environ;
 
 namespace trustfabric::bench {
 namespace {
@@ -146,35 +144,25 @@ void InstallSignalHandlers() {
 // Runs `args` (args[0] a path) with its stdout sent to our stderr, so this
 // binary's stdout holds only the report. Kills it when `timeout` passes.
 absl::Status RunTool(const std::vector<std::string>& args, absl::Duration timeout) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    return absl::InternalError(absl::StrCat("cannot start ", args[0], ": ", std::strerror(rc)));
+  process::SpawnOptions options;
+  options.stdout_to_stderr = true;
+  absl::StatusOr<std::unique_ptr<process::ChildProcess>> tool =
+      process::ChildProcess::Spawn(args, options);
+  if (!tool.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot start ", args[0], ": ", tool.status().message()));
   }
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = 0;
-  while (true) {
-    pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0) return absl::InternalError(absl::StrCat("waitpid: ", std::strerror(errno)));
-    if (absl::Now() > deadline) {
-      kill(pid, SIGTERM);
-      waitpid(pid, &status, 0);
-      return absl::DeadlineExceededError(absl::StrCat(
-          absl::StrJoin(args, " "), ": no result within ", absl::FormatDuration(timeout)));
-    }
-    absl::SleepFor(absl::Milliseconds(50));
+  absl::StatusOr<int> status = (*tool)->Wait(timeout);
+  if (absl::IsDeadlineExceeded(status.status())) {
+    (*tool)->Kill(SIGTERM);
+    (*tool)->Wait(absl::InfiniteDuration()).IgnoreError();
+    return absl::DeadlineExceededError(absl::StrCat(absl::StrJoin(args, " "), ": no result within ",
+                                                    absl::FormatDuration(timeout)));
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!status.ok()) return status.status();
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
     return absl::InternalError(absl::StrCat(absl::StrJoin(args, " "), ": exit status ",
-                                            WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+                                            WIFEXITED(*status) ? WEXITSTATUS(*status) : -1));
   }
   return absl::OkStatus();
 }

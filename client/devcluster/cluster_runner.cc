@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "common/pki/certificate.h"
 #include "common/pki/verify.h"
+#include "common/process/child_process.h"
 #include "common/status/atomic_file.h"
 #include "common/status/status.h"
 #include "common/tls/grpc_status.h"
@@ -38,8 +38,6 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
-
-extern char** environ;
 
 namespace trustfabric::devcluster {
 namespace {
@@ -83,7 +81,7 @@ char ProcessState(pid_t pid) {
 // Alive and not a zombie. Reaps `pid` first when it is a child of this
 // process (a cluster started and stopped by the same tfctl, e.g. in tests).
 bool Alive(pid_t pid) {
-  ::waitpid(pid, nullptr, WNOHANG);
+  process::ReapIfExited(pid);
   if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
   return ProcessState(pid) != 'Z';
 }
@@ -94,25 +92,6 @@ bool RunsConfig(pid_t pid, const std::string& config_file) {
     if (arg == config_file) return true;
   }
   return false;
-}
-
-// SIGTERM/SIGKILL to the service's session (its process group) when it
-// leads one, else to the process alone.
-void Signal(pid_t pid, int sig) {
-  if (::getpgid(pid) == pid) {
-    ::kill(-pid, sig);
-  } else {
-    ::kill(pid, sig);
-  }
-}
-
-std::string Describe(int wait_status) {
-  if (WIFEXITED(wait_status)) return absl::StrCat("exited with status ", WEXITSTATUS(wait_status));
-  if (WIFSIGNALED(wait_status)) {
-    return absl::StrCat("was killed by signal ", WTERMSIG(wait_status), " (",
-                        ::strsignal(WTERMSIG(wait_status)), ")");
-  }
-  return "stopped";
 }
 
 absl::Status Errno(absl::string_view what, int err) {
@@ -192,36 +171,20 @@ absl::StatusOr<pid_t> StartService(const ClusterService& service, const std::str
         << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()) << ": "
         << binary << " --config " << service.config() << "\n";
   }
-  const std::vector<std::string> args = {binary, "--config", service.config()};
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, service.log().c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
   // Its own session: no terminal signals from the shell tfctl ran in, and
-  // one process group to stop. Signals tfctl blocks or ignores are reset.
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  sigset_t empty;
-  sigemptyset(&empty);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-
-  pid_t pid = 0;
-  const int err = ::posix_spawn(&pid, binary.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return Errno(absl::StrCat("start ", service.id(), " (", binary, ")"), err);
+  // one process group to stop.
+  process::SpawnOptions options;
+  options.output_file = service.log();
+  options.null_stdin = true;
+  options.new_session = true;
+  absl::StatusOr<std::unique_ptr<process::ChildProcess>> child =
+      process::ChildProcess::Spawn({binary, "--config", service.config()}, options);
+  if (!child.ok()) {
+    return absl::InternalError(
+        absl::StrCat("start ", service.id(), " (", binary, "): ", child.status().message()));
+  }
+  // The service outlives tfctl; from now on its pid file names it.
+  const pid_t pid = (*child)->Release();
   TF_RETURN_IF_ERROR(Annotate(
       WriteFileAtomically(service.pid_file(), absl::StrCat(pid, "\n"), 0644), service.id()));
   return pid;
@@ -319,13 +282,12 @@ absl::Status StartCluster(const ClusterLayout& layout, const StartOptions& optio
       std::vector<const ClusterService*> still;
       for (const ClusterService* s : pending) {
         auto mine = started.find(s);
-        int wait_status = 0;
-        if (mine != started.end() &&
-            ::waitpid(mine->second, &wait_status, WNOHANG) == mine->second) {
+        std::optional<int> wait_status;
+        if (mine != started.end() && (wait_status = process::ReapIfExited(mine->second))) {
           if (failed != nullptr) *failed = s;
           ::unlink(s->pid_file().c_str());
-          return absl::FailedPreconditionError(
-              absl::StrCat(s->id(), " ", Describe(wait_status), " (log ", s->log(), ")"));
+          return absl::FailedPreconditionError(absl::StrCat(
+              s->id(), " ", process::DescribeWaitStatus(*wait_status), " (log ", s->log(), ")"));
         }
         if (mine == started.end() && !RunningPid(*s)) {
           if (failed != nullptr) *failed = s;
@@ -378,7 +340,7 @@ absl::Status StopCluster(const ClusterLayout& layout, absl::Duration grace,
   };
   std::vector<std::string> survivors;
   auto stop = [&](const std::vector<Running>& group) {
-    for (const Running& r : group) Signal(r.pid, SIGTERM);
+    for (const Running& r : group) process::SignalProcessOrGroup(r.pid, SIGTERM);
     const std::vector<Running> stubborn = wait_all(group, absl::Now() + grace);
     for (const Running& r : group) {
       bool killed = false;
@@ -386,7 +348,7 @@ absl::Status StopCluster(const ClusterLayout& layout, absl::Duration grace,
       if (!killed) progress << r.service->id() << ": stopped (pid " << r.pid << ")" << std::endl;
     }
     for (const Running& r : stubborn) {
-      Signal(r.pid, SIGKILL);
+      process::SignalProcessOrGroup(r.pid, SIGKILL);
       progress << r.service->id() << ": still running after " << absl::FormatDuration(grace)
                << ", killed (pid " << r.pid << ")" << std::endl;
     }

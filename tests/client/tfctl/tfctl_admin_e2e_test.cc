@@ -90,7 +90,7 @@ Result RunCommand(const std::string& binary, const std::vector<std::string>& arg
       binary,    out,  err};
   argv.insert(argv.end(), args.begin(), args.end());
   Result r;
-  absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(argv, "");
+  absl::StatusOr<std::unique_ptr<Subprocess>> p = testing::StartSubprocess(argv, "");
   if (!p.ok()) {
     r.err = p.status().ToString();
     return r;
@@ -228,7 +228,7 @@ class TfctlAdminE2ETest : public ::testing::Test {
                      "seed_root_file: ", File(kDomain, "root"), "\n",                     //
                      "sqlite_path: ", dir_.path(), "/control.db\n"));
     absl::StatusOr<std::unique_ptr<Subprocess>> p =
-        Subprocess::Start({TFCONTROL_PATH, "--config", config}, log_path_);
+        testing::StartSubprocess({TFCONTROL_PATH, "--config", config}, log_path_);
     ASSERT_THAT(p, IsOk());
     if (WaitReady(p->get())) control_ = *std::move(p);
   }
