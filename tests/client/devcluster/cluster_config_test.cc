@@ -25,17 +25,11 @@ using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using trustfabric::testing::IsOk;
+using trustfabric::testing::ReadFile;
 using trustfabric::testing::StatusIs;
 using trustfabric::testing::TempDir;
 
 constexpr int kSubnet = 37;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 nlohmann::json ReadJson(const std::string& path) { return nlohmann::json::parse(ReadFile(path)); }
 

@@ -19,15 +19,9 @@ using trustfabric::devcluster::PkiInitOptions;
 using trustfabric::devcluster::PkiInitResult;
 using trustfabric::devcluster::RunPkiInit;
 using trustfabric::testing::IsOk;
+using trustfabric::testing::ReadFile;
 using trustfabric::testing::StatusIs;
 using trustfabric::testing::TempDir;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class ConnectionTest : public ::testing::Test {
  protected:

@@ -19,18 +19,12 @@ namespace {
 
 using ::testing::ElementsAre;
 using trustfabric::testing::IsOk;
+using trustfabric::testing::ReadFile;
 using trustfabric::testing::StatusIs;
 using trustfabric::testing::TempDir;
 using trustfabric::testing::TestDomain;
 
 constexpr char kSha[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 const TestDomain& Contoso() {
   static const TestDomain* domain = new TestDomain("contoso.test");

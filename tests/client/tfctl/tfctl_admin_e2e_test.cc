@@ -48,19 +48,13 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 using trustfabric::testing::IsOk;
+using trustfabric::testing::ReadFile;
 using trustfabric::testing::Subprocess;
 using trustfabric::testing::TempDir;
 
 constexpr char kDomain[] = "contoso.test";
 constexpr char kPartner[] = "fabrikam.test";
 constexpr char kPassword[] = "changeit";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 int ExitCode(const absl::StatusOr<int>& status) {
   if (!status.ok()) return -1;

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/lib/scripted_control_plane.h"
+#include "tests/testing/test_pki.h"
 
 namespace trustfabric::tfctl {
 namespace {
@@ -23,16 +24,10 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using trustfabric::testing::ReadFile;
 using trustfabric::testing::ScriptedControlPlane;
 
 constexpr char kSha[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 struct CliRun {
   int status = -1;

@@ -17,15 +17,9 @@ namespace {
 
 using ::testing::HasSubstr;
 using trustfabric::testing::IsOk;
+using trustfabric::testing::ReadFile;
 using trustfabric::testing::StatusIs;
 using trustfabric::testing::TempDir;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST(ChildProcessTest, OutputIsAppendedAndTheExitStatusReported) {
   TempDir dir;
