@@ -36,7 +36,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,11 +67,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
-#include "client/cluster_config.h"
-#include "client/cluster_token.h"
-#include "client/control_client.h"
-#include "client/frontend_client.h"
+#include "client/devcluster/cluster_config.h"
+#include "client/devcluster/cluster_token.h"
+#include "client/lib/control_client.h"
+#include "client/lib/frontend_client.h"
 #include "common/pki/certificate.h"
+#include "common/process/child_process.h"
 #include "common/status/atomic_file.h"
 #include "google/protobuf/duration.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
@@ -81,8 +81,6 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
-
-extern char** environ;
 
 namespace trustfabric::bench {
 namespace {
@@ -147,35 +145,25 @@ void InstallSignalHandlers() {
 // Runs `args` (args[0] a path) with its stdout sent to our stderr, so this
 // binary's stdout holds only the report. Kills it when `timeout` passes.
 absl::Status RunTool(const std::vector<std::string>& args, absl::Duration timeout) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    return absl::InternalError(absl::StrCat("cannot start ", args[0], ": ", std::strerror(rc)));
+  process::SpawnOptions options;
+  options.stdout_to_stderr = true;
+  absl::StatusOr<std::unique_ptr<process::ChildProcess>> tool =
+      process::ChildProcess::Spawn(args, options);
+  if (!tool.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot start ", args[0], ": ", tool.status().message()));
   }
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = 0;
-  while (true) {
-    pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0) return absl::InternalError(absl::StrCat("waitpid: ", std::strerror(errno)));
-    if (absl::Now() > deadline) {
-      kill(pid, SIGTERM);
-      waitpid(pid, &status, 0);
-      return absl::DeadlineExceededError(absl::StrCat(
-          absl::StrJoin(args, " "), ": no result within ", absl::FormatDuration(timeout)));
-    }
-    absl::SleepFor(absl::Milliseconds(50));
+  absl::StatusOr<int> status = (*tool)->Wait(timeout);
+  if (absl::IsDeadlineExceeded(status.status())) {
+    (*tool)->Kill(SIGTERM);
+    (*tool)->Wait(absl::InfiniteDuration()).IgnoreError();
+    return absl::DeadlineExceededError(absl::StrCat(absl::StrJoin(args, " "), ": no result within ",
+                                                    absl::FormatDuration(timeout)));
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!status.ok()) return status.status();
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
     return absl::InternalError(absl::StrCat(absl::StrJoin(args, " "), ": exit status ",
-                                            WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+                                            WIFEXITED(*status) ? WEXITSTATUS(*status) : -1));
   }
   return absl::OkStatus();
 }
@@ -212,8 +200,8 @@ bool SubnetFree(int subnet) {
       sockaddr_in addr;
       std::memset(&addr, 0, sizeof(addr));
       addr.sin_family = AF_INET;
-      addr.sin_port = htons(static_cast<uint16_t>(client::kControlPort));
-      inet_pton(AF_INET, client::ClusterHost(subnet, domain, host).c_str(), &addr.sin_addr);
+      addr.sin_port = htons(static_cast<uint16_t>(devcluster::kControlPort));
+      inet_pton(AF_INET, devcluster::ClusterHost(subnet, domain, host).c_str(), &addr.sin_addr);
       bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
       close(fd);
       if (!ok) return false;
@@ -304,13 +292,14 @@ class OwnedCluster {
 // message id arrived. The stream ends on Close() or after `lifetime`.
 class Inbox {
  public:
-  Inbox(const client::ClusterDomain& domain, std::string root_pem, std::string token)
+  Inbox(const devcluster::ClusterDomain& domain, std::string root_pem, std::string token)
       : token_(std::move(token)) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = std::move(root_pem);
     grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride(domain.frontend.server_name);
-    channel_ = grpc::CreateCustomChannel(domain.frontend.address, grpc::SslCredentials(ssl), args);
+    args.SetSslTargetNameOverride(domain.frontend().server_name());
+    channel_ =
+        grpc::CreateCustomChannel(domain.frontend().address(), grpc::SslCredentials(ssl), args);
   }
 
   ~Inbox() { Close(); }
@@ -381,7 +370,7 @@ class Inbox {
 };
 
 struct Fabric {
-  client::ClusterLayout layout;
+  devcluster::ClusterLayout layout;
   std::unique_ptr<client::FrontEndClient> contoso_fe;  // alice sends here
   std::string alice_token;
   std::unique_ptr<Inbox> bob;
@@ -395,22 +384,23 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
   return ReadFileLimited(path, kMaxFileBytes);
 }
 
-absl::StatusOr<std::string> TokenFor(const client::ClusterDomain& domain, const std::string& user) {
-  const client::ClusterApp* app = domain.FindApp("app1");
-  if (app == nullptr) return absl::NotFoundError(absl::StrCat(domain.domain, ": no app1"));
-  return client::MintClusterUserToken(domain, *app, user, domain.frontend.server_name);
+absl::StatusOr<std::string> TokenFor(const devcluster::ClusterDomain& domain,
+                                     const std::string& user) {
+  const devcluster::ClusterApp* app = devcluster::FindApp(domain, "app1");
+  if (app == nullptr) return absl::NotFoundError(absl::StrCat(domain.domain(), ": no app1"));
+  return devcluster::MintClusterUserToken(domain, *app, user, domain.frontend().server_name());
 }
 
 // Signs `user` in at its domain's front-end and opens its Receive stream.
-absl::StatusOr<std::unique_ptr<Inbox>> OpenInbox(const client::ClusterDomain& domain,
+absl::StatusOr<std::unique_ptr<Inbox>> OpenInbox(const devcluster::ClusterDomain& domain,
                                                  const std::string& user, absl::Duration lifetime) {
-  absl::StatusOr<std::string> root = ReadText(domain.root_file);
+  absl::StatusOr<std::string> root = ReadText(domain.root());
   if (!root.ok()) return root.status();
   absl::StatusOr<std::string> token = TokenFor(domain, user);
   if (!token.ok()) return token.status();
   client::FrontEndClientOptions fo;
-  fo.address = domain.frontend.address;
-  fo.server_name = domain.frontend.server_name;
+  fo.address = domain.frontend().address();
+  fo.server_name = domain.frontend().server_name();
   fo.root_pem = *root;
   absl::StatusOr<std::unique_ptr<client::FrontEndClient>> fe = client::FrontEndClient::Create(fo);
   if (!fe.ok()) return fe.status();
@@ -422,21 +412,22 @@ absl::StatusOr<std::unique_ptr<Inbox>> OpenInbox(const client::ClusterDomain& do
 
 absl::StatusOr<Fabric> Connect(const std::string& dir, absl::Duration lifetime) {
   Fabric f;
-  absl::StatusOr<client::ClusterLayout> layout = client::LoadClusterLayout(dir);
+  absl::StatusOr<devcluster::ClusterLayout> layout = devcluster::LoadClusterLayout(dir);
   if (!layout.ok()) return layout.status();
   f.layout = *std::move(layout);
-  const client::ClusterDomain* contoso = f.layout.FindDomain("contoso.test");
-  const client::ClusterDomain* fabrikam = f.layout.FindDomain("fabrikam.test");
-  const client::ClusterService* edge = f.layout.FindService("contoso.test", "edge1");
+  const devcluster::ClusterDomain* contoso = devcluster::FindDomain(f.layout, "contoso.test");
+  const devcluster::ClusterDomain* fabrikam = devcluster::FindDomain(f.layout, "fabrikam.test");
+  const devcluster::ClusterService* edge =
+      devcluster::FindService(f.layout, "contoso.test", "edge1");
   if (contoso == nullptr || fabrikam == nullptr || edge == nullptr) {
     return absl::InvalidArgumentError("cluster.json lacks contoso.test, fabrikam.test or edge1");
   }
 
-  absl::StatusOr<std::string> contoso_root = ReadText(contoso->root_file);
+  absl::StatusOr<std::string> contoso_root = ReadText(contoso->root());
   if (!contoso_root.ok()) return contoso_root.status();
   client::FrontEndClientOptions fo;
-  fo.address = contoso->frontend.address;
-  fo.server_name = contoso->frontend.server_name;
+  fo.address = contoso->frontend().address();
+  fo.server_name = contoso->frontend().server_name();
   fo.root_pem = *contoso_root;
   absl::StatusOr<std::unique_ptr<client::FrontEndClient>> fe = client::FrontEndClient::Create(fo);
   if (!fe.ok()) return fe.status();
@@ -453,25 +444,25 @@ absl::StatusOr<Fabric> Connect(const std::string& dir, absl::Duration lifetime) 
   if (!carol.ok()) return carol.status();
   f.carol = *std::move(carol);
 
-  absl::StatusOr<std::string> fabrikam_root = ReadText(fabrikam->root_file);
+  absl::StatusOr<std::string> fabrikam_root = ReadText(fabrikam->root());
   if (!fabrikam_root.ok()) return fabrikam_root.status();
   client::ControlClientOptions co;
-  co.address = fabrikam->control.address;
-  co.server_name = fabrikam->control.server_name;
-  co.trust_domain = fabrikam->domain;
-  co.certificate_file = fabrikam->admin_cert_file;
-  co.key_file = fabrikam->admin_key_file;
+  co.address = fabrikam->control().address();
+  co.server_name = fabrikam->control().server_name();
+  co.trust_domain = fabrikam->domain();
+  co.certificate_file = fabrikam->admin_cert();
+  co.key_file = fabrikam->admin_key();
   co.bootstrap_roots_pem = *fabrikam_root;
   absl::StatusOr<std::unique_ptr<client::ControlClient>> control =
       client::ControlClient::Create(co);
   if (!control.ok()) return control.status();
   f.fabrikam_control = *std::move(control);
 
-  absl::StatusOr<std::string> edge_pem = ReadText(edge->certificate_file);
+  absl::StatusOr<std::string> edge_pem = ReadText(edge->cert());
   if (!edge_pem.ok()) return edge_pem.status();
   absl::StatusOr<std::vector<pki::Certificate>> chain = pki::ParsePemBundle(*edge_pem);
   if (!chain.ok()) return chain.status();
-  if (chain->empty()) return absl::InvalidArgumentError(edge->certificate_file + ": empty");
+  if (chain->empty()) return absl::InvalidArgumentError(edge->cert() + ": empty");
   f.contoso_edge_sha256 = (*chain)[0].Sha256Hex();
   f.contoso_edge_pem = (*chain)[0].ToPem();
   return f;
@@ -868,7 +859,7 @@ int Main(int argc, char** argv) {
                  "use this running cluster instead of starting one");
   app.add_option("--bin-dir", o.bin_dir, "where tfctl, tfcontrol and tfnode are");
   app.add_option("--subnet", o.subnet, "loopback subnet 127.N.0.0/16 (default: a random free one)")
-      ->check(CLI::Range(client::kMinClusterSubnet, client::kMaxClusterSubnet));
+      ->check(CLI::Range(devcluster::kMinClusterSubnet, devcluster::kMaxClusterSubnet));
   app.add_flag("--keep-dir", o.keep_dir, "keep the started cluster's directory");
   app.add_option("--sections", sections, "sections to run, comma-separated")
       ->delimiter(',')

@@ -518,8 +518,10 @@ _HEALTH_STATUS = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKN
 
 class ClusterDir:
     """A cluster directory written by `tfctl cluster config` (cluster.json:
-    domains with realm, root, admin identity, applications and endpoints;
-    services with their addresses, pid and log files)."""
+    protobuf's JSON of trustfabric.v1.ClusterLayout, proto/trustfabric/v1/
+    cluster.proto, with the proto field names as keys: domains with realm,
+    root, admin identity, applications and endpoints; services with their
+    addresses, pid and log files)."""
 
     def __init__(self, path):
         import json

@@ -1,6 +1,7 @@
-// YAML -> protobuf mapping; see yaml_proto.h.
+// YAML <-> protobuf mapping; see yaml_proto.h.
 #include "common/config/yaml_proto.h"
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -298,6 +299,100 @@ absl::Status SetField(Message* message, absl::string_view path, absl::string_vie
   }
   message->CopyFrom(*work);
   return absl::OkStatus();
+}
+
+namespace {
+
+void EmitMessage(YAML::Emitter& out, const Message& message);
+
+// Emits the value of `f`: element `index` of a repeated field, or the
+// singular value when `index` is negative.
+void EmitValue(YAML::Emitter& out, const Message& message, const FieldDescriptor* f, int index) {
+  const Reflection* r = message.GetReflection();
+  const bool one = index < 0;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      out << YAML::DoubleQuoted
+          << (one ? r->GetString(message, f) : r->GetRepeatedString(message, f, index));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      out << ((one ? r->GetBool(message, f) : r->GetRepeatedBool(message, f, index)) ? "true"
+                                                                                     : "false");
+      break;
+    case FieldDescriptor::CPPTYPE_INT32:
+      out << (one ? r->GetInt32(message, f) : r->GetRepeatedInt32(message, f, index));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      out << (one ? r->GetInt64(message, f) : r->GetRepeatedInt64(message, f, index));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      out << (one ? r->GetUInt32(message, f) : r->GetRepeatedUInt32(message, f, index));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      out << (one ? r->GetUInt64(message, f) : r->GetRepeatedUInt64(message, f, index));
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      out << (one ? r->GetDouble(message, f) : r->GetRepeatedDouble(message, f, index));
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      out << (one ? r->GetFloat(message, f) : r->GetRepeatedFloat(message, f, index));
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      out << (one ? r->GetEnum(message, f) : r->GetRepeatedEnum(message, f, index))->name();
+      break;
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      EmitMessage(out, one ? r->GetMessage(message, f) : r->GetRepeatedMessage(message, f, index));
+      break;
+  }
+}
+
+void EmitMessage(YAML::Emitter& out, const Message& message) {
+  const Reflection* r = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(message, &fields);
+  out << YAML::BeginMap;
+  for (const FieldDescriptor* f : fields) {
+    out << YAML::Key << f->name() << YAML::Value;
+    if (f->is_map()) {
+      const FieldDescriptor* key_f = f->message_type()->map_key();
+      const FieldDescriptor* value_f = f->message_type()->map_value();
+      auto key_text = [&](const Message* entry) {
+        YAML::Emitter key;
+        EmitValue(key, *entry, key_f, -1);
+        return std::string(key.c_str());
+      };
+      std::vector<std::pair<std::string, const Message*>> entries;
+      for (int i = 0; i < r->FieldSize(message, f); ++i) {
+        const Message* entry = &r->GetRepeatedMessage(message, f, i);
+        entries.emplace_back(key_text(entry), entry);
+      }
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      out << YAML::BeginMap;
+      for (const auto& [key, entry] : entries) {
+        out << YAML::Key;
+        EmitValue(out, *entry, key_f, -1);
+        out << YAML::Value;
+        EmitValue(out, *entry, value_f, -1);
+      }
+      out << YAML::EndMap;
+    } else if (f->is_repeated()) {
+      out << YAML::BeginSeq;
+      for (int i = 0; i < r->FieldSize(message, f); ++i) EmitValue(out, message, f, i);
+      out << YAML::EndSeq;
+    } else {
+      EmitValue(out, message, f, -1);
+    }
+  }
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string ProtoToYaml(const Message& message) {
+  YAML::Emitter out;
+  EmitMessage(out, message);
+  return absl::StrCat(out.c_str(), "\n");
 }
 
 }  // namespace trustfabric::config

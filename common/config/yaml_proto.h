@@ -1,4 +1,4 @@
-// Maps YAML documents onto protobuf messages, field by field.
+// Maps YAML documents onto protobuf messages, field by field, and back.
 //
 // Keys are the proto field names (snake_case). Unknown keys, wrong scalar
 // types, out-of-range integers and unknown enum names are rejected with
@@ -9,6 +9,7 @@
 //   v1::NodeConfig cfg;
 //   TF_RETURN_IF_ERROR(config::MergeYamlFile("/etc/tf/node.yaml", &cfg));
 //   TF_RETURN_IF_ERROR(config::SetField(&cfg, "listen.address", "127.0.0.2:7443"));
+//   std::string yaml = config::ProtoToYaml(cfg);  // MergeYaml reads it back
 #ifndef TRUSTFABRIC_COMMON_CONFIG_YAML_PROTO_H_
 #define TRUSTFABRIC_COMMON_CONFIG_YAML_PROTO_H_
 
@@ -38,6 +39,12 @@ absl::Status MergeYamlFile(const std::string& path, google::protobuf::Message* m
 // is addressed as "addresses.<key>". On error `message` is unchanged.
 absl::Status SetField(google::protobuf::Message* message, absl::string_view path,
                       absl::string_view value);
+
+// YAML text that MergeYaml maps back onto an equal message: proto field
+// names as keys, strings double-quoted, enums by name, maps as mappings
+// sorted by key (the same message always reads the same), default-valued
+// scalars left out.
+std::string ProtoToYaml(const google::protobuf::Message& message);
 
 }  // namespace trustfabric::config
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -115,8 +116,7 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string TempDir::Write(const std::string& name, const std::string& contents,
-                           int mode) const {
+std::string TempDir::Write(const std::string& name, const std::string& contents, int mode) const {
   const std::filesystem::path full = std::filesystem::path(path_) / name;
   std::error_code ec;
   std::filesystem::create_directories(full.parent_path(), ec);
@@ -130,6 +130,13 @@ std::string TempDir::Write(const std::string& name, const std::string& contents,
     Die("temp dir write", absl::InternalError(absl::StrCat("chmod ", full.string())));
   }
   return full.string();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace trustfabric::testing

@@ -49,8 +49,7 @@ class TestDomain {
   // Leaf signed by the intermediate: DNS SAN `dns_name`, URI SAN
   // spiffe://<domain>/<role>/<name>, serverAuth + clientAuth.
   pki::IssuedCertificate IssueNode(const std::string& role, const std::string& name,
-                                   const std::string& dns_name,
-                                   const LeafOptions& opts = {}) const;
+                                   const std::string& dns_name, const LeafOptions& opts = {}) const;
 
   std::string RootPem() const;
   // `leaf` followed by the intermediate, as a node presents its chain.
@@ -67,6 +66,9 @@ pki::IssuedCertificate SelfSignedSigningCert(const std::string& cn);
 // An RSA-2048 token-signing certificate signed by `ca`.
 pki::IssuedCertificate SigningCertUnder(const pki::IssuedCertificate& ca, const std::string& cn);
 
+// The contents of the file at `path` ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
+
 // A unique directory under $TEST_TMPDIR (or the system temp dir), removed
 // with its contents at destruction.
 class TempDir {
@@ -79,8 +81,7 @@ class TempDir {
   const std::string& path() const { return path_; }
   // Writes `contents` to path()/name (creating parent directories) with
   // permission bits `mode`; returns the full path.
-  std::string Write(const std::string& name, const std::string& contents,
-                    int mode = 0644) const;
+  std::string Write(const std::string& name, const std::string& contents, int mode = 0644) const;
 
  private:
   std::string path_;

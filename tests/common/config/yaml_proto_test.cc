@@ -5,13 +5,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "trustfabric/v1/config.pb.h"
 
 namespace trustfabric::config {
 namespace {
 
+using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
+using ::trustfabric::testing::IsOk;
 
 constexpr char kNodeYaml[] = R"(
 role: frontend
@@ -145,6 +149,23 @@ TEST(SetField, RejectsUnknownAndMalformedPaths) {
               HasSubstr("role: is not a mapping"));
   EXPECT_THAT(std::string(SetField(&cfg, "offline_queue_limit", "many").message()),
               HasSubstr("offline_queue_limit: expected a non-negative 32-bit integer"));
+}
+
+TEST(ProtoToYaml, RoundTripsAwkwardValues) {
+  v1::NodeConfig c;
+  c.set_role("edge");
+  c.set_dns_name("true");  // a YAML boolean unless quoted
+  c.set_log_level("a: b # not a comment \"quoted\" 'single'");
+  c.mutable_identity()->set_certificate_file("  leading and trailing  ");
+  c.mutable_identity()->set_refresh_interval_seconds(4294967295u);
+  c.mutable_trust_agent()->set_staleness_policy(v1::FAIL_CLOSED);
+  c.mutable_trust_agent()->add_control_planes()->set_address("[::1]:7000");
+  c.mutable_trust_agent()->add_control_planes()->set_server_name("123");
+  (*c.mutable_addresses())["z.example"] = "1";
+  (*c.mutable_addresses())["a.example"] = "null";
+  v1::NodeConfig back;
+  ASSERT_THAT(MergeYaml(ProtoToYaml(c), &back), IsOk()) << ProtoToYaml(c);
+  EXPECT_TRUE(MessageDifferencer::Equals(c, back)) << ProtoToYaml(c);
 }
 
 }  // namespace

@@ -2,12 +2,12 @@
 // test can run the command code even in a build whose tfctl binary does not
 // register it.
 #include "CLI/CLI.hpp"
-#include "client/tfctl_token.h"
+#include "client/tfctl/tfctl_token.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"tfctl: trustfabric admin cli (token commands)"};
   app.require_subcommand(1);
-  trustfabric::client::AddTokenCommands(app);
+  trustfabric::tfctl::AddTokenCommands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -70,7 +70,7 @@ class TfcontrolProcessTest : public ::testing::Test {
   std::unique_ptr<testing::Subprocess> Run(std::vector<std::string> args) {
     args.insert(args.begin(), TFCONTROL_PATH);
     absl::StatusOr<std::unique_ptr<testing::Subprocess>> p =
-        testing::Subprocess::Start(args, log_path_);
+        testing::StartSubprocess(args, log_path_);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *std::move(p) : nullptr;
   }
