@@ -81,6 +81,7 @@
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
 #include "common/pki/issue.h"
+#include "common/time/proto_time.h"
 #include "common/tls/client_security.h"
 #include "common/tls/server_security.h"
 #include "common/tls/trust_source.h"
@@ -91,7 +92,6 @@
 #include "server/control/control_server.h"
 #include "server/control/node_registry.h"
 #include "server/control/sqlite_store.h"
-#include "server/control/time_util.h"
 #include "server/node/last_known_good.h"
 #include "server/node/trust_agent.h"
 #include "spdlog/spdlog.h"
@@ -1019,7 +1019,7 @@ std::optional<absl::Time> AckTime(const control::NodeRegistry& nodes, const std:
                                   uint64_t revision) {
   for (const v1::NodeStatus& s : nodes.Status()) {
     if (s.spiffe_id() == spiffe_id && s.applied_revision() >= revision) {
-      return control::FromProtoTime(s.last_seen());
+      return FromProtoTime(s.last_seen());
     }
   }
   return std::nullopt;
@@ -1063,7 +1063,7 @@ FanoutRound ControlRound(control::ControlServer& cp, const PublishClock& clock,
   if (!complete) std::fprintf(stderr, "control_bench: not every watcher ACKed within 30 s\n");
   for (const v1::NodeStatus& s : cp.nodes().Status()) {
     if (s.connected() && s.applied_revision() >= revision) {
-      const absl::Time seen = control::FromProtoTime(s.last_seen());
+      const absl::Time seen = FromProtoTime(s.last_seen());
       out.latencies.push_back(Ms(seen - *published));
       out.call_to_last_ack_ms = std::max(out.call_to_last_ack_ms, Ms(seen - call));
     }

@@ -3,13 +3,12 @@
 
 #include <optional>
 
-#include <google/protobuf/util/time_util.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/untrusted_text.h"
 #include "server/node/disclosure.h"
@@ -27,10 +26,6 @@ using tls::ToGrpcStatus;
 constexpr absl::string_view kSignIn = "/trustfabric.v1.FrontEnd/SignIn";
 constexpr absl::string_view kSend = "/trustfabric.v1.FrontEnd/Send";
 constexpr absl::string_view kReceive = "/trustfabric.v1.FrontEnd/Receive";
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(t));
-}
 
 std::string AuthorizationOf(const grpc::ServerContextBase& context) {
   auto it = context.client_metadata().find("authorization");
@@ -204,7 +199,7 @@ grpc::Status FrontEndService::SignIn(grpc::ServerContext* context, const v1::Sig
     return ToGrpcStatus(ForSignInClient(status));
   }
   response->set_user(caller->user);
-  *response->mutable_token_expires_at() = ToProto(caller->token.expires);
+  *response->mutable_token_expires_at() = ToProtoTimeSeconds(caller->token.expires);
   spdlog::info("signed in user={} app={} issuer={}", caller->user, caller->token.client_id,
                caller->token.issuer);
   return grpc::Status::OK;
@@ -234,7 +229,7 @@ grpc::Status FrontEndService::Send(grpc::ServerContext* context, const v1::SendR
   message.set_from(caller->user);
   message.set_to(request->to());
   message.set_body(request->body());
-  *message.mutable_sent_at() = ToProto(absl::Now());
+  *message.mutable_sent_at() = ToProtoTimeSeconds(absl::Now());
   absl::Status valid = ValidateMessage(message);
   if (!valid.ok()) {
     // The client named "to" and "body"; name those fields.

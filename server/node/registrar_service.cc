@@ -1,11 +1,10 @@
 // RegistrarService; see registrar_service.h.
 #include "server/node/registrar_service.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/rejections.h"
+#include "common/time/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace trustfabric::node {
@@ -62,8 +61,7 @@ grpc::Status RegistrarService::Lookup(grpc::ServerContext*, const v1::LookupRequ
   response->set_user(r->user);
   response->set_frontend(r->frontend);
   response->set_frontend_address(r->frontend_address);
-  *response->mutable_registered_at() =
-      google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(r->registered_at));
+  *response->mutable_registered_at() = ToProtoTimeSeconds(r->registered_at);
   return grpc::Status::OK;
 }
 

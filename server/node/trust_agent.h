@@ -44,6 +44,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/pki/verify.h"
+#include "common/time/clock.h"
 #include "common/tls/client_security.h"
 #include "common/tls/trust_source.h"
 #include "common/trust/holder.h"
@@ -134,7 +135,7 @@ class TrustAgent {
   static absl::StatusOr<std::unique_ptr<TrustAgent>> Create(
       const v1::TrustAgentConfig& config, const tls::ClientIdentity& identity,
       trust::SnapshotHolder* holder, std::shared_ptr<const tls::TrustSource> source,
-      tls::Clock clock = tls::RealClock(), TrustAgentOptions options = {});
+      Clock clock = RealClock(), TrustAgentOptions options = {});
 
   // Stops (see Stop).
   ~TrustAgent();
@@ -191,7 +192,7 @@ class TrustAgent {
 
   TrustAgent(v1::TrustAgentConfig config, std::shared_ptr<tls::ChannelCache> channels,
              trust::SnapshotHolder* holder, std::shared_ptr<const tls::TrustSource> source,
-             tls::Clock clock, TrustAgentOptions options);
+             Clock clock, TrustAgentOptions options);
 
   // Start-up: the last-known-good snapshot into the holder, if usable.
   void LoadLastKnownGood() ABSL_LOCKS_EXCLUDED(mu_);
@@ -232,7 +233,7 @@ class TrustAgent {
   const std::shared_ptr<tls::ChannelCache> channels_;
   trust::SnapshotHolder* const holder_;
   const std::shared_ptr<const tls::TrustSource> source_;
-  const tls::Clock clock_;
+  const Clock clock_;
   const TrustAgentOptions options_;
   const LastKnownGoodFile lkg_;
   const absl::Duration backoff_initial_;
