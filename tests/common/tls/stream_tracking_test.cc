@@ -27,6 +27,7 @@
 #include "common/tls/rejections.h"
 #include "common/tls/server_security.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.pb.h"
 #include "gtest/gtest.h"
 #include "spdlog/sinks/base_sink.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -90,9 +91,9 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::vector<std::string> lines_;
 };
 
-// A streaming call by method name with raw request bytes (Debian ships
-// neither the health nor the reflection .proto): sends one request, reads,
-// and waits for the end.
+// A streaming call by method name with raw request bytes (the reflection
+// .proto is not part of the build; the health one is): sends one request,
+// reads, and waits for the end.
 class RawStream {
  public:
   RawStream(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
@@ -159,7 +160,7 @@ class RawStream {
 };
 
 // HealthCheckRequest{service: ""} and ServerReflectionRequest{list_services: ""}.
-const std::string kHealthRequest;
+const std::string kHealthRequest = grpc::health::v1::HealthCheckRequest().SerializeAsString();
 const std::string kListServices("\x3a\x00", 2);
 
 // The TrustDistribution.Watch of the test server: one keepalive, then open.
