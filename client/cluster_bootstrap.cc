@@ -83,7 +83,7 @@ absl::StatusOr<std::vector<BootstrapMutation>> BootstrapPlan(const ClusterLayout
       signing->add_purposes(v1::TOKEN_SIGNING);
       *add_signing.mutable_options() = wait;
       plan.push_back(
-          {absl::StrCat("root ", signing->name(), " (", app.name, " self-signed, token_signing)"),
+          {absl::StrCat("root ", signing->name(), " (", app.name, " self-signed, token-signing)"),
            std::move(add_signing)});
     }
     v1::AddTokenIssuerRequest add_issuer;

@@ -66,7 +66,7 @@ TEST_F(AdmissionTest, PutRootChecksStructure) {
   EXPECT_EQ(Admit(*current_, PutRoot(root)),
             "INVALID_ARGUMENT: root authority northwind-root: certificates_pem: pem block 1: not "
             "a ca certificate (only a self-signed certificate in a root whose only purpose is "
-            "token_signing may lack ca:true)");
+            "token-signing may lack ca:true)");
   root.set_name("North Wind");
   EXPECT_EQ(Admit(*current_, PutRoot(root)),
             "INVALID_ARGUMENT: root authority \"North Wind\": name: \"North Wind\" must be "
@@ -94,7 +94,7 @@ TEST_F(AdmissionTest, PutIssuerWithRegisteredSelfSignedCertificate) {
   EXPECT_EQ(Admit(*current_, PutIssuer(NewIssuer(cert.certificate))),
             absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
                          cert.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: self-signed "
+                         ") does not chain to a token-signing root authority: self-signed "
                          "certificate"));
 }
 
@@ -106,7 +106,7 @@ TEST_F(AdmissionTest, PutIssuerRefusesCertificateOfAnotherCa) {
   EXPECT_EQ(Admit(*current_, PutIssuer(NewIssuer(cert.certificate))),
             absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
                          cert.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: unable to get "
+                         ") does not chain to a token-signing root authority: unable to get "
                          "local issuer certificate"));
 }
 
@@ -119,7 +119,7 @@ TEST_F(AdmissionTest, PutIssuerNamesTheFailingCertificate) {
   EXPECT_EQ(Admit(*current_, PutIssuer(issuer)),
             absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 1 (sha256 ",
                          bad.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: unable to get "
+                         ") does not chain to a token-signing root authority: unable to get "
                          "local issuer certificate"));
 }
 
@@ -145,7 +145,7 @@ TEST_F(AdmissionTest, PutIssuerChecksChainsAtTheGivenTime) {
   EXPECT_EQ(Admit(*snapshot, PutIssuer(NewIssuer(expired.certificate))),
             absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
                          expired.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: certificate has "
+                         ") does not chain to a token-signing root authority: certificate has "
                          "expired"));
   AdmissionOptions then;
   then.now = absl::Now() - absl::Hours(36);
@@ -161,7 +161,7 @@ TEST_F(AdmissionTest, PutIssuerRefusesRevokedCertificate) {
   EXPECT_EQ(Admit(*with_revocation, PutIssuer(NewIssuer(revoked.certificate))),
             absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
                          revoked.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: certificate "
+                         ") does not chain to a token-signing root authority: certificate "
                          "revoked: ",
                          revoked.certificate.Sha256Hex(), " (der_only revocation)"));
 }
@@ -192,7 +192,7 @@ TEST_F(AdmissionTest, PutIssuerRefusesASigningCertificateRevokedByAnyKind) {
     EXPECT_EQ(Admit(*with_revocation, PutIssuer(NewIssuer(cert))),
               absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
                            cert.Sha256Hex(),
-                           ") does not chain to a token_signing root authority: certificate "
+                           ") does not chain to a token-signing root authority: certificate "
                            "revoked: ",
                            c.described));
   }
@@ -216,8 +216,8 @@ TEST_F(AdmissionTest, PutIssuerWithoutAnyTokenSigningRoot) {
   EXPECT_EQ(Admit(*empty, PutIssuer(NewIssuer(Pki().hr_signing.certificate))),
             absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
                          Pki().hr_signing.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: the snapshot has "
-                         "no token_signing root authority"));
+                         ") does not chain to a token-signing root authority: the snapshot has "
+                         "no token-signing root authority"));
 }
 
 TEST_F(AdmissionTest, PutIssuerNeverReplacesNorReusesARegisteredName) {

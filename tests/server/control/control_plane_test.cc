@@ -353,12 +353,12 @@ TEST_F(ControlPlaneTest, AuditSummariesNameCertificatesBySubjectAndHashNeverByKe
   EXPECT_THAT(audit[1].after(),
               HasSubstr(absl::StrCat("sha256=", Pki().token_root.certificate.Sha256Hex())));
   EXPECT_THAT(audit[1].after(), HasSubstr(Pki().token_root.certificate.Subject()));
-  EXPECT_THAT(audit[1].after(), HasSubstr("purposes=token_signing"));
+  EXPECT_THAT(audit[1].after(), HasSubstr("purposes=token-signing"));
   EXPECT_THAT(audit[2].after(), HasSubstr(absl::StrCat("registered_issuer_name=\"", kHrGuid)));
   EXPECT_THAT(audit[2].after(),
               HasSubstr(absl::StrCat("sha256=", Pki().hr_signing.certificate.Sha256Hex())));
   EXPECT_EQ(audit[3].operation(), "root.remove");
-  EXPECT_THAT(audit[3].before(), HasSubstr("purposes=token_signing"));
+  EXPECT_THAT(audit[3].before(), HasSubstr("purposes=token-signing"));
   EXPECT_EQ(audit[3].after(), "forced");
   for (const v1::AuditRecord& r : audit) {
     EXPECT_THAT(r.before(), Not(HasSubstr("BEGIN")));
@@ -392,7 +392,7 @@ TEST_F(ControlPlaneTest, IssuerRefusalsNameTheFieldAndStoreNothing) {
   ExpectRefused([&] { return AddIssuer(HrIssuer()); }, absl::StatusCode::kFailedPrecondition,
                 "issuer hr-app: signing certificate 0 (sha256 " +
                     Pki().hr_signing.certificate.Sha256Hex() +
-                    ") does not chain to a token_signing root authority");
+                    ") does not chain to a token-signing root authority");
   ASSERT_THAT(AddRoot(TokenRoot()), IsOk());
   v1::TokenIssuer wrong_realm = HrIssuer();
   wrong_realm.set_registered_issuer_name(
