@@ -12,7 +12,7 @@
 //     return ::testing::AssertionFailure() << "applied " << node.applied();
 //   }));
 //
-// The deadline (10 s by default) only bounds a failing test; a passing test
+// The deadline (10 s unless given) only bounds a failing test; a passing test
 // returns as soon as the condition holds, so no test depends on how fast the
 // machine is.
 #ifndef TRUSTFABRIC_TESTS_TESTING_EVENTUALLY_H_
@@ -21,38 +21,36 @@
 #include <chrono>
 #include <thread>
 #include <type_traits>
-#include <utility>
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace trustfabric::testing {
 
-struct EventuallyOptions {
-  // How long to keep polling before giving up.
-  absl::Duration timeout = absl::Seconds(10);
-  // Pause between two polls.
-  absl::Duration interval = absl::Milliseconds(5);
-};
+// How long Eventually polls by default before giving up.
+inline constexpr absl::Duration kEventuallyTimeout = absl::Seconds(10);
+// The pause between two polls.
+inline constexpr absl::Duration kEventuallyInterval = absl::Milliseconds(5);
 
 // Calls `condition` (returning bool or ::testing::AssertionResult) until it
-// holds or `options.timeout` has passed (measured on a monotonic clock). The
+// holds or `timeout` has passed (measured on a monotonic clock). The
 // result is a success, or a failure naming the timeout, the number of polls
 // and, for an AssertionResult condition, the message of its last failure.
 // The condition runs on the calling thread; the last call starts after the
 // deadline, so a condition that became true while the caller was descheduled
 // is not reported as a failure.
 template <typename Condition>
-::testing::AssertionResult Eventually(Condition&& condition, EventuallyOptions options = {}) {
+::testing::AssertionResult Eventually(Condition&& condition,
+                                      absl::Duration timeout = kEventuallyTimeout) {
   using Clock = std::chrono::steady_clock;
-  const Clock::time_point deadline = Clock::now() + absl::ToChronoNanoseconds(options.timeout);
+  const Clock::time_point deadline = Clock::now() + absl::ToChronoNanoseconds(timeout);
   for (int polls = 1;; ++polls) {
     const bool last = Clock::now() >= deadline;
     ::testing::AssertionResult result(condition());
     if (result) return ::testing::AssertionSuccess();
     if (last) {
       ::testing::AssertionResult failure = ::testing::AssertionFailure();
-      failure << "condition still false after " << absl::FormatDuration(options.timeout) << " ("
+      failure << "condition still false after " << absl::FormatDuration(timeout) << " ("
               << polls << (polls == 1 ? " poll)" : " polls)");
       if constexpr (std::is_same_v<std::decay_t<decltype(condition())>,
                                    ::testing::AssertionResult>) {
@@ -60,7 +58,7 @@ template <typename Condition>
       }
       return failure;
     }
-    std::this_thread::sleep_for(absl::ToChronoNanoseconds(options.interval));
+    std::this_thread::sleep_for(absl::ToChronoNanoseconds(kEventuallyInterval));
   }
 }
 

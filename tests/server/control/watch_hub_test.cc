@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "server/control/sqlite_store.h"
 #include "tests/server/control/control_test_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 
 namespace trustfabric::control {
@@ -28,6 +29,7 @@ using google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
+using testing::Eventually;
 
 constexpr char kAliceId[] = "spiffe://contoso.test/admin/alice";
 
@@ -84,11 +86,10 @@ class WatchHubTest : public ::testing::Test {
   v1::GetPropagationStatusResponse AwaitStatus(
       const std::function<bool(const v1::GetPropagationStatusResponse&)>& done) {
     v1::GetPropagationStatusResponse status;
-    for (int i = 0; i < 500; ++i) {
+    EXPECT_TRUE(Eventually([&] {
       status = Status();
-      if (done(status)) break;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
+      return done(status);
+    })) << "last propagation status: " << status.ShortDebugString();
     return status;
   }
 
@@ -339,9 +340,7 @@ TEST_F(WatchHubTest, PropagationWaitSucceedsAndTimesOutAgainstRealStreams) {
   // "All nodes" are those connected at commit time: without the lazy one,
   // the wait succeeds.
   ASSERT_TRUE(lazy->Close().ok());
-  for (int i = 0; i < 200 && env_.server().nodes().connected_count() != 2; ++i) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  ASSERT_TRUE(Eventually([&] { return env_.server().nodes().connected_count() == 2; }));
   *req.mutable_root() = PartnerRoot("partner-c");
   all.mutable_wait()->mutable_timeout()->set_seconds(20);
   *req.mutable_options() = all;
@@ -448,16 +447,6 @@ v1::WatchRequest PeerReport(const std::vector<std::string>& ders) {
 const testing::TestDomain& Fabrikam() {
   static const testing::TestDomain* domain = new testing::TestDomain("fabrikam.test");
   return *domain;
-}
-
-// Polls `done` (bounded).
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 500; ++i) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return done();
 }
 
 TEST_F(WatchHubTest, AnIdentityChainIsIndexedWhenItsStreamStarts) {
