@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -30,20 +29,16 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class TransportTest : public ::testing::Test {
+class TransportTest : public ContosoEdgeTest {
  protected:
   static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    fabrikam_ = new TestDomain("fabrikam.test");
+    ContosoEdgeTest::SetUpTestSuite();
     impostor_ = new TestDomain("contoso.test");  // same name, unknown root
   }
 
   void SetUp() override {
-    Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
-    source_ = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
-    server_identity_.emplace(WriteNode(*contoso_, dir_, "edge1",
-                                       contoso_->IssueNode("edge", "edge1", "edge1.contoso.test")));
-    server_ = std::make_unique<TestServer>(source_, *server_identity_);
+    ContosoEdgeTest::SetUp();
+    StartEdge();
   }
 
   // A contoso client presenting `leaf` (issued by `domain`).
@@ -59,41 +54,15 @@ class TransportTest : public ::testing::Test {
                       WriteNode(*fabrikam_, dir_, name, leaf));
   }
 
-  tls::Target Internal(const std::string& server_name = "edge1.contoso.test") const {
-    return {server_->internal_address(), server_name, "contoso.test", {pki::Role::kEdge}};
-  }
-  tls::Target Federation() const {
-    return {server_->federation_address(), "edge1.contoso.test", "contoso.test",
-            {pki::Role::kEdge}};
-  }
-
-  static grpc::Status Relay(const std::shared_ptr<grpc::Channel>& channel,
-                            v1::RelayResponse* resp = nullptr) {
-    auto stub = v1::Edge::NewStub(channel);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::RelayResponse ignored;
-    return stub->Relay(&ctx, v1::RelayRequest(), resp ? resp : &ignored);
-  }
-
   // Replaces contoso's trust state with `state` at the next revision.
   void Publish(v1::TrustSnapshot state) {
     state.set_revision(holder_.Get()->revision() + 1);
     Install(&holder_, std::move(state));
   }
 
-  static TestDomain* contoso_;
-  static TestDomain* fabrikam_;
   static TestDomain* impostor_;
-  TempDir dir_;
-  trust::SnapshotHolder holder_;
-  std::shared_ptr<tls::TrustSource> source_;
-  std::optional<NodeFiles> server_identity_;
-  std::unique_ptr<TestServer> server_;
 };
 
-TestDomain* TransportTest::contoso_ = nullptr;
-TestDomain* TransportTest::fabrikam_ = nullptr;
 TestDomain* TransportTest::impostor_ = nullptr;
 
 // A refused handshake reaches the caller only as UNAVAILABLE; the reason is
