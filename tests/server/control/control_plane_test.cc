@@ -90,6 +90,18 @@ class ControlPlaneTest : public ::testing::Test {
     return ControlPlane::Create(std::move(opts), std::move(s), holder, &nodes_);
   }
 
+  // ControlPlane::Create with `opts` on a new, empty store (the fixture's
+  // control plane is stopped first).
+  absl::Status CreateOnAnEmptyStore(ControlPlane::Options opts) {
+    cp_.reset();
+    testing::TempDir other;
+    SqliteStore::Options store;
+    store.path = other.path() + "/control.db";
+    TF_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> s, SqliteStore::Open(store));
+    trust::SnapshotHolder holder;
+    return ControlPlane::Create(std::move(opts), std::move(s), &holder, &nodes_).status();
+  }
+
   std::unique_ptr<ControlPlane> Make() {
     absl::StatusOr<std::unique_ptr<ControlPlane>> cp = TryMake(DefaultOptions(), &holder_);
     EXPECT_THAT(cp, IsOk());
@@ -240,31 +252,17 @@ TEST_F(ControlPlaneTest, AStoreOfAnotherDomainOrRealmIsRefused) {
 }
 
 TEST_F(ControlPlaneTest, AnEmptyStoreWithoutASeedRootIsRefused) {
-  cp_.reset();
-  testing::TempDir other;
-  SqliteStore::Options store;
-  store.path = other.path() + "/control.db";
-  absl::StatusOr<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(store);
-  ASSERT_THAT(s, IsOk());
   ControlPlane::Options opts = DefaultOptions();
   opts.seed_root_pem.clear();
-  trust::SnapshotHolder holder;
-  EXPECT_THAT(ControlPlane::Create(opts, *std::move(s), &holder, &nodes_),
+  EXPECT_THAT(CreateOnAnEmptyStore(opts),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        "the store is empty and no seed root is configured"));
 }
 
 TEST_F(ControlPlaneTest, AnInvalidSeedRootIsRefusedNamingIt) {
-  cp_.reset();
-  testing::TempDir other;
-  SqliteStore::Options store;
-  store.path = other.path() + "/control.db";
-  absl::StatusOr<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(store);
-  ASSERT_THAT(s, IsOk());
   ControlPlane::Options opts = DefaultOptions();
   opts.seed_root_pem = "not a pem";
-  trust::SnapshotHolder holder;
-  EXPECT_THAT(ControlPlane::Create(opts, *std::move(s), &holder, &nodes_),
+  EXPECT_THAT(CreateOnAnEmptyStore(opts),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "seed root: root authority contoso-root: certificates_pem"));
 }
