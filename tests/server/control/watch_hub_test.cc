@@ -48,6 +48,17 @@ v1::RootAuthority PartnerRoot(const std::string& name) {
   return root;
 }
 
+// What a watcher that joined at revision 1 received: the snapshot of
+// revision 1, then one delta from 1 to `revision`.
+void ExpectSnapshotThenDelta(const std::vector<TestWatcher::Received>& got, uint64_t revision) {
+  ASSERT_THAT(got, SizeIs(2));
+  EXPECT_TRUE(got[0].snapshot);
+  EXPECT_EQ(got[0].revision, 1u);
+  EXPECT_FALSE(got[1].snapshot);
+  EXPECT_EQ(got[1].base_revision, 1u);
+  EXPECT_EQ(got[1].revision, revision);
+}
+
 class WatchHubTest : public ::testing::Test {
  protected:
   explicit WatchHubTest(ServerOptions options = {}) : env_(std::move(options)) {}
@@ -124,13 +135,7 @@ TEST_F(WatchHubTest, AMutationReachesEveryWatcherAndStatusShowsThem) {
   const v1::TrustSnapshot expected = Snapshot();
   for (TestWatcher* w : {fe1.get(), edge1.get(), reg1.get()}) {
     ASSERT_TRUE(w->WaitApplied(2));
-    std::vector<TestWatcher::Received> got = w->received();
-    ASSERT_THAT(got, SizeIs(2));
-    EXPECT_TRUE(got[0].snapshot);
-    EXPECT_EQ(got[0].revision, 1u);
-    EXPECT_FALSE(got[1].snapshot);
-    EXPECT_EQ(got[1].base_revision, 1u);
-    EXPECT_EQ(got[1].revision, 2u);
+    ASSERT_NO_FATAL_FAILURE(ExpectSnapshotThenDelta(w->received(), 2));
     EXPECT_TRUE(MessageDifferencer::Equals(w->state(), expected));
   }
 
@@ -283,13 +288,7 @@ TEST_F(WatchHubTest, ASlowWatcherIsCoalescedAndDoesNotHoldUpTheOthers) {
   ASSERT_TRUE(slow->WaitReceived(2));
   ASSERT_TRUE(slow->AckPending());
   ASSERT_TRUE(slow->WaitApplied(6));
-  std::vector<TestWatcher::Received> got = slow->received();
-  ASSERT_THAT(got, SizeIs(2));
-  EXPECT_TRUE(got[0].snapshot);
-  EXPECT_EQ(got[0].revision, 1u);
-  EXPECT_FALSE(got[1].snapshot);
-  EXPECT_EQ(got[1].base_revision, 1u);
-  EXPECT_EQ(got[1].revision, 6u);
+  ASSERT_NO_FATAL_FAILURE(ExpectSnapshotThenDelta(slow->received(), 6));
   EXPECT_TRUE(MessageDifferencer::Equals(slow->state(), Snapshot()));
 }
 
