@@ -11,9 +11,9 @@
 #include "common/pki/certificate.h"
 #include "common/pki/verify.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/rejections.h"
-#include "common/time/proto_time.h"
 
 #include <grpcpp/client_context.h>
 

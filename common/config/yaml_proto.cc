@@ -258,7 +258,9 @@ absl::Status MergeYamlFile(const std::string& path, Message* message) {
   if (absl::IsInvalidArgument(text.status())) {
     return Annotate(PathError("", "file larger than 1 MiB"), path);
   }
-  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open config file"));
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open config file"));
+  }
   return Annotate(MergeYaml(*text, message), path);
 }
 

@@ -29,7 +29,8 @@ constexpr char kDistributionService[] = "trustfabric.v1.TrustDistribution";
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_view field) {
   absl::StatusOr<std::string> text = ReadFileLimited(path, pki::kMaxPemBytes);
   if (!text.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read ", text.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": cannot read ", text.status().message()));
   }
   return text;
 }
@@ -54,7 +55,8 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(v1::ControlP
 }
 
 absl::Status ControlServer::Init() {
-  TF_ASSIGN_OR_RETURN(std::string seed_pem, ReadPemFile(config_.seed_root_file(), "seed_root_file"));
+  TF_ASSIGN_OR_RETURN(std::string seed_pem,
+                      ReadPemFile(config_.seed_root_file(), "seed_root_file"));
   SqliteStore::Options store_options;
   store_options.path = config_.sqlite_path();
   store_options.history_revisions = config_.history_revisions();

@@ -2,9 +2,9 @@
 #include "server/node/registrar_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/time/proto_time.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/rejections.h"
-#include "common/time/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace trustfabric::node {

@@ -50,8 +50,8 @@ template <typename Condition>
     if (result) return ::testing::AssertionSuccess();
     if (last) {
       ::testing::AssertionResult failure = ::testing::AssertionFailure();
-      failure << "condition still false after " << absl::FormatDuration(timeout) << " ("
-              << polls << (polls == 1 ? " poll)" : " polls)");
+      failure << "condition still false after " << absl::FormatDuration(timeout) << " (" << polls
+              << (polls == 1 ? " poll)" : " polls)");
       if constexpr (std::is_same_v<std::decay_t<decltype(condition())>,
                                    ::testing::AssertionResult>) {
         if (result.message()[0] != '\0') failure << ": " << result.message();

@@ -228,8 +228,8 @@ void ContosoEdgeTest::SetUp() {
 }
 
 void ContosoEdgeTest::StartEdge() {
-  server_identity_.emplace(
-      WriteNode(*contoso_, dir_, "edge1", contoso_->IssueNode("edge", "edge1", "edge1.contoso.test")));
+  server_identity_.emplace(WriteNode(*contoso_, dir_, "edge1",
+                                     contoso_->IssueNode("edge", "edge1", "edge1.contoso.test")));
   server_ = std::make_unique<TestServer>(source_, *server_identity_);
 }
 

@@ -92,8 +92,7 @@ class TfcontrolProcessTest : public ::testing::Test {
         [&] {
           exited = !process->Running();
           v1::TrustSnapshot snap;
-          return exited ||
-                 Admin()->GetSnapshot(Context(absl::Seconds(2)).get(), {}, &snap).ok();
+          return exited || Admin()->GetSnapshot(Context(absl::Seconds(2)).get(), {}, &snap).ok();
         },
         absl::Seconds(30));
     if (exited) return ::testing::AssertionFailure() << "tfcontrol exited before answering";

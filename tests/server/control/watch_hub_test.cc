@@ -27,9 +27,9 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
+using testing::Eventually;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-using testing::Eventually;
 
 constexpr char kAliceId[] = "spiffe://contoso.test/admin/alice";
 
@@ -97,10 +97,11 @@ class WatchHubTest : public ::testing::Test {
   v1::GetPropagationStatusResponse AwaitStatus(
       const std::function<bool(const v1::GetPropagationStatusResponse&)>& done) {
     v1::GetPropagationStatusResponse status;
-    EXPECT_TRUE(Eventually([&] {
+    EXPECT_TRUE(Eventually([&]() -> ::testing::AssertionResult {
       status = Status();
-      return done(status);
-    })) << "last propagation status: " << status.ShortDebugString();
+      if (done(status)) return ::testing::AssertionSuccess();
+      return ::testing::AssertionFailure() << "propagation status " << status.ShortDebugString();
+    }));
     return status;
   }
 
