@@ -6,7 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/time/proto_time.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 
 #include <grpcpp/server_builder.h>
 
@@ -42,7 +44,7 @@ v1::WatchResponse DeltaMessage(v1::TrustDelta delta) {
 
 v1::WatchResponse Keepalive() {
   v1::WatchResponse message;
-  message.mutable_keepalive()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  *message.mutable_keepalive() = ToProtoTime(absl::Now());
   return message;
 }
 
@@ -196,12 +198,10 @@ FakeControlPlane::~FakeControlPlane() {
     absl::MutexLock lock(&mu_);
     streams.swap(all_streams_);
   }
-  const absl::Time deadline = absl::Now() + kWait;
   for (std::unique_ptr<Stream>& stream : streams) {
-    while (!stream->done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
     // A stream gRPC never finished must outlive us rather than be freed
     // under it.
-    if (!stream->done()) {
+    if (!Eventually([&] { return stream->done(); }, kWait)) {
       ADD_FAILURE() << "a watch stream did not finish";
       stream.release();
     }
