@@ -374,10 +374,12 @@ TEST_F(WatchHubTest, AForcedRevocationOfANodesCertificateCancelsItsStream) {
   req.set_force(true);
   s = admin_->RevokeCertificate(Context().get(), req, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  // The transport cancels the revoked node's open stream; the other one
-  // carries on and gets the revision.
+  // The transport ends the revoked node's open stream, telling it why
+  // (docs/design.md §4); the other one carries on and gets the revision.
   ASSERT_TRUE(fe1->WaitEnded());
-  EXPECT_EQ(fe1->Close().error_code(), grpc::StatusCode::CANCELLED);
+  const grpc::Status ended = fe1->Close();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr("revoked: certificate"));
   ASSERT_TRUE(fe2->WaitApplied(resp.revision()));
   status = AwaitStatus([](const auto& st) {
     for (const v1::NodeStatus& n : st.nodes()) {
