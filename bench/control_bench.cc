@@ -346,7 +346,7 @@ std::shared_ptr<grpc::Channel> LoadChannel(
   tls.watch_root_certs();
   tls.watch_identity_key_cert_pairs();
   grpc::ChannelArguments args =
-      tls::DefaultChannelArguments(tls::Target{address, server_name, kDomain});
+      tls::DefaultChannelArguments(tls::Target(address, server_name, kDomain, {pki::Role::kControl}));
   // One connection per channel, as every node has its own.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(address, grpc::experimental::TlsCredentials(tls), args);

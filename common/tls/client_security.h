@@ -8,16 +8,16 @@
 // federation peer), so connections made under an old bundle are not reused.
 //
 //   TF_ASSIGN_OR_RETURN(auto channels, tls::ChannelCache::Create(identity, source));
-//   auto stub = v1::Edge::NewStub(channels->Get({.address = "127.0.0.13:7443",
-//                                                .server_name = "edge1.fabrikam.test",
-//                                                .trust_domain = "fabrikam.test",
-//                                                .server_roles = {pki::Role::kEdge}}));
+//   auto stub = v1::Edge::NewStub(channels->Get(
+//       tls::Target("127.0.0.13:7443", "edge1.fabrikam.test", "fabrikam.test",
+//                   {pki::Role::kEdge})));
 #ifndef TRUSTFABRIC_COMMON_TLS_CLIENT_SECURITY_H_
 #define TRUSTFABRIC_COMMON_TLS_CLIENT_SECURITY_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -45,6 +45,16 @@ struct ClientIdentity {
 };
 
 struct Target {
+  // Every field is required: a target without the server roles it expects
+  // would refuse every server, so leaving them out does not compile.
+  Target() = default;
+  Target(std::string address, std::string server_name, std::string trust_domain,
+         std::vector<pki::Role> server_roles)
+      : address(std::move(address)),
+        server_name(std::move(server_name)),
+        trust_domain(std::move(trust_domain)),
+        server_roles(std::move(server_roles)) {}
+
   // "host:port" to connect to.
   std::string address;
   // The DNS name the server certificate must carry (also SNI and

@@ -2,36 +2,18 @@
 #include "server/node/frontend_service.h"
 
 #include <optional>
+#include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status/status.h"
 #include "common/time/proto_time.h"
 #include "common/tls/grpc_status.h"
-#include "common/tls/untrusted_text.h"
-#include "server/node/disclosure.h"
-#include "server/node/edge_service.h"
-#include "server/node/message_rules.h"
-#include "server/node/registry.h"
 #include "spdlog/spdlog.h"
 
 namespace trustfabric::node {
 namespace {
 
-using tls::FromGrpcStatus;
 using tls::ToGrpcStatus;
-
-constexpr absl::string_view kSignIn = "/trustfabric.v1.FrontEnd/SignIn";
-constexpr absl::string_view kSend = "/trustfabric.v1.FrontEnd/Send";
-constexpr absl::string_view kReceive = "/trustfabric.v1.FrontEnd/Receive";
-
-std::string AuthorizationOf(const grpc::ServerContextBase& context) {
-  auto it = context.client_metadata().find("authorization");
-  if (it == context.client_metadata().end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
 
 }  // namespace
 
@@ -44,7 +26,7 @@ class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1:
       : waker_(std::make_shared<Waker>()) {
     waker_->stream = this;
     std::shared_ptr<Waker> waker = waker_;
-    receiver_ = service->mailboxes_.Attach(user, [waker] {
+    receiver_ = service->mailboxes().Attach(user, [waker] {
       absl::MutexLock lock(&waker->mu);
       if (waker->stream != nullptr) waker->stream->Pump();
     });
@@ -130,138 +112,49 @@ FrontEndService::FrontEndService(const NodeContext* ctx,
                                  size_t offline_queue_limit,
                                  UnknownRecipientLimiter::Options probing)
     : ctx_(ctx),
-      verifier_(std::move(verifier)),
-      mailboxes_(offline_queue_limit),
-      probing_(std::move(probing)) {}
-
-absl::StatusOr<FrontEndService::Caller> FrontEndService::CallerFromAuthorization(
-    absl::string_view authorization) const {
-  if (authorization.empty()) {
-    return absl::UnauthenticatedError("token: missing authorization: bearer token");
-  }
-  if (authorization.size() < 7 || !absl::EqualsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
-    return absl::UnauthenticatedError("token: authorization is not a bearer token");
-  }
-  TF_ASSIGN_OR_RETURN(
-      token::TokenIdentity identity,
-      verifier_->Verify(absl::StripAsciiWhitespace(authorization.substr(7)), ctx_->holder->Get()));
-  if (identity.kind != token::TokenKind::kUserAndApp || !identity.user.has_value()) {
-    return absl::PermissionDeniedError(
-        "token: an app-only token names no user; sign in with a user+app token");
-  }
-  const std::string& user = !identity.user->upn.empty() ? identity.user->upn : identity.user->smtp;
-  std::string domain;
-  absl::Status parsed = ParseUser(user, "token: user (upn or smtp claim)", nullptr, &domain);
-  if (!parsed.ok()) return absl::PermissionDeniedError(parsed.message());
-  if (domain != ctx_->trust_domain()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("token: user ", user, " is not a user of ", ctx_->trust_domain()));
-  }
-  return Caller{user, std::move(identity)};
-}
+      calls_(ctx->channels),
+      messaging_(&ctx->config, ctx->holder, std::move(verifier), &calls_, offline_queue_limit,
+                 std::move(probing)) {}
 
 absl::StatusOr<tls::CallAuthentication> FrontEndService::Authenticate(
     absl::string_view method, absl::string_view authorization) const {
-  if (method != kSignIn && method != kSend && method != kReceive) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "policy: ", tls::EscapeUntrusted(method), " is not served on the client listener"));
-  }
-  TF_ASSIGN_OR_RETURN(Caller caller, CallerFromAuthorization(authorization));
+  TF_ASSIGN_OR_RETURN(Messaging::Caller caller, messaging_.Authenticate(method, authorization));
   return tls::CallAuthentication{caller.token.expires, std::move(caller.user)};
 }
 
-absl::StatusOr<FrontEndService::Caller> FrontEndService::CallerOf(
+absl::StatusOr<Messaging::Caller> FrontEndService::CallerOf(
     const grpc::ServerContextBase& context) const {
-  return CallerFromAuthorization(AuthorizationOf(context));
+  auto it = context.client_metadata().find("authorization");
+  if (it == context.client_metadata().end()) return messaging_.CallerOf("");
+  return messaging_.CallerOf(absl::string_view(it->second.data(), it->second.size()));
 }
 
 grpc::Status FrontEndService::SignIn(grpc::ServerContext* context, const v1::SignInRequest*,
                                      v1::SignInResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(*context);
+  absl::StatusOr<Messaging::Caller> caller = CallerOf(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<tls::Target> registrar = ctx_->RegistrarTarget();
-  if (!registrar.ok()) {
-    spdlog::error("sign-in failed user={}: {}", caller->user,
-                  std::string(registrar.status().message()));
-    return ToGrpcStatus(ForSignInClient(registrar.status()));
-  }
-  v1::RegisterRequest reg;
-  reg.set_user(caller->user);
-  reg.set_frontend(ctx_->dns_name());
-  v1::RegisterResponse ignored;
-  auto call = NodeCallContext();
-  absl::Status status = FromGrpcStatus(
-      v1::Registrar::NewStub(ctx_->channels->Get(*registrar))->Register(call.get(), reg, &ignored));
-  if (!status.ok()) {
-    spdlog::warn("sign-in failed user={} registrar={} code={} reason=\"{}\"", caller->user,
-                 registrar->server_name, CodeName(status.code()),
-                 tls::EscapeUntrusted(status.message(), kMaxReasonBytes));
-    return ToGrpcStatus(ForSignInClient(status));
-  }
+  absl::Status signed_in = messaging_.SignIn(*caller);
+  if (!signed_in.ok()) return ToGrpcStatus(signed_in);
   response->set_user(caller->user);
   *response->mutable_token_expires_at() = ToProtoTimeSeconds(caller->token.expires);
-  spdlog::info("signed in user={} app={} issuer={}", caller->user, caller->token.client_id,
-               caller->token.issuer);
   return grpc::Status::OK;
-}
-
-absl::StatusOr<std::string> FrontEndService::Route(const v1::Message& message) {
-  if (DomainOf(message.to()) != ctx_->trust_domain()) {
-    TF_ASSIGN_OR_RETURN(tls::Target edge, ctx_->EdgeTarget());
-    v1::RelayRequest relay;
-    *relay.mutable_message() = message;
-    v1::RelayResponse relayed;
-    auto call = NodeCallContext();
-    absl::Status status = FromGrpcStatus(
-        v1::Edge::NewStub(ctx_->channels->Get(edge))->Relay(call.get(), relay, &relayed));
-    if (!status.ok()) return Annotate(status, edge.server_name);
-    return relayed.disposition();
-  }
-  return DeliverToFrontEnd(*ctx_, message);
 }
 
 grpc::Status FrontEndService::Send(grpc::ServerContext* context, const v1::SendRequest* request,
                                    v1::SendResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(*context);
+  absl::StatusOr<Messaging::Caller> caller = CallerOf(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  v1::Message message;
-  message.set_id(NewMessageId());
-  message.set_from(caller->user);
-  message.set_to(request->to());
-  message.set_body(request->body());
-  *message.mutable_sent_at() = ToProtoTimeSeconds(absl::Now());
-  absl::Status valid = ValidateMessage(message);
-  if (!valid.ok()) {
-    // The client named "to" and "body"; name those fields.
-    std::string text(valid.message());
-    if (absl::StartsWith(text, "message.")) text = text.substr(8);
-    return ToGrpcStatus(absl::InvalidArgumentError(text));
-  }
-  // After validation (a malformed address is no probe), before any lookup.
-  if (absl::Status allowed = probing_.Check(caller->user); !allowed.ok()) {
-    spdlog::warn("send refused message={} from={} to={}: {}", message.id(), message.from(),
-                 message.to(), std::string(allowed.message()));
-    return ToGrpcStatus(allowed);
-  }
-  absl::StatusOr<std::string> disposition = Route(message);
-  if (!disposition.ok()) {
-    // The detail (hosts, relay path, the partner's words) stays here.
-    spdlog::info("send failed message={} from={} to={} code={} reason=\"{}\"", message.id(),
-                 message.from(), message.to(), CodeName(disposition.status().code()),
-                 tls::EscapeUntrusted(disposition.status().message(), kMaxReasonBytes));
-    if (absl::IsNotFound(disposition.status())) probing_.RecordUnknown(caller->user);
-    return ToGrpcStatus(ForSendClient(disposition.status(), message.to(), message.id()));
-  }
-  response->set_message_id(message.id());
-  response->set_disposition(*disposition);
-  spdlog::info("sent message={} from={} to={} disposition={}", message.id(), message.from(),
-               message.to(), *disposition);
+  absl::StatusOr<Messaging::Sent> sent =
+      messaging_.Send(*caller, request->to(), request->body(), absl::Now());
+  if (!sent.ok()) return ToGrpcStatus(sent.status());
+  response->set_message_id(sent->message_id);
+  response->set_disposition(sent->disposition);
   return grpc::Status::OK;
 }
 
 grpc::ServerWriteReactor<v1::Message>* FrontEndService::Receive(
     grpc::CallbackServerContext* context, const v1::ReceiveRequest*) {
-  absl::StatusOr<Caller> caller = CallerOf(*context);
+  absl::StatusOr<Messaging::Caller> caller = CallerOf(*context);
   if (!caller.ok()) {
     class Refused final : public grpc::ServerWriteReactor<v1::Message> {
      public:
@@ -278,18 +171,9 @@ grpc::Status FrontEndService::Deliver(grpc::ServerContext* context,
                                       v1::DeliverResponse* response) {
   absl::StatusOr<tls::PeerIdentityPtr> caller = ctx_->internal->PeerOf(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::Status status = ValidateMessage(request->message());
-  if (status.ok() && DomainOf(request->message().to()) != ctx_->trust_domain()) {
-    status = absl::InvalidArgumentError(absl::StrCat("message.to: ", request->message().to(),
-                                                     " is not a user of ", ctx_->trust_domain()));
-  }
-  if (!status.ok()) return ToGrpcStatus(status);
-  absl::StatusOr<std::string> disposition = mailboxes_.Deliver(request->message());
+  absl::StatusOr<std::string> disposition = messaging_.Deliver(**caller, request->message());
   if (!disposition.ok()) return ToGrpcStatus(disposition.status());
   response->set_disposition(*disposition);
-  spdlog::info("delivered message={} from={} to={} via=\"{}\" disposition={}",
-               request->message().id(), request->message().from(), request->message().to(),
-               (*caller)->Describe(), *disposition);
   return grpc::Status::OK;
 }
 

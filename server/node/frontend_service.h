@@ -1,26 +1,16 @@
-// The FrontEnd gRPC service.
+// The FrontEnd gRPC service. Client calls (SignIn, Send, Receive) arrive
+// on the client listener (server-authenticated TLS plus a bearer access
+// token), node calls (Deliver) on the internal listener over mutual TLS from
+// the domain's edges and front-ends. Who the caller is, where a message goes
+// and what a client learns are Messaging's rules (messaging.h); the service
+// translates protos and statuses, streams a user's mailbox out on Receive,
+// and dials other nodes with GrpcNodeCalls.
 //
-// Client calls (SignIn, Send, Receive) arrive on the client listener with
-// server-authenticated TLS and a bearer access token ("authorization:
-// Bearer <jws>") of a registered token issuer; the token must be a user+app
-// token naming a user of this domain (upn or smtp claim). Node calls
-// (Deliver) arrive on the internal listener over mutual TLS from the
-// domain's edges and front-ends.
-//
-// Which user+app tokens are accepted is the verifier's outer token policy
-// (NodeConfig.frontend.outer_token; default signed, docs/outer-token.md).
-//
-// Routing of Send: a recipient of this domain is looked up at the registrar
-// and the message handed to the front-end serving them (this one or
-// another); a recipient of another domain goes to this domain's edge.
-// Offline recipients: see Mailboxes (bounded queue per user).
-//
-// What a client learns from a failed SignIn or Send is disclosure.h's: the
-// class of the failure and the recipient it named, never a host name, an
-// address or a relay path (those go to the log with the message id). A
-// caller that keeps naming unknown recipients is slowed down by an
-// UnknownRecipientLimiter: past its allowance every Send is refused with
-// RESOURCE_EXHAUSTED "too many unknown recipients; retry after Ns".
+//   node::FrontEndService service(&ctx, std::move(verifier), 1000, probing);
+//   client_options.call_authenticator = [&service](auto method, auto authorization) {
+//     return service.Authenticate(method, authorization);
+//   };
+//   builder.RegisterService(&service);
 #ifndef TRUSTFABRIC_SERVER_NODE_FRONTEND_SERVICE_H_
 #define TRUSTFABRIC_SERVER_NODE_FRONTEND_SERVICE_H_
 
@@ -29,7 +19,9 @@
 
 #include "absl/status/statusor.h"
 #include "common/token/verifier.h"
+#include "server/node/grpc_node_calls.h"
 #include "server/node/mailboxes.h"
+#include "server/node/messaging.h"
 #include "server/node/node_context.h"
 #include "server/node/recipient_limiter.h"
 #include "trustfabric/v1/node.grpc.pb.h"
@@ -39,12 +31,12 @@ namespace trustfabric::node {
 class FrontEndService final
     : public v1::FrontEnd::WithCallbackMethod_Receive<v1::FrontEnd::Service> {
  public:
-  // REQUIRES: `ctx` outlives the service.
+  // REQUIRES: `ctx` outlives the service; ctx->channels is set.
   FrontEndService(const NodeContext* ctx, std::unique_ptr<token::TokenVerifier> verifier,
                   size_t offline_queue_limit, UnknownRecipientLimiter::Options probing = {});
 
   // The client listener's per-call check (ListenerOptions::call_authenticator):
-  // the user and the token's exp.
+  // Messaging::Authenticate, as the user and the token's exp.
   absl::StatusOr<tls::CallAuthentication> Authenticate(absl::string_view method,
                                                        absl::string_view authorization) const;
 
@@ -57,23 +49,16 @@ class FrontEndService final
   grpc::Status Deliver(grpc::ServerContext* context, const v1::DeliverRequest* request,
                        v1::DeliverResponse* response) override;
 
-  Mailboxes& mailboxes() { return mailboxes_; }
+  Mailboxes& mailboxes() { return messaging_.mailboxes(); }
 
  private:
   class ReceiveStream;
-  struct Caller {
-    std::string user;
-    token::TokenIdentity token;
-  };
 
-  absl::StatusOr<Caller> CallerFromAuthorization(absl::string_view authorization) const;
-  absl::StatusOr<Caller> CallerOf(const grpc::ServerContextBase& context) const;
-  absl::StatusOr<std::string> Route(const v1::Message& message);
+  absl::StatusOr<Messaging::Caller> CallerOf(const grpc::ServerContextBase& context) const;
 
   const NodeContext* ctx_;
-  std::unique_ptr<token::TokenVerifier> verifier_;
-  Mailboxes mailboxes_;
-  UnknownRecipientLimiter probing_;
+  GrpcNodeCalls calls_;
+  Messaging messaging_;
 };
 
 }  // namespace trustfabric::node

@@ -1,9 +1,10 @@
-// What every node role shares at run time: its configuration, the live
-// trust state, the listeners' security, and the channels it dials other
-// nodes with.
+// What every node role's gRPC services share at run time: its
+// configuration, the live trust state, the listeners' security, and the
+// channels it dials other nodes with (through GrpcNodeCalls).
 //
 //   node::NodeContext ctx = ...;           // built by NodeServer
-//   auto stub = v1::Registrar::NewStub(ctx.channels->Get(ctx.RegistrarTarget()));
+//   node::GrpcNodeCalls calls(ctx.channels);
+//   tls::ListenerSecurity* listener = ctx.SecurityOf(server_context);
 #ifndef TRUSTFABRIC_SERVER_NODE_NODE_CONTEXT_H_
 #define TRUSTFABRIC_SERVER_NODE_NODE_CONTEXT_H_
 
@@ -38,13 +39,6 @@ struct NodeContext {
   const std::string& trust_domain() const { return config.trust_domain(); }
   const std::string& dns_name() const { return config.dns_name(); }
 
-  // The address configured for `dns_name` (config.addresses), or NOT_FOUND
-  // naming the missing entry.
-  absl::StatusOr<std::string> AddressOf(const std::string& dns_name) const;
-  // The domain's registrar and edge, from config.registrar / config.edge;
-  // FAILED_PRECONDITION when not configured.
-  absl::StatusOr<tls::Target> RegistrarTarget() const;
-  absl::StatusOr<tls::Target> EdgeTarget() const;
   // The listener security that served `call` (internal or federation).
   tls::ListenerSecurity* SecurityOf(const grpc::ServerContextBase& call) const;
 };

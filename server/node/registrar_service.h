@@ -1,23 +1,15 @@
 // The Registrar gRPC service: front-ends register the users they serve;
-// front-ends and edges look users up. A thin layer over Registry.
+// front-ends and edges look users up. It translates between the protos and
+// Registrar (registrar.h: who may change which registration, the takeover
+// rule) and takes the caller from the internal listener's mutual TLS.
 //
-// Who may change a registration (the internal listener's policy admits only
-// front-ends of this domain to Register and Unregister):
-//   * Register: a front-end registers users for itself only; naming another
-//     front-end in `frontend` is PERMISSION_DENIED.
-//   * Takeover: Register of a user currently registered to another
-//     front-end moves the user to the caller. This is the rule on purpose:
-//     a front-end registers a user only after verifying that user's token
-//     at SignIn, and the newest sign-in wins (as the newest Receive stream
-//     does), so a user whose front-end went away is never stuck there. The
-//     move is logged with both front-ends.
-//   * Unregister: only the front-end the user is registered to;
-//     PERMISSION_DENIED for any other (the registration is unchanged),
-//     NOT_FOUND when the user is not registered.
+//   node::RegistrarService service(&ctx, &registry);
+//   builder.RegisterService(&service);
 #ifndef TRUSTFABRIC_SERVER_NODE_REGISTRAR_SERVICE_H_
 #define TRUSTFABRIC_SERVER_NODE_REGISTRAR_SERVICE_H_
 
 #include "server/node/node_context.h"
+#include "server/node/registrar.h"
 #include "server/node/registry.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
@@ -26,7 +18,8 @@ namespace trustfabric::node {
 class RegistrarService final : public v1::Registrar::Service {
  public:
   // REQUIRES: `ctx` and `registry` outlive the service.
-  RegistrarService(const NodeContext* ctx, Registry* registry) : ctx_(ctx), registry_(registry) {}
+  RegistrarService(const NodeContext* ctx, Registry* registry)
+      : ctx_(ctx), registrar_(registry, &ctx->config) {}
 
   grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override;
@@ -37,7 +30,7 @@ class RegistrarService final : public v1::Registrar::Service {
 
  private:
   const NodeContext* ctx_;
-  Registry* registry_;
+  Registrar registrar_;
 };
 
 }  // namespace trustfabric::node

@@ -118,7 +118,7 @@ class WatchingNode {
     EXPECT_THAT(channels, IsOk());
     channels_ = *channels;
     stub_ = v1::TrustDistribution::NewStub(
-        channels_->Get({address, server_name, std::string(kDomain)}));
+        channels_->Get(tls::Target(address, server_name, std::string(kDomain), {pki::Role::kControl})));
     stream_ = stub_->Watch(&context_);
     v1::WatchRequest subscribe;
     subscribe.mutable_subscribe()->set_agent("tfctl e2e test node");

@@ -13,30 +13,24 @@ TEST(ForSendClientTest, KeepsTheClassAndDropsHostsAndPaths) {
   const std::string detail =
       "edge1.contoso.test: relay to fabrikam.test via edge1.fabrikam.test: registrar: user "
       "nobody@fabrikam.test is not registered (127.0.0.1:7443)";
-  struct Case {
-    absl::StatusCode in;
-    absl::StatusCode out;
-    std::string message;
-  } cases[] = {
-      {absl::StatusCode::kNotFound, absl::StatusCode::kNotFound,
-       "to: no such recipient nobody@fabrikam.test"},
-      {absl::StatusCode::kResourceExhausted, absl::StatusCode::kResourceExhausted,
-       "to: nobody@fabrikam.test cannot take more messages now; retry later (message 1a2b)"},
-      {absl::StatusCode::kUnavailable, absl::StatusCode::kUnavailable,
-       "to: fabrikam.test cannot be reached now; retry later (message 1a2b)"},
-      {absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kUnavailable,
-       "to: fabrikam.test cannot be reached now; retry later (message 1a2b)"},
-      {absl::StatusCode::kPermissionDenied, absl::StatusCode::kFailedPrecondition,
-       "to: messages to fabrikam.test cannot be delivered (message 1a2b)"},
-      {absl::StatusCode::kUnauthenticated, absl::StatusCode::kFailedPrecondition,
-       "to: messages to fabrikam.test cannot be delivered (message 1a2b)"},
-      {absl::StatusCode::kInternal, absl::StatusCode::kFailedPrecondition,
-       "to: messages to fabrikam.test cannot be delivered (message 1a2b)"},
+  auto expect = [&](absl::StatusCode in, absl::StatusCode out, const std::string& message) {
+    absl::Status s = ForSendClient(absl::Status(in, detail), "nobody@fabrikam.test", "1a2b");
+    EXPECT_EQ(s.code(), out) << absl::StatusCodeToString(in);
+    EXPECT_EQ(s.message(), message) << absl::StatusCodeToString(in);
   };
-  for (const Case& c : cases) {
-    absl::Status s = ForSendClient(absl::Status(c.in, detail), "nobody@fabrikam.test", "1a2b");
-    EXPECT_EQ(s.code(), c.out) << absl::StatusCodeToString(c.in);
-    EXPECT_EQ(s.message(), c.message);
+  expect(absl::StatusCode::kNotFound, absl::StatusCode::kNotFound,
+         "to: no such recipient nobody@fabrikam.test");
+  expect(absl::StatusCode::kResourceExhausted, absl::StatusCode::kResourceExhausted,
+         "to: nobody@fabrikam.test cannot take more messages now; retry later (message 1a2b)");
+  for (absl::StatusCode in :
+       {absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded}) {
+    expect(in, absl::StatusCode::kUnavailable,
+           "to: fabrikam.test cannot be reached now; retry later (message 1a2b)");
+  }
+  for (absl::StatusCode in : {absl::StatusCode::kPermissionDenied,
+                              absl::StatusCode::kUnauthenticated, absl::StatusCode::kInternal}) {
+    expect(in, absl::StatusCode::kFailedPrecondition,
+           "to: messages to fabrikam.test cannot be delivered (message 1a2b)");
   }
   EXPECT_TRUE(ForSendClient(absl::OkStatus(), "a@b.test", "1").ok());
 }

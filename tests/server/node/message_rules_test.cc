@@ -28,27 +28,32 @@ TEST(MessageRules, ValidMessagePasses) {
   EXPECT_EQ(DomainOf("bob@fabrikam.test"), "fabrikam.test");
 }
 
-TEST(MessageRules, EachFieldIsNamedWhenBad) {
+// Valid() with `field` set to `value`.
+v1::Message With(const std::string& field, const std::string& value) {
   v1::Message m = Valid();
-  m.set_id("");
-  EXPECT_THAT(ValidateMessage(m), StatusIs(absl::StatusCode::kInvalidArgument, "message.id:"));
-  m = Valid();
-  m.set_id("ID WITH SPACES");
-  EXPECT_THAT(ValidateMessage(m), StatusIs(absl::StatusCode::kInvalidArgument, "message.id:"));
-  m = Valid();
-  m.set_from("alice");
-  EXPECT_THAT(ValidateMessage(m), StatusIs(absl::StatusCode::kInvalidArgument, "message.from:"));
-  m = Valid();
-  m.set_to("bob@-bad-.test");
-  EXPECT_THAT(ValidateMessage(m), StatusIs(absl::StatusCode::kInvalidArgument, "message.to:"));
-  m = Valid();
-  m.set_body(std::string(kMaxBodyBytes + 1, 'x'));
-  EXPECT_THAT(ValidateMessage(m),
-              StatusIs(absl::StatusCode::kInvalidArgument, "message.body: larger than 65536"));
+  m.GetReflection()->SetString(&m, m.GetDescriptor()->FindFieldByName(field), value);
+  return m;
+}
+
+TEST(MessageRules, EachFieldIsNamedWhenBad) {
+  struct Case {
+    std::string field;
+    std::string value;
+    std::string reason;
+  } cases[] = {
+      {"id", "", "message.id:"},
+      {"id", "ID WITH SPACES", "message.id:"},
+      {"from", "alice", "message.from:"},
+      {"to", "bob@-bad-.test", "message.to:"},
+      {"body", std::string(kMaxBodyBytes + 1, 'x'), "message.body: larger than 65536"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_THAT(ValidateMessage(With(c.field, c.value)),
+                StatusIs(absl::StatusCode::kInvalidArgument, c.reason))
+        << c.field << "=" << c.value.substr(0, 20);
+  }
   for (const char* bad : {"\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff"}) {
-    m = Valid();
-    m.set_body(bad);
-    EXPECT_THAT(ValidateMessage(m),
+    EXPECT_THAT(ValidateMessage(With("body", bad)),
                 StatusIs(absl::StatusCode::kInvalidArgument, "message.body: not valid utf-8"))
         << bad;
   }

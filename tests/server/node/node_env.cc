@@ -10,6 +10,19 @@
 #include <grpcpp/server_builder.h>
 
 namespace trustfabric::testing {
+namespace {
+
+// Moves the value of `made` to `out`; otherwise fails the test and returns
+// false.
+template <typename T>
+bool Take(absl::StatusOr<T> made, T* out) {
+  EXPECT_TRUE(made.ok()) << made.status();
+  if (!made.ok()) return false;
+  *out = *std::move(made);
+  return true;
+}
+
+}  // namespace
 
 std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
   std::unique_ptr<TestNode> n(new TestNode());
@@ -21,21 +34,13 @@ std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
   ctx.holder = &n->holder_;
   ctx.source = std::make_shared<tls::TrustSource>(&n->holder_, o.trust_domain, nullptr);
   const tls::ClientIdentity identity{o.certificate_file, o.key_file, 1};
-  absl::StatusOr<std::shared_ptr<tls::ChannelCache>> channels =
-      tls::ChannelCache::Create(identity, ctx.source);
-  EXPECT_TRUE(channels.ok()) << channels.status();
-  if (!channels.ok()) return nullptr;
-  ctx.channels = *channels;
+  if (!Take(tls::ChannelCache::Create(identity, ctx.source), &ctx.channels)) return nullptr;
 
   tls::ListenerOptions opts;
   opts.certificate_file = o.certificate_file;
   opts.key_file = o.key_file;
   opts.listener = tls::Listener::kInternal;
-  absl::StatusOr<std::shared_ptr<tls::ListenerSecurity>> internal =
-      tls::ListenerSecurity::Create(opts, ctx.source);
-  EXPECT_TRUE(internal.ok()) << internal.status();
-  if (!internal.ok()) return nullptr;
-  ctx.internal = *internal;
+  if (!Take(tls::ListenerSecurity::Create(opts, ctx.source), &ctx.internal)) return nullptr;
 
   if (o.role == "registrar") {
     n->registry_ = std::make_unique<node::Registry>(o.trust_domain, "");
@@ -44,11 +49,9 @@ std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
     token::VerifierOptions vopts;
     vopts.hosts = {o.dns_name};
     vopts.outer_token = o.outer_token;
-    absl::StatusOr<std::unique_ptr<token::TokenVerifier>> verifier =
-        token::TokenVerifier::Create(vopts);
-    EXPECT_TRUE(verifier.ok()) << verifier.status();
-    if (!verifier.ok()) return nullptr;
-    n->frontend_ = std::make_unique<node::FrontEndService>(&n->ctx_, *std::move(verifier),
+    std::unique_ptr<token::TokenVerifier> verifier;
+    if (!Take(token::TokenVerifier::Create(vopts), &verifier)) return nullptr;
+    n->frontend_ = std::make_unique<node::FrontEndService>(&n->ctx_, std::move(verifier),
                                                            /*offline_queue_limit=*/100, o.probing);
     node::FrontEndService* fe = n->frontend_.get();
     tls::ListenerOptions client = opts;
@@ -56,20 +59,14 @@ std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
     client.call_authenticator = [fe](absl::string_view method, absl::string_view authorization) {
       return fe->Authenticate(method, authorization);
     };
-    absl::StatusOr<std::shared_ptr<tls::ListenerSecurity>> listener =
-        tls::ListenerSecurity::Create(client, ctx.source);
-    EXPECT_TRUE(listener.ok()) << listener.status();
-    if (!listener.ok()) return nullptr;
-    ctx.client = *listener;
+    if (!Take(tls::ListenerSecurity::Create(client, ctx.source), &ctx.client)) return nullptr;
   } else {
     n->edge_ = std::make_unique<node::EdgeService>(&n->ctx_);
     tls::ListenerOptions federation = opts;
     federation.listener = tls::Listener::kFederation;
-    absl::StatusOr<std::shared_ptr<tls::ListenerSecurity>> listener =
-        tls::ListenerSecurity::Create(federation, ctx.source);
-    EXPECT_TRUE(listener.ok()) << listener.status();
-    if (!listener.ok()) return nullptr;
-    ctx.federation = *listener;
+    if (!Take(tls::ListenerSecurity::Create(federation, ctx.source), &ctx.federation)) {
+      return nullptr;
+    }
   }
 
   grpc::EnableDefaultHealthCheckService(true);

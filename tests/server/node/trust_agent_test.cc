@@ -24,7 +24,7 @@
 #include "gtest/gtest.h"
 #include "server/node/last_known_good.h"
 #include "tests/common/tls/tls_env.h"
-#include "tests/server/node/fake_control_plane.h"
+#include "tests/server/node/scripted_watch_server.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
@@ -183,18 +183,19 @@ class TrustAgentTest : public ::testing::Test {
     return node;
   }
 
-  std::unique_ptr<FakeControlPlane> StartControlPlane(const std::string& address = "127.0.0.1:0") {
-    return std::make_unique<FakeControlPlane>(server_source_, *cp_files_, address);
+  std::unique_ptr<ScriptedWatchServer> StartControlPlane(
+      const std::string& address = "127.0.0.1:0") {
+    return std::make_unique<ScriptedWatchServer>(server_source_, *cp_files_, address);
   }
 
-  static void ExpectAck(FakeControlPlane& cp, uint64_t revision) {
+  static void ExpectAck(ScriptedWatchServer& cp, uint64_t revision) {
     std::optional<v1::WatchRequest> reply = cp.NextReply();
     ASSERT_TRUE(reply.has_value()) << "no reply within " << kWait;
     ASSERT_TRUE(reply->has_ack()) << reply->ShortDebugString();
     EXPECT_EQ(reply->ack().revision(), revision);
   }
 
-  static void ExpectNack(FakeControlPlane& cp, uint64_t revision, const std::string& reason) {
+  static void ExpectNack(ScriptedWatchServer& cp, uint64_t revision, const std::string& reason) {
     std::optional<v1::WatchRequest> reply = cp.NextReply();
     ASSERT_TRUE(reply.has_value()) << "no reply within " << kWait;
     ASSERT_TRUE(reply->has_nack()) << reply->ShortDebugString();
@@ -203,7 +204,7 @@ class TrustAgentTest : public ::testing::Test {
   }
 
   // The first snapshot, at `revision`, in two chunks.
-  static void Bootstrap(FakeControlPlane& cp, uint64_t revision = 2) {
+  static void Bootstrap(ScriptedWatchServer& cp, uint64_t revision = 2) {
     ASSERT_TRUE(cp.WaitForSubscribe(1).has_value());
     cp.SendSnapshot(State(revision), 2);
     ExpectAck(cp, revision);
@@ -232,7 +233,7 @@ TestDomain* TrustAgentTest::fabrikam_ = nullptr;
 TestDomain* TrustAgentTest::impostor_ = nullptr;
 
 TEST_F(TrustAgentTest, FirstSnapshotInChunksIsAppliedPersistedAndAckedAfterBootstrap) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
 
   std::optional<v1::Subscribe> subscribe = cp->WaitForSubscribe(1);
@@ -262,7 +263,7 @@ TEST_F(TrustAgentTest, FirstSnapshotInChunksIsAppliedPersistedAndAckedAfterBoots
 }
 
 TEST_F(TrustAgentTest, AcceptedPeerChainsAreReportedOnceEachOnTheWatchStream) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = MakeNode(Config({cp->address()}));
   ASSERT_NE(node->agent, nullptr);
   node::TrustAgent* agent = node->agent.get();
@@ -305,7 +306,7 @@ TEST_F(TrustAgentTest, AcceptedPeerChainsAreReportedOnceEachOnTheWatchStream) {
 }
 
 TEST_F(TrustAgentTest, DeltaIsAppliedOnTheAppliedRevision) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 2);
 
@@ -318,7 +319,7 @@ TEST_F(TrustAgentTest, DeltaIsAppliedOnTheAppliedRevision) {
 }
 
 TEST_F(TrustAgentTest, DeltaOnAnotherBaseIsNackedAndStateKept) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 2);
 
@@ -345,7 +346,7 @@ TEST_F(TrustAgentTest, DeltaOnAnotherBaseIsNackedAndStateKept) {
 }
 
 TEST_F(TrustAgentTest, StructurallyInvalidSnapshotIsNacked) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 2);
 
@@ -361,7 +362,7 @@ TEST_F(TrustAgentTest, StructurallyInvalidSnapshotIsNacked) {
 // proto3 drops fields an older node does not know: a node must refuse a
 // state that needs a feature it lacks instead of enforcing part of it.
 TEST_F(TrustAgentTest, UpdateRequiringAnUnknownFeatureIsNacked) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 2);
 
@@ -397,7 +398,7 @@ TEST_F(TrustAgentTest, UpdateRequiringAnUnknownFeatureIsNacked) {
 }
 
 TEST_F(TrustAgentTest, SnapshotOfAnotherTrustDomainIsNacked) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 2);
 
@@ -408,7 +409,7 @@ TEST_F(TrustAgentTest, SnapshotOfAnotherTrustDomainIsNacked) {
 }
 
 TEST_F(TrustAgentTest, SnapshotThatIsNotNewerIsNacked) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 4);
 
@@ -420,7 +421,7 @@ TEST_F(TrustAgentTest, SnapshotThatIsNotNewerIsNacked) {
 }
 
 TEST_F(TrustAgentTest, MalformedChunkSequencesAreNackedWithoutHarm) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 2);
   const std::vector<v1::WatchResponse> chunks = SnapshotChunks(State(3), 3);
@@ -486,7 +487,7 @@ TEST_F(TrustAgentTest, MalformedChunkSequencesAreNackedWithoutHarm) {
 }
 
 TEST_F(TrustAgentTest, ReconnectsAfterControlPlaneRestartAndResumesFromAppliedRevision) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   const std::string address = cp->address();
   std::unique_ptr<Node> node = StartNode(Config({address}));
   Bootstrap(*cp, 2);
@@ -509,7 +510,7 @@ TEST_F(TrustAgentTest, ReconnectsAfterControlPlaneRestartAndResumesFromAppliedRe
 }
 
 TEST_F(TrustAgentTest, ReconnectsWhenTheControlPlaneEndsTheStream) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 2);
 
@@ -524,7 +525,7 @@ TEST_F(TrustAgentTest, ReconnectsWhenTheControlPlaneEndsTheStream) {
 
 TEST_F(TrustAgentTest, FailsOverToTheNextEndpointWhenTheFirstIsDown) {
   RefusingPort down;
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({down.address(), cp->address()}));
 
   Bootstrap(*cp, 2);
@@ -538,7 +539,7 @@ TEST_F(TrustAgentTest, FailsOverToTheNextEndpointWhenTheFirstIsDown) {
 TEST_F(TrustAgentTest, RestartWithoutControlPlaneServesFromLastKnownGood) {
   FakeClock clock(absl::FromUnixSeconds(1700000000));
   {
-    std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+    std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
     std::unique_ptr<Node> node = StartNode(Config({cp->address()}), clock.AsClock());
     Bootstrap(*cp, 5);
     node->agent->Stop();
@@ -597,7 +598,7 @@ TEST_F(TrustAgentTest, CorruptLastKnownGoodIsRefusedAndReplacedByTheNextSnapshot
   }
 
   // The node still bootstraps from its control plane and rewrites the file.
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}));
   Bootstrap(*cp, 2);
   EXPECT_EQ(PersistedRevision(), 2u);
@@ -626,7 +627,7 @@ TEST_F(TrustAgentTest, LastKnownGoodOfAnotherDomainOrInvalidIsNotUsed) {
 TEST_F(TrustAgentTest, FailClosedRefusesPastMaxStalenessUntilTheControlPlaneConfirms) {
   FakeClock clock(absl::FromUnixSeconds(1700000000));
   v1::TrustAgentConfig config;
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   config = Config({cp->address()});
   config.set_max_staleness_seconds(3600);
   config.set_staleness_policy(v1::FAIL_CLOSED);
@@ -655,7 +656,7 @@ TEST_F(TrustAgentTest, FailClosedRefusesPastMaxStalenessUntilTheControlPlaneConf
 
 TEST_F(TrustAgentTest, FailStaticKeepsServingPastMaxStaleness) {
   FakeClock clock(absl::FromUnixSeconds(1700000000));
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   v1::TrustAgentConfig config = Config({cp->address()});
   config.set_max_staleness_seconds(3600);
   config.set_staleness_policy(v1::FAIL_STATIC);
@@ -695,7 +696,7 @@ TEST_F(TrustAgentTest, RestartedNodeKnowsHowOldItsLastKnownGoodIs) {
 }
 
 TEST_F(TrustAgentTest, ControlPlaneNoLongerTrustedByTheNewStateIsDropped) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   v1::TrustAgentConfig config = Config({cp->address()});
   // A long pause after the stream ends keeps its reason as the last error.
   config.set_backoff_initial_ms(10000);
@@ -717,7 +718,7 @@ TEST_F(TrustAgentTest, ControlPlaneNoLongerTrustedByTheNewStateIsDropped) {
 
 TEST_F(TrustAgentTest, KeepaliveAloneChangesNothingButTheConfirmation) {
   FakeClock clock(absl::FromUnixSeconds(1700000000));
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   std::unique_ptr<Node> node = StartNode(Config({cp->address()}), clock.AsClock());
   Bootstrap(*cp, 2);
   clock.Advance(absl::Minutes(1));
@@ -734,7 +735,7 @@ TEST_F(TrustAgentTest, StopIsPromptInEveryState) {
     std::string name;
     std::function<std::unique_ptr<Node>()> start;
   };
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   RefusingPort down;
   const std::vector<Case> cases = {
       {"streaming",
@@ -863,7 +864,7 @@ TEST_F(TrustAgentTest, BootstrapBundleErrorsNameTheField) {
 }
 
 TEST_F(TrustAgentTest, BootstrapBundleOfAnotherRootCannotReachTheControlPlane) {
-  std::unique_ptr<FakeControlPlane> cp = StartControlPlane();
+  std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   v1::TrustAgentConfig config = Config({cp->address()});
   config.set_bootstrap_bundle_file(dir_.Write("impostor.pem", impostor_->RootPem()));
   std::unique_ptr<Node> node = StartNode(config);

@@ -1,17 +1,18 @@
 // A scripted control plane for trust agent tests: a real gRPC server with
 // mutual TLS (tls::ListenerSecurity, internal listener) serving
 // TrustDistribution.Watch. Each stream records the agent's Subscribe,
-// every ACK/NACK and the peer certificates it reports; the test decides what the stream sends and when it ends.
+// every ACK/NACK and the peer certificates it reports; the test decides
+// what the stream sends and when it ends.
 // It is a protocol peer for unit tests, not a control plane: it keeps no
 // state and checks nothing beyond the transport.
 //
-//   FakeControlPlane cp(server_source, cp_files);
+//   ScriptedWatchServer cp(server_source, cp_files);
 //   ... start an agent dialing cp.address() ...
 //   ASSERT_TRUE(cp.WaitForSubscribe(1).has_value());
 //   cp.SendSnapshot(state, /*chunks=*/3);
 //   std::optional<v1::WatchRequest> reply = cp.NextReply();  // the ACK
-#ifndef TRUSTFABRIC_TESTS_SERVER_NODE_FAKE_CONTROL_PLANE_H_
-#define TRUSTFABRIC_TESTS_SERVER_NODE_FAKE_CONTROL_PLANE_H_
+#ifndef TRUSTFABRIC_TESTS_SERVER_NODE_SCRIPTED_WATCH_SERVER_H_
+#define TRUSTFABRIC_TESTS_SERVER_NODE_SCRIPTED_WATCH_SERVER_H_
 
 #include <deque>
 #include <memory>
@@ -40,16 +41,16 @@ v1::WatchResponse Chunk(uint64_t revision, uint32_t index, uint32_t count, std::
 v1::WatchResponse DeltaMessage(v1::TrustDelta delta);
 v1::WatchResponse Keepalive();
 
-class FakeControlPlane {
+class ScriptedWatchServer {
  public:
   // Listens on `address` ("127.0.0.1:0": a free port) presenting
   // `identity`, and verifies clients against `source`.
-  FakeControlPlane(std::shared_ptr<const tls::TrustSource> source, const NodeFiles& identity,
+  ScriptedWatchServer(std::shared_ptr<const tls::TrustSource> source, const NodeFiles& identity,
                    const std::string& address = "127.0.0.1:0");
   // Ends every stream, then shuts the server down.
-  ~FakeControlPlane();
-  FakeControlPlane(const FakeControlPlane&) = delete;
-  FakeControlPlane& operator=(const FakeControlPlane&) = delete;
+  ~ScriptedWatchServer();
+  ScriptedWatchServer(const ScriptedWatchServer&) = delete;
+  ScriptedWatchServer& operator=(const ScriptedWatchServer&) = delete;
 
   // "127.0.0.1:<port>".
   const std::string& address() const { return address_; }
@@ -108,4 +109,4 @@ class FakeControlPlane {
 
 }  // namespace trustfabric::testing
 
-#endif  // TRUSTFABRIC_TESTS_SERVER_NODE_FAKE_CONTROL_PLANE_H_
+#endif  // TRUSTFABRIC_TESTS_SERVER_NODE_SCRIPTED_WATCH_SERVER_H_

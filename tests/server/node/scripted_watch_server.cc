@@ -1,5 +1,5 @@
-// FakeControlPlane; see fake_control_plane.h.
-#include "tests/server/node/fake_control_plane.h"
+// ScriptedWatchServer; see scripted_watch_server.h.
+#include "tests/server/node/scripted_watch_server.h"
 
 #include <algorithm>
 #include <chrono>
@@ -49,11 +49,11 @@ v1::WatchResponse Keepalive() {
 }
 
 // One Watch stream. Writes go out one at a time in order; Finish waits for
-// the queue to drain. Owned by the FakeControlPlane, never deleted before it.
-class FakeControlPlane::Stream final
+// the queue to drain. Owned by the ScriptedWatchServer, never deleted before it.
+class ScriptedWatchServer::Stream final
     : public grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse> {
  public:
-  explicit Stream(FakeControlPlane* owner) : owner_(owner) { StartRead(&request_); }
+  explicit Stream(ScriptedWatchServer* owner) : owner_(owner) { StartRead(&request_); }
 
   void Enqueue(v1::WatchResponse message) {
     const v1::WatchResponse* start = nullptr;
@@ -135,7 +135,7 @@ class FakeControlPlane::Stream final
   }
 
  private:
-  FakeControlPlane* const owner_;
+  ScriptedWatchServer* const owner_;
   // Touched only by read reactions, which never overlap.
   v1::WatchRequest request_;
   bool subscribed_ = false;
@@ -148,9 +148,9 @@ class FakeControlPlane::Stream final
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-class FakeControlPlane::Service final : public v1::TrustDistribution::CallbackService {
+class ScriptedWatchServer::Service final : public v1::TrustDistribution::CallbackService {
  public:
-  explicit Service(FakeControlPlane* owner) : owner_(owner) {}
+  explicit Service(ScriptedWatchServer* owner) : owner_(owner) {}
 
   grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* Watch(
       grpc::CallbackServerContext*) override {
@@ -162,10 +162,10 @@ class FakeControlPlane::Service final : public v1::TrustDistribution::CallbackSe
   }
 
  private:
-  FakeControlPlane* const owner_;
+  ScriptedWatchServer* const owner_;
 };
 
-FakeControlPlane::FakeControlPlane(std::shared_ptr<const tls::TrustSource> source,
+ScriptedWatchServer::ScriptedWatchServer(std::shared_ptr<const tls::TrustSource> source,
                                    const NodeFiles& identity, const std::string& address) {
   tls::ListenerOptions options;
   options.listener = tls::Listener::kInternal;
@@ -187,7 +187,7 @@ FakeControlPlane::FakeControlPlane(std::shared_ptr<const tls::TrustSource> sourc
   address_ = absl::StrCat("127.0.0.1:", port);
 }
 
-FakeControlPlane::~FakeControlPlane() {
+ScriptedWatchServer::~ScriptedWatchServer() {
   EndStreams(grpc::Status(grpc::StatusCode::UNAVAILABLE, "control plane shutting down"));
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -208,7 +208,7 @@ FakeControlPlane::~FakeControlPlane() {
   }
 }
 
-void FakeControlPlane::Send(v1::WatchResponse message) {
+void ScriptedWatchServer::Send(v1::WatchResponse message) {
   Stream* stream = nullptr;
   {
     absl::MutexLock lock(&mu_);
@@ -221,15 +221,15 @@ void FakeControlPlane::Send(v1::WatchResponse message) {
   stream->Enqueue(std::move(message));
 }
 
-void FakeControlPlane::Send(const std::vector<v1::WatchResponse>& messages) {
+void ScriptedWatchServer::Send(const std::vector<v1::WatchResponse>& messages) {
   for (const v1::WatchResponse& m : messages) Send(m);
 }
 
-void FakeControlPlane::SendSnapshot(const v1::TrustSnapshot& snapshot, int chunks) {
+void ScriptedWatchServer::SendSnapshot(const v1::TrustSnapshot& snapshot, int chunks) {
   Send(SnapshotChunks(snapshot, chunks));
 }
 
-void FakeControlPlane::EndStreams(const grpc::Status& status) {
+void ScriptedWatchServer::EndStreams(const grpc::Status& status) {
   std::vector<Stream*> open;
   {
     absl::MutexLock lock(&mu_);
@@ -238,7 +238,7 @@ void FakeControlPlane::EndStreams(const grpc::Status& status) {
   for (Stream* stream : open) stream->End(status);
 }
 
-void FakeControlPlane::OnSubscribe(Stream* stream, const v1::Subscribe& subscribe) {
+void ScriptedWatchServer::OnSubscribe(Stream* stream, const v1::Subscribe& subscribe) {
   std::deque<v1::WatchResponse> pending;
   {
     absl::MutexLock lock(&mu_);
@@ -249,41 +249,42 @@ void FakeControlPlane::OnSubscribe(Stream* stream, const v1::Subscribe& subscrib
   for (v1::WatchResponse& message : pending) stream->Enqueue(std::move(message));
 }
 
-void FakeControlPlane::OnReply(const v1::WatchRequest& reply) {
+void ScriptedWatchServer::OnReply(const v1::WatchRequest& reply) {
   absl::MutexLock lock(&mu_);
   replies_.push_back(reply);
 }
 
-void FakeControlPlane::OnReport(const v1::PeerCertificates& report) {
+void ScriptedWatchServer::OnReport(const v1::PeerCertificates& report) {
   absl::MutexLock lock(&mu_);
   ++reports_;
-  max_report_size_ = std::max(max_report_size_, static_cast<size_t>(report.certificates_der_size()));
+  max_report_size_ =
+      std::max(max_report_size_, static_cast<size_t>(report.certificates_der_size()));
   for (const std::string& der : report.certificates_der()) reported_.push_back(der);
 }
 
-std::vector<std::string> FakeControlPlane::WaitForReported(size_t n, absl::Duration timeout) {
+std::vector<std::string> ScriptedWatchServer::WaitForReported(size_t n, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto arrived = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return reported_.size() >= n; };
   mu_.AwaitWithTimeout(absl::Condition(&arrived), timeout);
   return reported_;
 }
 
-int FakeControlPlane::reports() const {
+int ScriptedWatchServer::reports() const {
   absl::MutexLock lock(&mu_);
   return reports_;
 }
 
-size_t FakeControlPlane::max_report_size() const {
+size_t ScriptedWatchServer::max_report_size() const {
   absl::MutexLock lock(&mu_);
   return max_report_size_;
 }
 
-void FakeControlPlane::OnStreamEnding(Stream* stream) {
+void ScriptedWatchServer::OnStreamEnding(Stream* stream) {
   absl::MutexLock lock(&mu_);
   open_.erase(std::remove(open_.begin(), open_.end(), stream), open_.end());
 }
 
-std::optional<v1::Subscribe> FakeControlPlane::WaitForSubscribe(int n, absl::Duration timeout) {
+std::optional<v1::Subscribe> ScriptedWatchServer::WaitForSubscribe(int n, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto arrived = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return subscribes_.size() >= static_cast<size_t>(n);
@@ -292,7 +293,7 @@ std::optional<v1::Subscribe> FakeControlPlane::WaitForSubscribe(int n, absl::Dur
   return subscribes_[n - 1];
 }
 
-std::optional<v1::WatchRequest> FakeControlPlane::NextReply(absl::Duration timeout) {
+std::optional<v1::WatchRequest> ScriptedWatchServer::NextReply(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto arrived = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return replies_.size() > replies_returned_;
@@ -301,12 +302,12 @@ std::optional<v1::WatchRequest> FakeControlPlane::NextReply(absl::Duration timeo
   return replies_[replies_returned_++];
 }
 
-int FakeControlPlane::subscribes() const {
+int ScriptedWatchServer::subscribes() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(subscribes_.size());
 }
 
-int FakeControlPlane::open_streams() const {
+int ScriptedWatchServer::open_streams() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(open_.size());
 }
