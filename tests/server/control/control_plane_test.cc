@@ -642,7 +642,9 @@ TEST_F(ControlPlaneTest, ALegacyDerOnlyRevocationIsUpgradedOnceANodeReportsTheCe
   // A node reports having accepted the certificate.
   Report({edge.certificate});
   const std::string key = "certificate:" + edge.certificate.TbsSha256Hex();
-  ASSERT_TRUE(Eventually([&] { return Listed().count(key) == 1; }));
+  // The new snapshot is readable a moment before the upgrade is counted.
+  ASSERT_TRUE(
+      Eventually([&] { return Listed().count(key) == 1 && cp_->revocations_upgraded() > 0; }));
   EXPECT_EQ(cp_->revision(), 3u);
   std::map<std::string, v1::RevocationListing> listed = Listed();
   ASSERT_EQ(listed.size(), 1u);
