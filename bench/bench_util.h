@@ -1,5 +1,6 @@
 // Small helpers shared by the benchmarks: interleaved repetitions, medians
-// and percentiles, and a uniform report line.
+// and percentiles, a uniform report line, and ending the run on an error
+// (a benchmark that half-built its set-up would measure something else).
 //
 // These machines are noisy (10-30 % run to run), so every benchmark runs the
 // baseline and the candidate alternately, several times, and reports the
@@ -9,11 +10,33 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
 namespace trustfabric::bench {
+
+// Prints "benchmark: <what>" and exits with status 1.
+[[noreturn]] inline void Die(const std::string& what) {
+  std::fprintf(stderr, "benchmark: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// The value, or Die naming `what` and the error.
+template <typename T>
+T Check(absl::StatusOr<T> v, const std::string& what) {
+  if (!v.ok()) Die(what + ": " + v.status().ToString());
+  return *std::move(v);
+}
+
+inline void Check(const absl::Status& s, const std::string& what) {
+  if (!s.ok()) Die(what + ": " + s.ToString());
+}
 
 inline double Median(std::vector<double> v) {
   if (v.empty()) return 0;

@@ -57,6 +57,7 @@
 #include <utility>
 #include <vector>
 
+#include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -858,75 +859,35 @@ int RevocationSection(Fabric& f, const Options& o) {
 
 // --- main --------------------------------------------------------------
 
-bool ParseInts(const std::string& text, std::vector<int>* out) {
-  out->clear();
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    int v = 0;
-    if (!absl::SimpleAtoi(part, &v) || v <= 0) return false;
-    out->push_back(v);
-  }
-  return !out->empty();
-}
-
-int Usage(const char* message) {
-  std::fprintf(stderr,
-               "federation_bench: %s\nusage: federation_bench [--cluster-dir DIR] [--bin-dir DIR] "
-               "[--subnet N] [--keep-dir] [--sections messages,revocation] [--reps N] "
-               "[--messages N] [--concurrency 1,8] [--run-seconds S] [--trials N] "
-               "[--probe-interval-ms N]\n",
-               message);
-  return 2;
-}
-
 int Main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--keep-dir") {
-      o.keep_dir = true;
-      continue;
-    }
-    if (i + 1 >= argc) return Usage(("missing value of " + flag).c_str());
-    const std::string value = argv[++i];
-    bool ok = true;
-    if (flag == "--cluster-dir") {
-      o.cluster_dir = value;
-    } else if (flag == "--bin-dir") {
-      o.bin_dir = value;
-    } else if (flag == "--subnet") {
-      ok = absl::SimpleAtoi(value, &o.subnet) && o.subnet >= client::kMinClusterSubnet &&
-           o.subnet <= client::kMaxClusterSubnet;
-    } else if (flag == "--sections") {
-      o.messages = o.revocation = false;
-      for (absl::string_view s : absl::StrSplit(value, ',')) {
-        if (s == "messages") {
-          o.messages = true;
-        } else if (s == "revocation") {
-          o.revocation = true;
-        } else {
-          ok = false;
-        }
-      }
-    } else if (flag == "--reps") {
-      ok = absl::SimpleAtoi(value, &o.reps) && o.reps > 0 && o.reps <= 100;
-    } else if (flag == "--messages") {
-      ok = absl::SimpleAtoi(value, &o.messages_per_run) && o.messages_per_run > 0 &&
-           o.messages_per_run <= 100000;
-    } else if (flag == "--concurrency") {
-      ok = ParseInts(value, &o.concurrency) &&
-           *std::max_element(o.concurrency.begin(), o.concurrency.end()) <= 64;
-    } else if (flag == "--run-seconds") {
-      ok = absl::SimpleAtod(value, &o.run_seconds) && o.run_seconds > 0 && o.run_seconds <= 600;
-    } else if (flag == "--trials") {
-      ok = absl::SimpleAtoi(value, &o.trials) && o.trials > 0 && o.trials <= 1000;
-    } else if (flag == "--probe-interval-ms") {
-      ok = absl::SimpleAtoi(value, &o.probe_interval_ms) && o.probe_interval_ms > 0 &&
-           o.probe_interval_ms <= 1000;
-    } else {
-      return Usage(("unknown flag " + flag).c_str());
-    }
-    if (!ok) return Usage(("bad value of " + flag + ": " + value).c_str());
-  }
+  std::vector<std::string> sections = {"messages", "revocation"};
+  CLI::App app{"trustfabric federation benchmark, against a real local two-domain cluster"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--cluster-dir", o.cluster_dir,
+                 "use this running cluster instead of starting one");
+  app.add_option("--bin-dir", o.bin_dir, "where tfctl, tfcontrol and tfnode are");
+  app.add_option("--subnet", o.subnet, "loopback subnet 127.N.0.0/16 (default: a random free one)")
+      ->check(CLI::Range(client::kMinClusterSubnet, client::kMaxClusterSubnet));
+  app.add_flag("--keep-dir", o.keep_dir, "keep the started cluster's directory");
+  app.add_option("--sections", sections, "sections to run, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"messages", "revocation"}));
+  app.add_option("--reps", o.reps, "(a) repetitions")->check(CLI::Range(1, 100));
+  app.add_option("--messages", o.messages_per_run, "(a) messages per run")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--concurrency", o.concurrency, "(a) Send calls outstanding, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 64));
+  app.add_option("--run-seconds", o.run_seconds, "(a) time limit per run")
+      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--trials", o.trials, "(b) revocation trials")->check(CLI::Range(1, 1000));
+  app.add_option("--probe-interval-ms", o.probe_interval_ms, "(b) time between probe sends")
+      ->check(CLI::Range(1, 1000));
+  CLI11_PARSE(app, argc, argv);
+  o.messages = std::find(sections.begin(), sections.end(), "messages") != sections.end();
+  o.revocation = std::find(sections.begin(), sections.end(), "revocation") != sections.end();
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   InstallSignalHandlers();
 

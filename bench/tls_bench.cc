@@ -8,24 +8,24 @@
 //  (b) full handshakes per second (a new channel and one call each), both ways.
 // Baseline and candidate alternate; medians of the repetitions are compared.
 //
-//   tls_bench [--seconds 2] [--reps 5] [--threads 4]
+//   tls_bench [--seconds 2] [--reps 5] [--threads 4] [--handshakes 200]
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_pki.h"
 #include "bench/bench_util.h"
 #include "common/tls/client_security.h"
 #include "common/tls/server_security.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
-#include "tests/testing/test_pki.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
 #include <grpcpp/create_channel.h>
@@ -110,16 +110,20 @@ double HandshakeRate(const std::function<std::shared_ptr<grpc::Channel>()>& make
 
 int Main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--seconds")) o.seconds = std::atof(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--reps")) o.reps = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--threads")) o.threads = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--handshakes")) o.handshakes = std::atoi(argv[i + 1]);
-  }
+  CLI::App app{"trustfabric transport benchmark: plain gRPC mutual TLS vs trustfabric's"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--seconds", o.seconds, "length of one unary-call measurement")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--reps", o.reps, "repetitions per side")->check(CLI::PositiveNumber);
+  app.add_option("--threads", o.threads, "client threads making unary calls")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--handshakes", o.handshakes, "handshakes per repetition")
+      ->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  testing::TestDomain contoso("contoso.test");
-  testing::TempDir dir;
+  BenchDomain contoso("contoso.test");
+  ScratchDir dir;
   pki::IssuedCertificate server_leaf = contoso.IssueNode("edge", "edge1", "edge1.contoso.test");
   pki::IssuedCertificate client_leaf = contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
   const std::string server_chain = contoso.ChainPem(server_leaf);

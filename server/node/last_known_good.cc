@@ -1,10 +1,7 @@
 // Last-known-good snapshot file; see last_known_good.h.
 #include "server/node/last_known_good.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <utility>
@@ -16,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/pki/encoding.h"
+#include "common/status/atomic_file.h"
 #include "common/status/status.h"
 #include "common/trust/validation.h"
 
@@ -25,33 +23,6 @@ namespace {
 constexpr absl::string_view kMagic = "trustfabric-last-known-good v1";
 // Generous for five short lines; bounds the search for the header's end.
 constexpr size_t kMaxHeaderBytes = 1024;
-constexpr absl::string_view kTempInfix = ".tmp-";
-
-// Closes the descriptor it owns.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-  // Closes now, reporting the error close(2) may carry (on some file
-  // systems the first sign that written data did not reach the disk).
-  int Close() {
-    int fd = fd_;
-    fd_ = -1;
-    return ::close(fd);
-  }
-
- private:
-  int fd_;
-};
-
-absl::Status ErrnoError(int error, absl::string_view step, absl::string_view path) {
-  return absl::ErrnoToStatus(error, absl::StrCat("last-known-good: ", step, " ", path));
-}
 
 // Decimal without sign, spaces or leading zeros.
 bool ParseStrictUint64(absl::string_view text, uint64_t* out) {
@@ -85,54 +56,6 @@ bool SplitField(absl::string_view line, absl::string_view key, absl::string_view
   }
   *value = line.substr(key.size() + 1);
   return true;
-}
-
-// Removes temporary files of writers that died before their rename.
-void RemoveStaleTemporaries(const std::string& state_dir) {
-  DIR* dir = ::opendir(state_dir.c_str());
-  if (dir == nullptr) return;
-  const std::string prefix = absl::StrCat(kLastKnownGoodFileName, kTempInfix);
-  std::vector<std::string> stale;
-  while (struct dirent* entry = ::readdir(dir)) {
-    if (absl::StartsWith(entry->d_name, prefix)) stale.push_back(entry->d_name);
-  }
-  ::closedir(dir);
-  for (const std::string& name : stale) ::unlink(absl::StrCat(state_dir, "/", name).c_str());
-}
-
-absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(errno, "write", path);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SyncDirectory(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError(errno, "open directory", dir);
-  if (::fsync(fd.get()) != 0) return ErrnoError(errno, "fsync directory", dir);
-  return absl::OkStatus();
-}
-
-// Writes `contents` to a new temporary file next to `path`, syncs it and
-// renames it over `path`. Leaves no temporary file behind on error.
-absl::Status ReplaceFile(const std::string& path, absl::string_view contents) {
-  std::string temp = absl::StrCat(path, kTempInfix, "XXXXXX");
-  UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError(errno, "create", temp);
-  absl::Status status = WriteAll(fd.get(), contents, temp);
-  if (status.ok() && ::fsync(fd.get()) != 0) status = ErrnoError(errno, "fsync", temp);
-  if (status.ok() && fd.Close() != 0) status = ErrnoError(errno, "close", temp);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = ErrnoError(errno, "rename to", path);
-  }
-  if (!status.ok()) ::unlink(temp.c_str());
-  return status;
 }
 
 }  // namespace
@@ -223,44 +146,37 @@ absl::Status LastKnownGoodFile::Save(const v1::TrustSnapshot& snapshot,
                                                    serialized.size(), " bytes exceed the limit of ",
                                                    trust::kMaxSnapshotBytes));
   }
-  RemoveStaleTemporaries(state_dir_);
-  TF_RETURN_IF_ERROR(
-      ReplaceFile(path_, EncodeLastKnownGood(serialized, snapshot.revision(), confirmed_at)));
-  // Without this the rename itself may not survive a power loss.
-  return SyncDirectory(state_dir_);
+  // One writer per state directory (the trust agent's thread): what a
+  // crashed writer left can go.
+  RemoveStaleTemporaries(path_);
+  return Annotate(
+      WriteFileAtomically(path_, EncodeLastKnownGood(serialized, snapshot.revision(), confirmed_at),
+                          0600),
+      "last-known-good");
 }
 
 absl::StatusOr<LastKnownGood> LastKnownGoodFile::Load() const {
   const std::string prefix = absl::StrCat("last-known-good ", path_, ": ");
-  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    int error = errno;
-    if (error == ENOENT) return absl::NotFoundError(absl::StrCat(prefix, "no such file"));
-    return absl::ErrnoToStatus(error, absl::StrCat(prefix, "open"));
-  }
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return absl::ErrnoToStatus(errno, absl::StrCat(prefix, "stat"));
+  if (::stat(path_.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(prefix, "no such file"));
+    return absl::ErrnoToStatus(errno, absl::StrCat(prefix, "stat"));
+  }
   if (!S_ISREG(st.st_mode)) {
     return absl::DataLossError(absl::StrCat(prefix, "not a regular file"));
   }
   const size_t limit = kMaxHeaderBytes + trust::kMaxSnapshotBytes;
-  if (static_cast<uint64_t>(st.st_size) > limit) {
-    return absl::DataLossError(absl::StrCat(prefix, st.st_size, " bytes exceed the limit of ",
-                                            limit, "; the file is corrupt and was not used"));
+  const absl::Status too_large = absl::DataLossError(
+      absl::StrCat(prefix, "larger than ", limit, " bytes; the file is corrupt and was not used"));
+  // Checked before reading, so a huge file is not read at all.
+  if (static_cast<uint64_t>(st.st_size) > limit) return too_large;
+  absl::StatusOr<std::string> contents = ReadFileLimited(path_, limit);
+  if (absl::IsInvalidArgument(contents.status())) return too_large;  // grew since the stat
+  if (absl::IsNotFound(contents.status())) {
+    return absl::NotFoundError(absl::StrCat(prefix, "no such file"));
   }
-  std::string contents(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::read(fd.get(), contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, absl::StrCat(prefix, "read"));
-    }
-    if (n == 0) break;  // shrank while reading: decoding reports the truncation
-    done += static_cast<size_t>(n);
-  }
-  contents.resize(done);
-  absl::StatusOr<LastKnownGood> lkg = DecodeLastKnownGood(contents);
+  if (!contents.ok()) return Annotate(contents.status(), absl::StrCat("last-known-good ", path_));
+  absl::StatusOr<LastKnownGood> lkg = DecodeLastKnownGood(*contents);
   if (!lkg.ok()) return Annotate(lkg.status(), absl::StrCat("last-known-good ", path_));
   return lkg;
 }

@@ -4,8 +4,8 @@
 //
 // The file lives in the trust agent's state directory and is replaced
 // atomically: written to a temporary file, fsync'ed, renamed over the old
-// one, and the directory fsync'ed, so a crash leaves either the old or the
-// new file, never a mix. It carries a text header that a person can read
+// one, and the directory fsync'ed (WriteFileAtomically), so a crash leaves
+// either the old or the new file, never a mix. It carries a text header that a person can read
 // with `head`:
 //
 //   trustfabric-last-known-good v1

@@ -12,6 +12,7 @@
 #define TRUSTFABRIC_SERVER_NODE_NODE_CALLS_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,10 +26,19 @@ namespace trustfabric::node {
 // `trust_domain` with the DNS name `server_name` and the SPIFFE role `role`
 // (as tls::Target with one role).
 struct NodeTarget {
+  // Every field is required (the role the server must have included), so a
+  // target that forgets it does not compile.
+  NodeTarget(std::string address, std::string server_name, std::string trust_domain,
+             pki::Role role)
+      : address(std::move(address)),
+        server_name(std::move(server_name)),
+        trust_domain(std::move(trust_domain)),
+        role(role) {}
+
   std::string address;  // "host:port"
   std::string server_name;
   std::string trust_domain;
-  pki::Role role = pki::Role::kEdge;
+  pki::Role role;
 
   friend bool operator==(const NodeTarget& a, const NodeTarget& b) {
     return a.address == b.address && a.server_name == b.server_name &&

@@ -16,7 +16,6 @@
 #include "common/tls/grpc_status.h"
 #include "common/tls/identity_files.h"
 #include "common/tls/peer_verifier.h"
-#include "common/trust/delta.h"
 #include "spdlog/spdlog.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 
@@ -94,12 +93,6 @@ absl::Status ValidateConfig(const v1::TrustAgentConfig& config) {
                                                    " is less than backoff_initial_ms ", initial));
   }
   return absl::OkStatus();
-}
-
-v1::WatchRequest AckFor(uint64_t revision) {
-  v1::WatchRequest request;
-  request.mutable_ack()->set_revision(revision);
-  return request;
 }
 
 }  // namespace
@@ -318,7 +311,9 @@ absl::StatusOr<std::unique_ptr<TrustAgent>> TrustAgent::Create(
   std::unique_ptr<TrustAgent> agent(new TrustAgent(config, std::move(channels), holder,
                                                    std::move(source), std::move(clock),
                                                    std::move(options)));
-  agent->LoadLastKnownGood();
+  // A refusal is logged and recorded as the last error; the node starts
+  // without it.
+  agent->applier_.LoadLastKnownGood().IgnoreError();
   return agent;
 }
 
@@ -328,74 +323,20 @@ TrustAgent::TrustAgent(v1::TrustAgentConfig config, std::shared_ptr<tls::Channel
                        TrustAgentOptions options)
     : config_(std::move(config)),
       channels_(std::move(channels)),
-      holder_(holder),
       source_(std::move(source)),
       clock_(std::move(clock)),
       options_(std::move(options)),
-      lkg_(config_.state_dir()),
       backoff_initial_(absl::Milliseconds(
           config_.backoff_initial_ms() ? config_.backoff_initial_ms() : kDefaultBackoffInitialMs)),
       backoff_max_(absl::Milliseconds(config_.backoff_max_ms() ? config_.backoff_max_ms()
                                                                : kDefaultBackoffMaxMs)),
-      current_(holder->Get()) {
-  absl::MutexLock lock(&mu_);
-  if (current_) status_.applied_revision = current_->revision();
-}
+      applier_(source_->local_domain(), config_.state_dir(), holder,
+               UpdateApplierOptions{options_.confirmation_persist_interval,
+                                    options_.max_snapshot_bytes, options_.max_snapshot_chunks,
+                                    [this](const absl::Status& error) { RecordError(error); },
+                                    nullptr}) {}
 
 TrustAgent::~TrustAgent() { Stop(); }
-
-void TrustAgent::LoadLastKnownGood() {
-  absl::StatusOr<LastKnownGood> loaded = lkg_.Load();
-  if (absl::IsNotFound(loaded.status())) {
-    spdlog::info("trust agent: no last-known-good snapshot at {}; waiting for the control plane",
-                 lkg_.path());
-    return;
-  }
-  absl::Status refused;
-  std::shared_ptr<const trust::TrustSnapshot> snapshot;
-  if (!loaded.ok()) {
-    refused = loaded.status();
-  } else if (loaded->snapshot.trust_domain() != source_->local_domain()) {
-    refused = absl::FailedPreconditionError(
-        absl::StrCat("last-known-good ", lkg_.path(), ": trust domain ",
-                     trust::QuoteForMessage(loaded->snapshot.trust_domain()),
-                     " is not the local domain ", source_->local_domain(), "; not used"));
-  } else {
-    absl::StatusOr<std::shared_ptr<const trust::TrustSnapshot>> created =
-        trust::TrustSnapshot::Create(std::move(loaded->snapshot));
-    if (created.ok()) {
-      snapshot = *std::move(created);
-    } else {
-      refused = Annotate(created.status(),
-                         absl::StrCat("last-known-good ", lkg_.path(), ": not used: snapshot"));
-    }
-  }
-  if (!refused.ok()) {
-    spdlog::error("trust agent: {}; starting without it", std::string(refused.message()));
-    RecordError(refused);
-    return;
-  }
-  if (current_ && current_->revision() >= snapshot->revision()) {
-    spdlog::info("trust agent: last-known-good revision {} is not newer than the held revision {}",
-                 snapshot->revision(), current_->revision());
-    return;
-  }
-  if (absl::Status swapped = holder_->Swap(snapshot); !swapped.ok()) {
-    absl::Status error = Annotate(swapped, absl::StrCat("last-known-good ", lkg_.path()));
-    spdlog::error("trust agent: {}", std::string(error.message()));
-    RecordError(error);
-    return;
-  }
-  current_ = snapshot;
-  persisted_confirmation_ = loaded->confirmed_at;
-  absl::MutexLock lock(&mu_);
-  status_.applied_revision = snapshot->revision();
-  status_.last_known_good_revision = snapshot->revision();
-  status_.last_confirmed = loaded->confirmed_at;
-  spdlog::info("trust agent: serving from last-known-good revision {} (last confirmed {})",
-               snapshot->revision(),
-               absl::FormatTime(absl::RFC3339_sec, loaded->confirmed_at, absl::UTCTimeZone()));
-}
 
 absl::Status TrustAgent::Start() {
   absl::MutexLock stop_lock(&stop_mu_);
@@ -479,7 +420,7 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
                   {pki::Role::kControl}});
   std::unique_ptr<v1::TrustDistribution::Stub> stub = v1::TrustDistribution::NewStub(channel);
   auto call = std::make_unique<WatchCall>();
-  const uint64_t resume_from = current_ ? current_->revision() : 0;
+  const uint64_t resume_from = applier_.applied_revision();
   v1::WatchRequest subscribe;
   subscribe.mutable_subscribe()->set_last_applied_revision(resume_from);
   subscribe.mutable_subscribe()->set_agent(options_.agent_description);
@@ -506,7 +447,7 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
       status_.connected = true;
     }
     spdlog::info("trust agent: connected to control plane {} (applied revision {})", where,
-                 current_ ? current_->revision() : 0);
+                 applier_.applied_revision());
   };
   while (true) {
     const absl::Time now = absl::Now();
@@ -519,16 +460,19 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
       last_heard = absl::Now();
       heard = true;
       if (!connected) mark_connected();
-      const uint64_t before = current_ ? current_->revision() : 0;
-      for (v1::WatchRequest& reply : Handle(call->message())) call->Write(std::move(reply));
-      if (current_ && current_->revision() != before) {
+      const uint64_t before = applier_.applied_revision();
+      for (v1::WatchRequest& reply : applier_.Handle(call->message(), clock_())) {
+        call->Write(std::move(reply));
+      }
+      const uint64_t applied = applier_.applied_revision();
+      if (applied != before) {
         absl::Status trusted = CheckControlPlaneTrusted(*call, endpoint);
         if (!trusted.ok()) {
           // The ACK just queued may be lost with the stream; the next
           // stream's Subscribe reports the applied revision anyway.
-          abandoned = absl::UnauthenticatedError(
-              absl::StrCat("control plane ", where, " is not trusted by revision ",
-                           current_->revision(), ": ", trusted.message()));
+          abandoned = absl::UnauthenticatedError(absl::StrCat("control plane ", where,
+                                                              " is not trusted by revision ",
+                                                              applied, ": ", trusted.message()));
           call->Cancel();
           break;
         }
@@ -567,8 +511,7 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
     stopped = stopping_;
   }
   // A snapshot cut off by the end of its stream is resent whole.
-  ResetAssembly();
-  refused_chunks_revision_ = 0;
+  applier_.StreamEnded();
   outcome.healthy = heard || (connected && absl::Now() - opened >= options_.connect_timeout);
   if (stopped) {
     spdlog::info("trust agent: stopped; closed the stream to {}", where);
@@ -614,215 +557,6 @@ void TrustAgent::SendReports(WatchCall& call) {
   }
 }
 
-std::vector<v1::WatchRequest> TrustAgent::Handle(const v1::WatchResponse& response) {
-  // Any message shows a live control plane serving this node's domain.
-  const absl::Time now = clock_();
-  {
-    absl::MutexLock lock(&mu_);
-    status_.last_confirmed = now;
-  }
-  std::vector<v1::WatchRequest> replies;
-  switch (response.update_case()) {
-    case v1::WatchResponse::kSnapshotChunk:
-      HandleChunk(response.snapshot_chunk(), &replies);
-      break;
-    case v1::WatchResponse::kDelta:
-      if (assembling_revision_ != 0) {
-        replies.push_back(RefuseChunks(
-            assembling_revision_, absl::StrCat("a delta arrived after ", next_chunk_index_, " of ",
-                                               assembling_count_, " chunks")));
-      }
-      replies.push_back(HandleDelta(response.delta()));
-      break;
-    case v1::WatchResponse::kKeepalive:
-      HandleKeepalive(now);
-      break;
-    case v1::WatchResponse::UPDATE_NOT_SET:
-      // An update kind this agent does not know (a newer control plane):
-      // there is no revision to NACK, and the stream stays useful.
-      spdlog::warn("trust agent: ignoring a watch message of an unknown kind");
-      break;
-  }
-  return replies;
-}
-
-void TrustAgent::ResetAssembly() {
-  assembling_revision_ = 0;
-  assembling_count_ = 0;
-  next_chunk_index_ = 0;
-  // Gives back the memory, which may be tens of megabytes.
-  assembled_ = std::string();
-}
-
-v1::WatchRequest TrustAgent::RefuseChunks(uint64_t revision, absl::string_view why) {
-  ResetAssembly();
-  refused_chunks_revision_ = revision;
-  return Nack(revision, absl::InvalidArgumentError(absl::StrCat("snapshot chunks: ", why)));
-}
-
-void TrustAgent::HandleChunk(const v1::SnapshotChunk& chunk,
-                             std::vector<v1::WatchRequest>* replies) {
-  if (assembling_revision_ != 0 &&
-      (chunk.revision() != assembling_revision_ || chunk.count() != assembling_count_ ||
-       chunk.index() != next_chunk_index_)) {
-    std::string why;
-    if (chunk.revision() != assembling_revision_) {
-      why = absl::StrCat("revision changed to ", chunk.revision(), " after ", next_chunk_index_,
-                         " of ", assembling_count_, " chunks");
-    } else if (chunk.count() != assembling_count_) {
-      why = absl::StrCat("count changed from ", assembling_count_, " to ", chunk.count(),
-                         " at chunk ", chunk.index());
-    } else {
-      why = absl::StrCat("expected chunk ", next_chunk_index_, " of ", assembling_count_,
-                         ", got chunk ", chunk.index());
-    }
-    replies->push_back(RefuseChunks(assembling_revision_, why));
-  }
-  if (assembling_revision_ == 0) {
-    if (chunk.index() != 0) {
-      // The rest of a sequence already refused, or one that lost its start.
-      if (chunk.revision() == refused_chunks_revision_) return;
-      replies->push_back(RefuseChunks(
-          chunk.revision(), absl::StrCat("the sequence starts at chunk ", chunk.index(), " of ",
-                                         chunk.count(), ", not at chunk 0")));
-      return;
-    }
-    if (chunk.revision() == 0) {
-      replies->push_back(RefuseChunks(0, "revision 0 is not a revision"));
-      return;
-    }
-    if (chunk.count() == 0 || chunk.count() > options_.max_snapshot_chunks) {
-      replies->push_back(RefuseChunks(
-          chunk.revision(),
-          absl::StrCat("count ", chunk.count(), " is not in 1..", options_.max_snapshot_chunks)));
-      return;
-    }
-    assembling_revision_ = chunk.revision();
-    assembling_count_ = chunk.count();
-    next_chunk_index_ = 0;
-    assembled_.clear();
-    refused_chunks_revision_ = 0;
-  }
-  if (chunk.data().size() > options_.max_snapshot_bytes - assembled_.size()) {
-    replies->push_back(RefuseChunks(
-        assembling_revision_,
-        absl::StrCat("the snapshot exceeds the limit of ", options_.max_snapshot_bytes, " bytes")));
-    return;
-  }
-  assembled_.append(chunk.data());
-  if (++next_chunk_index_ < assembling_count_) return;
-
-  const uint64_t revision = assembling_revision_;
-  std::string data = std::move(assembled_);
-  ResetAssembly();
-  v1::TrustSnapshot proto;
-  if (!proto.ParseFromString(data)) {
-    replies->push_back(
-        Nack(revision, absl::InvalidArgumentError("snapshot: does not parse as a trustfabric.v1."
-                                                  "TrustSnapshot")));
-    return;
-  }
-  if (proto.revision() != revision) {
-    replies->push_back(Nack(revision, absl::InvalidArgumentError(absl::StrCat(
-                                          "snapshot: the chunks carry revision ", revision,
-                                          " but the snapshot is revision ", proto.revision()))));
-    return;
-  }
-  replies->push_back(Apply(std::move(proto), "snapshot"));
-}
-
-v1::WatchRequest TrustAgent::HandleDelta(const v1::TrustDelta& delta) {
-  if (!current_) {
-    return Nack(delta.revision(), absl::FailedPreconditionError(absl::StrCat(
-                                      "delta: base revision ", delta.base_revision(),
-                                      " cannot be applied: no snapshot has been applied yet")));
-  }
-  if (delta.base_revision() != current_->revision()) {
-    return Nack(delta.revision(), absl::FailedPreconditionError(absl::StrCat(
-                                      "delta: base revision ", delta.base_revision(),
-                                      " is not the applied revision ", current_->revision())));
-  }
-  absl::StatusOr<v1::TrustSnapshot> next = trust::ApplyDelta(current_->proto(), delta);
-  if (!next.ok()) return Nack(delta.revision(), Annotate(next.status(), "delta"));
-  return Apply(*std::move(next), "delta");
-}
-
-void TrustAgent::HandleKeepalive(absl::Time now) {
-  if (!current_ || now - persisted_confirmation_ < options_.confirmation_persist_interval) return;
-  absl::Status saved = lkg_.Save(current_->proto(), now);
-  if (!saved.ok()) {
-    spdlog::warn("trust agent: cannot record the confirmation time: {}",
-                 std::string(saved.message()));
-    RecordError(saved);
-    return;
-  }
-  persisted_confirmation_ = now;
-}
-
-v1::WatchRequest TrustAgent::Apply(v1::TrustSnapshot proto, absl::string_view kind) {
-  const uint64_t revision = proto.revision();
-  if (proto.trust_domain() != source_->local_domain()) {
-    return Nack(revision, absl::InvalidArgumentError(absl::StrCat(
-                              kind, ": trust domain ", trust::QuoteForMessage(proto.trust_domain()),
-                              " is not the local domain ", source_->local_domain())));
-  }
-  if (revision == 0) {
-    return Nack(revision,
-                absl::InvalidArgumentError(absl::StrCat(kind, ": revision 0 is not a revision")));
-  }
-  if (current_ && revision <= current_->revision()) {
-    return Nack(revision, absl::FailedPreconditionError(absl::StrCat(
-                              kind, ": revision ", revision,
-                              " is not newer than the applied revision ", current_->revision())));
-  }
-  absl::StatusOr<std::shared_ptr<const trust::TrustSnapshot>> snapshot =
-      trust::TrustSnapshot::Create(std::move(proto), current_.get());
-  if (!snapshot.ok()) return Nack(revision, Annotate(snapshot.status(), kind));
-  // Durable before visible, visible before acknowledged: a node that ACKed
-  // revision N serves N, and still does after a restart.
-  absl::Time confirmed;
-  {
-    absl::MutexLock lock(&mu_);
-    confirmed = status_.last_confirmed;
-  }
-  if (absl::Status saved = lkg_.Save((*snapshot)->proto(), confirmed); !saved.ok()) {
-    return Nack(revision, saved);
-  }
-  persisted_confirmation_ = confirmed;
-  if (absl::Status swapped = holder_->Swap(*snapshot); !swapped.ok()) {
-    return Nack(revision, Annotate(swapped, "swap"));
-  }
-  const std::shared_ptr<const trust::TrustSnapshot> previous = std::move(current_);
-  current_ = *std::move(snapshot);
-  {
-    absl::MutexLock lock(&mu_);
-    status_.applied_revision = revision;
-    ++status_.updates_applied;
-  }
-  spdlog::info(
-      "trust agent: applied revision {} from a {} (previous {}; {} roots, {} issuers, {} peers, "
-      "{} revocations)",
-      revision, std::string(kind), previous ? previous->revision() : 0,
-      current_->proto().roots_size(), current_->proto().issuers_size(),
-      current_->proto().peers_size(), current_->proto().revocations_size());
-  return AckFor(revision);
-}
-
-v1::WatchRequest TrustAgent::Nack(uint64_t revision, absl::Status reason) {
-  {
-    absl::MutexLock lock(&mu_);
-    ++status_.updates_nacked;
-    status_.last_nack_revision = revision;
-    status_.last_nack_reason = std::string(reason.message());
-    status_.last_error = reason;
-  }
-  spdlog::warn("trust agent: refused revision {}: {}", revision, std::string(reason.message()));
-  v1::WatchRequest request;
-  request.mutable_nack()->set_revision(revision);
-  request.mutable_nack()->set_reason(std::string(reason.message()));
-  return request;
-}
-
 absl::Status TrustAgent::CheckControlPlaneTrusted(WatchCall& call,
                                                   const v1::ControlEndpoint& endpoint) const {
   std::shared_ptr<const grpc::AuthContext> auth = call.context().auth_context();
@@ -852,20 +586,15 @@ absl::Status TrustAgent::CheckControlPlaneTrusted(WatchCall& call,
 }
 
 absl::Status TrustAgent::ServingStatus() const {
-  uint64_t revision;
-  absl::Time confirmed;
-  {
-    absl::MutexLock lock(&mu_);
-    revision = status_.applied_revision;
-    confirmed = status_.last_confirmed;
-  }
-  if (revision == 0) {
+  const UpdateApplier::Confirmation confirmation = applier_.confirmation();
+  if (confirmation.applied_revision == 0) {
     return absl::FailedPreconditionError(
         "no trust state yet: no snapshot from the control plane and no last-known-good snapshot");
   }
   if (config_.max_staleness_seconds() == 0 || config_.staleness_policy() != v1::FAIL_CLOSED) {
     return absl::OkStatus();
   }
+  const absl::Time confirmed = confirmation.last_confirmed;
   const absl::Duration age = clock_() - confirmed;
   if (age <= absl::Seconds(config_.max_staleness_seconds())) return absl::OkStatus();
   if (confirmed == absl::InfinitePast()) {
@@ -879,19 +608,20 @@ absl::Status TrustAgent::ServingStatus() const {
 }
 
 TrustAgentStatus TrustAgent::status() const {
+  TrustAgentStatus status;
+  static_cast<UpdateApplierStatus&>(status) = applier_.status();
   absl::MutexLock lock(&mu_);
-  return status_;
+  status.connected = status_.connected;
+  status.endpoint = status_.endpoint;
+  status.streams_opened = status_.streams_opened;
+  status.peer_certificates_reported = status_.peer_certificates_reported;
+  status.last_error = status_.last_error;
+  return status;
 }
 
-absl::Time TrustAgent::last_confirmed() const {
-  absl::MutexLock lock(&mu_);
-  return status_.last_confirmed;
-}
+absl::Time TrustAgent::last_confirmed() const { return applier_.confirmation().last_confirmed; }
 
-uint64_t TrustAgent::applied_revision() const {
-  absl::MutexLock lock(&mu_);
-  return status_.applied_revision;
-}
+uint64_t TrustAgent::applied_revision() const { return applier_.applied_revision(); }
 
 bool TrustAgent::connected() const {
   absl::MutexLock lock(&mu_);
@@ -908,14 +638,8 @@ absl::Status TrustAgent::last_error() const {
   return status_.last_error;
 }
 
-uint64_t TrustAgent::updates_applied() const {
-  absl::MutexLock lock(&mu_);
-  return status_.updates_applied;
-}
+uint64_t TrustAgent::updates_applied() const { return applier_.status().updates_applied; }
 
-uint64_t TrustAgent::updates_nacked() const {
-  absl::MutexLock lock(&mu_);
-  return status_.updates_nacked;
-}
+uint64_t TrustAgent::updates_nacked() const { return applier_.status().updates_nacked; }
 
 }  // namespace trustfabric::node

@@ -3,13 +3,15 @@
 //
 // The agent holds a TrustDistribution.Watch stream to one of the configured
 // control-plane endpoints (tried in order, failing over to the next, with
-// jittered exponential backoff once all have failed). Each update -- a full
+// jittered exponential backoff once all have failed), and hands every
+// message to its UpdateApplier (update_applier.h): each update -- a full
 // snapshot sent as SnapshotChunks, or a TrustDelta on the applied revision --
-// is validated (trust::TrustSnapshot::Create), persisted as last-known-good,
-// swapped into the node's SnapshotHolder and only then ACKed; a bad update is
-// NACKed with its reason and changes nothing. At start-up the last-known-good
-// snapshot is swapped in before any control plane answers, so the node
-// serves from it; ServingStatus() says whether that state is too old to use.
+// is validated, persisted as last-known-good, swapped into the node's
+// SnapshotHolder and only then ACKed; a bad update is NACKed with its reason
+// and changes nothing. At start-up the last-known-good snapshot is swapped in
+// before any control plane answers, so the node serves from it;
+// ServingStatus() says whether that state is too old to use. The agent also
+// reports the peer certificates the node accepted on the same stream.
 //
 //   TF_ASSIGN_OR_RETURN(auto bootstrap, node::TrustAgent::LoadBootstrapRoots(config));
 //   auto source = std::make_shared<tls::TrustSource>(&holder, "contoso.test", bootstrap);
@@ -50,8 +52,8 @@
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
 #include "common/trust/validation.h"
-#include "server/node/last_known_good.h"
 #include "server/node/peer_certificate_reports.h"
+#include "server/node/update_applier.h"
 #include "trustfabric/v1/config.pb.h"
 #include "trustfabric/v1/control.pb.h"
 
@@ -67,42 +69,27 @@ struct TrustAgentOptions {
   // considered dead and replaced. Must exceed the control plane's keepalive
   // interval.
   absl::Duration idle_timeout = absl::Seconds(90);
-  // A keepalive refreshes the confirmation time in memory at once, but
-  // rewrites the last-known-good file only when the persisted time is at
-  // least this old (0: on every keepalive).
+  // See UpdateApplierOptions.
   absl::Duration confirmation_persist_interval = absl::Seconds(60);
-  // Bounds on an assembled snapshot (its chunks' data, concatenated) and on
-  // SnapshotChunk.count.
   size_t max_snapshot_bytes = trust::kMaxSnapshotBytes;
   uint32_t max_snapshot_chunks = 65536;
   // Subscribe.agent, shown in the control plane's status listings.
   std::string agent_description = "trustfabric-trust-agent";
 };
 
-// A consistent view of the agent's state, for status pages and tests.
-struct TrustAgentStatus {
-  // Revision of the snapshot the agent applied or loaded (0: none).
-  uint64_t applied_revision = 0;
+// A consistent view of the agent's state, for status pages and tests: its
+// applier's (applied revision, update counters, confirmation time,
+// last-known-good revision), and the stream's. Here last_error is the last
+// failure of either: a stream that could not be opened or ended, an update
+// refused, a last-known-good file refused or not written. OK when nothing
+// failed yet; not cleared by later successes.
+struct TrustAgentStatus : UpdateApplierStatus {
   // A Watch stream is open on a connected channel (or has delivered a
   // message).
   bool connected = false;
   // The endpoint of the current stream, or of the last one tried:
   // "cp1.contoso.test at 127.0.0.1:7000"; "" before the first attempt.
   std::string endpoint;
-  // The last failure: a stream that could not be opened or ended, an
-  // update refused, a last-known-good file refused or not written. OK when
-  // nothing failed yet; not cleared by later successes.
-  absl::Status last_error;
-  // Updates applied (and ACKed) / refused (and NACKed) since start.
-  uint64_t updates_applied = 0;
-  uint64_t updates_nacked = 0;
-  uint64_t last_nack_revision = 0;
-  std::string last_nack_reason;
-  // When a control plane last confirmed the state: an update or keepalive
-  // arrived (restored from last-known-good at start). InfinitePast: never.
-  absl::Time last_confirmed = absl::InfinitePast();
-  // Revision loaded from the last-known-good file at start-up (0: none).
-  uint64_t last_known_good_revision = 0;
   // Watch streams opened since start.
   uint64_t streams_opened = 0;
   // Accepted peer certificates sent to a control plane since start (see
@@ -173,7 +160,7 @@ class TrustAgent {
   TrustAgentStatus status() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Path of the last-known-good file.
-  const std::string& last_known_good_path() const { return lkg_.path(); }
+  const std::string& last_known_good_path() const { return applier_.last_known_good().path(); }
 
   // Queues the certificates of a peer chain the node verified and accepted
   // (its TrustSource's accepted-chain observer calls this), to be reported
@@ -194,30 +181,12 @@ class TrustAgent {
              trust::SnapshotHolder* holder, std::shared_ptr<const tls::TrustSource> source,
              Clock clock, TrustAgentOptions options);
 
-  // Start-up: the last-known-good snapshot into the holder, if usable.
-  void LoadLastKnownGood() ABSL_LOCKS_EXCLUDED(mu_);
-
   // The agent's thread: streams, failover and backoff until Stop.
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
   // One Watch stream on `endpoint`, until it ends, idles out, or Stop.
   StreamOutcome RunStream(const v1::ControlEndpoint& endpoint) ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Message handling, on the agent's thread. Each returns the ACKs/NACKs
-  // to send, in order.
-  std::vector<v1::WatchRequest> Handle(const v1::WatchResponse& response) ABSL_LOCKS_EXCLUDED(mu_);
-  void HandleChunk(const v1::SnapshotChunk& chunk, std::vector<v1::WatchRequest>* replies)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  v1::WatchRequest HandleDelta(const v1::TrustDelta& delta) ABSL_LOCKS_EXCLUDED(mu_);
-  void HandleKeepalive(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes queued peer certificates on `call` (a few messages at a time).
   void SendReports(WatchCall& call) ABSL_LOCKS_EXCLUDED(mu_);
-  // Forgets the snapshot being assembled.
-  void ResetAssembly();
-  // Drops the chunk sequence of `revision` and NACKs it.
-  v1::WatchRequest RefuseChunks(uint64_t revision, absl::string_view why) ABSL_LOCKS_EXCLUDED(mu_);
-  // Validates, persists, swaps; then the ACK, or the NACK with the reason.
-  v1::WatchRequest Apply(v1::TrustSnapshot proto, absl::string_view kind) ABSL_LOCKS_EXCLUDED(mu_);
-  v1::WatchRequest Nack(uint64_t revision, absl::Status reason) ABSL_LOCKS_EXCLUDED(mu_);
   // After a swap: re-verifies the chain the control plane of `call`
   // presented against the new state (the snapshot rules from now on).
   absl::Status CheckControlPlaneTrusted(WatchCall& call, const v1::ControlEndpoint& endpoint) const;
@@ -231,27 +200,15 @@ class TrustAgent {
 
   const v1::TrustAgentConfig config_;
   const std::shared_ptr<tls::ChannelCache> channels_;
-  trust::SnapshotHolder* const holder_;
   const std::shared_ptr<const tls::TrustSource> source_;
   const Clock clock_;
   const TrustAgentOptions options_;
-  const LastKnownGoodFile lkg_;
   const absl::Duration backoff_initial_;
   const absl::Duration backoff_max_;
 
-  // Touched only by the agent's thread (and by Create before it starts).
-  std::shared_ptr<const trust::TrustSnapshot> current_;
-  // The snapshot being assembled from chunks (revision 0: none).
-  uint64_t assembling_revision_ = 0;
-  uint32_t assembling_count_ = 0;
-  uint32_t next_chunk_index_ = 0;
-  std::string assembled_;
-  // Later chunks of a sequence already refused are dropped without
-  // another NACK.
-  uint64_t refused_chunks_revision_ = 0;
-  // Confirmation time stored in the last-known-good file.
-  absl::Time persisted_confirmation_ = absl::InfinitePast();
-
+  // Thread-safe accessors; Handle on the agent's thread (and in Create
+  // before it starts) only.
+  UpdateApplier applier_;
   // Thread-safe itself.
   PeerCertificateReports reports_;
 
@@ -264,6 +221,8 @@ class TrustAgent {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The current stream, so that Stop can cancel it.
   WatchCall* call_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The stream's part of the status (the applier's part is not used), and
+  // the last error of either.
   TrustAgentStatus status_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -59,9 +59,12 @@ void ControlEnv::Stop() {
 
 std::shared_ptr<grpc::Channel> ControlEnv::Channel(const std::string& role,
                                                    const std::string& name) {
-  tls::ClientIdentity id = WriteIdentity(dir_, role, name);
+  return Channel(WriteIdentity(dir_, role, name));
+}
+
+std::shared_ptr<grpc::Channel> ControlEnv::Channel(const tls::ClientIdentity& identity) {
   absl::StatusOr<std::shared_ptr<tls::ChannelCache>> cache =
-      tls::ChannelCache::Create(id, client_source_);
+      tls::ChannelCache::Create(identity, client_source_);
   EXPECT_TRUE(cache.ok()) << cache.status();
   if (!cache.ok()) return nullptr;
   caches_.push_back(*cache);

@@ -67,6 +67,8 @@ class ControlEnv {
   // (each channel its own connection), verifying the control plane with
   // contoso's root.
   std::shared_ptr<grpc::Channel> Channel(const std::string& role, const std::string& name);
+  // The same with an identity the test wrote (e.g. a short-lived leaf).
+  std::shared_ptr<grpc::Channel> Channel(const tls::ClientIdentity& identity);
   std::unique_ptr<v1::ControlPlane::Stub> AdminStub(const std::string& name = "alice");
 
  private:

@@ -3,11 +3,9 @@
 #include "server/node/last_known_good.h"
 
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,42 +13,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/trust/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/common/tls/tls_env.h"
+#include "tests/common/status/fsync_recorder.h"
+#include "tests/server/node/watch_messages.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
-
-namespace {
-
-// What the wrapped fsync saw, and whether it should fail.
-ABSL_CONST_INIT absl::Mutex fsync_mu(absl::kConstInit);
-std::vector<std::string> fsynced_paths ABSL_GUARDED_BY(fsync_mu);
-int fsync_failure ABSL_GUARDED_BY(fsync_mu) = 0;
-
-std::string PathOfFd(int fd) {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), buf, sizeof(buf) - 1);
-  return n < 0 ? "" : std::string(buf, static_cast<size_t>(n));
-}
-
-}  // namespace
-
-// Linked with -Wl,--wrap=fsync: every fsync of the code under test lands here.
-extern "C" int __wrap_fsync(int fd) {
-  {
-    absl::MutexLock lock(&fsync_mu);
-    fsynced_paths.push_back(PathOfFd(fd));
-    if (fsync_failure != 0) {
-      errno = fsync_failure;
-      return -1;
-    }
-  }
-  return static_cast<int>(::syscall(SYS_fsync, fd));
-}
 
 namespace trustfabric::testing {
 namespace {
@@ -61,22 +31,13 @@ using ::testing::StartsWith;
 
 class LastKnownGoodTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    fabrikam_ = new TestDomain("fabrikam.test");
-  }
-
   void SetUp() override {
     state_dir_ = absl::StrCat(std::filesystem::canonical(dir_.path()).string(), "/state");
     ASSERT_EQ(::mkdir(state_dir_.c_str(), 0700), 0);
-    absl::MutexLock lock(&fsync_mu);
-    fsynced_paths.clear();
-    fsync_failure = 0;
+    ResetFsyncs();
   }
 
-  static v1::TrustSnapshot State(uint64_t revision) {
-    return ContosoState(*contoso_, *fabrikam_, revision);
-  }
+  static v1::TrustSnapshot State(uint64_t revision) { return ContosoStateAt(revision); }
 
   std::vector<std::string> Files() const {
     std::vector<std::string> names;
@@ -91,14 +52,9 @@ class LastKnownGoodTest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 
-  static TestDomain* contoso_;
-  static TestDomain* fabrikam_;
   TempDir dir_;
   std::string state_dir_;
 };
-
-TestDomain* LastKnownGoodTest::contoso_ = nullptr;
-TestDomain* LastKnownGoodTest::fabrikam_ = nullptr;
 
 TEST_F(LastKnownGoodTest, RoundTripKeepsSnapshotAndConfirmationTime) {
   node::LastKnownGoodFile lkg(state_dir_);
@@ -140,11 +96,7 @@ TEST_F(LastKnownGoodTest, MissingFileIsNotFound) {
 TEST_F(LastKnownGoodTest, SaveSyncsTheFileBeforeTheRenameThenTheDirectory) {
   node::LastKnownGoodFile lkg(state_dir_);
   ASSERT_THAT(lkg.Save(State(3), absl::Now()), IsOk());
-  std::vector<std::string> paths;
-  {
-    absl::MutexLock lock(&fsync_mu);
-    paths = fsynced_paths;
-  }
+  const std::vector<std::string> paths = FsyncedPaths();
   // The data is synced under its temporary name (so before the rename),
   // then the directory that now names it.
   ASSERT_EQ(paths.size(), 2u);
@@ -156,13 +108,10 @@ TEST_F(LastKnownGoodTest, SaveSyncsTheFileBeforeTheRenameThenTheDirectory) {
 TEST_F(LastKnownGoodTest, FailedFsyncKeepsThePreviousFileAndLeavesNoTemporary) {
   node::LastKnownGoodFile lkg(state_dir_);
   ASSERT_THAT(lkg.Save(State(3), absl::Now()), IsOk());
-  {
-    absl::MutexLock lock(&fsync_mu);
-    fsync_failure = EIO;
-  }
+  FailFsyncsWith(EIO);
   absl::Status saved = lkg.Save(State(4), absl::Now());
   EXPECT_FALSE(saved.ok());
-  EXPECT_THAT(saved.message(), HasSubstr("last-known-good: fsync"));
+  EXPECT_THAT(saved.message(), HasSubstr("last-known-good: cannot fsync"));
   EXPECT_THAT(saved.message(), HasSubstr(".tmp-"));
   EXPECT_EQ(lkg.Load()->snapshot.revision(), 3u);
   EXPECT_THAT(Files(), ElementsAre("trust_snapshot.lkg"));
@@ -175,7 +124,7 @@ TEST_F(LastKnownGoodTest, FailedRenameLeavesNoTemporary) {
   dir_.Write("state/trust_snapshot.lkg/occupied", "x");
   absl::Status saved = lkg.Save(State(3), absl::Now());
   EXPECT_FALSE(saved.ok());
-  EXPECT_THAT(saved.message(), HasSubstr("last-known-good: rename to"));
+  EXPECT_THAT(saved.message(), HasSubstr("last-known-good: cannot rename onto"));
   EXPECT_THAT(Files(), ElementsAre("trust_snapshot.lkg"));
   EXPECT_THAT(lkg.Load(), StatusIs(absl::StatusCode::kDataLoss, "not a regular file"));
 }
@@ -183,7 +132,7 @@ TEST_F(LastKnownGoodTest, FailedRenameLeavesNoTemporary) {
 TEST_F(LastKnownGoodTest, MissingDirectoryIsReported) {
   node::LastKnownGoodFile lkg(absl::StrCat(state_dir_, "/absent"));
   EXPECT_THAT(lkg.Save(State(3), absl::Now()),
-              StatusIs(absl::StatusCode::kNotFound, "last-known-good: create"));
+              StatusIs(absl::StatusCode::kNotFound, "last-known-good: cannot create"));
 }
 
 TEST_F(LastKnownGoodTest, TemporariesOfACrashedWriterAreRemoved) {

@@ -32,7 +32,8 @@ std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
   ctx.config.set_realm(o.realm);
   ctx.config.set_dns_name(o.dns_name);
   ctx.holder = &n->holder_;
-  ctx.source = std::make_shared<tls::TrustSource>(&n->holder_, o.trust_domain, nullptr);
+  ctx.source = std::make_shared<tls::TrustSource>(&n->holder_, o.trust_domain, nullptr,
+                                                  o.clock ? o.clock : RealClock());
   const tls::ClientIdentity identity{o.certificate_file, o.key_file, 1};
   if (!Take(tls::ChannelCache::Create(identity, ctx.source), &ctx.channels)) return nullptr;
 
@@ -49,6 +50,7 @@ std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
     token::VerifierOptions vopts;
     vopts.hosts = {o.dns_name};
     vopts.outer_token = o.outer_token;
+    vopts.clock = o.clock;
     std::unique_ptr<token::TokenVerifier> verifier;
     if (!Take(token::TokenVerifier::Create(vopts), &verifier)) return nullptr;
     n->frontend_ = std::make_unique<node::FrontEndService>(&n->ctx_, std::move(verifier),
@@ -73,6 +75,7 @@ std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   tls::ApplyServerDefaults(&builder);
+  tls::InstallStreamTracking(&builder, {ctx.internal, ctx.client, ctx.federation});
   int internal_port = 0;
   int client_port = 0;
   int federation_port = 0;

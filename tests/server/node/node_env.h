@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "common/time/clock.h"
 #include "common/token/verifier.h"
 #include "common/trust/holder.h"
 #include "server/node/edge_service.h"
@@ -48,10 +49,14 @@ class TestNode {
     // Front-ends.
     token::OuterTokenPolicy outer_token = token::OuterTokenPolicy::kSigned;
     node::UnknownRecipientLimiter::Options probing;
+    // Time of the node's TrustSource (certificate validity, expiry of open
+    // streams) and of a front-end's token verifier; null: absl::Now.
+    Clock clock;
   };
 
   // Binds every listener of the role on 127.0.0.1 (free ports) and serves,
-  // with gRPC health and reflection as tfnode does. Fails the test (and
+  // with gRPC health and reflection and every long-lived call tracked
+  // (tls::InstallStreamTracking) as tfnode does. Fails the test (and
   // returns null) when something cannot be built.
   static std::unique_ptr<TestNode> Start(const Options& options);
   ~TestNode();
@@ -63,6 +68,10 @@ class TestNode {
   const std::string& client_address() const { return client_address_; }
   const std::string& federation_address() const { return federation_address_; }
   node::Registry* registry() { return registry_.get(); }
+  // Front-ends: the service and the client listener's security (to re-check
+  // its open streams); null for other roles.
+  node::FrontEndService* frontend() { return frontend_.get(); }
+  tls::ListenerSecurity* client_security() { return ctx_.client.get(); }
 
  private:
   TestNode() = default;

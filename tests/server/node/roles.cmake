@@ -17,4 +17,8 @@ tf_test(edge_relay_test SRCS ${_roles_tests}/edge_relay_test.cc
 tf_test(node_services_attack_test
   SRCS ${_roles_tests}/node_services_attack_test.cc ${_roles_tests}/node_env.cc
   DEPS tf_node_roles tf_tls_testing gRPC::grpc++_reflection)
+# A Receive stream ends at its token's exp (injected clock); in-process nodes.
+tf_test(receive_expiry_test
+  SRCS ${_roles_tests}/receive_expiry_test.cc ${_roles_tests}/node_env.cc
+  DEPS tf_node_roles tf_tls_testing gRPC::grpc++_reflection)
 tf_test(node_config_test SRCS ${_roles_tests}/node_config_test.cc DEPS tf_node_server tf_config)

@@ -14,40 +14,6 @@
 
 namespace trustfabric::testing {
 
-std::vector<v1::WatchResponse> SnapshotChunks(const v1::TrustSnapshot& snapshot, int count) {
-  const std::string data = snapshot.SerializeAsString();
-  std::vector<v1::WatchResponse> chunks;
-  const size_t step = (data.size() + count - 1) / count;
-  for (int i = 0; i < count; ++i) {
-    size_t begin = std::min(data.size(), step * i);
-    size_t end = std::min(data.size(), begin + step);
-    chunks.push_back(Chunk(snapshot.revision(), i, count, data.substr(begin, end - begin)));
-  }
-  return chunks;
-}
-
-v1::WatchResponse Chunk(uint64_t revision, uint32_t index, uint32_t count, std::string data) {
-  v1::WatchResponse message;
-  v1::SnapshotChunk* chunk = message.mutable_snapshot_chunk();
-  chunk->set_revision(revision);
-  chunk->set_index(index);
-  chunk->set_count(count);
-  chunk->set_data(std::move(data));
-  return message;
-}
-
-v1::WatchResponse DeltaMessage(v1::TrustDelta delta) {
-  v1::WatchResponse message;
-  *message.mutable_delta() = std::move(delta);
-  return message;
-}
-
-v1::WatchResponse Keepalive() {
-  v1::WatchResponse message;
-  *message.mutable_keepalive() = ToProtoTime(absl::Now());
-  return message;
-}
-
 // One Watch stream. Writes go out one at a time in order; Finish waits for
 // the queue to drain. Owned by the ScriptedWatchServer, never deleted before it.
 class ScriptedWatchServer::Stream final

@@ -26,6 +26,7 @@
 #include "common/tls/server_security.h"
 #include "common/tls/trust_source.h"
 #include "tests/common/tls/tls_env.h"
+#include "tests/server/node/watch_messages.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 
 #include <grpcpp/server.h>
@@ -34,12 +35,6 @@ namespace trustfabric::testing {
 
 // Every wait in these tests is bounded by this.
 inline constexpr absl::Duration kWait = absl::Seconds(20);
-
-// The messages of `snapshot` split into `count` chunks of nearly equal size.
-std::vector<v1::WatchResponse> SnapshotChunks(const v1::TrustSnapshot& snapshot, int count);
-v1::WatchResponse Chunk(uint64_t revision, uint32_t index, uint32_t count, std::string data);
-v1::WatchResponse DeltaMessage(v1::TrustDelta delta);
-v1::WatchResponse Keepalive();
 
 class ScriptedWatchServer {
  public:
