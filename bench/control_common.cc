@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/time/proto_time.h"
 #include "server/control/sqlite_store.h"
-#include "server/control/time_util.h"
 
 namespace trustfabric::bench {
 
@@ -143,7 +143,7 @@ std::optional<absl::Time> AckTime(const control::NodeRegistry& nodes, const std:
                                   uint64_t revision) {
   for (const v1::NodeStatus& s : nodes.Status()) {
     if (s.spiffe_id() == spiffe_id && s.applied_revision() >= revision) {
-      return control::FromProtoTime(s.last_seen());
+      return FromProtoTime(s.last_seen());
     }
   }
   return std::nullopt;

@@ -22,9 +22,9 @@
 #include "absl/synchronization/mutex.h"
 #include "bench/control_common.h"
 #include "bench/control_fanout.h"
+#include "common/time/proto_time.h"
 #include "common/tls/server_security.h"
 #include "server/control/control_server.h"
-#include "server/control/time_util.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 
 #include <grpcpp/security/tls_certificate_provider.h>
@@ -295,7 +295,7 @@ FanoutRound ControlRound(control::ControlServer& cp, const PublishClock& clock,
   if (!complete) std::fprintf(stderr, "control_bench: not every watcher ACKed within 30 s\n");
   for (const v1::NodeStatus& s : cp.nodes().Status()) {
     if (s.connected() && s.applied_revision() >= revision) {
-      const absl::Time seen = control::FromProtoTime(s.last_seen());
+      const absl::Time seen = FromProtoTime(s.last_seen());
       out.latencies.push_back(Ms(seen - *published));
       out.call_to_last_ack_ms = std::max(out.call_to_last_ack_ms, Ms(seen - call));
     }

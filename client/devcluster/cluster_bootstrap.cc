@@ -9,6 +9,7 @@
 #include "client/lib/control_client.h"
 #include "common/status/atomic_file.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 
 namespace trustfabric::devcluster {
 namespace {
@@ -26,9 +27,8 @@ v1::MutationOptions WaitForAllNodes(const BootstrapOptions& options) {
   v1::MutationOptions m;
   v1::PropagationWait* wait = m.mutable_wait();
   wait->set_all_nodes(true);
-  const int64_t ms = absl::ToInt64Milliseconds(options.propagation_timeout);
-  wait->mutable_timeout()->set_seconds(ms / 1000);
-  wait->mutable_timeout()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+  *wait->mutable_timeout() =
+      ToProtoDuration(absl::Trunc(options.propagation_timeout, absl::Milliseconds(1)));
   return m;
 }
 
@@ -83,7 +83,7 @@ absl::StatusOr<std::vector<BootstrapMutation>> BootstrapPlan(const ClusterLayout
       signing->add_purposes(v1::TOKEN_SIGNING);
       *add_signing.mutable_options() = wait;
       plan.push_back(
-          {absl::StrCat("root ", signing->name(), " (", app.name(), " self-signed, token_signing)"),
+          {absl::StrCat("root ", signing->name(), " (", app.name(), " self-signed, token-signing)"),
            std::move(add_signing)});
     }
     v1::AddTokenIssuerRequest add_issuer;

@@ -24,7 +24,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/pki/certificate.h"
 #include "common/pki/verify.h"
@@ -33,20 +32,15 @@
 #include "common/status/status.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/trust_source.h"
-#include "google/protobuf/unknown_field_set.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 #include <grpcpp/client_context.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/support/byte_buffer.h>
 
 namespace trustfabric::devcluster {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kHealthCheckMethod[] = "/grpc.health.v1.Health/Check";
-// grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING.
-constexpr uint64_t kServing = 1;
 constexpr absl::Duration kPollInterval = absl::Milliseconds(200);
 constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
 // After SIGKILL, how long a process may take to disappear.
@@ -96,27 +90,6 @@ bool RunsConfig(pid_t pid, const std::string& config_file) {
 
 absl::Status Errno(absl::string_view what, int err) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
-}
-
-// Reads field 1 (status, a varint) of a HealthCheckResponse; the health
-// protos are not part of the installed gRPC headers.
-absl::StatusOr<uint64_t> ParseServingStatus(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  if (!buffer.Dump(&slices).ok()) return absl::InternalError("health: unreadable response");
-  std::string bytes;
-  for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  google::protobuf::UnknownFieldSet fields;
-  if (!fields.ParseFromString(bytes)) return absl::InternalError("health: malformed response");
-  uint64_t status = 0;
-  for (int i = 0; i < fields.field_count(); ++i) {
-    const google::protobuf::UnknownField& f = fields.field(i);
-    if (f.number() == 1 && f.type() == google::protobuf::UnknownField::TYPE_VARINT) {
-      status = f.varint();
-    }
-  }
-  return status;
 }
 
 }  // namespace
@@ -224,24 +197,15 @@ absl::Status HealthProber::Check(const ClusterService& service, absl::Duration t
   // backoff after the refused connections of a service still starting.
   std::shared_ptr<grpc::Channel> channel = it->second.channels->NewChannel(
       {service.address(), service.dns_name(), service.domain(), {*role}});
-  grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  grpc::Slice empty("");
-  const grpc::ByteBuffer request(&empty, 1);  // HealthCheckRequest{service: ""}
-  grpc::ByteBuffer response;
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, kHealthCheckMethod, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = grpc::health::v1::Health::NewStub(channel)->Check(
+      &context, grpc::health::v1::HealthCheckRequest(), &response);
   if (!status.ok()) return tls::FromGrpcStatus(status);
-  TF_ASSIGN_OR_RETURN(uint64_t serving, ParseServingStatus(response));
-  if (serving != kServing) {
-    return absl::UnavailableError(absl::StrCat("not serving (health status ", serving, ")"));
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(
+        absl::StrCat("not serving (health status ", response.status(), ")"));
   }
   return absl::OkStatus();
 }

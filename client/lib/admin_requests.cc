@@ -12,6 +12,7 @@
 #include "client/lib/admin_connection.h"
 #include "common/pki/certificate.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 
 namespace trustfabric::client {
 namespace {
@@ -53,14 +54,6 @@ absl::StatusOr<std::vector<std::string>> ReadPemFiles(const std::vector<std::str
   return out;
 }
 
-google::protobuf::Duration ToProto(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<v1::MutationOptions> BuildMutationOptions(const MutationFlags& f) {
@@ -83,7 +76,7 @@ absl::StatusOr<v1::MutationOptions> BuildMutationOptions(const MutationFlags& f)
                    absl::StrCat("\"", f.wait_timeout, "\" is not a positive duration (e.g. 30s)"));
     }
     if (d > kMaxWait) return Usage("--wait-timeout", "at most 5m");
-    *wait->mutable_timeout() = ToProto(d);
+    *wait->mutable_timeout() = ToProtoDuration(d);
   }
   return out;
 }

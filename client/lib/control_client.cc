@@ -11,6 +11,7 @@
 #include "common/pki/certificate.h"
 #include "common/pki/verify.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 #include "common/tls/grpc_status.h"
 #include "common/tls/rejections.h"
 
@@ -29,10 +30,6 @@ absl::Status Required(const std::string& value, absl::string_view field) {
   return absl::OkStatus();
 }
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 }  // namespace
 
 absl::Duration PropagationAllowance(const v1::MutationOptions& options) {
@@ -40,7 +37,7 @@ absl::Duration PropagationAllowance(const v1::MutationOptions& options) {
   const v1::PropagationWait& wait = options.wait();
   if (wait.min_nodes() == 0 && !wait.all_nodes()) return absl::ZeroDuration();
   if (!wait.has_timeout()) return kDefaultWait;
-  absl::Duration d = FromProto(wait.timeout());
+  absl::Duration d = FromProtoDuration(wait.timeout());
   if (d <= absl::ZeroDuration()) return kDefaultWait;
   return std::min(d, kMaxWait);
 }

@@ -73,6 +73,7 @@ from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: E402
 from google.protobuf import duration_pb2  # noqa: E402
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from trustfabric.v1 import control_pb2, control_pb2_grpc  # noqa: E402
 from trustfabric.v1 import node_pb2, node_pb2_grpc, trust_pb2  # noqa: E402
 
@@ -513,9 +514,6 @@ class AdminClient:
         self.close()
 
 
-_HEALTH_STATUS = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
-
-
 class ClusterDir:
     """A cluster directory written by `tfctl cluster config` (cluster.json:
     protobuf's JSON of trustfabric.v1.ClusterLayout, proto/trustfabric/v1/
@@ -579,14 +577,10 @@ class ClusterDir:
             private_key=read_file(d["admin_key"]), certificate_chain=read_file(d["admin_cert"]))
         with grpc.secure_channel(s["address"], credentials,
                                  options=_channel_options(s["dns_name"])) as channel:
-            check = channel.unary_unary("/grpc.health.v1.Health/Check",
-                                        request_serializer=bytes,
-                                        response_deserializer=bytes)
-            # HealthCheckRequest{service: ""} is empty on the wire; the
-            # response is HealthCheckResponse{status = 1: enum}.
-            reply = check(b"", timeout=timeout)
-        status = reply[1] if len(reply) == 2 and reply[0] == 0x08 else 0
-        return _HEALTH_STATUS.get(status, "UNKNOWN")
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                              timeout=timeout)
+        statuses = health_pb2.HealthCheckResponse.ServingStatus
+        return statuses.Name(reply.status) if reply.status in statuses.values() else "UNKNOWN"
 
     def admin(self, domain, timeout=10.0):
         """An AdminClient of `domain`'s control plane, as its administrator."""

@@ -9,7 +9,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/pki/certificate.h"
+#include "common/time/proto_time.h"
 #include "common/trust/revocation.h"
+#include "common/trust/validation.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 
@@ -24,36 +26,8 @@ std::string Rfc3339(absl::Time t) {
 
 bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
 
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 std::string TimeOrDash(const google::protobuf::Timestamp& ts) {
-  return IsSet(ts) ? Rfc3339(FromProto(ts)) : "-";
-}
-
-std::string PurposeName(int p) {
-  switch (p) {
-    case v1::MTLS:
-      return "mtls";
-    case v1::TOKEN_SIGNING:
-      return "token-signing";
-    default:
-      return absl::StrCat("purpose-", p);
-  }
-}
-
-std::string AlgorithmName(int a) {
-  switch (a) {
-    case v1::RS256:
-      return "rs256";
-    case v1::ES256:
-      return "es256";
-    case v1::EDDSA:
-      return "eddsa";
-    default:
-      return absl::StrCat("algorithm-", a);
-  }
+  return IsSet(ts) ? Rfc3339(FromProtoTime(ts)) : "-";
 }
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }
@@ -173,7 +147,7 @@ std::string FormatRoots(const v1::ListRootAuthoritiesResponse& response) {
   Table table({"NAME", "TRUST DOMAIN", "PURPOSES", "CERTS", "SUBJECT", "NOT AFTER"});
   for (const v1::RootAuthority& root : response.roots()) {
     std::vector<std::string> purposes;
-    for (int p : root.purposes()) purposes.push_back(PurposeName(p));
+    for (int p : root.purposes()) purposes.push_back(trust::PurposeName(p));
     const std::vector<std::string> pems = {root.certificates_pem()};
     CertSummary summary = Summarize(pems);
     table.AddRow({root.name(), root.trust_domain(), absl::StrJoin(purposes, ","),
@@ -187,7 +161,7 @@ std::string FormatIssuers(const v1::ListTokenIssuersResponse& response) {
                "DELEGATION", "NOT AFTER"});
   for (const v1::TokenIssuer& issuer : response.issuers()) {
     std::vector<std::string> algorithms;
-    for (int a : issuer.algorithms()) algorithms.push_back(AlgorithmName(a));
+    for (int a : issuer.algorithms()) algorithms.push_back(trust::AlgorithmName(a));
     const std::vector<std::string> pems(issuer.signing_certificates_pem().begin(),
                                         issuer.signing_certificates_pem().end());
     table.AddRow({issuer.name(), issuer.registered_issuer_name(), absl::StrJoin(algorithms, ","),
@@ -270,14 +244,14 @@ std::string FormatStatus(const v1::GetPropagationStatusResponse& response, absl:
     }
     std::string expiry;
     if (IsSet(n.identity_not_after())) {
-      const absl::Time t = FromProto(n.identity_not_after());
+      const absl::Time t = FromProtoTime(n.identity_not_after());
       expiry = Rfc3339(t);
       if (t <= now) absl::StrAppend(&expiry, " (expired)");
     }
     table.AddRow({n.spiffe_id(), n.role(), absl::StrCat(n.applied_revision()),
                   absl::StrCat(Lag(response.revision(), n.applied_revision())),
                   YesNo(n.connected()),
-                  IsSet(n.last_seen()) ? Age(now - FromProto(n.last_seen())) : "", nack, expiry,
+                  IsSet(n.last_seen()) ? Age(now - FromProtoTime(n.last_seen())) : "", nack, expiry,
                   n.anchoring_root()});
   }
   std::string out = absl::StrCat(

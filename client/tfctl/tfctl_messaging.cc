@@ -44,6 +44,7 @@
 #include "client/tfctl/tfctl_exit.h"
 #include "common/status/atomic_file.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace trustfabric::tfctl {
@@ -194,8 +195,7 @@ std::string Json(const google::protobuf::Message& message) {
 }
 
 std::string Rfc3339(const google::protobuf::Timestamp& t) {
-  const absl::Time time = absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(t), absl::UTCTimeZone());
 }
 
 // Control characters would break "one message, one line".

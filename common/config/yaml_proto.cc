@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status/atomic_file.h"
 #include "common/status/status.h"
 
 namespace trustfabric::config {
@@ -254,13 +255,15 @@ absl::Status MergeYaml(absl::string_view yaml_text, Message* message) {
 }
 
 absl::Status MergeYamlFile(const std::string& path, Message* message) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open config file"));
-  std::string text;
-  text.resize(kMaxConfigBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  return Annotate(MergeYaml(text, message), path);
+  absl::StatusOr<std::string> text = ReadFileLimited(path, kMaxConfigBytes);
+  // ReadFileLimited's only INVALID_ARGUMENT is a file over the limit.
+  if (absl::IsInvalidArgument(text.status())) {
+    return Annotate(PathError("", "file larger than 1 MiB"), path);
+  }
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open config file"));
+  }
+  return Annotate(MergeYaml(*text, message), path);
 }
 
 absl::Status SetField(Message* message, absl::string_view path, absl::string_view value) {

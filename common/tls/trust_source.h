@@ -17,20 +17,14 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/pki/certificate.h"
 #include "common/pki/verify.h"
+#include "common/time/clock.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
 
 namespace trustfabric::tls {
-
-// Injectable time source (tests move time; production uses absl::Now).
-using Clock = std::function<absl::Time()>;
-inline Clock RealClock() {
-  return [] { return absl::Now(); };
-}
 
 class TrustSource {
  public:

@@ -82,6 +82,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/pki/certificate.h"
+#include "common/time/clock.h"
 #include "common/token/claims.h"
 #include "common/token/jws.h"
 #include "common/trust/snapshot.h"
@@ -156,7 +157,7 @@ struct VerifierOptions {
   // signed)", rejection label "outer_unsigned".
   OuterTokenPolicy outer_token = OuterTokenPolicy::kSigned;
   // Time source; null means absl::Now.
-  std::function<absl::Time()> clock;
+  Clock clock;
   // Valid results remembered; 0 disables the cache.
   size_t cache_capacity = 10000;
   JwsLimits limits;

@@ -68,7 +68,7 @@ absl::StatusOr<std::vector<pki::Certificate>> TokenSigningChain(const pki::Certi
                                                                 const TrustSnapshot& current,
                                                                 absl::Time now) {
   if (anchors.store == nullptr) {
-    return absl::FailedPreconditionError("the snapshot has no token_signing root authority");
+    return absl::FailedPreconditionError("the snapshot has no token-signing root authority");
   }
   pki::VerifyRequest request{cert};
   request.at = now;
@@ -129,7 +129,7 @@ absl::Status AdmitPutIssuer(const TrustSnapshot& current, const v1::TokenIssuer&
     if (!chained.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat(object, ": signing certificate ", i, " (sha256 ", cert.Sha256Hex(),
-                       ") does not chain to a token_signing root authority: ", chained.message()));
+                       ") does not chain to a token-signing root authority: ", chained.message()));
     }
   }
   return absl::OkStatus();

@@ -128,7 +128,7 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
   if (!token_signing.empty()) {
     absl::StatusOr<std::shared_ptr<const pki::RootStore>> store =
         pki::RootStore::Create(token_signing);
-    if (!store.ok()) return Annotate(store.status(), "roots: token_signing roots");
+    if (!store.ok()) return Annotate(store.status(), "roots: token-signing roots");
     token_signing_roots_ = std::move(store).value();
   }
 

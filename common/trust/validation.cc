@@ -149,11 +149,11 @@ std::string QuoteForMessage(absl::string_view text) {
 std::string PurposeName(int purpose) {
   switch (purpose) {
     case v1::PURPOSE_UNSPECIFIED:
-      return "purpose_unspecified";
+      return "purpose-unspecified";
     case v1::MTLS:
       return "mtls";
     case v1::TOKEN_SIGNING:
-      return "token_signing";
+      return "token-signing";
     default:
       return absl::StrCat("purpose ", purpose);
   }
@@ -162,7 +162,7 @@ std::string PurposeName(int purpose) {
 std::string AlgorithmName(int algorithm) {
   switch (algorithm) {
     case v1::SIGNING_ALGORITHM_UNSPECIFIED:
-      return "signing_algorithm_unspecified";
+      return "signing-algorithm-unspecified";
     case v1::RS256:
       return "rs256";
     case v1::ES256:
@@ -212,7 +212,7 @@ absl::StatusOr<std::vector<pki::Certificate>> ValidateRoot(const v1::RootAuthori
     return absl::InvalidArgumentError(
         absl::StrCat(BlockLabel(i),
                      ": not a ca certificate (only a self-signed certificate in a root whose only "
-                     "purpose is token_signing may lack ca:true)"));
+                     "purpose is token-signing may lack ca:true)"));
   }
   return std::move(certs).value();
 }

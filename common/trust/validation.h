@@ -56,9 +56,12 @@ bool IsValidEndpointAddress(absl::string_view address);
 
 // Quotes untrusted text for a message: escaped and cut at 64 bytes.
 std::string QuoteForMessage(absl::string_view text);
-// "mtls", "token_signing", "purpose_unspecified", or the number.
+// Enum names for people, in messages, audit records and tfctl's listings
+// alike, spelled as tfctl's flags take them (lower case, hyphens):
+// "mtls", "token-signing", "purpose-unspecified", or "purpose <number>".
 std::string PurposeName(int purpose);
-// "rs256", "es256", "eddsa", "signing_algorithm_unspecified", or the number.
+// "rs256", "es256", "eddsa", "signing-algorithm-unspecified", or
+// "algorithm <number>".
 std::string AlgorithmName(int algorithm);
 
 // Checks a root authority and returns its parsed certificates, in order.

@@ -16,6 +16,7 @@
 #include "common/pki/certificate.h"
 #include "common/pki/spiffe.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 #include "common/trust/admission.h"
 #include "common/trust/delta.h"
 #include "common/trust/revocation.h"

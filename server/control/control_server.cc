@@ -2,11 +2,11 @@
 #include "server/control/control_server.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/pki/certificate.h"
+#include "common/status/atomic_file.h"
 #include "common/status/status.h"
 #include "common/tls/trust_source.h"
 #include "prometheus/exposer.h"
@@ -24,14 +24,15 @@ namespace {
 constexpr char kControlService[] = "trustfabric.v1.ControlPlane";
 constexpr char kDistributionService[] = "trustfabric.v1.TrustDistribution";
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read ", path));
+// A PEM file named by config field `field` (PEM input is bounded by
+// pki::kMaxPemBytes wherever it is parsed).
+absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_view field) {
+  absl::StatusOr<std::string> text = ReadFileLimited(path, pki::kMaxPemBytes);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": cannot read ", text.status().message()));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return text;
 }
 
 // The host part of "host:port" / "[v6]:port".
@@ -54,7 +55,8 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(v1::ControlP
 }
 
 absl::Status ControlServer::Init() {
-  TF_ASSIGN_OR_RETURN(std::string seed_pem, ReadFile(config_.seed_root_file(), "seed_root_file"));
+  TF_ASSIGN_OR_RETURN(std::string seed_pem,
+                      ReadPemFile(config_.seed_root_file(), "seed_root_file"));
   SqliteStore::Options store_options;
   store_options.path = config_.sqlite_path();
   store_options.history_revisions = config_.history_revisions();

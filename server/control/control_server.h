@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 #include "common/tls/server_security.h"
 #include "common/tls/trust_source.h"
 #include "common/trust/holder.h"
@@ -29,7 +30,6 @@
 #include "server/control/control_service.h"
 #include "server/control/metrics.h"
 #include "server/control/node_registry.h"
-#include "server/control/time_util.h"
 #include "server/control/update_log.h"
 #include "server/control/watch_hub.h"
 #include "trustfabric/v1/config.pb.h"

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/time/proto_time.h"
+
 namespace trustfabric::control {
 
 NodeRegistry::NodeRegistry(Clock clock) : clock_(std::move(clock)) {}

@@ -23,8 +23,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 #include "server/control/certificate_index.h"
-#include "server/control/time_util.h"
 #include "trustfabric/v1/control.pb.h"
 
 namespace trustfabric::control {

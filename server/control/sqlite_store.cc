@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 #include "common/trust/revocation.h"
 #include "common/trust/validation.h"
-#include "server/control/time_util.h"
 
 namespace trustfabric::control {
 namespace {

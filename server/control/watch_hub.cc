@@ -10,9 +10,9 @@
 #include "absl/time/clock.h"
 #include "common/pki/certificate.h"
 #include "common/pki/spiffe.h"
+#include "common/time/proto_time.h"
 #include "common/tls/grpc_status.h"
 #include "common/trust/validation.h"
-#include "server/control/time_util.h"
 #include "spdlog/spdlog.h"
 
 #include <grpcpp/security/auth_context.h>

@@ -4,10 +4,9 @@
 #include <optional>
 #include <utility>
 
-#include <google/protobuf/util/time_util.h>
-
 #include "absl/synchronization/mutex.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 #include "common/tls/grpc_status.h"
 #include "spdlog/spdlog.h"
 
@@ -15,10 +14,6 @@ namespace trustfabric::node {
 namespace {
 
 using tls::ToGrpcStatus;
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(t));
-}
 
 }  // namespace
 
@@ -141,7 +136,7 @@ grpc::Status FrontEndService::SignIn(grpc::ServerContext* context, const v1::Sig
   absl::Status signed_in = messaging_.SignIn(*caller);
   if (!signed_in.ok()) return ToGrpcStatus(signed_in);
   response->set_user(caller->user);
-  *response->mutable_token_expires_at() = ToProto(caller->token.expires);
+  *response->mutable_token_expires_at() = ToProtoTimeSeconds(caller->token.expires);
   return grpc::Status::OK;
 }
 

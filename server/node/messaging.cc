@@ -3,12 +3,11 @@
 
 #include <utility>
 
-#include <google/protobuf/util/time_util.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
+#include "common/time/proto_time.h"
 #include "common/tls/untrusted_text.h"
 #include "server/node/disclosure.h"
 #include "server/node/message_rules.h"
@@ -109,8 +108,7 @@ absl::StatusOr<Messaging::Sent> Messaging::Send(const Caller& caller, const std:
   message.set_from(caller.user);
   message.set_to(to);
   message.set_body(body);
-  *message.mutable_sent_at() =
-      google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(now));
+  *message.mutable_sent_at() = ToProtoTimeSeconds(now);
   absl::Status valid = ValidateMessage(message);
   if (!valid.ok()) {
     // The client named "to" and "body"; name those fields.

@@ -28,6 +28,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 
 namespace trustfabric::node {
 
@@ -41,7 +42,7 @@ class UnknownRecipientLimiter {
     // Callers tracked at once; at least 1.
     size_t max_callers = 10000;
     // Time source; null means absl::Now.
-    std::function<absl::Time()> clock;
+    Clock clock;
   };
 
   // Out-of-range options are raised to their minimum.

@@ -1,8 +1,7 @@
 // RegistrarService; see registrar_service.h.
 #include "server/node/registrar_service.h"
 
-#include <google/protobuf/util/time_util.h>
-
+#include "common/time/proto_time.h"
 #include "common/tls/grpc_status.h"
 
 namespace trustfabric::node {
@@ -31,8 +30,7 @@ grpc::Status RegistrarService::Lookup(grpc::ServerContext*, const v1::LookupRequ
   response->set_user(r->user);
   response->set_frontend(r->frontend);
   response->set_frontend_address(r->frontend_address);
-  *response->mutable_registered_at() =
-      google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(r->registered_at));
+  *response->mutable_registered_at() = ToProtoTimeSeconds(r->registered_at);
   return grpc::Status::OK;
 }
 

@@ -286,7 +286,7 @@ absl::StatusOr<std::shared_ptr<const pki::RootStore>> TrustAgent::LoadBootstrapR
 
 absl::StatusOr<std::unique_ptr<TrustAgent>> TrustAgent::Create(
     const v1::TrustAgentConfig& config, const tls::ClientIdentity& identity,
-    trust::SnapshotHolder* holder, std::shared_ptr<const tls::TrustSource> source, tls::Clock clock,
+    trust::SnapshotHolder* holder, std::shared_ptr<const tls::TrustSource> source, Clock clock,
     TrustAgentOptions options) {
   if (holder == nullptr || source == nullptr) {
     return absl::InvalidArgumentError(
@@ -297,7 +297,7 @@ absl::StatusOr<std::unique_ptr<TrustAgent>> TrustAgent::Create(
     return absl::InvalidArgumentError(
         "trust agent: the trust source is not built on the given snapshot holder");
   }
-  if (!clock) clock = tls::RealClock();
+  if (!clock) clock = RealClock();
   TF_RETURN_IF_ERROR(ValidateConfig(config));
   std::error_code error;
   std::filesystem::create_directories(config.state_dir(), error);
@@ -319,7 +319,7 @@ absl::StatusOr<std::unique_ptr<TrustAgent>> TrustAgent::Create(
 
 TrustAgent::TrustAgent(v1::TrustAgentConfig config, std::shared_ptr<tls::ChannelCache> channels,
                        trust::SnapshotHolder* holder,
-                       std::shared_ptr<const tls::TrustSource> source, tls::Clock clock,
+                       std::shared_ptr<const tls::TrustSource> source, Clock clock,
                        TrustAgentOptions options)
     : config_(std::move(config)),
       channels_(std::move(channels)),

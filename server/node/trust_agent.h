@@ -46,6 +46,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/pki/verify.h"
+#include "common/time/clock.h"
 #include "common/tls/client_security.h"
 #include "common/tls/trust_source.h"
 #include "common/trust/holder.h"
@@ -121,7 +122,7 @@ class TrustAgent {
   static absl::StatusOr<std::unique_ptr<TrustAgent>> Create(
       const v1::TrustAgentConfig& config, const tls::ClientIdentity& identity,
       trust::SnapshotHolder* holder, std::shared_ptr<const tls::TrustSource> source,
-      tls::Clock clock = tls::RealClock(), TrustAgentOptions options = {});
+      Clock clock = RealClock(), TrustAgentOptions options = {});
 
   // Stops (see Stop).
   ~TrustAgent();
@@ -178,7 +179,7 @@ class TrustAgent {
 
   TrustAgent(v1::TrustAgentConfig config, std::shared_ptr<tls::ChannelCache> channels,
              trust::SnapshotHolder* holder, std::shared_ptr<const tls::TrustSource> source,
-             tls::Clock clock, TrustAgentOptions options);
+             Clock clock, TrustAgentOptions options);
 
   // The agent's thread: streams, failover and backoff until Stop.
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
@@ -200,7 +201,7 @@ class TrustAgent {
   const v1::TrustAgentConfig config_;
   const std::shared_ptr<tls::ChannelCache> channels_;
   const std::shared_ptr<const tls::TrustSource> source_;
-  const tls::Clock clock_;
+  const Clock clock_;
   const TrustAgentOptions options_;
   const absl::Duration backoff_initial_;
   const absl::Duration backoff_max_;

@@ -41,27 +41,15 @@ class Observed {
   std::vector<std::vector<std::string>> chains_ ABSL_GUARDED_BY(mu_);
 };
 
-class AcceptedChainObserverTest : public ::testing::Test {
+class AcceptedChainObserverTest : public ContosoEdgeTest {
  protected:
-  static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    fabrikam_ = new TestDomain("fabrikam.test");
-  }
   void SetUp() override {
-    Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
-    source_ = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+    ContosoEdgeTest::SetUp();
     observed_.Attach(*source_);
   }
 
-  static TestDomain* contoso_;
-  static TestDomain* fabrikam_;
-  trust::SnapshotHolder holder_;
-  std::shared_ptr<tls::TrustSource> source_;
   Observed observed_;
 };
-
-TestDomain* AcceptedChainObserverTest::contoso_ = nullptr;
-TestDomain* AcceptedChainObserverTest::fabrikam_ = nullptr;
 
 TEST_F(AcceptedChainObserverTest, AnAcceptedPartnerChainIsObservedOnceNotOnCacheHits) {
   tls::PeerVerifier verifier(tls::Listener::kFederation, source_);

@@ -9,17 +9,16 @@
 // server's SETTINGS frames back, a refused one gets nothing.
 
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/tls/tls_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/test_pki.h"
 
 namespace trustfabric::testing {
@@ -88,10 +87,10 @@ TEST_F(OpensslProbeTest, UntrustedClientCertificateIsRefused) {
                                rogue.certificate_file, " -key ", rogue.key_file)),
             0u);
   tls::Rejection r;
-  for (int i = 0; i < 20 && r.rule.empty(); ++i) {
+  EXPECT_TRUE(Eventually([&] {
     r = FindRejection("spiffe://contoso.test/frontend/fe1");
-    if (r.rule.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+    return !r.rule.empty();
+  })) << "no rejection logged";
   EXPECT_EQ(r.rule, "chain");
   EXPECT_THAT(r.reason, HasSubstr("unable to get local issuer certificate"));
 }

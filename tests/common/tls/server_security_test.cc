@@ -7,9 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -18,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/tls/tls_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/test_pki.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
@@ -30,20 +29,16 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class TransportTest : public ::testing::Test {
+class TransportTest : public ContosoEdgeTest {
  protected:
   static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    fabrikam_ = new TestDomain("fabrikam.test");
+    ContosoEdgeTest::SetUpTestSuite();
     impostor_ = new TestDomain("contoso.test");  // same name, unknown root
   }
 
   void SetUp() override {
-    Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
-    source_ = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
-    server_identity_.emplace(WriteNode(*contoso_, dir_, "edge1",
-                                       contoso_->IssueNode("edge", "edge1", "edge1.contoso.test")));
-    server_ = std::make_unique<TestServer>(source_, *server_identity_);
+    ContosoEdgeTest::SetUp();
+    StartEdge();
   }
 
   // A contoso client presenting `leaf` (issued by `domain`).
@@ -59,41 +54,15 @@ class TransportTest : public ::testing::Test {
                       WriteNode(*fabrikam_, dir_, name, leaf));
   }
 
-  tls::Target Internal(const std::string& server_name = "edge1.contoso.test") const {
-    return {server_->internal_address(), server_name, "contoso.test", {pki::Role::kEdge}};
-  }
-  tls::Target Federation() const {
-    return {server_->federation_address(), "edge1.contoso.test", "contoso.test",
-            {pki::Role::kEdge}};
-  }
-
-  static grpc::Status Relay(const std::shared_ptr<grpc::Channel>& channel,
-                            v1::RelayResponse* resp = nullptr) {
-    auto stub = v1::Edge::NewStub(channel);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::RelayResponse ignored;
-    return stub->Relay(&ctx, v1::RelayRequest(), resp ? resp : &ignored);
-  }
-
   // Replaces contoso's trust state with `state` at the next revision.
   void Publish(v1::TrustSnapshot state) {
     state.set_revision(holder_.Get()->revision() + 1);
     Install(&holder_, std::move(state));
   }
 
-  static TestDomain* contoso_;
-  static TestDomain* fabrikam_;
   static TestDomain* impostor_;
-  TempDir dir_;
-  trust::SnapshotHolder holder_;
-  std::shared_ptr<tls::TrustSource> source_;
-  std::optional<NodeFiles> server_identity_;
-  std::unique_ptr<TestServer> server_;
 };
 
-TestDomain* TransportTest::contoso_ = nullptr;
-TestDomain* TransportTest::fabrikam_ = nullptr;
 TestDomain* TransportTest::impostor_ = nullptr;
 
 // A refused handshake reaches the caller only as UNAVAILABLE; the reason is
@@ -311,18 +280,16 @@ TEST_F(TransportTest, ServerStreamIsCancelledWhenPeerIsRevoked) {
 
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
   state.add_revocations()->set_sha256_hex(leaf.certificate.Sha256Hex());
-  const absl::Time swapped = absl::Now();
   Publish(state);
 
   v1::WatchResponse next;
   EXPECT_FALSE(stream->Read(&next));
-  const absl::Duration took = absl::Now() - swapped;
   grpc::Status s = stream->Finish();
-  // The client learns why: the refusal's code and reason.
+  // The client learns why: the refusal's code and reason. The stream ended
+  // because of the revocation, not its 30 s deadline (docs/design.md §4;
+  // how soon is bench/federation_bench's to measure).
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("revoked: certificate"));
-  // docs/design.md §4: streams of an untrusted peer end within a second.
-  EXPECT_LT(took, absl::Seconds(1));
   tls::Rejection r = FindRejection("fe5.contoso.test");
   EXPECT_EQ(r.rule, "revoked");
   EXPECT_THAT(r.method, HasSubstr("open stream cancelled"));
@@ -401,13 +368,13 @@ TEST_F(TransportTest, ServerIdentityRotatesWithoutRestart) {
   fs::create_directory_symlink("v2", fs::path(dir_.path()) / "rot/next");
   fs::rename(fs::path(dir_.path()) / "rot/next", current);
 
-  // New handshakes pick up v2 within the refresh interval (1 s); poll up to 10 s.
+  // New handshakes pick up v2 after the next refresh (every 1 s).
   std::string seen;
-  for (int i = 0; i < 40 && seen != v2_leaf.certificate.Sha256Hex(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_TRUE(testing::Eventually([&]() -> ::testing::AssertionResult {
     seen = server_leaf_sha(fe->channels->NewChannel(target));
-  }
-  EXPECT_EQ(seen, v2_leaf.certificate.Sha256Hex());
+    if (seen == v2_leaf.certificate.Sha256Hex()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "the server presents " << seen;
+  }));
   // The connection made before the rotation keeps working.
   EXPECT_EQ(server_leaf_sha(old_channel), v1_leaf.certificate.Sha256Hex());
 }

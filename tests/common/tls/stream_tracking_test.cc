@@ -11,7 +11,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -27,11 +26,13 @@
 #include "common/tls/rejections.h"
 #include "common/tls/server_security.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.pb.h"
 #include "gtest/gtest.h"
 #include "spdlog/sinks/base_sink.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "tests/common/tls/tls_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/test_pki.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
@@ -90,9 +91,9 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::vector<std::string> lines_;
 };
 
-// A streaming call by method name with raw request bytes (Debian ships
-// neither the health nor the reflection .proto): sends one request, reads,
-// and waits for the end.
+// A streaming call by method name with raw request bytes (the reflection
+// .proto is not part of the build; the health one is): sends one request,
+// reads, and waits for the end.
 class RawStream {
  public:
   RawStream(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
@@ -159,7 +160,7 @@ class RawStream {
 };
 
 // HealthCheckRequest{service: ""} and ServerReflectionRequest{list_services: ""}.
-const std::string kHealthRequest;
+const std::string kHealthRequest = grpc::health::v1::HealthCheckRequest().SerializeAsString();
 const std::string kListServices("\x3a\x00", 2);
 
 // The TrustDistribution.Watch of the test server: one keepalive, then open.
@@ -303,11 +304,11 @@ class StreamTrackingTest : public ::testing::Test {
 
   // Waits (bounded) until `security` tracks `n` streams.
   static void AwaitTracked(const tls::ListenerSecurity& security, size_t n) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (security.tracked_streams() != n && absl::Now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    EXPECT_EQ(security.tracked_streams(), n);
+    EXPECT_TRUE(testing::Eventually([&]() -> ::testing::AssertionResult {
+      const size_t tracked = security.tracked_streams();
+      if (tracked == n) return ::testing::AssertionSuccess();
+      return ::testing::AssertionFailure() << tracked << " tracked streams, want " << n;
+    }));
   }
 
   static TestDomain* contoso_;

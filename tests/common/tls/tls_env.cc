@@ -1,5 +1,6 @@
 #include "tests/common/tls/tls_env.h"
 
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -209,6 +210,44 @@ tls::Rejection FindRejection(const std::string& needle) {
     }
   }
   return {};
+}
+
+TestDomain* ContosoEdgeTest::contoso_ = nullptr;
+TestDomain* ContosoEdgeTest::fabrikam_ = nullptr;
+
+void ContosoEdgeTest::SetUpTestSuite() {
+  // Generated once per binary; every suite of the binary shares them.
+  if (contoso_ != nullptr) return;
+  contoso_ = new TestDomain("contoso.test");
+  fabrikam_ = new TestDomain("fabrikam.test");
+}
+
+void ContosoEdgeTest::SetUp() {
+  Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
+  source_ = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+}
+
+void ContosoEdgeTest::StartEdge() {
+  server_identity_.emplace(WriteNode(*contoso_, dir_, "edge1",
+                                     contoso_->IssueNode("edge", "edge1", "edge1.contoso.test")));
+  server_ = std::make_unique<TestServer>(source_, *server_identity_);
+}
+
+tls::Target ContosoEdgeTest::Internal(const std::string& server_name) const {
+  return {server_->internal_address(), server_name, "contoso.test", {pki::Role::kEdge}};
+}
+
+tls::Target ContosoEdgeTest::Federation() const {
+  return {server_->federation_address(), "edge1.contoso.test", "contoso.test", {pki::Role::kEdge}};
+}
+
+grpc::Status ContosoEdgeTest::Relay(const std::shared_ptr<grpc::Channel>& channel,
+                                    v1::RelayResponse* response) {
+  auto stub = v1::Edge::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::RelayResponse ignored;
+  return stub->Relay(&ctx, v1::RelayRequest(), response != nullptr ? response : &ignored);
 }
 
 }  // namespace trustfabric::testing

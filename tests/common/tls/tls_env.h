@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,9 @@
 #include "common/tls/server_security.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
+#include "gtest/gtest.h"
 #include "tests/testing/test_pki.h"
+#include "trustfabric/v1/node.grpc.pb.h"
 #include "trustfabric/v1/trust.pb.h"
 
 #include <grpcpp/server.h>
@@ -98,6 +101,32 @@ std::unique_ptr<ClientSide> MakeClient(const std::string& local_domain, v1::Trus
 // The most recent server-side rejection whose peer or reason mentions
 // `needle`; empty rule when none.
 tls::Rejection FindRejection(const std::string& needle);
+
+// A fixture for tests of contoso.test's side: the suite's contoso and
+// fabrikam PKIs, contoso's trust state (ContosoState, revision 1) in
+// holder_ with its TrustSource, and, after StartEdge(), a TestServer whose
+// identity is edge1.contoso.test.
+class ContosoEdgeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  void SetUp() override;
+
+  void StartEdge();
+  // The server's internal / federation listener, as a contoso client dials it.
+  tls::Target Internal(const std::string& server_name = "edge1.contoso.test") const;
+  tls::Target Federation() const;
+  // Edge.Relay with a 5 s deadline.
+  static grpc::Status Relay(const std::shared_ptr<grpc::Channel>& channel,
+                            v1::RelayResponse* response = nullptr);
+
+  static TestDomain* contoso_;
+  static TestDomain* fabrikam_;
+  TempDir dir_;
+  trust::SnapshotHolder holder_;
+  std::shared_ptr<tls::TrustSource> source_;
+  std::optional<NodeFiles> server_identity_;
+  std::unique_ptr<TestServer> server_;
+};
 
 }  // namespace trustfabric::testing
 

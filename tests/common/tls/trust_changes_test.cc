@@ -2,9 +2,7 @@
 // re-encoded by their holder ((r, s) -> (r, n - s)) to sidestep a revocation,
 // and deny -> allow -> deny sequences, each checked on a new connection and
 // on the next call of a connection opened before the change.
-#include <chrono>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -61,19 +59,11 @@ v1::Revocation Revoke(v1::RevocationKind kind, const pki::Certificate& cert,
   return r;
 }
 
-class TrustChangesTest : public ::testing::Test {
+class TrustChangesTest : public ContosoEdgeTest {
  protected:
-  static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    fabrikam_ = new TestDomain("fabrikam.test");
-  }
-
   void SetUp() override {
-    Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
-    source_ = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
-    server_identity_.emplace(WriteNode(*contoso_, dir_, "edge1",
-                                       contoso_->IssueNode("edge", "edge1", "edge1.contoso.test")));
-    server_ = std::make_unique<TestServer>(source_, *server_identity_);
+    ContosoEdgeTest::SetUp();
+    StartEdge();
   }
 
   // A contoso client presenting exactly `leaf` then `intermediate` (either
@@ -86,21 +76,6 @@ class TrustChangesTest : public ::testing::Test {
         dir_.Write(name + "/node.crt", absl::StrCat(leaf.ToPem(), intermediate.ToPem()));
     files.key_file = dir_.Write(name + "/node.key", key.ToPem(), 0600);
     return MakeClient("contoso.test", ContosoState(*contoso_, *fabrikam_, 1), files);
-  }
-
-  tls::Target Internal() const {
-    return {server_->internal_address(), "edge1.contoso.test", "contoso.test", {pki::Role::kEdge}};
-  }
-  tls::Target Federation() const {
-    return {server_->federation_address(), "edge1.contoso.test", "contoso.test", {pki::Role::kEdge}};
-  }
-
-  static grpc::Status Relay(const std::shared_ptr<grpc::Channel>& channel) {
-    auto stub = v1::Edge::NewStub(channel);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::RelayResponse ignored;
-    return stub->Relay(&ctx, v1::RelayRequest(), &ignored);
   }
 
   // Installs `state` at the next revision, with the features it needs.
@@ -136,18 +111,7 @@ class TrustChangesTest : public ::testing::Test {
     s = Relay(client->channels->NewChannel(Internal()));
     EXPECT_TRUE(s.ok()) << s.error_message();
   }
-
-  static TestDomain* contoso_;
-  static TestDomain* fabrikam_;
-  TempDir dir_;
-  trust::SnapshotHolder holder_;
-  std::shared_ptr<tls::TrustSource> source_;
-  std::optional<NodeFiles> server_identity_;
-  std::unique_ptr<TestServer> server_;
 };
-
-TestDomain* TrustChangesTest::contoso_ = nullptr;
-TestDomain* TrustChangesTest::fabrikam_ = nullptr;
 
 TEST_F(TrustChangesTest, ReencodedLeafRevokedByItsSignedBodyIsRefused) {
   pki::IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");

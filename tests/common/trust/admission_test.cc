@@ -29,6 +29,14 @@ std::string Admit(const TrustSnapshot& current, const v1::TrustChange& change,
   return StatusText(CheckAdmission(current, change, opts));
 }
 
+// Admit's refusal of issuer payroll whose signing certificate `index`,
+// `cert`, does not chain to a token-signing root, because `why`.
+std::string NotChained(int index, const pki::Certificate& cert, absl::string_view why) {
+  return absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate ", index,
+                      " (sha256 ", cert.Sha256Hex(),
+                      ") does not chain to a token-signing root authority: ", why);
+}
+
 class AdmissionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -66,7 +74,7 @@ TEST_F(AdmissionTest, PutRootChecksStructure) {
   EXPECT_EQ(Admit(*current_, PutRoot(root)),
             "INVALID_ARGUMENT: root authority northwind-root: certificates_pem: pem block 1: not "
             "a ca certificate (only a self-signed certificate in a root whose only purpose is "
-            "token_signing may lack ca:true)");
+            "token-signing may lack ca:true)");
   root.set_name("North Wind");
   EXPECT_EQ(Admit(*current_, PutRoot(root)),
             "INVALID_ARGUMENT: root authority \"North Wind\": name: \"North Wind\" must be "
@@ -92,10 +100,7 @@ TEST_F(AdmissionTest, PutIssuerWithRegisteredSelfSignedCertificate) {
 
   // Not registered: refused.
   EXPECT_EQ(Admit(*current_, PutIssuer(NewIssuer(cert.certificate))),
-            absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
-                         cert.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: self-signed "
-                         "certificate"));
+            NotChained(0, cert.certificate, "self-signed certificate"));
 }
 
 TEST_F(AdmissionTest, PutIssuerRefusesCertificateOfAnotherCa) {
@@ -104,10 +109,7 @@ TEST_F(AdmissionTest, PutIssuerRefusesCertificateOfAnotherCa) {
   pki::IssuedCertificate cert =
       testing::SigningCertUnder(Pki().contoso.intermediate(), "payroll signing");
   EXPECT_EQ(Admit(*current_, PutIssuer(NewIssuer(cert.certificate))),
-            absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
-                         cert.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: unable to get "
-                         "local issuer certificate"));
+            NotChained(0, cert.certificate, "unable to get local issuer certificate"));
 }
 
 TEST_F(AdmissionTest, PutIssuerNamesTheFailingCertificate) {
@@ -117,10 +119,7 @@ TEST_F(AdmissionTest, PutIssuerNamesTheFailingCertificate) {
   v1::TokenIssuer issuer = NewIssuer(good.certificate);
   issuer.add_signing_certificates_pem(bad.certificate.ToPem());
   EXPECT_EQ(Admit(*current_, PutIssuer(issuer)),
-            absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 1 (sha256 ",
-                         bad.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: unable to get "
-                         "local issuer certificate"));
+            NotChained(1, bad.certificate, "unable to get local issuer certificate"));
 }
 
 TEST_F(AdmissionTest, PutIssuerChecksChainsAtTheGivenTime) {
@@ -143,10 +142,7 @@ TEST_F(AdmissionTest, PutIssuerChecksChainsAtTheGivenTime) {
   ASSERT_NE(snapshot, nullptr);
 
   EXPECT_EQ(Admit(*snapshot, PutIssuer(NewIssuer(expired.certificate))),
-            absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
-                         expired.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: certificate has "
-                         "expired"));
+            NotChained(0, expired.certificate, "certificate has expired"));
   AdmissionOptions then;
   then.now = absl::Now() - absl::Hours(36);
   EXPECT_EQ(Admit(*snapshot, PutIssuer(NewIssuer(expired.certificate)), then), "OK");
@@ -159,11 +155,9 @@ TEST_F(AdmissionTest, PutIssuerRefusesRevokedCertificate) {
   std::shared_ptr<const TrustSnapshot> with_revocation = MustCreate(proto);
   ASSERT_NE(with_revocation, nullptr);
   EXPECT_EQ(Admit(*with_revocation, PutIssuer(NewIssuer(revoked.certificate))),
-            absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
-                         revoked.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: certificate "
-                         "revoked: ",
-                         revoked.certificate.Sha256Hex(), " (der_only revocation)"));
+            NotChained(0, revoked.certificate,
+                       absl::StrCat("certificate revoked: ", revoked.certificate.Sha256Hex(),
+                                    " (der_only revocation)")));
 }
 
 TEST_F(AdmissionTest, PutIssuerRefusesASigningCertificateRevokedByAnyKind) {
@@ -190,11 +184,7 @@ TEST_F(AdmissionTest, PutIssuerRefusesASigningCertificateRevokedByAnyKind) {
     std::shared_ptr<const TrustSnapshot> with_revocation = MustCreate(WithRequiredFeatures(proto));
     ASSERT_NE(with_revocation, nullptr);
     EXPECT_EQ(Admit(*with_revocation, PutIssuer(NewIssuer(cert))),
-              absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
-                           cert.Sha256Hex(),
-                           ") does not chain to a token_signing root authority: certificate "
-                           "revoked: ",
-                           c.described));
+              NotChained(0, cert, absl::StrCat("certificate revoked: ", c.described)));
   }
   // The add-in model: a self-signed certificate registered as its own root.
   const pki::Certificate& addin = Pki().addin_signing.certificate;
@@ -214,10 +204,8 @@ TEST_F(AdmissionTest, PutIssuerWithoutAnyTokenSigningRoot) {
   std::shared_ptr<const TrustSnapshot> empty = MustCreate(EmptySnapshot(1));
   ASSERT_NE(empty, nullptr);
   EXPECT_EQ(Admit(*empty, PutIssuer(NewIssuer(Pki().hr_signing.certificate))),
-            absl::StrCat("FAILED_PRECONDITION: issuer payroll: signing certificate 0 (sha256 ",
-                         Pki().hr_signing.certificate.Sha256Hex(),
-                         ") does not chain to a token_signing root authority: the snapshot has "
-                         "no token_signing root authority"));
+            NotChained(0, Pki().hr_signing.certificate,
+                       "the snapshot has no token-signing root authority"));
 }
 
 TEST_F(AdmissionTest, PutIssuerNeverReplacesNorReusesARegisteredName) {

@@ -114,16 +114,20 @@ TEST(SnapshotHolderTest, UnsubscribeWaitsForARunningNotification) {
   });
   std::thread swapper([&] { EXPECT_TRUE(holder.Swap(Revision(1)).ok()); });
   running.WaitForNotification();
+  absl::Notification unsubscribing;
   std::atomic<bool> unsubscribed{false};
   bool finished_when_unsubscribed = false;
   std::thread unsubscriber([&] {
+    unsubscribing.Notify();
     holder.Unsubscribe(id);
     finished_when_unsubscribed = finished;
     unsubscribed = true;
   });
   // Readers are not blocked by the notification in progress.
   EXPECT_EQ(holder.Get()->revision(), 1u);
-  absl::SleepFor(absl::Milliseconds(50));
+  // The subscriber cannot finish before `release`, so neither can an
+  // Unsubscribe that waits for it.
+  unsubscribing.WaitForNotification();
   EXPECT_FALSE(unsubscribed);
   release.Notify();
   unsubscriber.join();

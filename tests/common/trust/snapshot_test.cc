@@ -155,7 +155,7 @@ TEST(TrustSnapshotTest, NamesTheObjectOfEachRejection) {
   EXPECT_EQ(CreateError(proto),
             "INVALID_ARGUMENT: roots[0] (contoso-root): certificates_pem: pem block 1: not a ca "
             "certificate (only a self-signed certificate in a root whose only purpose is "
-            "token_signing may lack ca:true)");
+            "token-signing may lack ca:true)");
 
   // A malformed key is not repeated in the label; the field says what is wrong.
   proto = ValidSnapshot();

@@ -73,8 +73,8 @@ v1::TrustSnapshot WithRequiredFeatures(v1::TrustSnapshot proto);
 
 // A valid contoso.test snapshot at `revision`:
 //   roots   contoso-root (contoso root + intermediate, mtls),
-//           token-root (token_root, token_signing),
-//           addin-root (addin_signing, self-signed, token_signing),
+//           token-root (token_root, token-signing),
+//           addin-root (addin_signing, self-signed, token-signing),
 //           fabrikam-root (fabrikam root, fabrikam.test, mtls);
 //   issuers hr-app (hr_signing, rs256), addin (addin_signing, rs256),
 //           broker (ec_signing, es256, trust broker for kClientA, kClientB);

@@ -117,7 +117,7 @@ TEST(ValidateRootTest, RejectsMissingUnspecifiedUnknownAndDuplicatePurposes) {
   EXPECT_EQ(RootError(root), "INVALID_ARGUMENT: purposes: at least one is required");
   root.add_purposes(v1::MTLS);
   root.add_purposes(v1::PURPOSE_UNSPECIFIED);
-  EXPECT_EQ(RootError(root), "INVALID_ARGUMENT: purposes[1]: purpose_unspecified is not allowed");
+  EXPECT_EQ(RootError(root), "INVALID_ARGUMENT: purposes[1]: purpose-unspecified is not allowed");
   root.set_purposes(1, static_cast<v1::Purpose>(9));
   EXPECT_EQ(RootError(root), "INVALID_ARGUMENT: purposes[1]: purpose 9 is not allowed");
   root.set_purposes(1, v1::MTLS);
@@ -160,7 +160,7 @@ TEST(ValidateRootTest, RejectsNonCaCertificates) {
   const TrustPki& pki = Pki();
   const std::string expected =
       "INVALID_ARGUMENT: certificates_pem: pem block 1: not a ca certificate (only a self-signed "
-      "certificate in a root whose only purpose is token_signing may lack ca:true)";
+      "certificate in a root whose only purpose is token-signing may lack ca:true)";
   // A node leaf.
   v1::RootAuthority root = GoodRoot();
   root.set_certificates_pem(
@@ -186,7 +186,7 @@ TEST(ValidateRootTest, SelfSignedSigningCertificateOnlyAsTokenSigningOnlyRoot) {
   root.add_purposes(v1::MTLS);
   EXPECT_EQ(RootError(root),
             "INVALID_ARGUMENT: certificates_pem: pem block 1: not a ca certificate (only a "
-            "self-signed certificate in a root whose only purpose is token_signing may lack "
+            "self-signed certificate in a root whose only purpose is token-signing may lack "
             "ca:true)");
 }
 
@@ -322,7 +322,7 @@ TEST(ValidateIssuerTest, RejectsMissingUnspecifiedAndDuplicateAlgorithms) {
   EXPECT_EQ(IssuerError(issuer), "INVALID_ARGUMENT: algorithms: at least one is required");
   issuer.add_algorithms(v1::SIGNING_ALGORITHM_UNSPECIFIED);
   EXPECT_EQ(IssuerError(issuer),
-            "INVALID_ARGUMENT: algorithms[0]: signing_algorithm_unspecified is not allowed");
+            "INVALID_ARGUMENT: algorithms[0]: signing-algorithm-unspecified is not allowed");
   issuer.set_algorithms(0, static_cast<v1::SigningAlgorithm>(42));
   EXPECT_EQ(IssuerError(issuer), "INVALID_ARGUMENT: algorithms[0]: algorithm 42 is not allowed");
   issuer.set_algorithms(0, v1::RS256);

@@ -11,11 +11,14 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/server/control/control_test_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 
 #include <grpcpp/generic/generic_stub.h>
@@ -51,37 +54,13 @@ std::string HttpGet(int port, const std::string& path) {
   return out;
 }
 
-// grpc.health.v1.Health/Check for `service`: the raw response bytes.
+// grpc.health.v1.Health/Check for `service`.
 grpc::Status HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
-                         std::string* response_bytes) {
-  std::string request;
-  if (!service.empty()) {
-    request.push_back(0x0a);  // field 1, length-delimited
-    request.push_back(static_cast<char>(service.size()));
-    request += service;
-  }
-  grpc::Slice slice(request.data(), request.size());
-  grpc::ByteBuffer req(&slice, 1);
-  grpc::ByteBuffer resp;
-  grpc::GenericStub stub(channel);
+                         grpc::health::v1::HealthCheckResponse* response) {
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
   auto ctx = Context(absl::Seconds(10));
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(ctx.get(), "/grpc.health.v1.Health/Check", grpc::StubOptions(), &req, &resp,
-                 [&](grpc::Status s) {
-                   status = s;
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  if (status.ok()) {
-    std::vector<grpc::Slice> slices;
-    (void)resp.Dump(&slices);
-    response_bytes->clear();
-    for (const grpc::Slice& s : slices) {
-      response_bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-  }
-  return status;
+  return grpc::health::v1::Health::NewStub(channel)->Check(ctx.get(), request, response);
 }
 
 // One ServerReflectionInfo exchange: list_services, then half-close.
@@ -152,13 +131,13 @@ TEST(ControlServerTest, HealthReportsBothServicesServing) {
   for (const std::string service :
        {"", "trustfabric.v1.ControlPlane", "trustfabric.v1.TrustDistribution"}) {
     SCOPED_TRACE(service);
-    std::string bytes;
-    grpc::Status s = HealthCheck(channel, service, &bytes);
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status s = HealthCheck(channel, service, &response);
     ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
-  std::string bytes;
-  EXPECT_EQ(HealthCheck(channel, "trustfabric.v1.Nope", &bytes).error_code(),
+  grpc::health::v1::HealthCheckResponse response;
+  EXPECT_EQ(HealthCheck(channel, "trustfabric.v1.Nope", &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
 }
 
@@ -190,11 +169,10 @@ TEST(ControlServerTest, MetricsShowMutationsWatchersLagAndRejections) {
   const std::string lag =
       "trustfabric_control_node_revision_lag{node=\"spiffe://contoso.test/frontend/fe1\"} 0";
   std::string body;
-  for (int i = 0; i < 200; ++i) {
+  EXPECT_TRUE(testing::Eventually([&] {
     body = HttpGet(env.server().metrics_port(), "/metrics");
-    if (body.find(lag) != std::string::npos) break;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+    return absl::StrContains(body, lag);
+  }));
   EXPECT_THAT(body, HasSubstr("trustfabric_control_revision 2"));
   EXPECT_THAT(
       body,

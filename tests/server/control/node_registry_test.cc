@@ -2,6 +2,9 @@
 // the bound on remembered nodes.
 #include "server/control/node_registry.h"
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -9,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
+#include "tests/testing/thread_state.h"
 
 namespace trustfabric::control {
 namespace {
@@ -59,12 +64,16 @@ TEST(NodeRegistryTest, WaitAppliedCountsListedNodesAndAnyNodes) {
   EXPECT_EQ(r.applied, 1u);
   EXPECT_EQ(r.required, 2u);
 
-  std::thread later([&] {
-    absl::SleepFor(absl::Milliseconds(50));
-    nodes.Acked(e2, 3);
+  // An ack wakes a thread already waiting (without a deadline, so only the
+  // ack can end the wait).
+  std::atomic<pid_t> waiter{0};
+  std::thread waiting([&] {
+    waiter = testing::CurrentThreadId();
+    r = nodes.WaitApplied(2, both, 2, absl::InfiniteFuture());
   });
-  r = nodes.WaitApplied(2, both, 2, absl::Now() + absl::Seconds(30));
-  later.join();
+  EXPECT_TRUE(testing::Eventually([&] { return testing::IsBlocked(waiter); }));
+  nodes.Acked(e2, 3);
+  waiting.join();
   EXPECT_TRUE(r.complete);
   EXPECT_EQ(r.applied, 2u);
 }
@@ -72,17 +81,22 @@ TEST(NodeRegistryTest, WaitAppliedCountsListedNodesAndAnyNodes) {
 TEST(NodeRegistryTest, StopWaitsEndsWaitsAtOnce) {
   NodeRegistry nodes;
   nodes.Connect(Node("e1"), 1);
-  std::thread stopper([&] {
-    absl::SleepFor(absl::Milliseconds(50));
-    nodes.StopWaits();
+  // A wait already in progress ends (it has no deadline of its own)...
+  std::atomic<pid_t> waiter{0};
+  NodeRegistry::WaitResult r;
+  std::thread waiting([&] {
+    waiter = testing::CurrentThreadId();
+    r = nodes.WaitApplied(2, {Node("e1").spiffe_id}, 0, absl::InfiniteFuture());
   });
-  const absl::Time start = absl::Now();
-  NodeRegistry::WaitResult r =
-      nodes.WaitApplied(2, {Node("e1").spiffe_id}, 0, absl::Now() + absl::Minutes(5));
-  stopper.join();
+  EXPECT_TRUE(testing::Eventually([&] { return testing::IsBlocked(waiter); }));
+  nodes.StopWaits();
+  waiting.join();
   EXPECT_FALSE(r.complete);
   EXPECT_TRUE(r.stopped);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(60));
+  // ... and so does a later one.
+  r = nodes.WaitApplied(2, {Node("e1").spiffe_id}, 0, absl::InfiniteFuture());
+  EXPECT_FALSE(r.complete);
+  EXPECT_TRUE(r.stopped);
 }
 
 TEST(NodeRegistryTest, TheLongestUnseenDisconnectedNodesAreForgottenBeyondTheBound) {

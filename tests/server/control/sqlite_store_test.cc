@@ -11,12 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/pki/encoding.h"
+#include "common/time/proto_time.h"
 #include "common/trust/delta.h"
 #include "common/trust/snapshot.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "server/control/time_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 

@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/control/control_test_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -82,17 +83,20 @@ class TfcontrolProcessTest : public ::testing::Test {
             {absl::StrCat("127.0.0.1:", port_), kControlDns, kTestDomain, {pki::Role::kControl}}));
   }
 
-  // Waits (bounded) until the server answers; false if it exited first.
+  // Waits (bounded) until the server answers; a failure if it exited first.
   // A new channel per attempt: a refused connection would put a shared
   // one into reconnect backoff for seconds.
-  bool WaitReady(testing::Subprocess* process) {
-    for (int i = 0; i < 300; ++i) {
-      if (!process->Running()) return false;
-      v1::TrustSnapshot snap;
-      if (Admin()->GetSnapshot(Context(absl::Seconds(2)).get(), {}, &snap).ok()) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
+  ::testing::AssertionResult WaitReady(testing::Subprocess* process) {
+    bool exited = false;
+    ::testing::AssertionResult answered = testing::Eventually(
+        [&] {
+          exited = !process->Running();
+          v1::TrustSnapshot snap;
+          return exited || Admin()->GetSnapshot(Context(absl::Seconds(2)).get(), {}, &snap).ok();
+        },
+        absl::Seconds(30));
+    if (exited) return ::testing::AssertionFailure() << "tfcontrol exited before answering";
+    return answered;
   }
 
   testing::TempDir dir_;

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/time/proto_time.h"
 #include "common/trust/delta.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "server/control/time_util.h"
 #include "tests/common/trust/trust_fixture.h"
 
 namespace trustfabric::control {

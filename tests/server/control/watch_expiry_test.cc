@@ -12,10 +12,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/time/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/control/time_util.h"
 #include "tests/server/control/control_test_env.h"
+#include "tests/testing/eventually.h"
 
 namespace trustfabric::control {
 namespace {
@@ -86,12 +87,8 @@ class WatchExpiryTest : public ::testing::Test {
 
   // Polls until the control plane lists `spiffe_id` as (dis)connected
   // (bounded); whether it did.
-  bool AwaitConnected(const std::string& spiffe_id, bool connected) {
-    for (int i = 0; i < 500; ++i) {
-      if (NodeStatusOf(spiffe_id).connected() == connected) return true;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return false;
+  ::testing::AssertionResult AwaitConnected(const std::string& spiffe_id, bool connected) {
+    return testing::Eventually([&] { return NodeStatusOf(spiffe_id).connected() == connected; });
   }
 
   // Declared first: the control plane reads it until it is destroyed.

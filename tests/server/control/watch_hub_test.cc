@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "server/control/sqlite_store.h"
 #include "tests/server/control/control_test_env.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 
 namespace trustfabric::control {
@@ -26,6 +27,7 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
+using testing::Eventually;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -44,6 +46,17 @@ v1::RootAuthority PartnerRoot(const std::string& name) {
   if (ca.ok()) root.set_certificates_pem(ca->certificate.ToPem());
   root.add_purposes(v1::MTLS);
   return root;
+}
+
+// What a watcher that joined at revision 1 received: the snapshot of
+// revision 1, then one delta from 1 to `revision`.
+void ExpectSnapshotThenDelta(const std::vector<TestWatcher::Received>& got, uint64_t revision) {
+  ASSERT_THAT(got, SizeIs(2));
+  EXPECT_TRUE(got[0].snapshot);
+  EXPECT_EQ(got[0].revision, 1u);
+  EXPECT_FALSE(got[1].snapshot);
+  EXPECT_EQ(got[1].base_revision, 1u);
+  EXPECT_EQ(got[1].revision, revision);
 }
 
 class WatchHubTest : public ::testing::Test {
@@ -84,11 +97,11 @@ class WatchHubTest : public ::testing::Test {
   v1::GetPropagationStatusResponse AwaitStatus(
       const std::function<bool(const v1::GetPropagationStatusResponse&)>& done) {
     v1::GetPropagationStatusResponse status;
-    for (int i = 0; i < 500; ++i) {
+    EXPECT_TRUE(Eventually([&]() -> ::testing::AssertionResult {
       status = Status();
-      if (done(status)) break;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
+      if (done(status)) return ::testing::AssertionSuccess();
+      return ::testing::AssertionFailure() << "propagation status " << status.ShortDebugString();
+    }));
     return status;
   }
 
@@ -123,13 +136,7 @@ TEST_F(WatchHubTest, AMutationReachesEveryWatcherAndStatusShowsThem) {
   const v1::TrustSnapshot expected = Snapshot();
   for (TestWatcher* w : {fe1.get(), edge1.get(), reg1.get()}) {
     ASSERT_TRUE(w->WaitApplied(2));
-    std::vector<TestWatcher::Received> got = w->received();
-    ASSERT_THAT(got, SizeIs(2));
-    EXPECT_TRUE(got[0].snapshot);
-    EXPECT_EQ(got[0].revision, 1u);
-    EXPECT_FALSE(got[1].snapshot);
-    EXPECT_EQ(got[1].base_revision, 1u);
-    EXPECT_EQ(got[1].revision, 2u);
+    ASSERT_NO_FATAL_FAILURE(ExpectSnapshotThenDelta(w->received(), 2));
     EXPECT_TRUE(MessageDifferencer::Equals(w->state(), expected));
   }
 
@@ -282,13 +289,7 @@ TEST_F(WatchHubTest, ASlowWatcherIsCoalescedAndDoesNotHoldUpTheOthers) {
   ASSERT_TRUE(slow->WaitReceived(2));
   ASSERT_TRUE(slow->AckPending());
   ASSERT_TRUE(slow->WaitApplied(6));
-  std::vector<TestWatcher::Received> got = slow->received();
-  ASSERT_THAT(got, SizeIs(2));
-  EXPECT_TRUE(got[0].snapshot);
-  EXPECT_EQ(got[0].revision, 1u);
-  EXPECT_FALSE(got[1].snapshot);
-  EXPECT_EQ(got[1].base_revision, 1u);
-  EXPECT_EQ(got[1].revision, 6u);
+  ASSERT_NO_FATAL_FAILURE(ExpectSnapshotThenDelta(slow->received(), 6));
   EXPECT_TRUE(MessageDifferencer::Equals(slow->state(), Snapshot()));
 }
 
@@ -339,9 +340,7 @@ TEST_F(WatchHubTest, PropagationWaitSucceedsAndTimesOutAgainstRealStreams) {
   // "All nodes" are those connected at commit time: without the lazy one,
   // the wait succeeds.
   ASSERT_TRUE(lazy->Close().ok());
-  for (int i = 0; i < 200 && env_.server().nodes().connected_count() != 2; ++i) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  ASSERT_TRUE(Eventually([&] { return env_.server().nodes().connected_count() == 2; }));
   *req.mutable_root() = PartnerRoot("partner-c");
   all.mutable_wait()->mutable_timeout()->set_seconds(20);
   *req.mutable_options() = all;
@@ -375,10 +374,10 @@ TEST_F(WatchHubTest, AForcedRevocationOfANodesCertificateCancelsItsStream) {
   req.set_force(true);
   s = admin_->RevokeCertificate(Context().get(), req, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  // The transport cancels the revoked node's open stream; the other one
-  // carries on and gets the revision.
+  // The transport ends the revoked node's open stream, telling it why
+  // (docs/design.md §4); the other one carries on and gets the revision.
   ASSERT_TRUE(fe1->WaitEnded());
-  grpc::Status ended = fe1->Close();
+  const grpc::Status ended = fe1->Close();
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
   EXPECT_THAT(ended.error_message(), HasSubstr("revoked: certificate"));
   ASSERT_TRUE(fe2->WaitApplied(resp.revision()));
@@ -450,16 +449,6 @@ v1::WatchRequest PeerReport(const std::vector<std::string>& ders) {
 const testing::TestDomain& Fabrikam() {
   static const testing::TestDomain* domain = new testing::TestDomain("fabrikam.test");
   return *domain;
-}
-
-// Polls `done` (bounded).
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 500; ++i) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return done();
 }
 
 TEST_F(WatchHubTest, AnIdentityChainIsIndexedWhenItsStreamStarts) {

@@ -33,7 +33,7 @@ std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
   ctx.config.set_dns_name(o.dns_name);
   ctx.holder = &n->holder_;
   ctx.source = std::make_shared<tls::TrustSource>(&n->holder_, o.trust_domain, nullptr,
-                                                  o.clock ? o.clock : tls::RealClock());
+                                                  o.clock ? o.clock : RealClock());
   const tls::ClientIdentity identity{o.certificate_file, o.key_file, 1};
   if (!Take(tls::ChannelCache::Create(identity, ctx.source), &ctx.channels)) return nullptr;
 

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "common/time/clock.h"
 #include "common/token/verifier.h"
 #include "common/trust/holder.h"
 #include "server/node/edge_service.h"
@@ -50,7 +51,7 @@ class TestNode {
     node::UnknownRecipientLimiter::Options probing;
     // Time of the node's TrustSource (certificate validity, expiry of open
     // streams) and of a front-end's token verifier; null: absl::Now.
-    tls::Clock clock;
+    Clock clock;
   };
 
   // Binds every listener of the role on 127.0.0.1 (free ports) and serves,

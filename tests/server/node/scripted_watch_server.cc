@@ -6,7 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/time/proto_time.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 
 #include <grpcpp/server_builder.h>
 
@@ -162,12 +164,10 @@ ScriptedWatchServer::~ScriptedWatchServer() {
     absl::MutexLock lock(&mu_);
     streams.swap(all_streams_);
   }
-  const absl::Time deadline = absl::Now() + kWait;
   for (std::unique_ptr<Stream>& stream : streams) {
-    while (!stream->done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
     // A stream gRPC never finished must outlive us rather than be freed
     // under it.
-    if (!stream->done()) {
+    if (!Eventually([&] { return stream->done(); }, kWait)) {
       ADD_FAILURE() << "a watch stream did not finish";
       stream.release();
     }

@@ -45,7 +45,7 @@ class FakeClock {
     absl::MutexLock lock(&mu_);
     now_ += d;
   }
-  tls::Clock AsClock() {
+  Clock AsClock() {
     return [this] { return Now(); };
   }
 
@@ -148,7 +148,7 @@ class TrustAgentTest : public ::testing::Test {
   }
 
   std::unique_ptr<Node> MakeNode(const v1::TrustAgentConfig& config,
-                                 tls::Clock clock = tls::RealClock(),
+                                 Clock clock = RealClock(),
                                  node::TrustAgentOptions options = TestOptions()) {
     auto node = std::make_unique<Node>();
     absl::StatusOr<std::shared_ptr<const pki::RootStore>> bootstrap =
@@ -165,7 +165,7 @@ class TrustAgentTest : public ::testing::Test {
   }
 
   std::unique_ptr<Node> StartNode(const v1::TrustAgentConfig& config,
-                                  tls::Clock clock = tls::RealClock(),
+                                  Clock clock = RealClock(),
                                   node::TrustAgentOptions options = TestOptions()) {
     std::unique_ptr<Node> node = MakeNode(config, std::move(clock), std::move(options));
     if (node->agent) {
@@ -547,7 +547,7 @@ TEST_F(TrustAgentTest, StopIsPromptInEveryState) {
          node::TrustAgentOptions options = TestOptions();
          options.connect_timeout = absl::Seconds(60);
          std::unique_ptr<Node> node =
-             StartNode(Config({"10.255.255.1:7443"}), tls::RealClock(), options);
+             StartNode(Config({"10.255.255.1:7443"}), RealClock(), options);
          EXPECT_TRUE(Eventually([&] { return node->agent->status().streams_opened >= 1; }));
          return node;
        }},

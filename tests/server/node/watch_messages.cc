@@ -6,6 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/time/proto_time.h"
 #include "tests/common/tls/tls_env.h"
 
 namespace trustfabric::testing {
@@ -58,7 +59,7 @@ v1::WatchResponse DeltaMessage(v1::TrustDelta delta) {
 
 v1::WatchResponse Keepalive() {
   v1::WatchResponse message;
-  message.mutable_keepalive()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  *message.mutable_keepalive() = ToProtoTime(absl::Now());
   return message;
 }
 
