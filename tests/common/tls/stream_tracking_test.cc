@@ -33,6 +33,7 @@
 #include "spdlog/spdlog.h"
 #include "tests/common/tls/tls_env.h"
 #include "tests/testing/eventually.h"
+#include "tests/testing/movable_clock.h"
 #include "tests/testing/test_pki.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
@@ -55,23 +56,6 @@ constexpr char kReflection[] = "/grpc.reflection.v1alpha.ServerReflection/Server
 // Long enough that a stream left open by a regression fails the test by its
 // deadline instead of hanging it.
 constexpr auto kStreamDeadline = std::chrono::seconds(30);
-
-// A clock the tests move forward.
-class TestClock {
- public:
-  absl::Time Now() const {
-    absl::MutexLock lock(&mu_);
-    return absl::Now() + offset_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    offset_ += d;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Duration offset_ ABSL_GUARDED_BY(mu_);
-};
 
 // Keeps every log line (the payload, as the sink receives it).
 class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
@@ -316,7 +300,7 @@ class StreamTrackingTest : public ::testing::Test {
   static TestDomain* second_ca_;
   static std::shared_ptr<CaptureSink>* capture_;
   TempDir dir_;
-  TestClock clock_;
+  MovableClock clock_;
   trust::SnapshotHolder holder_;
   std::shared_ptr<tls::TrustSource> source_;
   std::optional<NodeFiles> server_identity_;

@@ -17,34 +17,19 @@
 #include "gtest/gtest.h"
 #include "tests/server/control/control_test_env.h"
 #include "tests/testing/eventually.h"
+#include "tests/testing/movable_clock.h"
 
 namespace trustfabric::control {
 namespace {
+
+using ::trustfabric::testing::MovableClock;
 
 using ::testing::HasSubstr;
 
 constexpr char kShortLivedId[] = "spiffe://contoso.test/frontend/fe-short";
 constexpr char kLongLivedId[] = "spiffe://contoso.test/frontend/fe-long";
 
-// Real time plus an offset the test moves forward (certificates are issued
-// against real time, so the two start together).
-class TestClock {
- public:
-  absl::Time Now() const {
-    absl::MutexLock lock(&mu_);
-    return absl::Now() + offset_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    offset_ += d;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Duration offset_ ABSL_GUARDED_BY(mu_);
-};
-
-ServerOptions WithClock(TestClock* clock) {
+ServerOptions WithClock(MovableClock* clock) {
   ServerOptions options;
   options.clock = [clock] { return clock->Now(); };
   return options;
@@ -92,7 +77,7 @@ class WatchExpiryTest : public ::testing::Test {
   }
 
   // Declared first: the control plane reads it until it is destroyed.
-  TestClock clock_;
+  MovableClock clock_;
   ControlEnv env_;
   std::unique_ptr<v1::ControlPlane::Stub> admin_;
 };

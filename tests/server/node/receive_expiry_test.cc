@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/node/node_env.h"
+#include "tests/testing/movable_clock.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
 #include <grpcpp/create_channel.h>
@@ -28,6 +29,8 @@
 
 namespace trustfabric::node {
 namespace {
+
+using ::trustfabric::testing::MovableClock;
 
 using ::testing::HasSubstr;
 using testing::NodeFiles;
@@ -39,24 +42,6 @@ constexpr char kApp[] = "c0c0c0c0-0000-4000-8000-00000000c0c0";
 constexpr char kAlice[] = "alice@contoso.test";
 constexpr char kBob[] = "bob@contoso.test";
 constexpr char kReceive[] = "/trustfabric.v1.FrontEnd/Receive";
-
-// Real time plus an offset the test moves forward (certificates and tokens
-// are issued against real time, so the two start together).
-class TestClock {
- public:
-  absl::Time Now() const {
-    absl::MutexLock lock(&mu_);
-    return absl::Now() + offset_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    offset_ += d;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Duration offset_ ABSL_GUARDED_BY(mu_);
-};
 
 // One Receive stream, read on its own thread; bounded waits on what it got.
 class ReceiveClient {
@@ -222,7 +207,7 @@ class ReceiveExpiryTest : public ::testing::Test {
   }
 
   // Declared first: the nodes read it until they are destroyed.
-  TestClock clock_;
+  MovableClock clock_;
   TempDir dir_;
   TestDomain contoso_{"contoso.test"};
   TestDomain fabrikam_{"fabrikam.test"};

@@ -26,6 +26,7 @@
 #include "server/node/last_known_good.h"
 #include "tests/common/tls/tls_env.h"
 #include "tests/server/node/scripted_watch_server.h"
+#include "tests/testing/movable_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
@@ -33,26 +34,6 @@ namespace trustfabric::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-class FakeClock {
- public:
-  explicit FakeClock(absl::Time start) : now_(start) {}
-  absl::Time Now() const {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-  Clock AsClock() {
-    return [this] { return Now(); };
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
-};
 
 // Polls `done` until it holds or `timeout` passes.
 bool Eventually(const std::function<bool()>& done, absl::Duration timeout = kWait) {
@@ -373,7 +354,7 @@ TEST_F(TrustAgentTest, FailsOverToTheNextEndpointWhenTheFirstIsDown) {
 }
 
 TEST_F(TrustAgentTest, RestartWithoutControlPlaneServesFromLastKnownGood) {
-  FakeClock clock(absl::FromUnixSeconds(1700000000));
+  MovableClock clock(absl::FromUnixSeconds(1700000000));
   {
     std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
     std::unique_ptr<Node> node = StartNode(Config({cp->address()}), clock.AsClock());
@@ -426,7 +407,7 @@ TEST_F(TrustAgentTest, CorruptLastKnownGoodIsRefusedAndReplacedByTheNextSnapshot
 }
 
 TEST_F(TrustAgentTest, FailClosedRefusesPastMaxStalenessUntilTheControlPlaneConfirms) {
-  FakeClock clock(absl::FromUnixSeconds(1700000000));
+  MovableClock clock(absl::FromUnixSeconds(1700000000));
   v1::TrustAgentConfig config;
   std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   config = Config({cp->address()});
@@ -456,7 +437,7 @@ TEST_F(TrustAgentTest, FailClosedRefusesPastMaxStalenessUntilTheControlPlaneConf
 }
 
 TEST_F(TrustAgentTest, FailStaticKeepsServingPastMaxStaleness) {
-  FakeClock clock(absl::FromUnixSeconds(1700000000));
+  MovableClock clock(absl::FromUnixSeconds(1700000000));
   std::unique_ptr<ScriptedWatchServer> cp = StartControlPlane();
   v1::TrustAgentConfig config = Config({cp->address()});
   config.set_max_staleness_seconds(3600);
@@ -473,7 +454,7 @@ TEST_F(TrustAgentTest, RestartedNodeKnowsHowOldItsLastKnownGoodIs) {
   ASSERT_EQ(::mkdir(state_dir_.c_str(), 0700), 0);
   const absl::Time confirmed = absl::FromUnixSeconds(1700000000);
   ASSERT_THAT(node::LastKnownGoodFile(state_dir_).Save(State(7), confirmed), IsOk());
-  FakeClock clock(confirmed + absl::Hours(2) + absl::Minutes(5));
+  MovableClock clock(confirmed + absl::Hours(2) + absl::Minutes(5));
 
   v1::TrustAgentConfig config = Config({"127.0.0.1:1"});
   config.set_max_staleness_seconds(3600);
