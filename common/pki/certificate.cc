@@ -196,23 +196,54 @@ absl::StatusOr<std::string> CanonicalSerialHex(absl::string_view hex) {
 
 namespace {
 
+// The certificate's own SubjectPublicKeyInfo DER when it already is in the
+// canonical form: an EC key on a named curve with an uncompressed point, or
+// an Ed25519 key (which has one encoding). Empty otherwise. Encoding the
+// X509_PUBKEY is plain ASN.1, much cheaper than OpenSSL's key encoders.
+std::string CanonicalCertificateSpki(X509* x509) {
+  X509_PUBKEY* spki = X509_get_X509_PUBKEY(x509);
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* key = nullptr;
+  int key_len = 0;
+  X509_ALGOR* params = nullptr;
+  if (spki == nullptr || X509_PUBKEY_get0_param(&algorithm, &key, &key_len, &params, spki) != 1) {
+    return "";
+  }
+  const int nid = OBJ_obj2nid(algorithm);
+  bool canonical = nid == NID_ED25519;
+  if (nid == NID_X9_62_id_ecPublicKey && params != nullptr && key_len > 0 && key[0] == 0x04) {
+    int param_type = V_ASN1_UNDEF;
+    X509_ALGOR_get0(nullptr, &param_type, nullptr, params);
+    canonical = param_type == V_ASN1_OBJECT;
+  }
+  if (!canonical) return "";
+  const int len = i2d_X509_PUBKEY(spki, nullptr);
+  if (len <= 0) return "";
+  std::string der(static_cast<size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(der.data());
+  if (i2d_X509_PUBKEY(spki, &p) != len) return "";
+  return der;
+}
+
 // SubjectPublicKeyInfo of `pkey` in one canonical form: EC keys as a named
 // curve with an uncompressed point; other keys as OpenSSL writes them.
 std::string CanonicalSpkiDer(const EVP_PKEY* pkey) {
   if (pkey == nullptr) return "";
-  EvpPkeyPtr copy(EVP_PKEY_dup(const_cast<EVP_PKEY*>(pkey)));
-  if (copy == nullptr) return "";
-  if (EVP_PKEY_get_base_id(copy.get()) == EVP_PKEY_EC) {
+  EvpPkeyPtr copy;
+  if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+    copy.reset(EVP_PKEY_dup(const_cast<EVP_PKEY*>(pkey)));
+    if (copy == nullptr) return "";
     EVP_PKEY_set_utf8_string_param(copy.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
                                    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED);
     EVP_PKEY_set_utf8_string_param(copy.get(), OSSL_PKEY_PARAM_EC_ENCODING,
                                    OSSL_PKEY_EC_ENCODING_GROUP);
+    pkey = copy.get();
   }
-  const int len = i2d_PUBKEY(copy.get(), nullptr);
+  const int len = i2d_PUBKEY(pkey, nullptr);
   if (len <= 0) return "";
   std::string der(static_cast<size_t>(len), '\0');
   auto* p = reinterpret_cast<unsigned char*>(der.data());
-  if (i2d_PUBKEY(copy.get(), &p) != len) return "";
+  if (i2d_PUBKEY(pkey, &p) != len) return "";
   return der;
 }
 
@@ -225,7 +256,8 @@ Certificate::Certificate(std::shared_ptr<X509> x509, std::string der)
   if (absl::StatusOr<absl::string_view> tbs = TbsCertificateOf(der_); tbs.ok()) {
     tbs_sha256_hex_ = HexEncode(pki::Sha256(*tbs));
   }
-  std::string spki = CanonicalSpkiDer(X509_get0_pubkey(x509_.get()));
+  std::string spki = CanonicalCertificateSpki(x509_.get());
+  if (spki.empty()) spki = CanonicalSpkiDer(X509_get0_pubkey(x509_.get()));
   if (!spki.empty()) spki_sha256_hex_ = HexEncode(pki::Sha256(spki));
 }
 
