@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -16,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace trustfabric::testing {
 namespace {
@@ -61,6 +64,15 @@ pki::IssuedCertificate SigningCert(const pki::IssuedCertificate* ca, const std::
 }
 
 }  // namespace
+
+const TestDomain& SharedTestDomain(const std::string& trust_domain) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* domains = new std::map<std::string, std::unique_ptr<TestDomain>>();
+  absl::MutexLock lock(&mu);
+  std::unique_ptr<TestDomain>& domain = (*domains)[trust_domain];
+  if (domain == nullptr) domain = std::make_unique<TestDomain>(trust_domain);
+  return *domain;
+}
 
 TestDomain::TestDomain(std::string trust_domain)
     : trust_domain_(std::move(trust_domain)),

@@ -61,6 +61,10 @@ class TestDomain {
   pki::IssuedCertificate intermediate_;
 };
 
+// One TestDomain per trust domain for the whole test binary, made on first
+// use (key generation is the slow part of most fixtures). Thread-safe.
+const TestDomain& SharedTestDomain(const std::string& trust_domain);
+
 // A self-signed RSA-2048 token-signing certificate (like a high-trust add-in).
 pki::IssuedCertificate SelfSignedSigningCert(const std::string& cn);
 // An RSA-2048 token-signing certificate signed by `ca`.

@@ -26,10 +26,7 @@ using trustfabric::testing::TestDomain;
 
 constexpr char kSha[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-const TestDomain& Contoso() {
-  static const TestDomain* domain = new TestDomain("contoso.test");
-  return *domain;
-}
+const TestDomain& Contoso() { return trustfabric::testing::SharedTestDomain("contoso.test"); }
 
 TEST(MutationFlagsTest, NoFlagsNoOptions) {
   absl::StatusOr<v1::MutationOptions> o = BuildMutationOptions({});
