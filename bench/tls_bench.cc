@@ -7,6 +7,11 @@
 //      and authorized on every call through the per-listener processor);
 //  (b) full handshakes per second (a new channel and one call each), both ways.
 // Baseline and candidate alternate; medians of the repetitions are compared.
+// (a) also measures a third server in the same rounds: plain gRPC mutual TLS
+// with an AuthMetadataProcessor that accepts every call, the cost of gRPC's
+// per-call hook alone (the only server-side hook of gRPC 1.51 that can refuse
+// a call with a status before its handler runs). trustfabric over that floor
+// is the cost of its own per-call code.
 //
 //   tls_bench [--seconds 2] [--reps 5] [--threads 4] [--handshakes 200]
 #include <atomic>
@@ -49,6 +54,16 @@ struct Options {
   int reps = 5;
   int threads = 4;
   int handshakes = 200;
+};
+
+// gRPC's per-call hook with nothing in it: the floor of any processor.
+class AcceptAllProcessor final : public grpc::AuthMetadataProcessor {
+ public:
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata&, grpc::AuthContext*, OutputMetadata*,
+                       OutputMetadata*) override {
+    return grpc::Status::OK;
+  }
 };
 
 // Unary calls from `threads` threads over one channel for `seconds`.
@@ -156,11 +171,18 @@ int Main(int argc, char** argv) {
   using grpc::experimental::StaticDataCertificateProvider;
   auto server_provider = std::make_shared<StaticDataCertificateProvider>(
       contoso.RootPem(), std::vector<IdentityKeyCertPair>{{server_leaf.key.ToPem(), server_chain}});
-  grpc::experimental::TlsServerCredentialsOptions plain_opts(server_provider);
-  plain_opts.watch_root_certs();
-  plain_opts.watch_identity_key_cert_pairs();
-  plain_opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  auto plain_creds = grpc::experimental::TlsServerCredentials(plain_opts);
+  // Each credentials object takes its own options (gRPC hands the options'
+  // C object over to the credentials).
+  auto static_server_creds = [&] {
+    grpc::experimental::TlsServerCredentialsOptions opts(server_provider);
+    opts.watch_root_certs();
+    opts.watch_identity_key_cert_pairs();
+    opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    return grpc::experimental::TlsServerCredentials(opts);
+  };
+  auto plain_creds = static_server_creds();
+  auto hook_creds = static_server_creds();
+  hook_creds->SetAuthMetadataProcessor(std::make_shared<AcceptAllProcessor>());
 
   tls::ListenerOptions tf_opts;
   tf_opts.certificate_file = server_crt;
@@ -176,7 +198,9 @@ int Main(int argc, char** argv) {
   tls::ApplyServerDefaults(&builder);
   int plain_port = 0;
   int tf_port = 0;
+  int hook_port = 0;
   builder.AddListeningPort("127.0.0.1:0", plain_creds, &plain_port);
+  builder.AddListeningPort("127.0.0.1:0", hook_creds, &hook_port);
   builder.AddListeningPort("127.0.0.1:0", (*security)->credentials(), &tf_port);
   builder.RegisterService(&service);
   auto server = builder.BuildAndStart();
@@ -188,16 +212,18 @@ int Main(int argc, char** argv) {
                                  "contoso.test", {pki::Role::kEdge}};
   const tls::Target tf_target{absl::StrCat("127.0.0.1:", tf_port), "edge1.contoso.test",
                               "contoso.test", {pki::Role::kEdge}};
-  auto plain_channel = [&] {
+  const tls::Target hook_target{absl::StrCat("127.0.0.1:", hook_port), "edge1.contoso.test",
+                                "contoso.test", {pki::Role::kEdge}};
+  auto static_channel = [&](const tls::Target& target) {
     grpc::experimental::TlsChannelCredentialsOptions c;
     c.set_certificate_provider(client_provider);
     c.watch_root_certs();
     c.watch_identity_key_cert_pairs();
-    grpc::ChannelArguments args = tls::DefaultChannelArguments(plain_target);
+    grpc::ChannelArguments args = tls::DefaultChannelArguments(target);
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    return grpc::CreateCustomChannel(plain_target.address, grpc::experimental::TlsCredentials(c),
-                                     args);
+    return grpc::CreateCustomChannel(target.address, grpc::experimental::TlsCredentials(c), args);
   };
+  auto plain_channel = [&] { return static_channel(plain_target); };
   auto cache = tls::ChannelCache::Create({client_crt, client_key, 1}, source);
   if (!cache.ok()) {
     std::fprintf(stderr, "client: %s\n", cache.status().ToString().c_str());
@@ -210,10 +236,21 @@ int Main(int argc, char** argv) {
               o.reps, o.seconds, o.threads, o.handshakes);
   auto plain_shared = plain_channel();
   auto tf_shared = tf_channel();
-  Comparison unary = Interleave(
-      "(a) unary calls/s, mTLS", "calls/s", o.reps, [&] { return CallRate(plain_shared, o); },
-      [&] { return CallRate(tf_shared, o); });
+  auto hook_shared = static_channel(hook_target);
+  Comparison unary{"(a) unary calls/s, mTLS", "calls/s", {}, {}};
+  Comparison hook{"(a) gRPC's per-call hook alone vs plain", "calls/s", {}, {}};
+  Comparison own{"(a) trustfabric vs gRPC's per-call hook", "calls/s", {}, {}};
+  for (int i = 0; i < o.reps; ++i) {  // the three servers in the same rounds
+    unary.baseline.push_back(CallRate(plain_shared, o));
+    hook.candidate.push_back(CallRate(hook_shared, o));
+    unary.candidate.push_back(CallRate(tf_shared, o));
+  }
+  hook.baseline = unary.baseline;
+  own.baseline = hook.candidate;
+  own.candidate = unary.candidate;
   Report(unary, 0.9);
+  Report(hook, 0.9);
+  Report(own, 0.9);
   Comparison handshakes = Interleave(
       "(b) full handshakes/s (new channel + 1 call)", "hs/s", o.reps,
       [&] { return HandshakeRate(plain_channel, o.handshakes); },
