@@ -184,3 +184,94 @@ def test_certificate_helpers_take_the_first_certificate_of_a_chain(app):
     assert tfc.certificate_sha256(chain) == hashlib.sha256(der).hexdigest()
     with pytest.raises(ValueError):
         tfc.pem_certificates(b"not a certificate")
+
+
+def _root(key, name):
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _issued(ca_key, ca_name, key, dns, uri):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    sans = [x509.DNSName(dns)] + ([x509.UniformResourceIdentifier(uri)] if uri else [])
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns)]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A TLS server on 127.0.0.1 that presents a certificate for
+    fe1.contoso.test under a test root; `start(uri)` puts `uri` (a SPIFFE ID
+    or None) in its SANs and returns (address, root_pem)."""
+    import socket
+    import ssl
+    import threading
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test root")])
+    root_pem = _root(ca_key, "test root")
+    servers = []
+
+    def start(uri):
+        key = ec.generate_private_key(ec.SECP256R1())
+        (tmp_path / "s.crt").write_bytes(_issued(ca_key, ca_name, key, HOST, uri))
+        (tmp_path / "s.key").write_bytes(key_pem(key))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tmp_path / "s.crt", tmp_path / "s.key")
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(10)
+        servers.append(listener)
+
+        def serve():
+            try:
+                conn, _ = listener.accept()
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+            except OSError:
+                pass
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"127.0.0.1:{listener.getsockname()[1]}", root_pem
+
+    yield start
+    for listener in servers:
+        listener.close()
+
+
+def test_server_role_is_read_from_the_verified_spiffe_id(tls_server):
+    address, root = tls_server("spiffe://contoso.test/frontend/fe1")
+    tfc.check_server_role(address, HOST, root, "frontend")
+
+
+def test_a_server_of_another_role_is_refused(tls_server):
+    address, root = tls_server("spiffe://contoso.test/edge/edge1")
+    with pytest.raises(tfc.ServerRoleError, match="has role 'edge', expected 'frontend'"):
+        tfc.check_server_role(address, HOST, root, "frontend")
+
+
+def test_a_server_without_a_spiffe_id_is_refused(tls_server):
+    address, root = tls_server(None)
+    with pytest.raises(tfc.ServerRoleError, match="0 SPIFFE IDs"):
+        tfc.check_server_role(address, HOST, root, "frontend")
+
+
+def test_the_role_check_verifies_the_certificate_first(tls_server):
+    address, _ = tls_server("spiffe://contoso.test/frontend/fe1")
+    other_root = _root(ec.generate_private_key(ec.SECP256R1()), "other root")
+    import ssl
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tfc.check_server_role(address, HOST, other_root, "frontend")

@@ -15,6 +15,10 @@ It provides:
 * `AdminClient`: the control plane's admin API (`ControlPlane`) over mutual
   TLS with an admin certificate.
 
+Both clients check the server's role as well as its name before they dial
+(`check_server_role`): a front-end client talks only to a `frontend`, the
+admin client only to `control` (SECURITY.md, "Clients").
+
 Usage (Debian's /usr/bin/python3 with python3-grpcio and python3-jwt;
 PYTHONPATH holding build/python and client/python):
 
@@ -36,8 +40,11 @@ import hashlib
 import os
 import queue
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -240,6 +247,86 @@ def mint_with_tfctl(tfctl, key_path, cert_path, issuer_id, realm, host, upn,
     return r.stdout.strip()
 
 
+class ServerRoleError(Exception):
+    """The server's certificate verified for the expected name, but its
+    SPIFFE ID names another role (or none)."""
+
+
+def _split_address(address):
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"address {address!r}: expected host:port")
+    return host.strip("[]"), int(port)
+
+
+def _peer_certificate(context, address, server_name, timeout):
+    # A server that is still starting refuses connections: retry those (not
+    # TLS failures) until `timeout`, as a gRPC channel would.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(_split_address(address), timeout=timeout) as raw:
+                with context.wrap_socket(raw, server_hostname=server_name) as tls:
+                    return tls.getpeercert(binary_form=True)
+        except ConnectionRefusedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
+def server_role(address, server_name, root_pem, key_pem=None, chain_pem=None,
+                timeout=DEFAULT_TIMEOUT):
+    """The role in the SPIFFE ID (spiffe://<domain>/<role>/<name>) of the
+    certificate the server at `address` presents, after the certificate has
+    verified against `root_pem` for the DNS name `server_name`.
+    `key_pem`/`chain_pem`: a client identity, for listeners that require one.
+    Raises ssl.SSLError when the certificate does not verify and
+    ServerRoleError when it carries no trustfabric SPIFFE ID.
+
+    gRPC's Python API has no certificate callback, so this is a TLS handshake
+    of its own, made before the gRPC channel's (SECURITY.md, "Clients")."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(cadata=_as_bytes(root_pem).decode())
+    context.set_alpn_protocols(["h2"])
+    with tempfile.TemporaryDirectory() as tmp:
+        if key_pem is not None:
+            key_path = os.path.join(tmp, "client.key")
+            chain_path = os.path.join(tmp, "client.crt")
+            for path, data in ((key_path, key_pem), (chain_path, chain_pem)):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(_as_bytes(data))
+            context.load_cert_chain(chain_path, key_path)
+        der = _peer_certificate(context, address, server_name, timeout)
+    certificate = x509.load_der_x509_certificate(der)
+    try:
+        names = certificate.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        names = None
+    uris = names.get_values_for_type(x509.UniformResourceIdentifier) if names else []
+    spiffe = [u for u in uris if u.startswith("spiffe://")]
+    if len(spiffe) != 1:
+        raise ServerRoleError(f"server {server_name} at {address}: certificate carries "
+                              f"{len(spiffe)} SPIFFE IDs, expected exactly one")
+    parts = spiffe[0][len("spiffe://"):].split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ServerRoleError(f"server {server_name} at {address}: SPIFFE ID "
+                              f"{spiffe[0]!r} is not spiffe://<domain>/<role>/<name>")
+    return parts[1]
+
+
+def check_server_role(address, server_name, root_pem, expected_role, key_pem=None,
+                      chain_pem=None, timeout=DEFAULT_TIMEOUT):
+    """Raises ServerRoleError unless the server at `address` (verified for
+    `server_name` against `root_pem`) has the role `expected_role`."""
+    role = server_role(address, server_name, root_pem, key_pem, chain_pem, timeout)
+    if role != expected_role:
+        raise ServerRoleError(f"server {server_name} at {address} has role {role!r}, "
+                              f"expected {expected_role!r}")
+
+
 def _channel_options(server_name):
     return [
         ("grpc.ssl_target_name_override", server_name),
@@ -327,9 +414,13 @@ class FrontEndClient:
     certificate must carry it); `root_pem` the PEM root(s) of the
     front-end's domain. `token` is sent as "authorization: Bearer <token>"
     on every call (None: no authorization metadata); `set_token` replaces
-    it."""
+    it. `expected_role`: the role the server's SPIFFE ID must name
+    (check_server_role; None skips the check)."""
 
-    def __init__(self, address, server_name, root_pem, token, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, address, server_name, root_pem, token, timeout=DEFAULT_TIMEOUT,
+                 expected_role="frontend"):
+        if expected_role is not None:
+            check_server_role(address, server_name, root_pem, expected_role, timeout=timeout)
         credentials = grpc.ssl_channel_credentials(root_certificates=_as_bytes(root_pem))
         self._channel = grpc.secure_channel(address, credentials,
                                             options=_channel_options(server_name))
@@ -391,10 +482,15 @@ class AdminClient:
 
     `root_pem` verifies the control plane (its domain's root); `key_pem` and
     `chain_pem` are the admin identity (leaf + intermediate). `stub` is the
-    generated ControlPlaneStub for calls this class does not wrap."""
+    generated ControlPlaneStub for calls this class does not wrap.
+    `expected_role`: the role the server's SPIFFE ID must name
+    (check_server_role; None skips the check)."""
 
     def __init__(self, address, server_name, root_pem, key_pem, chain_pem,
-                 timeout=10.0):
+                 timeout=10.0, expected_role="control"):
+        if expected_role is not None:
+            check_server_role(address, server_name, root_pem, expected_role, key_pem,
+                              chain_pem, timeout)
         credentials = grpc.ssl_channel_credentials(root_certificates=_as_bytes(root_pem),
                                                    private_key=_as_bytes(key_pem),
                                                    certificate_chain=_as_bytes(chain_pem))
