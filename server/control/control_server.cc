@@ -8,6 +8,7 @@
 #include "common/pki/certificate.h"
 #include "common/status/atomic_file.h"
 #include "common/status/status.h"
+#include "common/tls/guarded_listener.h"
 #include "common/tls/trust_source.h"
 #include "prometheus/exposer.h"
 #include "server/control/control_config.h"
@@ -102,16 +103,20 @@ absl::Status ControlServer::Init() {
   grpc::ServerBuilder builder;
   tls::ApplyServerDefaults(&builder);
   tls::InstallStreamTracking(&builder, {security_});
-  int port = 0;
-  builder.AddListeningPort(config_.listen().address(), security_->credentials(), &port);
+  // The listener is bound and accepted by trustfabric (docs/design.md §4).
+  TF_ASSIGN_OR_RETURN(listener_, tls::GuardedListener::Bind("control", config_.listen(), "listen"));
+  listener_->AddTo(&builder, security_->credentials());
+  tls::ApplyHandshakeTimeout(&builder, {listener_.get()});
   builder.RegisterService(service_.get());
   builder.RegisterService(hub_.get());
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port == 0) {
+  if (server_ == nullptr) {
+    listener_.reset();
     return absl::UnavailableError(
-        absl::StrCat("listen.address: cannot listen on ", config_.listen().address()));
+        absl::StrCat("listen.address: cannot serve on ", config_.listen().address()));
   }
-  address_ = absl::StrCat(HostOf(config_.listen().address()), ":", port);
+  listener_->Start();
+  address_ = absl::StrCat(HostOf(config_.listen().address()), ":", listener_->port());
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(kControlService, true);
     health->SetServingStatus(kDistributionService, true);
@@ -139,6 +144,7 @@ void ControlServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   exposer_.reset();
+  if (listener_ != nullptr) listener_->Stop();
   if (server_ != nullptr) {
     if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
       health->Shutdown();

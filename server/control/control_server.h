@@ -40,6 +40,10 @@ namespace prometheus {
 class Exposer;
 }
 
+namespace trustfabric::tls {
+class GuardedListener;
+}  // namespace trustfabric::tls
+
 namespace trustfabric::control {
 
 // Knobs that are not part of the configuration file.
@@ -97,6 +101,8 @@ class ControlServer {
   std::unique_ptr<WatchHub> hub_;
   std::unique_ptr<ControlService> service_;
   std::unique_ptr<grpc::Server> server_;
+  // The listener, accepted by trustfabric (docs/design.md §4).
+  std::unique_ptr<tls::GuardedListener> listener_;
   std::shared_ptr<ControlMetrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/pki/spiffe.h"
 #include "common/status/status.h"
+#include "common/tls/guarded_listener.h"
 #include "common/tls/identity_files.h"
 #include "server/node/edge_service.h"
 #include "server/node/frontend_service.h"
@@ -176,31 +177,37 @@ absl::Status NodeServer::Start() {
   grpc::ServerBuilder builder;
   tls::ApplyServerDefaults(&builder);
   tls::InstallStreamTracking(&builder, {ctx_.internal, ctx_.client, ctx_.federation});
-  struct Bound {
-    std::string address;
-    int port = 0;
+  // Every listener is bound and accepted by trustfabric (docs/design.md §4).
+  listeners_.clear();
+  auto listen = [&](const char* name, const v1::ListenerConfig& config, const char* field,
+                    std::shared_ptr<grpc::ServerCredentials> creds) -> absl::Status {
+    TF_ASSIGN_OR_RETURN(std::unique_ptr<tls::GuardedListener> l,
+                        tls::GuardedListener::Bind(name, config, field));
+    l->AddTo(&builder, std::move(creds));
+    listeners_.push_back(std::move(l));
+    return absl::OkStatus();
   };
-  std::vector<Bound> bound;
-  bound.reserve(3);
-  auto listen = [&](const std::string& address, std::shared_ptr<grpc::ServerCredentials> creds) {
-    bound.push_back({address, 0});
-    builder.AddListeningPort(address, std::move(creds), &bound.back().port);
-  };
-  listen(c.listen().address(), ctx_.internal->credentials());
-  if (ctx_.client) listen(c.client_listen().address(), ctx_.client->credentials());
-  if (ctx_.federation) listen(c.federation_listen().address(), ctx_.federation->credentials());
+  TF_RETURN_IF_ERROR(listen("internal", c.listen(), "listen", ctx_.internal->credentials()));
+  if (ctx_.client) {
+    TF_RETURN_IF_ERROR(
+        listen("client", c.client_listen(), "client_listen", ctx_.client->credentials()));
+  }
+  if (ctx_.federation) {
+    TF_RETURN_IF_ERROR(listen("federation", c.federation_listen(), "federation_listen",
+                              ctx_.federation->credentials()));
+  }
+  std::vector<const tls::GuardedListener*> guarded;
+  for (const auto& l : listeners_) guarded.push_back(l.get());
+  tls::ApplyHandshakeTimeout(&builder, guarded);
   if (services_->registrar) builder.RegisterService(services_->registrar.get());
   if (services_->frontend) builder.RegisterService(services_->frontend.get());
   if (services_->edge) builder.RegisterService(services_->edge.get());
   server_ = builder.BuildAndStart();
-  if (!server_) return absl::UnavailableError("cannot start the gRPC server");
-  for (const Bound& b : bound) {
-    if (b.port == 0) {
-      server_->Shutdown();
-      server_.reset();
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", b.address));
-    }
+  if (!server_) {
+    listeners_.clear();
+    return absl::UnavailableError("cannot start the gRPC server");
   }
+  for (const auto& l : listeners_) l->Start();
   if (!c.metrics_address().empty()) {
     try {
       exposer_ = std::make_unique<prometheus::Exposer>(c.metrics_address());
@@ -224,6 +231,7 @@ absl::Status NodeServer::Start() {
 
 void NodeServer::Shutdown(absl::Duration grace) {
   exposer_.reset();  // no scrape may outlive what it reads
+  for (const auto& l : listeners_) l->Stop();
   if (server_) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   }

@@ -33,6 +33,10 @@ class Collectable;
 class Exposer;
 }  // namespace prometheus
 
+namespace trustfabric::tls {
+class GuardedListener;
+}  // namespace trustfabric::tls
+
 namespace trustfabric::node {
 
 // INVALID_ARGUMENT naming the first bad field of `config` (role, trust
@@ -72,6 +76,8 @@ class NodeServer {
   std::unique_ptr<TrustAgent> agent_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
+  // The server's listeners, accepted by trustfabric (docs/design.md §4).
+  std::vector<std::unique_ptr<tls::GuardedListener>> listeners_;
   std::shared_ptr<prometheus::Collectable> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int metrics_port_ = 0;

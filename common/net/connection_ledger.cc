@@ -1,0 +1,186 @@
+#include "common/net/connection_ledger.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+namespace trustfabric::net {
+namespace {
+
+// The socket's identity behind `fd`, if `fd` is open.
+bool Identify(int fd, dev_t* dev, ino_t* ino) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return false;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return true;
+}
+
+}  // namespace
+
+absl::string_view RefusalName(Refusal r) {
+  switch (r) {
+    case Refusal::kNone:
+      return "";
+    case Refusal::kSourceConnections:
+      return "source_connections";
+    case Refusal::kSourceHandshaking:
+      return "source_handshaking";
+    case Refusal::kListenerConnections:
+      return "listener_connections";
+    case Refusal::kListenerHandshaking:
+      return "listener_handshaking";
+    case Refusal::kDescriptors:
+      return "descriptors";
+  }
+  return "";
+}
+
+const std::vector<Refusal>& AllRefusals() {
+  static const std::vector<Refusal> all = {
+      Refusal::kSourceConnections, Refusal::kSourceHandshaking, Refusal::kListenerConnections,
+      Refusal::kListenerHandshaking, Refusal::kDescriptors};
+  return all;
+}
+
+ConnectionLedger::ConnectionLedger(ListenerLimits limits) : limits_(limits) {}
+
+Refusal ConnectionLedger::Admit(const std::string& source, int fd, absl::Time now) {
+  Entry entry{fd, 0, 0, now, source};
+  if (!Identify(fd, &entry.dev, &entry.ino)) return Refusal::kListenerConnections;
+  absl::MutexLock lock(&mu_);
+  Refusal refusal = Check(source, now);
+  if (refusal != Refusal::kNone && now - last_forced_sweep_ >= kForcedSweepInterval) {
+    last_forced_sweep_ = now;
+    SweepLocked();
+    refusal = Check(source, now);
+  }
+  if (refusal != Refusal::kNone) return refusal;
+  // A descriptor number gRPC closed and the kernel handed out again is a
+  // new connection: forget the old entry first.
+  auto same_fd = std::find_if(entries_.begin(), entries_.end(),
+                              [fd](const Entry& e) { return e.fd == fd; });
+  if (same_fd != entries_.end()) {
+    if (--open_by_source_[same_fd->source] == 0) open_by_source_.erase(same_fd->source);
+    entries_.erase(same_fd);
+  }
+  ++open_by_source_[source];
+  entries_.push_back(std::move(entry));
+  return Refusal::kNone;
+}
+
+Refusal ConnectionLedger::Check(const std::string& source, absl::Time now) const {
+  auto it = open_by_source_.find(source);
+  const int from_source = it == open_by_source_.end() ? 0 : it->second;
+  if (from_source >= limits_.max_connections_per_source) return Refusal::kSourceConnections;
+  if (from_source > 0) {
+    const absl::Time young = now - limits_.handshake_timeout;
+    int handshaking = 0;
+    for (auto e = entries_.rbegin(); e != entries_.rend() && e->admitted > young; ++e) {
+      if (e->source == source) ++handshaking;
+    }
+    if (handshaking >= limits_.max_handshaking_per_source) return Refusal::kSourceHandshaking;
+  }
+  if (static_cast<int>(entries_.size()) >= limits_.max_connections) {
+    return Refusal::kListenerConnections;
+  }
+  if (HandshakingLocked(now) >= limits_.max_handshaking) return Refusal::kListenerHandshaking;
+  return Refusal::kNone;
+}
+
+int ConnectionLedger::HandshakingLocked(absl::Time now) const {
+  const absl::Time young = now - limits_.handshake_timeout;
+  auto first_young = std::partition_point(entries_.begin(), entries_.end(),
+                                          [young](const Entry& e) { return e.admitted <= young; });
+  return static_cast<int>(entries_.end() - first_young);
+}
+
+void ConnectionLedger::Sweep() {
+  absl::MutexLock lock(&mu_);
+  SweepLocked();
+}
+
+void ConnectionLedger::SweepLocked() {
+  auto closed = [this](const Entry& e) {
+    dev_t dev;
+    ino_t ino;
+    if (Identify(e.fd, &dev, &ino) && dev == e.dev && ino == e.ino) return false;
+    if (--open_by_source_[e.source] == 0) open_by_source_.erase(e.source);
+    return true;
+  };
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(), closed), entries_.end());
+}
+
+int ConnectionLedger::open() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(entries_.size());
+}
+
+int ConnectionLedger::handshaking(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  return HandshakingLocked(now);
+}
+
+int ConnectionLedger::open_from(const std::string& source) const {
+  absl::MutexLock lock(&mu_);
+  auto it = open_by_source_.find(source);
+  return it == open_by_source_.end() ? 0 : it->second;
+}
+
+DescriptorBudget& DescriptorBudget::Global() {
+  static DescriptorBudget* budget = [] {
+    constexpr rlim_t kCap = 1 << 20;
+    struct rlimit rl;
+    int limit = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      rlim_t want = std::min(rl.rlim_max, kCap);
+      if (rl.rlim_cur < want) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl.rlim_cur = want;
+      }
+      limit = static_cast<int>(std::min(rl.rlim_cur, kCap));
+    }
+    auto* b = new DescriptorBudget(limit, std::max(64, limit / 8));
+    b->Recount();
+    return b;
+  }();
+  return *budget;
+}
+
+DescriptorBudget::DescriptorBudget(int limit, int headroom) : limit_(limit), headroom_(headroom) {}
+
+bool DescriptorBudget::Admits(int fd) {
+  absl::MutexLock lock(&mu_);
+  const int usable = limit_ - headroom_;
+  if (fd + 1 > usable || counted_ + admitted_since_count_ + 1 > usable) return false;
+  ++admitted_since_count_;
+  return true;
+}
+
+void DescriptorBudget::Recount() {
+  const int n = CountOpenDescriptors();
+  absl::MutexLock lock(&mu_);
+  if (n >= 0) counted_ = n;
+  admitted_since_count_ = 0;
+}
+
+int DescriptorBudget::in_use() const {
+  absl::MutexLock lock(&mu_);
+  return counted_ + admitted_since_count_;
+}
+
+int CountOpenDescriptors() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (struct dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n - 1;  // the directory's own descriptor
+}
+
+}  // namespace trustfabric::net

@@ -1,0 +1,143 @@
+// AcceptLoop on loopback: admitted connections are handed over, refused ones
+// are reset at once and counted, other sources still get in, and the loop
+// keeps its descriptor headroom.
+#include "common/net/accept_loop.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+
+namespace trustfabric::net {
+namespace {
+
+// A client connection from `source` (a loopback address) to 127.0.0.1:port.
+int Connect(const char* source, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)), 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  return fd;
+}
+
+// Whether the server reset (or closed) `fd` within 5 s.
+bool ClosedByServer(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 5000) != 1) return false;
+  char byte;
+  return recv(fd, &byte, 1, 0) <= 0;
+}
+
+// What the loop handed over, kept open like a server would.
+class Handed {
+ public:
+  ~Handed() {
+    absl::MutexLock lock(&mu_);
+    for (int fd : fds_) close(fd);
+  }
+  AcceptLoop::HandOver Callback() {
+    return [this](int, int fd) {
+      absl::MutexLock lock(&mu_);
+      fds_.push_back(fd);
+    };
+  }
+  size_t WaitFor(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return fds_.size() >= n; };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+    return fds_.size();
+  }
+  size_t count() {
+    absl::MutexLock lock(&mu_);
+    return fds_.size();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<int> fds_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(AcceptLoopTest, AFloodingSourceIsResetAndCountedWhileAnotherGetsIn) {
+  ListenerLimits limits;
+  limits.max_connections_per_source = 3;
+  limits.max_handshaking_per_source = 3;
+  auto loop = AcceptLoop::Bind("test-flood", "127.0.0.1:0", limits);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  Handed handed;
+  (*loop)->Start(handed.Callback());
+
+  std::vector<int> flood;
+  for (int i = 0; i < 3; ++i) flood.push_back(Connect("127.0.0.2", (*loop)->port()));
+  ASSERT_EQ(handed.WaitFor(3), 3u);
+  const int refused = Connect("127.0.0.2", (*loop)->port());
+  EXPECT_TRUE(ClosedByServer(refused));
+  const int other = Connect("127.0.0.3", (*loop)->port());
+  EXPECT_EQ(handed.WaitFor(4), 4u);
+
+  auto counts = ListenerCounters()["test-flood"];
+  EXPECT_EQ(counts.accepted, 4);
+  EXPECT_EQ(counts.refused["source_connections"], 1);
+  EXPECT_EQ(counts.refused["descriptors"], 0);  // every reason is present
+  EXPECT_EQ(counts.open, 4);
+  for (int fd : flood) close(fd);
+  close(refused);
+  close(other);
+}
+
+TEST(AcceptLoopTest, KeepsTheProcesssDescriptorHeadroom) {
+  DescriptorBudget budget(CountOpenDescriptors() + 16, 8);
+  auto loop = AcceptLoop::Bind("test-budget", "127.0.0.1:0", ListenerLimits(), &budget);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  Handed handed;
+  (*loop)->Start(handed.Callback());
+  std::vector<int> clients;
+  bool refused = false;
+  for (int i = 0; i < 16 && !refused; ++i) {
+    clients.push_back(Connect("127.0.0.4", (*loop)->port()));
+    pollfd p{clients.back(), POLLIN, 0};
+    refused = poll(&p, 1, 500) == 1;  // a reset; admitted ones stay silent
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_GE(ListenerCounters()["test-budget"].refused["descriptors"], 1);
+  for (int fd : clients) close(fd);
+}
+
+TEST(AcceptLoopTest, AMalformedAddressNamesTheRule) {
+  auto loop = AcceptLoop::Bind("test-bad", "127.0.0.1", ListenerLimits());
+  ASSERT_FALSE(loop.ok());
+  EXPECT_EQ(loop.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(loop.status().message().find("expected host:port"), std::string::npos);
+  auto port = AcceptLoop::Bind("test-bad", "127.0.0.1:99999", ListenerLimits());
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AcceptLoopTest, StopClosesTheListeningSocket) {
+  auto loop = AcceptLoop::Bind("test-stop", "127.0.0.1:0", ListenerLimits());
+  ASSERT_TRUE(loop.ok());
+  Handed handed;
+  (*loop)->Start(handed.Callback());
+  const int port = (*loop)->port();
+  (*loop)->Stop();
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  close(fd);
+}
+
+}  // namespace
+}  // namespace trustfabric::net
