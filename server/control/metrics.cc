@@ -63,6 +63,7 @@ std::vector<MetricFamily> ControlMetrics::Collect() const {
   out.push_back(std::move(nacks));
 
   out.push_back(metrics::RejectionFamily("trustfabric_control_rejections_total"));
+  for (auto& f : metrics::ListenerFamilies("trustfabric_control")) out.push_back(std::move(f));
   return out;
 }
 

@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "common/net/accept_loop.h"
 #include "common/tls/rejections.h"
 
 namespace trustfabric::metrics {
@@ -46,6 +47,40 @@ MetricFamily RejectionFamily(std::string name) {
                 {{"listener", std::move(listener)}, {"rule", std::move(rule)}}));
   }
   return rejections;
+}
+
+std::vector<MetricFamily> ListenerFamilies(const std::string& prefix) {
+  MetricFamily open = Family(prefix + "_listener_connections",
+                             "Open connections on each listener.", MetricType::Gauge);
+  MetricFamily handshaking =
+      Family(prefix + "_listener_handshaking_connections",
+             "Open connections younger than the listener's handshake timeout.",
+             MetricType::Gauge);
+  MetricFamily accepted = Family(prefix + "_listener_accepted_total",
+                                 "Connections admitted by each listener's bounds.",
+                                 MetricType::Counter);
+  MetricFamily refused =
+      Family(prefix + "_listener_refused_total",
+             "Connections reset on accept, by the bound they would have exceeded.",
+             MetricType::Counter);
+  MetricFamily errors = Family(prefix + "_listener_accept_errors_total",
+                               "accept() failures (EMFILE, ENFILE, ENOMEM); the listener keeps "
+                               "accepting.",
+                               MetricType::Counter);
+  for (const auto& [listener, c] : net::ListenerCounters()) {
+    open.metric.push_back(Gauge(static_cast<double>(c.open), {{"listener", listener}}));
+    handshaking.metric.push_back(
+        Gauge(static_cast<double>(c.handshaking), {{"listener", listener}}));
+    accepted.metric.push_back(Counter(static_cast<double>(c.accepted), {{"listener", listener}}));
+    errors.metric.push_back(
+        Counter(static_cast<double>(c.accept_errors), {{"listener", listener}}));
+    for (const auto& [reason, count] : c.refused) {
+      refused.metric.push_back(Counter(static_cast<double>(count),
+                                       {{"listener", listener}, {"reason", reason}}));
+    }
+  }
+  return {std::move(open), std::move(handshaking), std::move(accepted), std::move(refused),
+          std::move(errors)};
 }
 
 }  // namespace trustfabric::metrics

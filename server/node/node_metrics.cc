@@ -61,6 +61,7 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
   out.push_back(std::move(serving));
 
   out.push_back(metrics::RejectionFamily("trustfabric_node_rejections_total"));
+  for (auto& f : metrics::ListenerFamilies("trustfabric_node")) out.push_back(std::move(f));
   return out;
 }
 
