@@ -1,10 +1,14 @@
 #include "common/net/connection_ledger.h"
 
 #include <dirent.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstddef>
 
 namespace trustfabric::net {
 namespace {
@@ -16,6 +20,18 @@ bool Identify(int fd, dev_t* dev, ino_t* ino) {
   *dev = st.st_dev;
   *ino = st.st_ino;
   return true;
+}
+
+// Whether the TCP connection behind `fd` has received and sent (and had
+// acknowledged) at least `bytes` bytes; false when unknown (not TCP).
+bool PastBytes(int fd, uint64_t bytes) {
+  struct tcp_info info {};
+  socklen_t len = sizeof(info);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  if (len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(info.tcpi_bytes_received)) {
+    return false;
+  }
+  return info.tcpi_bytes_received >= bytes && info.tcpi_bytes_acked >= bytes;
 }
 
 }  // namespace
@@ -79,7 +95,7 @@ Refusal ConnectionLedger::Check(const std::string& source, absl::Time now) const
     const absl::Time young = now - limits_.handshake_timeout;
     int handshaking = 0;
     for (auto e = entries_.rbegin(); e != entries_.rend() && e->admitted > young; ++e) {
-      if (e->source == source) ++handshaking;
+      if (e->source == source && Handshaking(*e, now)) ++handshaking;
     }
     if (handshaking >= limits_.max_handshaking_per_source) return Refusal::kSourceHandshaking;
   }
@@ -90,11 +106,16 @@ Refusal ConnectionLedger::Check(const std::string& source, absl::Time now) const
   return Refusal::kNone;
 }
 
+bool ConnectionLedger::Handshaking(const Entry& e, absl::Time now) const {
+  return e.admitted > now - limits_.handshake_timeout && !e.past_first_flights;
+}
+
 int ConnectionLedger::HandshakingLocked(absl::Time now) const {
   const absl::Time young = now - limits_.handshake_timeout;
   auto first_young = std::partition_point(entries_.begin(), entries_.end(),
                                           [young](const Entry& e) { return e.admitted <= young; });
-  return static_cast<int>(entries_.end() - first_young);
+  return static_cast<int>(std::count_if(first_young, entries_.end(),
+                                        [&](const Entry& e) { return Handshaking(e, now); }));
 }
 
 void ConnectionLedger::Sweep() {
@@ -103,10 +124,13 @@ void ConnectionLedger::Sweep() {
 }
 
 void ConnectionLedger::SweepLocked() {
-  auto closed = [this](const Entry& e) {
+  auto closed = [this](Entry& e) {
     dev_t dev;
     ino_t ino;
-    if (Identify(e.fd, &dev, &ino) && dev == e.dev && ino == e.ino) return false;
+    if (Identify(e.fd, &dev, &ino) && dev == e.dev && ino == e.ino) {
+      if (!e.past_first_flights) e.past_first_flights = PastBytes(e.fd, kHandshakeBytes);
+      return false;
+    }
     if (--open_by_source_[e.source] == 0) open_by_source_.erase(e.source);
     return true;
   };

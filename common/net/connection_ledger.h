@@ -1,10 +1,13 @@
 // Accounting of one listener's open connections, for the listener rules of
 // docs/design.md §4 ("Every listener survives floods"): how many connections
 // a listener holds, how many come from one source address, and how many are
-// young enough to be still in their handshake (a connection older than the
-// handshake timeout has completed TLS, or gRPC has closed it). The ledger
-// decides whether a newly accepted connection may stay; it never reads or
-// writes the connection.
+// still in their handshake: younger than the handshake timeout (an older
+// connection has completed TLS, or gRPC has closed it) and not yet past the
+// first flights (the kernel's TCP counters show fewer than
+// kHandshakeBytes received from the client or sent and acknowledged to it;
+// a connection that sends nothing stays here until it is closed). The
+// ledger decides whether a newly accepted connection may stay; it never
+// reads or writes the connection.
 //
 // A connection is recorded by its descriptor and the socket's identity
 // (device + inode), so the ledger learns that gRPC closed a connection by
@@ -38,12 +41,12 @@ struct ListenerLimits {
   // Open connections on the listener.
   int max_connections = 4096;
   // Open connections from one source address.
-  int max_connections_per_source = 64;
+  int max_connections_per_source = 256;
   // Connections younger than the handshake timeout (still in TLS, or
   // waiting for the client's first HTTP/2 frames), on the listener.
   int max_handshaking = 512;
   // The same, from one source address.
-  int max_handshaking_per_source = 16;
+  int max_handshaking_per_source = 32;
   // gRPC drops a connection that has not completed its handshake by then.
   absl::Duration handshake_timeout = absl::Seconds(10);
 };
@@ -77,7 +80,9 @@ class ConnectionLedger {
   Refusal Admit(const std::string& source, int fd, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Forgets the connections whose descriptor was closed (or now names
-  // another socket). Cost: one fstat per open connection.
+  // another socket), and notes which young ones have left their first
+  // flights. Cost: one fstat per open connection, one getsockopt per young
+  // one.
   void Sweep() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Open connections as last recorded (after the last Sweep or Admit).
@@ -90,6 +95,8 @@ class ConnectionLedger {
   const ListenerLimits& limits() const { return limits_; }
 
   static constexpr absl::Duration kForcedSweepInterval = absl::Milliseconds(100);
+  // Bytes each way past which a connection has left its first flights.
+  static constexpr uint64_t kHandshakeBytes = 300;
 
  private:
   struct Entry {
@@ -98,7 +105,11 @@ class ConnectionLedger {
     ino_t ino;
     absl::Time admitted;
     std::string source;
+    bool past_first_flights = false;
   };
+
+  // Whether `e` is still in its handshake at `now` (see the banner).
+  bool Handshaking(const Entry& e, absl::Time now) const;
 
   Refusal Check(const std::string& source, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SweepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

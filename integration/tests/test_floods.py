@@ -17,7 +17,7 @@ from test_federation import wait_delivered
 from test_metrics import scrape, value
 
 FLOOD_SOURCE = "127.250.0.1"
-FLOOD_CONNECTIONS = 3000  # far beyond the per-source bounds (16 handshaking, 64 open)
+FLOOD_CONNECTIONS = 3000  # far beyond the per-source bounds (32 handshaking, 256 open)
 FLOOD_SECONDS = 30
 
 

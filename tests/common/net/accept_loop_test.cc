@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -59,9 +60,9 @@ class Handed {
     mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
     return fds_.size();
   }
-  size_t count() {
+  int at(size_t i) {
     absl::MutexLock lock(&mu_);
-    return fds_.size();
+    return fds_.at(i);
   }
 
  private:
@@ -94,6 +95,45 @@ TEST(AcceptLoopTest, AFloodingSourceIsResetAndCountedWhileAnotherGetsIn) {
   for (int fd : flood) close(fd);
   close(refused);
   close(other);
+}
+
+// Writes `n` bytes to `fd` and reads `n` bytes from `peer` (both blocking).
+void Exchange(int fd, int peer, size_t n) {
+  std::string data(n, 'x');
+  ASSERT_EQ(send(fd, data.data(), n, 0), static_cast<ssize_t>(n));
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = recv(peer, data.data(), n - got, 0);
+    ASSERT_GT(r, 0);
+    got += static_cast<size_t>(r);
+  }
+}
+
+TEST(AcceptLoopTest, ConnectionsThatTalkLeaveTheHandshakeBound) {
+  ListenerLimits limits;
+  limits.max_handshaking_per_source = 2;
+  auto loop = AcceptLoop::Bind("test-talk", "127.0.0.1:0", limits);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  Handed handed;
+  (*loop)->Start(handed.Callback());
+  std::vector<int> clients;
+  for (int i = 0; i < 2; ++i) clients.push_back(Connect("127.0.0.5", (*loop)->port()));
+  ASSERT_EQ(handed.WaitFor(2), 2u);
+  // Both talk (as a TLS handshake would): past their first flights.
+  for (int i = 0; i < 2; ++i) {
+    const int server_side = handed.at(i);
+    Exchange(clients[i], server_side, ConnectionLedger::kHandshakeBytes + 100);
+    Exchange(server_side, clients[i], ConnectionLedger::kHandshakeBytes + 100);
+  }
+  // Two more from the same address get in; the two after those, silent
+  // still, hold the bound again.
+  for (int i = 0; i < 2; ++i) clients.push_back(Connect("127.0.0.5", (*loop)->port()));
+  EXPECT_EQ(handed.WaitFor(4), 4u);
+  const int refused = Connect("127.0.0.5", (*loop)->port());
+  EXPECT_TRUE(ClosedByServer(refused));
+  EXPECT_EQ(ListenerCounters()["test-talk"].refused["source_handshaking"], 1);
+  for (int fd : clients) close(fd);
+  close(refused);
 }
 
 TEST(AcceptLoopTest, KeepsTheProcesssDescriptorHeadroom) {

@@ -15,9 +15,9 @@ TEST(LimitsOfTest, UnsetFieldsTakeTheDesignDefaults) {
   auto limits = LimitsOf(config, "client_listen");
   ASSERT_TRUE(limits.ok()) << limits.status();
   EXPECT_EQ(limits->max_connections, 4096);
-  EXPECT_EQ(limits->max_connections_per_source, 64);
+  EXPECT_EQ(limits->max_connections_per_source, 256);
   EXPECT_EQ(limits->max_handshaking, 512);
-  EXPECT_EQ(limits->max_handshaking_per_source, 16);
+  EXPECT_EQ(limits->max_handshaking_per_source, 32);
   EXPECT_EQ(limits->handshake_timeout, absl::Seconds(10));
 }
 
