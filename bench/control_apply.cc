@@ -44,14 +44,14 @@ class AgentProbe {
     v1::TrustAgentConfig config;
     v1::ControlEndpoint* endpoint = config.add_control_planes();
     endpoint->set_address(cp_address);
-    endpoint->set_server_name(kControlName);
+    endpoint->set_server_name(kControlDns);
     config.set_bootstrap_bundle_file(pki.root_file());
     config.set_state_dir(state_dir);
     config.set_backoff_initial_ms(50);
     config.set_backoff_max_ms(500);
     std::shared_ptr<const pki::RootStore> bootstrap =
         Check(node::TrustAgent::LoadBootstrapRoots(config), "bootstrap roots");
-    source_ = std::make_shared<tls::TrustSource>(&holder_, kDomain, bootstrap);
+    source_ = std::make_shared<tls::TrustSource>(&holder_, kContosoDomain, bootstrap);
     agent_ = Check(node::TrustAgent::Create(config, id, &holder_, source_), "trust agent");
   }
 
@@ -129,7 +129,7 @@ class Replay {
       if (name != names_.end()) Lap(name->second);
     };
     rig_->applier =
-        std::make_unique<node::UpdateApplier>(kDomain, state_dir_, &rig_->holder, options);
+        std::make_unique<node::UpdateApplier>(kContosoDomain, state_dir_, &rig_->holder, options);
     t_ = absl::Now();
   }
 
@@ -257,7 +257,7 @@ void RunApply(const Options& o, BenchPki& pki, LargeDomainCache& large_domain) {
     PublishClock clock(&cp->control_plane().updates());
     tls::ClientIdentity id =
         pki.Write("agents", "frontend", "agent-small", "agent-small.contoso.test");
-    ScratchDir state;
+    testing::TempDir state;
     AgentProbe probe(pki, cp->address(), id, state.path());
     probe.Start();
     if (!probe.AwaitSwap(cp->control_plane().revision(), absl::Seconds(30))) {
@@ -282,7 +282,7 @@ void RunApply(const Options& o, BenchPki& pki, LargeDomainCache& large_domain) {
                samples);
     std::printf("    replay of the agent's steps on the last delta (%zu B), medians:\n",
                 last_frame.size());
-    ScratchDir replay_dir;
+    testing::TempDir replay_dir;
     PrintPhases(ReplayDelta(last_frame, last_base, replay_dir.path(), 10));
     probe.Stop();
     cp->Shutdown(absl::Seconds(5));
@@ -307,9 +307,9 @@ void RunApply(const Options& o, BenchPki& pki, LargeDomainCache& large_domain) {
   std::vector<ApplySample> snapshot_samples;
   std::vector<double> start_to_swap;
   std::unique_ptr<AgentProbe> kept;
-  std::unique_ptr<ScratchDir> kept_state;
+  std::unique_ptr<testing::TempDir> kept_state;
   for (int i = 0; i < o.snapshot_reps; ++i) {
-    auto state = std::make_unique<ScratchDir>();
+    auto state = std::make_unique<testing::TempDir>();
     auto probe = std::make_unique<AgentProbe>(pki, cp->address(), id, state->path());
     const absl::Time start = absl::Now();
     probe->Start();
@@ -349,7 +349,7 @@ void RunApply(const Options& o, BenchPki& pki, LargeDomainCache& large_domain) {
   std::printf("    replay of the agent's steps on the same %zu chunks, medians:\n",
               update->frames.size());
   {
-    ScratchDir replay_dir;
+    testing::TempDir replay_dir;
     PrintPhases(ReplaySnapshot(update->frames, replay_dir.path(), 3));
   }
 
@@ -370,7 +370,7 @@ void RunApply(const Options& o, BenchPki& pki, LargeDomainCache& large_domain) {
   std::printf("    replay of the agent's steps on the last delta (%zu B), medians:\n",
               frame.size());
   {
-    ScratchDir replay_dir;
+    testing::TempDir replay_dir;
     PrintPhases(ReplayDelta(frame, last_base, replay_dir.path(), 5));
   }
   kept.reset();

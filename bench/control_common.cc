@@ -31,15 +31,13 @@ std::string List(const std::vector<double>& v) {
 
 // --- PKI on disk ---------------------------------------------------------------
 
-BenchPki::BenchPki() : domain_(kDomain) { root_file_ = dir_.Write("root.pem", domain_.RootPem()); }
+BenchPki::BenchPki() : domain_(kContosoDomain) {
+  root_file_ = dir_.Write("root.pem", domain_.RootPem());
+}
 
 tls::ClientIdentity BenchPki::Write(const std::string& subdir, const std::string& role,
                                     const std::string& name, const std::string& dns) const {
-  pki::IssuedCertificate leaf = domain_.IssueNode(role, name, dns);
-  tls::ClientIdentity id;
-  id.certificate_file = dir_.Write(absl::StrCat(subdir, "/", name, ".crt"), domain_.ChainPem(leaf));
-  id.key_file = dir_.Write(absl::StrCat(subdir, "/", name, ".key"), leaf.key.ToPem(), 0600);
-  return id;
+  return testing::WriteIdentity(domain_, dir_, subdir, role, name, dns);
 }
 
 std::string BenchPki::WatcherName(int i) { return absl::StrCat("w", i); }
@@ -55,7 +53,8 @@ std::string BenchPki::WatcherFile(const std::string& dir, int i, const char* ext
 
 void BenchPki::WriteWatchers(int count) {
   for (int i = watchers_written_; i < count; ++i) {
-    Write("watchers", WatcherRole(i), WatcherName(i), absl::StrCat(WatcherName(i), ".", kDomain));
+    Write("watchers", WatcherRole(i), WatcherName(i),
+          absl::StrCat(WatcherName(i), ".", kContosoDomain));
   }
   watchers_written_ = std::max(watchers_written_, count);
 }
@@ -87,10 +86,10 @@ std::string Guid(int i, int salt) {
 v1::TokenIssuer NewIssuer(const std::string& name, const std::string& guid,
                           const pki::IssuedCertificate& ca) {
   pki::IssuedCertificate cert =
-      SigningCertificate(absl::StrCat(name, " signing"), pki::KeyType::kEcP256, &ca);
+      testing::SigningCertificate(absl::StrCat(name, " signing"), pki::KeyType::kEcP256, &ca);
   v1::TokenIssuer issuer;
   issuer.set_name(name);
-  issuer.set_registered_issuer_name(absl::StrCat(guid, "@", kRealm));
+  issuer.set_registered_issuer_name(absl::StrCat(guid, "@", kContosoRealm));
   issuer.add_signing_certificates_pem(cert.certificate.ToPem());
   issuer.add_algorithms(v1::ES256);
   return issuer;
@@ -106,17 +105,9 @@ control::Caller AdminCaller() {
 
 v1::ControlPlaneConfig ControlConfig(const BenchPki& pki, const std::string& sqlite_path) {
   static int servers = 0;
-  const std::string sub = absl::StrCat("cp", ++servers);
-  tls::ClientIdentity id = pki.Write(sub, "control", "cp1", kControlName);
-  v1::ControlPlaneConfig config;
-  config.set_trust_domain(kDomain);
-  config.set_realm(kRealm);
-  config.mutable_listen()->set_address("127.0.0.1:0");
-  config.mutable_identity()->set_certificate_file(id.certificate_file);
-  config.mutable_identity()->set_key_file(id.key_file);
-  config.set_seed_root_name("contoso-root");
-  config.set_seed_root_file(pki.root_file());
-  config.set_sqlite_path(sqlite_path);
+  v1::ControlPlaneConfig config =
+      testing::ContosoControlConfig(pki.domain(), pki.dir(), absl::StrCat("cp", ++servers),
+                                    pki.root_file(), sqlite_path);
   config.set_log_level("warn");
   return config;
 }
@@ -159,7 +150,7 @@ std::vector<v1::TrustChange> LargeDomain(const BenchPki& pki, int roots, int iss
   v1::TrustChange seed;
   v1::RootAuthority* contoso = seed.mutable_put_root();
   contoso->set_name("contoso-root");
-  contoso->set_trust_domain(kDomain);
+  contoso->set_trust_domain(kContosoDomain);
   contoso->set_certificates_pem(pki.domain().RootPem());
   contoso->add_purposes(v1::MTLS);
   contoso->add_purposes(v1::TOKEN_SIGNING);
@@ -170,7 +161,7 @@ std::vector<v1::TrustChange> LargeDomain(const BenchPki& pki, int roots, int iss
     v1::TrustChange c;
     v1::RootAuthority* root = c.mutable_put_root();
     root->set_name(absl::StrCat("bulk-root-", i));
-    root->set_trust_domain(kDomain);
+    root->set_trust_domain(kContosoDomain);
     root->set_certificates_pem(ca.certificate.ToPem());
     root->add_purposes(i % 2 == 0 ? v1::MTLS : v1::TOKEN_SIGNING);
     changes.push_back(c);
@@ -206,8 +197,8 @@ void PopulateStore(const std::string& path, const std::vector<v1::TrustChange>& 
   std::unique_ptr<control::SqliteStore> store =
       Check(control::SqliteStore::Open(opts), "open store");
   control::Mutation m;
-  m.trust_domain = kDomain;
-  m.realm = kRealm;
+  m.trust_domain = kContosoDomain;
+  m.realm = kContosoRealm;
   m.changes = changes;
   m.time = absl::Now();
   m.audit.emplace_back().set_operation("bench.load");

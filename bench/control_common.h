@@ -22,21 +22,23 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "bench/bench_pki.h"
 #include "bench/bench_util.h"
 #include "common/pki/issue.h"
 #include "common/tls/client_security.h"
 #include "server/control/control_plane.h"
 #include "server/control/node_registry.h"
 #include "server/control/update_log.h"
+#include "tests/testing/control_config.h"
+#include "tests/testing/test_pki.h"
 #include "trustfabric/v1/config.pb.h"
 #include "trustfabric/v1/trust.pb.h"
 
 namespace trustfabric::bench {
 
-inline constexpr char kDomain[] = "contoso.test";
-inline constexpr char kRealm[] = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
-inline constexpr char kControlName[] = "cp1.contoso.test";
+// contoso.test and its control plane, named as in the control-plane tests.
+using testing::kContosoDomain;
+using testing::kContosoRealm;
+using testing::kControlDns;
 inline constexpr char kAdminActor[] = "spiffe://contoso.test/admin/bench";
 
 struct Options {
@@ -83,8 +85,8 @@ class BenchPki {
  public:
   BenchPki();
 
-  const BenchDomain& domain() const { return domain_; }
-  const ScratchDir& dir() const { return dir_; }
+  const testing::TestDomain& domain() const { return domain_; }
+  const testing::TempDir& dir() const { return dir_; }
   const std::string& root_file() const { return root_file_; }
 
   // A node identity written under dir/<subdir>/<name>.{crt,key}.
@@ -100,8 +102,8 @@ class BenchPki {
   void WriteWatchers(int count);
 
  private:
-  BenchDomain domain_;
-  ScratchDir dir_;
+  testing::TestDomain domain_;
+  testing::TempDir dir_;
   std::string root_file_;
   int watchers_written_ = 0;
 };

@@ -46,7 +46,8 @@ std::shared_ptr<grpc::Channel> LoadChannel(
   tls.watch_root_certs();
   tls.watch_identity_key_cert_pairs();
   grpc::ChannelArguments args =
-      tls::DefaultChannelArguments(tls::Target(address, server_name, kDomain, {pki::Role::kControl}));
+      tls::DefaultChannelArguments(
+          tls::Target(address, server_name, kContosoDomain, {pki::Role::kControl}));
   // One connection per channel, as every node has its own.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(address, grpc::experimental::TlsCredentials(tls), args);
@@ -303,7 +304,7 @@ int LoadMain(const LoadOptions& o) {
           root_pem, std::vector<IdentityKeyCertPair>{
                         {ReadFileOrDie(BenchPki::WatcherFile(o.dir, i, "key")),
                          ReadFileOrDie(BenchPki::WatcherFile(o.dir, i, "crt"))}});
-      channels.push_back(LoadChannel(provider, o.cp_address, kControlName));
+      channels.push_back(LoadChannel(provider, o.cp_address, kControlDns));
       stubs.push_back(v1::TrustDistribution::NewStub(channels.back()));
       watchers.push_back(std::make_unique<LoadWatcher>());
       watchers.back()->Start(stubs.back().get());

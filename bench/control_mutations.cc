@@ -96,8 +96,8 @@ struct DomainRig {
     control::SqliteStore::Options store;
     store.path = path;
     control::ControlPlane::Options opts;
-    opts.trust_domain = kDomain;
-    opts.realm = kRealm;
+    opts.trust_domain = kContosoDomain;
+    opts.realm = kContosoRealm;
     opts.seed_root_name = "contoso-root";
     opts.seed_root_pem = pki.domain().RootPem();
     cp = Check(control::ControlPlane::Create(

@@ -25,12 +25,12 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "bench/bench_pki.h"
 #include "bench/bench_util.h"
 #include "common/tls/client_security.h"
 #include "common/tls/server_security.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
+#include "tests/testing/test_pki.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
 #include <grpcpp/create_channel.h>
@@ -137,8 +137,8 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  BenchDomain contoso("contoso.test");
-  ScratchDir dir;
+  testing::TestDomain contoso("contoso.test");
+  testing::TempDir dir;
   pki::IssuedCertificate server_leaf = contoso.IssueNode("edge", "edge1", "edge1.contoso.test");
   pki::IssuedCertificate client_leaf = contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
   const std::string server_chain = contoso.ChainPem(server_leaf);

@@ -265,37 +265,41 @@ class Cluster(tfc.ClusterDir):
         for domain, want in baseline.items():
             have = current[domain]
             admin = self.control(domain)
-            for name, root in want["roots"].items():
-                if have["roots"].get(name) != root:
-                    if name in have["roots"]:
-                        admin.remove_root(name, force=True)
-                    admin.add_root(root)
-                    changed.append(f"{domain}: root {name} restored")
-            for name, issuer in want["issuers"].items():
-                if have["issuers"].get(name) != issuer:
-                    if name in have["issuers"]:
-                        admin.stub.RemoveTokenIssuer(
-                            tfc.control_pb2.RemoveTokenIssuerRequest(name=name), timeout=10)
-                    admin.add_issuer(issuer)
-                    changed.append(f"{domain}: issuer {name} restored")
-            for name in set(have["issuers"]) - set(want["issuers"]):
+
+            def put(kind, put_one, remove_first=None):
+                """Puts each object of `kind` that `want` has and `have` lacks
+                or holds otherwise (removing the old one first if asked)."""
+                for name, obj in want[kind].items():
+                    if have[kind].get(name) != obj:
+                        if remove_first is not None and name in have[kind]:
+                            remove_first(name)
+                        put_one(obj)
+                        changed.append(f"{domain}: {kind[:-1]} {name} restored")
+
+            def remove(kind, remove_one):
+                """Removes each object of `kind` that `have` has and `want` lacks."""
+                for name in set(have[kind]) - set(want[kind]):
+                    remove_one(name)
+                    changed.append(f"{domain}: {kind[:-1]} {name} removed")
+
+            def remove_root(name):
+                admin.remove_root(name, force=True)
+
+            def remove_issuer(name):
                 admin.stub.RemoveTokenIssuer(
                     tfc.control_pb2.RemoveTokenIssuerRequest(name=name), timeout=10)
-                changed.append(f"{domain}: issuer {name} removed")
-            for name, peer in want["peers"].items():
-                if have["peers"].get(name) != peer:
-                    admin.put_peer(peer)
-                    changed.append(f"{domain}: peer {name} restored")
-            for name in set(have["peers"]) - set(want["peers"]):
+
+            def remove_peer(name):
                 admin.stub.RemoveFederationPeer(
                     tfc.control_pb2.RemoveFederationPeerRequest(trust_domain=name), timeout=10)
-                changed.append(f"{domain}: peer {name} removed")
-            for key in set(have["revocations"]) - set(want["revocations"]):
-                admin.unrevoke(key)
-                changed.append(f"{domain}: revocation {key} removed")
-            for name in set(have["roots"]) - set(want["roots"]):
-                admin.remove_root(name, force=True)
-                changed.append(f"{domain}: root {name} removed")
+
+            put("roots", admin.add_root, remove_first=remove_root)
+            put("issuers", admin.add_issuer, remove_first=remove_issuer)
+            remove("issuers", remove_issuer)
+            put("peers", admin.put_peer)
+            remove("peers", remove_peer)
+            remove("revocations", admin.unrevoke)
+            remove("roots", remove_root)
         return changed
 
     def logged(self, service_id, *needles, timeout=5):

@@ -16,10 +16,15 @@ import trustfabric_client as tfc
 from conftest import CONTOSO, FABRIKAM, assert_discloses_no_nodes, rpc_error
 
 
-def test_alice_to_bob_is_delivered(restored_cluster):
+@pytest.fixture
+def alice_and_bob(restored_cluster):
+    """The cluster, alice of contoso.test and bob of fabrikam.test."""
     c = restored_cluster
-    alice = c.new_user("alice", CONTOSO)
-    bob = c.new_user("bob", FABRIKAM)
+    return c, c.new_user("alice", CONTOSO), c.new_user("bob", FABRIKAM)
+
+
+def test_alice_to_bob_is_delivered(alice_and_bob):
+    c, alice, bob = alice_and_bob
     with c.signed_in(bob) as b, c.signed_in(alice) as a:
         inbox = b.receive()
         first = a.send(bob, "hello bob")
@@ -38,10 +43,8 @@ def test_alice_to_bob_is_delivered(restored_cluster):
         assert inbox.drain(quiet=0.5) == []
 
 
-def test_reply_from_bob_reaches_alice(restored_cluster):
-    c = restored_cluster
-    alice = c.new_user("alice", CONTOSO)
-    bob = c.new_user("bob", FABRIKAM)
+def test_reply_from_bob_reaches_alice(alice_and_bob):
+    c, alice, bob = alice_and_bob
     with c.signed_in(alice) as a, c.signed_in(bob) as b:
         inbox = a.receive()
         sent = b.send(alice, "hello alice")

@@ -7,11 +7,10 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::testing {
 namespace {
-
-using ::testing::HasSubstr;
 
 TEST(EventuallyTest, ConditionAlreadyTrueSucceedsOnTheFirstPoll) {
   int polls = 0;

@@ -55,14 +55,6 @@ pki::IssuedCertificate MakeIntermediate(const std::string& domain,
   return IssueOrDie(spec, &root, absl::StrCat(domain, " intermediate"));
 }
 
-pki::IssuedCertificate SigningCert(const pki::IssuedCertificate* ca, const std::string& cn) {
-  pki::CertificateSpec spec;
-  spec.common_name = cn;
-  spec.signing_only = true;
-  spec.key_type = pki::KeyType::kRsa2048;
-  return IssueOrDie(spec, ca, absl::StrCat("signing certificate ", cn));
-}
-
 }  // namespace
 
 const TestDomain& SharedTestDomain(const std::string& trust_domain) {
@@ -102,12 +94,24 @@ std::string TestDomain::ChainPem(const pki::IssuedCertificate& leaf) const {
   return pki::ToPemBundle({leaf.certificate, intermediate_.certificate});
 }
 
+pki::IssuedCertificate SigningCertificate(const std::string& cn, pki::KeyType key_type,
+                                          const pki::IssuedCertificate* issuer,
+                                          absl::Time not_before, absl::Time not_after) {
+  pki::CertificateSpec spec;
+  spec.common_name = cn;
+  spec.signing_only = true;
+  spec.key_type = key_type;
+  spec.not_before = not_before;
+  spec.not_after = not_after;
+  return IssueOrDie(spec, issuer, absl::StrCat("signing certificate ", cn));
+}
+
 pki::IssuedCertificate SelfSignedSigningCert(const std::string& cn) {
-  return SigningCert(nullptr, cn);
+  return SigningCertificate(cn, pki::KeyType::kRsa2048);
 }
 
 pki::IssuedCertificate SigningCertUnder(const pki::IssuedCertificate& ca, const std::string& cn) {
-  return SigningCert(&ca, cn);
+  return SigningCertificate(cn, pki::KeyType::kRsa2048, &ca);
 }
 
 TempDir::TempDir() {

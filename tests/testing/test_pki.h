@@ -1,5 +1,7 @@
-// Test PKIs and temp dirs, generated at test time (no key material is ever
-// committed).
+// Test PKIs and temp dirs, generated at run time (no key material is ever
+// committed). The tests and the benchmarks share them: this file and
+// test_pki.cc make the GTest-free library tf_domain_pki, which a configure
+// with TF_BUILD_TESTS=OFF still builds for bench/.
 //
 //   testing::TestDomain contoso("contoso.test");
 //   pki::IssuedCertificate fe = contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
@@ -7,8 +9,9 @@
 //   std::string chain_path = dir.Write("fe1.crt", contoso.ChainPem(fe));
 //   std::string key_path = dir.Write("fe1.key", fe.key.ToPem(), 0600);
 //
-// Every helper aborts the test binary with a message on failure: a test
-// fixture that silently half-built its PKI would make later assertions lie.
+// Every helper aborts the binary with a message on failure: a test fixture
+// (or a benchmark) that silently half-built its PKI would make later
+// assertions (or figures) lie.
 #ifndef TRUSTFABRIC_TESTS_TESTING_TEST_PKI_H_
 #define TRUSTFABRIC_TESTS_TESTING_TEST_PKI_H_
 
@@ -65,6 +68,13 @@ class TestDomain {
 // use (key generation is the slow part of most fixtures). Thread-safe.
 const TestDomain& SharedTestDomain(const std::string& trust_domain);
 
+// A token-signing certificate (digitalSignature only, CN `cn`) of
+// `key_type`, signed by `issuer` (self-signed when null), valid from
+// `not_before` to `not_after` (InfinitePast: pki::CertificateSpec's default).
+pki::IssuedCertificate SigningCertificate(const std::string& cn, pki::KeyType key_type,
+                                          const pki::IssuedCertificate* issuer = nullptr,
+                                          absl::Time not_before = absl::InfinitePast(),
+                                          absl::Time not_after = absl::InfinitePast());
 // A self-signed RSA-2048 token-signing certificate (like a high-trust add-in).
 pki::IssuedCertificate SelfSignedSigningCert(const std::string& cn);
 // An RSA-2048 token-signing certificate signed by `ca`.

@@ -17,16 +17,10 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::devcluster {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TempDir;
 
 std::string Pem(const std::string& path) {
   absl::StatusOr<std::string> pem = ReadFileLimited(path, 1 << 20);
@@ -59,17 +53,17 @@ const v1::MutationOptions& OptionsOf(const BootstrapMutation& m) {
 class ClusterBootstrapTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
+    dir_ = std::make_unique<TempDir>();
     ClusterConfigOptions options;
     options.dir = dir_->path();
     options.subnet = 42;
     absl::StatusOr<ClusterLayout> layout = WriteClusterConfig(options);
     ASSERT_TRUE(layout.ok()) << layout.status();
-    layout_ = new ClusterLayout(*std::move(layout));
+    layout_ = std::make_unique<ClusterLayout>(*std::move(layout));
   }
   static void TearDownTestSuite() {
-    delete layout_;
-    delete dir_;
+    layout_.reset();
+    dir_.reset();
   }
 
   // The snapshot a freshly seeded control plane of `d` holds (revision 1).
@@ -118,11 +112,9 @@ class ClusterBootstrapTest : public ::testing::Test {
     return current;
   }
 
-  static TempDir* dir_;
-  static ClusterLayout* layout_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<ClusterLayout> layout_;
 };
-TempDir* ClusterBootstrapTest::dir_ = nullptr;
-ClusterLayout* ClusterBootstrapTest::layout_ = nullptr;
 
 TEST_F(ClusterBootstrapTest, PlansRootsIssuersAndPeerInOrder) {
   const ClusterDomain& contoso = *FindDomain(*layout_, "contoso.test");

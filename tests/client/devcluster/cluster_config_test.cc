@@ -16,18 +16,13 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::devcluster {
 namespace {
 
 namespace fs = std::filesystem;
 using ::google::protobuf::util::MessageDifferencer;
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::ReadFile;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TempDir;
 
 constexpr int kSubnet = 37;
 
@@ -37,17 +32,17 @@ nlohmann::json ReadJson(const std::string& path) { return nlohmann::json::parse(
 class ClusterConfigTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
+    dir_ = std::make_unique<TempDir>();
     ClusterConfigOptions options;
     options.dir = dir_->path() + "/cluster/";  // a trailing slash is fine
     options.subnet = kSubnet;
     absl::StatusOr<ClusterLayout> layout = WriteClusterConfig(options);
     ASSERT_TRUE(layout.ok()) << layout.status();
-    layout_ = new ClusterLayout(*std::move(layout));
+    layout_ = std::make_unique<ClusterLayout>(*std::move(layout));
   }
   static void TearDownTestSuite() {
-    delete layout_;
-    delete dir_;
+    layout_.reset();
+    dir_.reset();
   }
 
   static std::string Dir() { return dir_->path() + "/cluster"; }
@@ -69,11 +64,9 @@ class ClusterConfigTest : public ::testing::Test {
     return config;
   }
 
-  static TempDir* dir_;
-  static ClusterLayout* layout_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<ClusterLayout> layout_;
 };
-TempDir* ClusterConfigTest::dir_ = nullptr;
-ClusterLayout* ClusterConfigTest::layout_ = nullptr;
 
 TEST_F(ClusterConfigTest, WritesTheDirectoryContract) {
   EXPECT_EQ(layout_->dir(), Dir());

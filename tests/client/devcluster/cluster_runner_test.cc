@@ -17,16 +17,12 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::devcluster {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::ReadFile;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TempDir;
 
 bool Gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
@@ -58,6 +54,15 @@ class ClusterRunnerTest : public ::testing::Test {
   }
   const ClusterService& Service(const std::string& domain, const std::string& name) {
     return *FindService(layout_, domain, name);
+  }
+  // StartCluster with the fake binaries and a health `timeout`; `failed`
+  // receives the service that did not come up.
+  absl::Status StartWithFakes(absl::Duration timeout, const ClusterService** failed) {
+    StartOptions options;
+    options.bin_dir = dir_.path() + "/bin";
+    options.timeout = timeout;
+    std::ostringstream progress;
+    return StartCluster(layout_, options, progress, failed);
   }
 
   TempDir dir_;
@@ -140,13 +145,9 @@ TEST_F(ClusterRunnerTest, StalePidFilesAreIgnored) {
 TEST_F(ClusterRunnerTest, StartReportsAServiceThatExits) {
   Fake("tfcontrol", kExits);
   Fake("tfnode", kServes);
-  StartOptions options;
-  options.bin_dir = dir_.path() + "/bin";
-  options.timeout = absl::Seconds(20);
-  std::ostringstream progress;
   const ClusterService* failed = nullptr;
-  absl::Status s = StartCluster(layout_, options, progress, &failed);
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, "exited with status 3"));
+  EXPECT_THAT(StartWithFakes(absl::Seconds(20), &failed),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "exited with status 3"));
   ASSERT_NE(failed, nullptr);
   EXPECT_EQ(failed->role(), "control");
   EXPECT_THAT(LogTail(failed->log(), 5), HasSubstr("cannot serve: --config"));
@@ -172,13 +173,9 @@ TEST_F(ClusterRunnerTest, StartNeedsBothBinaries) {
 TEST_F(ClusterRunnerTest, StartTimesOutOnAServiceThatNeverAnswers) {
   Fake("tfcontrol", kServes);
   Fake("tfnode", kServes);
-  StartOptions options;
-  options.bin_dir = dir_.path() + "/bin";
-  options.timeout = absl::Seconds(1);
-  std::ostringstream progress;
   const ClusterService* failed = nullptr;
-  absl::Status s = StartCluster(layout_, options, progress, &failed);
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kDeadlineExceeded, "is not healthy after"));
+  EXPECT_THAT(StartWithFakes(absl::Seconds(1), &failed),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, "is not healthy after"));
   ASSERT_NE(failed, nullptr);
   EXPECT_EQ(failed->role(), "control");
   // Both control planes were started and still run until stopped.

@@ -19,17 +19,10 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::devcluster {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::ReadFile;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TempDir;
 
 int Mode(const std::string& path) {
   struct stat st {};
@@ -47,18 +40,18 @@ bool IsLowerGuid(const std::string& s) {
 class PkiInitTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
+    dir_ = std::make_unique<TempDir>();
     PkiInitOptions opts;
     opts.domains = {"contoso.test", "fabrikam.test"};
     opts.out_dir = dir_->path() + "/pki";
     opts.pkcs12_password = "p12-secret";
     absl::StatusOr<PkiInitResult> r = RunPkiInit(opts);
     ASSERT_THAT(r, IsOk());
-    result_ = new PkiInitResult(*std::move(r));
+    result_ = std::make_unique<PkiInitResult>(*std::move(r));
   }
   static void TearDownTestSuite() {
-    delete result_;
-    delete dir_;
+    result_.reset();
+    dir_.reset();
   }
   static std::string Path(const std::string& rel) { return result_->out_dir + "/" + rel; }
   static pki::Certificate Root(const std::string& domain) {
@@ -68,11 +61,9 @@ class PkiInitTest : public ::testing::Test {
     return *c;
   }
 
-  static TempDir* dir_;
-  static PkiInitResult* result_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<PkiInitResult> result_;
 };
-TempDir* PkiInitTest::dir_ = nullptr;
-PkiInitResult* PkiInitTest::result_ = nullptr;
 
 TEST_F(PkiInitTest, EveryNodeCertificateVerifiesWithItsSans) {
   struct Node {

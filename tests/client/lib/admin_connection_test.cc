@@ -3,6 +3,7 @@
 #include "client/lib/admin_connection.h"
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::client {
 namespace {
@@ -18,15 +20,11 @@ namespace {
 using trustfabric::devcluster::PkiInitOptions;
 using trustfabric::devcluster::PkiInitResult;
 using trustfabric::devcluster::RunPkiInit;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::ReadFile;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TempDir;
 
 class ConnectionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
+    dir_ = std::make_unique<TempDir>();
     PkiInitOptions opts;
     opts.domains = {"contoso.test", "fabrikam.test"};
     opts.out_dir = dir_->path() + "/pki";
@@ -37,14 +35,12 @@ class ConnectionTest : public ::testing::Test {
     ASSERT_THAT(RunPkiInit(opts), IsOk());
   }
   static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
+    dir_.reset();
   }
   static std::string Pki() { return dir_->path() + "/pki"; }
 
-  static TempDir* dir_;
+  static inline std::unique_ptr<TempDir> dir_;
 };
-TempDir* ConnectionTest::dir_ = nullptr;
 
 TEST_F(ConnectionTest, PkiDirectoryGivesIdentityRootAndServerName) {
   absl::StatusOr<PkiDefaults> d = LoadPkiDefaults(Pki(), "fabrikam.test");

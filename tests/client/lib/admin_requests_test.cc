@@ -13,16 +13,10 @@
 #include "tests/client/lib/scripted_control_plane.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::client {
 namespace {
-
-using ::testing::ElementsAre;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::ReadFile;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TempDir;
-using trustfabric::testing::TestDomain;
 
 constexpr char kSha[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 

@@ -9,15 +9,12 @@
 #include "gtest/gtest.h"
 #include "tests/client/lib/scripted_control_plane.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::client {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using trustfabric::testing::IsOk;
 using trustfabric::testing::ScriptedControlPlane;
-using trustfabric::testing::StatusIs;
 
 std::unique_ptr<ControlClient> MustCreate(ControlClientOptions options) {
   absl::StatusOr<std::unique_ptr<ControlClient>> client = ControlClient::Create(std::move(options));

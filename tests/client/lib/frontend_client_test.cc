@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
@@ -20,12 +21,6 @@
 
 namespace trustfabric::client {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TestDomain;
 
 constexpr char kToken[] = "header.payload.signature";
 
@@ -97,15 +92,6 @@ class ScriptedFrontEnd final : public v1::FrontEnd::Service {
 
 class FrontEndClientTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    other_ = new TestDomain("fabrikam.test");
-  }
-  static void TearDownTestSuite() {
-    delete contoso_;
-    delete other_;
-  }
-
   void SetUp() override {
     pki::IssuedCertificate fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
     grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
@@ -121,26 +107,26 @@ class FrontEndClientTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
 
+  // A client verifying the front end with `roots` (contoso's when null).
   std::unique_ptr<FrontEndClient> Client(const std::string& server_name = "fe1.contoso.test",
-                                         const TestDomain* roots = contoso_) {
+                                         const TestDomain* roots = nullptr) {
     FrontEndClientOptions options;
     options.address = address_;
     options.server_name = server_name;
-    options.root_pem = roots->RootPem();
+    options.root_pem = (roots != nullptr ? roots : contoso_)->RootPem();
     options.timeout = absl::Seconds(5);
     absl::StatusOr<std::unique_ptr<FrontEndClient>> client = FrontEndClient::Create(options);
     EXPECT_THAT(client.status(), IsOk());
     return client.ok() ? *std::move(client) : nullptr;
   }
 
-  static TestDomain* contoso_;
-  static TestDomain* other_;
+  // Generated once per test binary (testing::SharedTestDomain).
+  const TestDomain* const contoso_ = &testing::SharedTestDomain("contoso.test");
+  const TestDomain* const other_ = &testing::SharedTestDomain("fabrikam.test");
   ScriptedFrontEnd service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };
-TestDomain* FrontEndClientTest::contoso_ = nullptr;
-TestDomain* FrontEndClientTest::other_ = nullptr;
 
 TEST_F(FrontEndClientTest, SignInPresentsTheBearerToken) {
   absl::StatusOr<v1::SignInResponse> me = Client()->SignIn(kToken);

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/tls/grpc_status.h"
 #include "common/trust/snapshot.h"
+#include "tests/testing/control_config.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 
 #include <grpcpp/server_builder.h>
@@ -20,14 +21,6 @@ namespace {
 [[noreturn]] void Die(const std::string& what, const absl::Status& status) {
   std::fprintf(stderr, "scripted control plane: %s: %s\n", what.c_str(), status.ToString().c_str());
   std::abort();
-}
-
-ClientFiles WriteIdentity(const TestDomain& domain, const TempDir& dir, const std::string& name,
-                          const pki::IssuedCertificate& leaf) {
-  ClientFiles files;
-  files.certificate_file = dir.Write(name + "/" + name + ".crt", domain.ChainPem(leaf));
-  files.key_file = dir.Write(name + "/" + name + ".key", leaf.key.ToPem(), 0600);
-  return files;
 }
 
 }  // namespace
@@ -65,16 +58,14 @@ class ScriptedControlPlane::Service final : public v1::ControlPlane::Service {
 ScriptedControlPlane::ScriptedControlPlane()
     : domain_(std::make_unique<TestDomain>("contoso.test")),
       impostor_(std::make_unique<TestDomain>("contoso.test")) {
-  admin_ = WriteIdentity(*domain_, dir_, "admin1",
-                         domain_->IssueNode("admin", "admin1", "admin1.contoso.test"));
-  frontend_ = WriteIdentity(*domain_, dir_, "fe1",
-                            domain_->IssueNode("frontend", "fe1", "fe1.contoso.test"));
-  impostor_admin_ = WriteIdentity(*impostor_, dir_, "impostor-admin1",
-                                  impostor_->IssueNode("admin", "admin1", "admin1.contoso.test"));
+  admin_ = WriteIdentity(*domain_, dir_, "admin1", "admin", "admin1", "admin1.contoso.test");
+  frontend_ = WriteIdentity(*domain_, dir_, "fe1", "frontend", "fe1", "fe1.contoso.test");
+  impostor_admin_ =
+      WriteIdentity(*impostor_, dir_, "impostor-admin1", "admin", "admin1", "admin1.contoso.test");
   root_file_ = dir_.Write("root.crt", domain_->RootPem());
   impostor_root_file_ = dir_.Write("impostor-root.crt", impostor_->RootPem());
-  const ClientFiles server = WriteIdentity(
-      *domain_, dir_, "control1", domain_->IssueNode("control", "control1", kScriptedControlName));
+  const tls::ClientIdentity server =
+      WriteIdentity(*domain_, dir_, "control1", "control", "control1", kScriptedControlName);
 
   absl::StatusOr<std::shared_ptr<const trust::TrustSnapshot>> snapshot =
       trust::TrustSnapshot::Create(state());

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/lib/control_client.h"
+#include "common/tls/client_security.h"
 #include "common/tls/server_security.h"
 #include "common/trust/holder.h"
 #include "google/protobuf/message.h"
@@ -36,14 +37,9 @@
 
 namespace trustfabric::testing {
 
+// The realm of the scripted contoso.test and the control plane's DNS name.
 inline constexpr char kScriptedControlRealm[] = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
 inline constexpr char kScriptedControlName[] = "control1.contoso.test";
-
-// Identity files of one client.
-struct ClientFiles {
-  std::string certificate_file;
-  std::string key_file;
-};
 
 class ScriptedControlPlane {
  public:
@@ -58,12 +54,12 @@ class ScriptedControlPlane {
   const TempDir& dir() const { return dir_; }
 
   // spiffe://contoso.test/admin/admin1.
-  const ClientFiles& admin() const { return admin_; }
+  const tls::ClientIdentity& admin() const { return admin_; }
   // spiffe://contoso.test/frontend/fe1: trusted, but not an admin.
-  const ClientFiles& frontend() const { return frontend_; }
+  const tls::ClientIdentity& frontend() const { return frontend_; }
   // spiffe://contoso.test/admin/admin1 issued by the impostor domain: a
   // certificate the control plane does not trust.
-  const ClientFiles& impostor_admin() const { return impostor_admin_; }
+  const tls::ClientIdentity& impostor_admin() const { return impostor_admin_; }
   // contoso.test's root PEM file (the bootstrap bundle).
   const std::string& root_file() const { return root_file_; }
   // The impostor root's PEM file.
@@ -110,9 +106,9 @@ class ScriptedControlPlane {
   TempDir dir_;
   std::unique_ptr<TestDomain> domain_;
   std::unique_ptr<TestDomain> impostor_;
-  ClientFiles admin_;
-  ClientFiles frontend_;
-  ClientFiles impostor_admin_;
+  tls::ClientIdentity admin_;
+  tls::ClientIdentity frontend_;
+  tls::ClientIdentity impostor_admin_;
   std::string root_file_;
   std::string impostor_root_file_;
 

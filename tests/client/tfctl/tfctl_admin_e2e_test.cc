@@ -37,6 +37,7 @@
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 
 #include <grpcpp/client_context.h>
@@ -44,13 +45,7 @@
 namespace trustfabric::tfctl {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
-using ::testing::StartsWith;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::ReadFile;
 using trustfabric::testing::Subprocess;
-using trustfabric::testing::TempDir;
 
 constexpr char kDomain[] = "contoso.test";
 constexpr char kPartner[] = "fabrikam.test";

@@ -4,11 +4,10 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::tfctl {
 namespace {
-
-using ::testing::HasSubstr;
 
 TEST(ExitStatusTest, EveryDocumentedCodeHasItsOwnStatus) {
   EXPECT_EQ(ExitStatusFor(absl::StatusCode::kOk), 0);

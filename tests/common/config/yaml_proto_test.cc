@@ -8,13 +8,13 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 #include "trustfabric/v1/config.pb.h"
 
 namespace trustfabric::config {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
-using ::testing::HasSubstr;
 using ::trustfabric::testing::IsOk;
 
 constexpr char kNodeYaml[] = R"(

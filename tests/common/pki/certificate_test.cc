@@ -15,18 +15,13 @@
 #include "common/pki/pem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/pki/key_type_cases.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::pki {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TestDomain;
 
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
@@ -213,15 +208,8 @@ TEST_F(PkiCertificateTest, ValidityMatchesSpecToTheSecond) {
 }
 
 TEST_F(PkiCertificateTest, KeyAlgorithmsAndStrength) {
-  struct Case {
-    KeyType type;
-    KeyAlgorithm algorithm;
-    int bits;
-  };
-  for (const Case& c : {Case{KeyType::kEcP256, KeyAlgorithm::kEcP256, 256},
-                        Case{KeyType::kEcP384, KeyAlgorithm::kEcP384, 384},
-                        Case{KeyType::kRsa2048, KeyAlgorithm::kRsa, 2048},
-                        Case{KeyType::kEd25519, KeyAlgorithm::kEd25519, 256}}) {
+  for (const KeyTypeCase& c : kKeyTypeCases) {
+    SCOPED_TRACE(c.bits);
     testing::LeafOptions opts;
     opts.key_type = c.type;
     IssuedCertificate leaf = domain_->IssueNode("edge", "edge1", "edge1.contoso.test", opts);

@@ -3,6 +3,7 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,16 +11,13 @@
 #include "common/pki/pem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/pki/key_type_cases.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::pki {
 namespace {
-
-using ::testing::SizeIs;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TestDomain;
 
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
@@ -40,30 +38,21 @@ std::string Traditional(const PrivateKey& key, const EVP_CIPHER* cipher,
 class PkiPrivateKeyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    domain_ = new TestDomain("contoso.test");
-    leaf_ = new IssuedCertificate(domain_->IssueNode("frontend", "fe1", "fe1.contoso.test"));
+    domain_ = std::make_unique<TestDomain>("contoso.test");
+    leaf_ = std::make_unique<IssuedCertificate>(
+        domain_->IssueNode("frontend", "fe1", "fe1.contoso.test"));
   }
   static void TearDownTestSuite() {
-    delete leaf_;
-    delete domain_;
+    leaf_.reset();
+    domain_.reset();
   }
-  static TestDomain* domain_;
-  static IssuedCertificate* leaf_;
+  static inline std::unique_ptr<TestDomain> domain_;
+  static inline std::unique_ptr<IssuedCertificate> leaf_;
 };
-TestDomain* PkiPrivateKeyTest::domain_ = nullptr;
-IssuedCertificate* PkiPrivateKeyTest::leaf_ = nullptr;
 
 TEST_F(PkiPrivateKeyTest, GeneratesEveryType) {
-  struct Case {
-    KeyType type;
-    KeyAlgorithm algorithm;
-    int bits;
-  };
-  for (const Case& c : {Case{KeyType::kEcP256, KeyAlgorithm::kEcP256, 256},
-                        Case{KeyType::kEcP384, KeyAlgorithm::kEcP384, 384},
-                        Case{KeyType::kRsa2048, KeyAlgorithm::kRsa, 2048},
-                        Case{KeyType::kRsa3072, KeyAlgorithm::kRsa, 3072},
-                        Case{KeyType::kEd25519, KeyAlgorithm::kEd25519, 256}}) {
+  for (const KeyTypeCase& c : kKeyTypeCases) {
+    SCOPED_TRACE(c.bits);
     absl::StatusOr<PrivateKey> key = PrivateKey::Generate(c.type);
     ASSERT_THAT(key, IsOk());
     EXPECT_EQ(key->algorithm(), c.algorithm);

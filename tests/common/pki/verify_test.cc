@@ -15,29 +15,16 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::pki {
 namespace {
-
-using ::testing::SizeIs;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TestDomain;
 
 constexpr auto kUnauth = absl::StatusCode::kUnauthenticated;
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
 class PkiVerifyTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    contoso_ = new TestDomain("contoso.test");
-    fabrikam_ = new TestDomain("fabrikam.test");
-  }
-  static void TearDownTestSuite() {
-    delete contoso_;
-    delete fabrikam_;
-  }
-
   std::shared_ptr<const RootStore> Store(const std::vector<Certificate>& roots) {
     absl::StatusOr<std::shared_ptr<const RootStore>> store = RootStore::Create(roots);
     EXPECT_THAT(store, IsOk());
@@ -80,11 +67,10 @@ class PkiVerifyTest : public ::testing::Test {
     return *std::move(leaf);
   }
 
-  static TestDomain* contoso_;
-  static TestDomain* fabrikam_;
+  // Generated once per test binary (testing::SharedTestDomain).
+  const TestDomain* const contoso_ = &testing::SharedTestDomain("contoso.test");
+  const TestDomain* const fabrikam_ = &testing::SharedTestDomain("fabrikam.test");
 };
-TestDomain* PkiVerifyTest::contoso_ = nullptr;
-TestDomain* PkiVerifyTest::fabrikam_ = nullptr;
 
 TEST_F(PkiVerifyTest, CreateRejectsEmptyRoots) {
   EXPECT_THAT(RootStore::Create({}), StatusIs(kInvalid, "root store: no roots"));

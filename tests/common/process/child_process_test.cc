@@ -11,15 +11,10 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::process {
 namespace {
-
-using ::testing::HasSubstr;
-using trustfabric::testing::IsOk;
-using trustfabric::testing::ReadFile;
-using trustfabric::testing::StatusIs;
-using trustfabric::testing::TempDir;
 
 TEST(ChildProcessTest, OutputIsAppendedAndTheExitStatusReported) {
   TempDir dir;

@@ -17,16 +17,10 @@
 #include "tests/common/status/fsync_recorder.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using testing::IsOk;
-using ::testing::StartsWith;
-using testing::StatusIs;
-using ::testing::UnorderedElementsAre;
 
 class AtomicFileTest : public ::testing::Test {
  protected:

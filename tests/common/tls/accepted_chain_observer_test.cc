@@ -13,12 +13,10 @@
 #include "tests/common/tls/tls_env.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::testing {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 
 // Records the DER hashes of every observed chain.
 class Observed {

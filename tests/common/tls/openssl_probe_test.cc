@@ -20,11 +20,10 @@
 #include "tests/common/tls/tls_env.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::testing {
 namespace {
-
-using ::testing::HasSubstr;
 
 // Runs `command` (bounded by `timeout`), returns stdout+stderr.
 std::string RunCommand(const std::string& command) {

@@ -18,6 +18,7 @@
 #include "tests/common/tls/tls_env.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
@@ -26,8 +27,6 @@
 
 namespace trustfabric::testing {
 namespace {
-
-using ::testing::HasSubstr;
 
 class TransportTest : public ContosoEdgeTest {
  protected:

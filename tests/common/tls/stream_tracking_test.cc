@@ -35,6 +35,7 @@
 #include "tests/testing/eventually.h"
 #include "tests/testing/movable_clock.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 #include "trustfabric/v1/control.grpc.pb.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
@@ -46,9 +47,6 @@
 
 namespace trustfabric::testing {
 namespace {
-
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 
 constexpr char kWatch[] = "/trustfabric.v1.TrustDistribution/Watch";
 constexpr char kHealthWatch[] = "/grpc.health.v1.Health/Watch";

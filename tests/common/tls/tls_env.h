@@ -16,6 +16,7 @@
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
 #include "gtest/gtest.h"
+#include "tests/testing/control_config.h"
 #include "tests/testing/test_pki.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 #include "trustfabric/v1/trust.pb.h"
@@ -24,7 +25,6 @@
 
 namespace trustfabric::testing {
 
-inline constexpr char kContosoRealm[] = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
 inline constexpr char kFabrikamRealm[] = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 
 struct NodeFiles {

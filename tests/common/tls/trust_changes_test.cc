@@ -16,14 +16,13 @@
 #include "tests/common/tls/tls_env.h"
 #include "tests/testing/reencode.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
 #include <grpcpp/create_channel.h>
 
 namespace trustfabric::testing {
 namespace {
-
-using ::testing::HasSubstr;
 
 pki::Certificate Reencoded(const pki::Certificate& cert) {
   absl::StatusOr<std::string> der = ReencodeEcdsaSignature(cert.der());

@@ -6,11 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::token {
 namespace {
-
-using ::testing::HasSubstr;
 
 std::string ErrorOf(absl::string_view text, const JsonLimits& limits = {}) {
   absl::StatusOr<Json> j = ParseJson(text, limits);

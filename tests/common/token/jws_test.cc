@@ -14,12 +14,10 @@
 #include "common/pki/private_key.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::token {
 namespace {
-
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 
 // RFC 7515 Appendix A.2 / A.3 and RFC 8037 Appendix A: published example
 // keys and signatures (public test vectors, not secrets).

@@ -8,13 +8,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/token/token_test_env.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::token {
 namespace {
 
 using test::kAppGuid;
 using test::kRealm;
-using ::testing::HasSubstr;
 
 CompactJws Parse(const std::string& token) {
   absl::StatusOr<CompactJws> jws = ParseCompactJws(token);
@@ -184,7 +184,7 @@ TEST(SigningCredentials, LoadsPemAndPkcs12) {
   EXPECT_EQ(mismatch.status().message(), "signing key does not belong to the certificate");
   EXPECT_FALSE(SigningCredentials::Create(pki.app.key, pki.other.certificate).ok());
 
-  pki::IssuedCertificate p384 = test::SigningCert("p384", pki::KeyType::kEcP384);
+  pki::IssuedCertificate p384 = test::SigningCertificate("p384", pki::KeyType::kEcP384);
   absl::StatusOr<SigningCredentials> unusable =
       SigningCredentials::Create(p384.key, p384.certificate);
   EXPECT_THAT(std::string(unusable.status().message()), HasSubstr("cannot sign tokens"));

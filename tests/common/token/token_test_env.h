@@ -13,6 +13,9 @@
 //           contoso root (MTLS + TOKEN_SIGNING), allows delegation
 //   app-ed  per-application, EdDSA, self-signed, does not allow delegation
 //   other   per-application, RS256, self-signed
+//
+// GTest-free on purpose: bench/token_bench.cc measures verification on this
+// same state (it links tf_domain_pki and tf_token, not the tests).
 #ifndef TRUSTFABRIC_TESTS_COMMON_TOKEN_TOKEN_TEST_ENV_H_
 #define TRUSTFABRIC_TESTS_COMMON_TOKEN_TOKEN_TEST_ENV_H_
 
@@ -52,25 +55,15 @@ T OrDie(absl::StatusOr<T> v, const char* what) {
   return *std::move(v);
 }
 
-inline pki::IssuedCertificate SigningCert(const std::string& cn, pki::KeyType type,
-                                          const pki::IssuedCertificate* issuer = nullptr,
-                                          absl::Time not_before = absl::InfinitePast(),
-                                          absl::Time not_after = absl::InfinitePast()) {
-  pki::CertificateSpec spec;
-  spec.common_name = cn;
-  spec.signing_only = true;
-  spec.key_type = type;
-  spec.not_before = not_before;
-  spec.not_after = not_after;
-  return OrDie(pki::Issue(spec, issuer), "issue signing certificate");
-}
+using testing::SigningCertificate;
 
 struct TokenPki {
   testing::TestDomain domain{"contoso.test"};
   pki::IssuedCertificate app = testing::SelfSignedSigningCert("app-a");
   pki::IssuedCertificate app_next = testing::SelfSignedSigningCert("app-a next");
-  pki::IssuedCertificate broker = SigningCert("broker", pki::KeyType::kEcP256, &domain.root());
-  pki::IssuedCertificate ed = SigningCert("app-ed", pki::KeyType::kEd25519);
+  pki::IssuedCertificate broker =
+      SigningCertificate("broker", pki::KeyType::kEcP256, &domain.root());
+  pki::IssuedCertificate ed = SigningCertificate("app-ed", pki::KeyType::kEd25519);
   pki::IssuedCertificate other = testing::SelfSignedSigningCert("other");
 };
 

@@ -516,34 +516,42 @@ class Attacks {
     {
       std::string h = AppHeader().Serialize();
       std::string p = AppPayload().Serialize();
-      std::string dup_exp = p;
-      dup_exp.insert(dup_exp.size() - 1, ",\"exp\":1");
-      AddPrefix("duplicate_exp", SignText(h, dup_exp, pki_.app),
-                "token: payload: json: duplicate key \"exp\" at offset ");
-      std::string dup_iss = p;
-      dup_iss.insert(dup_iss.size() - 1, absl::StrCat(",\"iss\":\"", Iss(kUnknownGuid), "\""));
-      AddPrefix("duplicate_iss", SignText(h, dup_iss, pki_.app),
-                "token: payload: json: duplicate key \"iss\"");
-      std::string dup_alg = h;
-      dup_alg.insert(dup_alg.size() - 1, ",\"alg\":\"none\"");
-      AddPrefix("duplicate_alg", SignText(dup_alg, p, pki_.app),
-                "token: header: json: duplicate key \"alg\"");
-      std::string bad_utf8 = p;
-      bad_utf8.insert(bad_utf8.size() - 1, ",\"x\":\"\xff\"");
-      AddPrefix("invalid_utf8", SignText(h, bad_utf8, pki_.app),
-                "token: payload: json: invalid utf-8 at offset ");
-      std::string overlong = p;
-      overlong.insert(overlong.size() - 1, ",\"x\":\"\xc0\xaf\"");
-      AddPrefix("overlong_utf8", SignText(h, overlong, pki_.app),
-                "token: payload: json: invalid utf-8");
-      std::string surrogate = p;
-      surrogate.insert(surrogate.size() - 1, ",\"x\":\"\\ud800\"");
-      AddPrefix("lone_surrogate_escape", SignText(h, surrogate, pki_.app),
-                "token: payload: json: unpaired surrogate escape");
-      std::string deep = p;
-      deep.insert(deep.size() - 1, ",\"x\":" + std::string(20, '[') + std::string(20, ']'));
-      AddPrefix("deep_nesting", SignText(h, deep, pki_.app),
-                "token: payload: json: nesting deeper than 16");
+      // A member appended to the header's or the payload's JSON object.
+      struct Appended {
+        const char* name;
+        bool to_header;
+        std::string member;
+        const char* reason;
+      };
+      const auto append = [](std::string json, const std::string& member) {
+        json.insert(json.size() - 1, member);
+        return json;
+      };
+      for (const Appended& a : {
+               Appended{"duplicate_exp", false, ",\"exp\":1",
+                        "token: payload: json: duplicate key \"exp\" at offset "},
+               Appended{"duplicate_iss", false,
+                        absl::StrCat(",\"iss\":\"", Iss(kUnknownGuid), "\""),
+                        "token: payload: json: duplicate key \"iss\""},
+               Appended{"duplicate_alg", true, ",\"alg\":\"none\"",
+                        "token: header: json: duplicate key \"alg\""},
+               Appended{"invalid_utf8", false, ",\"x\":\"\xff\"",
+                        "token: payload: json: invalid utf-8 at offset "},
+               Appended{"overlong_utf8", false, ",\"x\":\"\xc0\xaf\"",
+                        "token: payload: json: invalid utf-8"},
+               Appended{"lone_surrogate_escape", false, ",\"x\":\"\\ud800\"",
+                        "token: payload: json: unpaired surrogate escape"},
+               Appended{"deep_nesting", false,
+                        ",\"x\":" + std::string(20, '[') + std::string(20, ']'),
+                        "token: payload: json: nesting deeper than 16"},
+               Appended{"raw_control_character", false, ",\"x\":\"a\nb\"",
+                        "token: payload: json: control character in string"},
+           }) {
+        AddPrefix(a.name,
+                  a.to_header ? SignText(append(h, a.member), p, pki_.app)
+                              : SignText(h, append(p, a.member), pki_.app),
+                  a.reason);
+      }
       AddPrefix("trailing_data", SignText(h, p + "x", pki_.app),
                 "token: payload: json: trailing data");
       Add("payload_array", SignText(h, "[" + p + "]", pki_.app),
@@ -552,10 +560,6 @@ class Attacks {
       std::string nbf = absl::StrCat(absl::ToUnixSeconds(t0_));
       zero.replace(zero.find(nbf), nbf.size(), "0" + nbf);
       AddPrefix("leading_zero", SignText(h, zero, pki_.app), "token: payload: json: leading zero");
-      std::string control = p;
-      control.insert(control.size() - 1, ",\"x\":\"a\nb\"");
-      AddPrefix("raw_control_character", SignText(h, control, pki_.app),
-                "token: payload: json: control character in string");
 
       size_t d2 = valid.rfind('.');
       // A 256-byte RSA signature is 342 characters with 4 unused bits.
@@ -622,9 +626,9 @@ class Attacks {
       Add("rsa_1024_signer_without_x5t", Sign(Header("RS256", nullptr), AppPayload(), weak),
           "token: signature invalid");
 
-      pki::IssuedCertificate expired = test::SigningCert(
+      pki::IssuedCertificate expired = test::SigningCertificate(
           "expired", pki::KeyType::kEcP256, nullptr, t0_ - absl::Hours(48), t0_ - absl::Hours(24));
-      pki::IssuedCertificate future = test::SigningCert(
+      pki::IssuedCertificate future = test::SigningCertificate(
           "future", pki::KeyType::kEcP256, nullptr, t0_ + absl::Hours(2), t0_ + absl::Hours(48));
       for (const auto& [label, cert, reason] :
            {std::tuple<const char*, const pki::IssuedCertificate*, const char*>{

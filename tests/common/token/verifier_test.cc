@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/common/token/token_test_env.h"
 #include "tests/testing/reencode.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::token {
 namespace {
@@ -22,8 +23,6 @@ using test::kBrokerClient;
 using test::kBrokerGuid;
 using test::kHost;
 using test::kRealm;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 
 class VerifierTest : public ::testing::Test {
  protected:

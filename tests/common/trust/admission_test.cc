@@ -24,6 +24,12 @@ AdmissionOptions Now(bool force = false) {
   return opts;
 }
 
+// An RSA-2048 token-signing certificate under `ca` that expired a day ago.
+pki::IssuedCertificate ExpiredSigningCertificate(const pki::IssuedCertificate& ca) {
+  return testing::SigningCertificate("expired signing", pki::KeyType::kRsa2048, &ca,
+                                     absl::Now() - absl::Hours(48), absl::Now() - absl::Hours(24));
+}
+
 std::string Admit(const TrustSnapshot& current, const v1::TrustChange& change,
                   const AdmissionOptions& opts = Now()) {
   return StatusText(CheckAdmission(current, change, opts));
@@ -129,13 +135,7 @@ TEST_F(AdmissionTest, PutIssuerChecksChainsAtTheGivenTime) {
   ca_spec.not_before = absl::Now() - absl::Hours(72);
   ca_spec.not_after = absl::Now() + absl::Hours(72);
   pki::IssuedCertificate ca = MustIssue(ca_spec, nullptr);
-  pki::CertificateSpec spec;
-  spec.common_name = "expired signing";
-  spec.signing_only = true;
-  spec.key_type = pki::KeyType::kRsa2048;
-  spec.not_before = absl::Now() - absl::Hours(48);
-  spec.not_after = absl::Now() - absl::Hours(24);
-  pki::IssuedCertificate expired = MustIssue(spec, &ca);
+  pki::IssuedCertificate expired = ExpiredSigningCertificate(ca);
   v1::TrustSnapshot proto = current_->proto();
   *proto.add_roots() = MakeRoot("older-root", kDomain, ca.certificate.ToPem(), {v1::TOKEN_SIGNING});
   std::shared_ptr<const TrustSnapshot> snapshot = MustCreate(proto);
@@ -381,13 +381,7 @@ TEST_F(AdmissionTest, RemoveRootThatAnotherRootDuplicatesIsAllowed) {
 
 TEST_F(AdmissionTest, RemoveRootIgnoresIssuersThatAlreadyFailToChain) {
   // An issuer whose only certificate has expired does not need any root.
-  pki::CertificateSpec spec;
-  spec.common_name = "expired signing";
-  spec.signing_only = true;
-  spec.key_type = pki::KeyType::kRsa2048;
-  spec.not_before = absl::Now() - absl::Hours(48);
-  spec.not_after = absl::Now() - absl::Hours(24);
-  pki::IssuedCertificate expired = MustIssue(spec, &Pki().token_root);
+  pki::IssuedCertificate expired = ExpiredSigningCertificate(Pki().token_root);
   v1::TrustSnapshot proto = EmptySnapshot(3);
   *proto.add_roots() = current_->proto().roots(1);
   *proto.add_issuers() = NewIssuer(expired.certificate);

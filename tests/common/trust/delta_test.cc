@@ -186,22 +186,26 @@ TEST(ApplyChangesTest, EmptyChangeIsInvalid) {
       "INVALID_ARGUMENT: changes[1]: no change is set");
 }
 
-TEST(ApplyDeltaTest, RequiresTheBaseRevision) {
-  v1::TrustSnapshot base = ValidSnapshot(5);
-  v1::TrustDelta delta;
-  delta.set_base_revision(4);
-  delta.set_revision(6);
-  EXPECT_EQ(StatusText(ApplyDelta(base, delta).status()),
-            "FAILED_PRECONDITION: delta base revision 4 does not match the current revision 5");
-}
-
-TEST(ApplyDeltaTest, RequiresANewerRevision) {
-  v1::TrustSnapshot base = ValidSnapshot(5);
-  v1::TrustDelta delta;
-  delta.set_base_revision(5);
-  delta.set_revision(5);
-  EXPECT_EQ(StatusText(ApplyDelta(base, delta).status()),
-            "INVALID_ARGUMENT: delta revision 5 is not newer than its base revision 5");
+// A delta on revision 5's snapshot must name revision 5 as its base and
+// bring a newer revision.
+TEST(ApplyDeltaTest, RequiresTheBaseRevisionAndANewerRevision) {
+  struct Case {
+    uint64_t base_revision;
+    uint64_t revision;
+    const char* status;
+  };
+  for (const Case& c : {
+           Case{4, 6,
+                "FAILED_PRECONDITION: delta base revision 4 does not match the current "
+                "revision 5"},
+           Case{5, 5, "INVALID_ARGUMENT: delta revision 5 is not newer than its base revision 5"},
+       }) {
+    SCOPED_TRACE(c.status);
+    v1::TrustDelta delta;
+    delta.set_base_revision(c.base_revision);
+    delta.set_revision(c.revision);
+    EXPECT_EQ(StatusText(ApplyDelta(ValidSnapshot(5), delta).status()), c.status);
+  }
 }
 
 TEST(ApplyDeltaTest, AppliesChangesAndTakesRevisionAndTime) {

@@ -355,12 +355,10 @@ TEST(ValidateIssuerTest, RejectsCertificateNoAlgorithmCanUse) {
             "INVALID_ARGUMENT: signing_certificates_pem[1]: ec p-256 key cannot sign with any of "
             "the issuer's algorithms");
 
-  pki::CertificateSpec spec;
-  spec.common_name = "p-384 signing";
-  spec.signing_only = true;
-  spec.key_type = pki::KeyType::kEcP384;
   issuer = GoodIssuer();
-  issuer.add_signing_certificates_pem(MustIssue(spec, &pki.token_root).certificate.ToPem());
+  issuer.add_signing_certificates_pem(
+      testing::SigningCertificate("p-384 signing", pki::KeyType::kEcP384, &pki.token_root)
+          .certificate.ToPem());
   EXPECT_EQ(IssuerError(issuer),
             "INVALID_ARGUMENT: signing_certificates_pem[1]: ec p-384 key cannot sign with any of "
             "the issuer's algorithms");

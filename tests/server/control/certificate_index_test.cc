@@ -11,11 +11,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::control {
 namespace {
-
-using ::testing::ElementsAre;
 
 const testing::TestDomain& Contoso() {
   static const testing::TestDomain* domain = new testing::TestDomain("contoso.test");

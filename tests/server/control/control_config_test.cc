@@ -8,12 +8,10 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::control {
 namespace {
-
-using testing::IsOk;
-using testing::StatusIs;
 
 constexpr char kValid[] = R"yaml(
 trust_domain: contoso.test

@@ -26,16 +26,12 @@
 #include "tests/testing/reencode.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::control {
 namespace {
 
 using testing::Eventually;
-using ::testing::HasSubstr;
-using testing::IsOk;
-using ::testing::Not;
-using ::testing::SizeIs;
-using testing::StatusIs;
 using trust::kDomain;
 using trust::kHrGuid;
 using trust::kPartner;

@@ -20,15 +20,13 @@
 #include "tests/server/control/control_test_env.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
 
 namespace trustfabric::control {
 namespace {
-
-using ::testing::HasSubstr;
-using testing::StatusIs;
 
 // GET http://127.0.0.1:<port><path>; the whole response, or "" on error.
 std::string HttpGet(int port, const std::string& path) {
@@ -152,7 +150,7 @@ TEST(ControlServerTest, MetricsShowMutationsWatchersLagAndRejections) {
 
   v1::AddRootAuthorityRequest req;
   req.mutable_root()->set_name("again");
-  req.mutable_root()->set_trust_domain(kTestDomain);
+  req.mutable_root()->set_trust_domain(testing::kContosoDomain);
   req.mutable_root()->set_certificates_pem(Contoso().RootPem());
   req.mutable_root()->add_purposes(v1::MTLS);
   v1::MutationResponse resp;

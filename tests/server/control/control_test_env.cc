@@ -10,35 +10,25 @@
 namespace trustfabric::control {
 
 const testing::TestDomain& Contoso() {
-  static const auto* domain = new testing::TestDomain(kTestDomain);
+  static const auto* domain = new testing::TestDomain(testing::kContosoDomain);
   return *domain;
 }
 
 tls::ClientIdentity WriteIdentity(const testing::TempDir& dir, const std::string& role,
                                   const std::string& name) {
-  pki::IssuedCertificate leaf =
-      Contoso().IssueNode(role, name, absl::StrCat(name, ".", kTestDomain));
-  tls::ClientIdentity id;
-  id.certificate_file = dir.Write(absl::StrCat(name, "/node.crt"), Contoso().ChainPem(leaf));
-  id.key_file = dir.Write(absl::StrCat(name, "/node.key"), leaf.key.ToPem(), 0600);
-  return id;
+  return testing::WriteIdentity(Contoso(), dir, name, role, name,
+                                absl::StrCat(name, ".", testing::kContosoDomain));
 }
 
 ControlEnv::ControlEnv(ServerOptions options) : options_(std::move(options)) {
-  tls::ClientIdentity cp = WriteIdentity(dir_, "control", "cp1");
-  config_.set_trust_domain(kTestDomain);
-  config_.set_realm(kTestRealm);
-  config_.mutable_listen()->set_address("127.0.0.1:0");
-  config_.mutable_identity()->set_certificate_file(cp.certificate_file);
-  config_.mutable_identity()->set_key_file(cp.key_file);
-  config_.set_seed_root_name("contoso-root");
-  config_.set_seed_root_file(dir_.Write("seed-root.pem", Contoso().RootPem()));
-  config_.set_sqlite_path(dir_.path() + "/control.db");
+  config_ = testing::ContosoControlConfig(Contoso(), dir_, "cp1",
+                                         dir_.Write("seed-root.pem", Contoso().RootPem()),
+                                         dir_.path() + "/control.db");
 
   absl::StatusOr<std::shared_ptr<const pki::RootStore>> bootstrap =
       pki::RootStore::Create({Contoso().root().certificate});
   EXPECT_TRUE(bootstrap.ok()) << bootstrap.status();
-  client_source_ = std::make_shared<tls::TrustSource>(&client_holder_, kTestDomain,
+  client_source_ = std::make_shared<tls::TrustSource>(&client_holder_, testing::kContosoDomain,
                                                       bootstrap.ok() ? *bootstrap : nullptr);
 }
 
@@ -68,7 +58,8 @@ std::shared_ptr<grpc::Channel> ControlEnv::Channel(const tls::ClientIdentity& id
   EXPECT_TRUE(cache.ok()) << cache.status();
   if (!cache.ok()) return nullptr;
   caches_.push_back(*cache);
-  return (*cache)->NewChannel({address_, kControlDns, kTestDomain, {pki::Role::kControl}});
+  return (*cache)->NewChannel(
+      {address_, testing::kControlDns, testing::kContosoDomain, {pki::Role::kControl}});
 }
 
 std::unique_ptr<v1::ControlPlane::Stub> ControlEnv::AdminStub(const std::string& name) {

@@ -25,6 +25,7 @@
 #include "common/tls/client_security.h"
 #include "common/trust/holder.h"
 #include "server/control/control_server.h"
+#include "tests/testing/control_config.h"
 #include "tests/testing/test_pki.h"
 #include "trustfabric/v1/config.pb.h"
 #include "trustfabric/v1/control.grpc.pb.h"
@@ -34,15 +35,12 @@
 
 namespace trustfabric::control {
 
-inline constexpr char kTestDomain[] = "contoso.test";
-inline constexpr char kTestRealm[] = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
-inline constexpr char kControlDns[] = "cp1.contoso.test";
-
 // contoso.test's test PKI, generated once per test binary.
 const testing::TestDomain& Contoso();
 
 // Writes a leaf of `role`/`name` (DNS "<name>.contoso.test") and its key
-// under dir/<name>/; returns {certificate_file, key_file}.
+// under dir/<name>/ (testing::WriteIdentity); returns {certificate_file,
+// key_file}.
 tls::ClientIdentity WriteIdentity(const testing::TempDir& dir, const std::string& role,
                                   const std::string& name);
 

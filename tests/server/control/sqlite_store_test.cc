@@ -19,14 +19,10 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::control {
 namespace {
-
-using ::testing::ElementsAre;
-using testing::IsOk;
-using ::testing::SizeIs;
-using testing::StatusIs;
 
 constexpr char kDomain[] = "contoso.test";
 constexpr char kRealm[] = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";

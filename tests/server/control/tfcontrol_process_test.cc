@@ -25,11 +25,10 @@
 #include "tests/testing/eventually.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::control {
 namespace {
-
-using ::testing::HasSubstr;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -47,8 +46,8 @@ class TfcontrolProcessTest : public ::testing::Test {
     ASSERT_NE(port_, 0);
     config_path_ =
         dir_.Write("control.yaml",
-                   absl::StrCat("trust_domain: ", kTestDomain, "\n",                           //
-                                "realm: ", kTestRealm, "\n",                                   //
+                   absl::StrCat("trust_domain: ", testing::kContosoDomain, "\n",       //
+                                "realm: ", testing::kContosoRealm, "\n",               //
                                 "listen:\n  address: 127.0.0.1:", port_, "\n",                 //
                                 "identity:\n  certificate_file: ", cp.certificate_file, "\n",  //
                                 "  key_file: ", cp.key_file, "\n",                             //
@@ -61,7 +60,7 @@ class TfcontrolProcessTest : public ::testing::Test {
     absl::StatusOr<std::shared_ptr<const pki::RootStore>> bootstrap =
         pki::RootStore::Create({Contoso().root().certificate});
     ASSERT_TRUE(bootstrap.ok());
-    source_ = std::make_shared<tls::TrustSource>(&holder_, kTestDomain, *bootstrap);
+    source_ = std::make_shared<tls::TrustSource>(&holder_, testing::kContosoDomain, *bootstrap);
     absl::StatusOr<std::shared_ptr<tls::ChannelCache>> cache =
         tls::ChannelCache::Create(WriteIdentity(dir_, "admin", "alice"), source_);
     ASSERT_TRUE(cache.ok()) << cache.status();
@@ -79,8 +78,8 @@ class TfcontrolProcessTest : public ::testing::Test {
   // A fresh channel (a restarted server needs a new connection).
   std::unique_ptr<v1::ControlPlane::Stub> Admin() {
     return v1::ControlPlane::NewStub(
-        cache_->NewChannel(
-            {absl::StrCat("127.0.0.1:", port_), kControlDns, kTestDomain, {pki::Role::kControl}}));
+        cache_->NewChannel({absl::StrCat("127.0.0.1:", port_), testing::kControlDns,
+                            testing::kContosoDomain, {pki::Role::kControl}}));
   }
 
   // Waits (bounded) until the server answers; a failure if it exited first.

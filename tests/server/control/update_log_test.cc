@@ -13,11 +13,11 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/common/trust/trust_fixture.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::control {
 namespace {
 
-using ::testing::SizeIs;
 using trust::MustCreate;
 
 // A chain of revisions 1..n, each adding one revocation to the previous.

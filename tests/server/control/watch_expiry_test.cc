@@ -18,13 +18,12 @@
 #include "tests/server/control/control_test_env.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/movable_clock.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::control {
 namespace {
 
 using ::trustfabric::testing::MovableClock;
-
-using ::testing::HasSubstr;
 
 constexpr char kShortLivedId[] = "spiffe://contoso.test/frontend/fe-short";
 constexpr char kLongLivedId[] = "spiffe://contoso.test/frontend/fe-long";

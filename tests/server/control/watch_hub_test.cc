@@ -21,15 +21,13 @@
 #include "tests/server/control/control_test_env.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::control {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
-using ::testing::ElementsAre;
 using testing::Eventually;
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
 
 constexpr char kAliceId[] = "spiffe://contoso.test/admin/alice";
 
@@ -603,7 +601,7 @@ void PopulateLargeStore(const std::string& path) {
   v1::TrustChange seed;
   v1::RootAuthority* contoso = seed.mutable_put_root();
   contoso->set_name("contoso-root");
-  contoso->set_trust_domain(kTestDomain);
+  contoso->set_trust_domain(testing::kContosoDomain);
   contoso->set_certificates_pem(Contoso().RootPem());
   contoso->add_purposes(v1::MTLS);
   contoso->add_purposes(v1::TOKEN_SIGNING);
@@ -617,7 +615,7 @@ void PopulateLargeStore(const std::string& path) {
     v1::TrustChange c;
     v1::RootAuthority* root = c.mutable_put_root();
     root->set_name(absl::StrCat("bulk-root-", i));
-    root->set_trust_domain(kTestDomain);
+    root->set_trust_domain(testing::kContosoDomain);
     root->set_certificates_pem(ca->certificate.ToPem());
     root->add_purposes(i % 2 == 0 ? v1::MTLS : v1::TOKEN_SIGNING);
     changes.push_back(c);
@@ -641,7 +639,7 @@ void PopulateLargeStore(const std::string& path) {
     v1::TokenIssuer* issuer = c.mutable_put_issuer();
     issuer->set_name(absl::StrCat("app-", i));
     issuer->set_registered_issuer_name(
-        absl::StrFormat("%08x-0000-4000-8000-%012x@%s", i, i, kTestRealm));
+        absl::StrFormat("%08x-0000-4000-8000-%012x@%s", i, i, testing::kContosoRealm));
     issuer->add_signing_certificates_pem(signing[i % signing.size()]);
     issuer->add_algorithms(v1::ES256);
     changes.push_back(c);
@@ -651,8 +649,8 @@ void PopulateLargeStore(const std::string& path) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(opts);
   ASSERT_TRUE(store.ok()) << store.status();
   Mutation m;
-  m.trust_domain = kTestDomain;
-  m.realm = kTestRealm;
+  m.trust_domain = testing::kContosoDomain;
+  m.realm = testing::kContosoRealm;
   m.changes = std::move(changes);
   m.time = absl::Now();
   m.audit.emplace_back().set_operation("bulk.load");

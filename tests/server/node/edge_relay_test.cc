@@ -15,14 +15,11 @@
 #include "tests/common/trust/trust_fixture.h"
 #include "tests/server/node/scripted_node_calls.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::node {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
 using ::trustfabric::testing::IsOk;
 using ::trustfabric::testing::NodePeer;
 using ::trustfabric::testing::ScriptedNodeCalls;

@@ -14,12 +14,11 @@
 #include "tests/common/token/token_test_env.h"
 #include "tests/server/node/scripted_node_calls.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::node {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using ::trustfabric::testing::IsOk;
 using ::trustfabric::testing::ScriptedNodeCalls;
 using ::trustfabric::testing::StatusIs;

@@ -8,11 +8,11 @@
 #include "gtest/gtest.h"
 #include "tests/server/node/scripted_node_calls.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::node {
 namespace {
 
-using ::testing::ElementsAre;
 using ::trustfabric::testing::IsOk;
 using ::trustfabric::testing::ScriptedNodeCalls;
 using ::trustfabric::testing::StatusIs;

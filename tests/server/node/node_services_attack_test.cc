@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "server/node/message_rules.h"
 #include "tests/server/node/node_env.h"
+#include "tests/testing/vocabulary.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
 #include <grpcpp/create_channel.h>
@@ -34,13 +35,10 @@ namespace {
 
 using testing::ContosoState;
 using testing::FabrikamState;
-using ::testing::HasSubstr;
 using testing::kContosoRealm;
 using testing::kFabrikamRealm;
 using testing::MakeClient;
 using testing::NodeFiles;
-using testing::TempDir;
-using testing::TestDomain;
 using testing::TestNode;
 using testing::WriteNode;
 

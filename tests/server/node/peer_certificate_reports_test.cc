@@ -9,12 +9,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::node {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 
 std::vector<pki::Certificate> Leaves(int n) {
   static const testing::TestDomain* domain = new testing::TestDomain("fabrikam.test");

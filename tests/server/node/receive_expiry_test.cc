@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "tests/server/node/node_env.h"
 #include "tests/testing/movable_clock.h"
+#include "tests/testing/vocabulary.h"
 #include "trustfabric/v1/node.grpc.pb.h"
 
 #include <grpcpp/create_channel.h>
@@ -32,10 +33,7 @@ namespace {
 
 using ::trustfabric::testing::MovableClock;
 
-using ::testing::HasSubstr;
 using testing::NodeFiles;
-using testing::TempDir;
-using testing::TestDomain;
 using testing::TestNode;
 
 constexpr char kApp[] = "c0c0c0c0-0000-4000-8000-00000000c0c0";

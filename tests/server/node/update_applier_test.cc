@@ -20,12 +20,10 @@
 #include "tests/server/node/watch_messages.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::testing {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 
 class UpdateApplierTest : public ::testing::Test {
  protected:
