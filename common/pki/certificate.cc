@@ -18,6 +18,7 @@
 #include "common/pki/openssl_ptr.h"
 #include "common/pki/pem.h"
 #include "common/status/status.h"
+#include "common/util/enum_names.h"
 
 namespace trustfabric::pki {
 namespace {
@@ -63,20 +64,14 @@ std::string EcGroupName(const EVP_PKEY* pkey) {
 
 }  // namespace
 
+constexpr util::EnumName<KeyAlgorithm> kKeyAlgorithmNames[] = {{KeyAlgorithm::kRsa, "rsa"},
+                                                               {KeyAlgorithm::kEcP256, "ec p-256"},
+                                                               {KeyAlgorithm::kEcP384, "ec p-384"},
+                                                               {KeyAlgorithm::kEd25519, "ed25519"},
+                                                               {KeyAlgorithm::kOther, "other"}};
+
 absl::string_view KeyAlgorithmName(KeyAlgorithm algorithm) {
-  switch (algorithm) {
-    case KeyAlgorithm::kRsa:
-      return "rsa";
-    case KeyAlgorithm::kEcP256:
-      return "ec p-256";
-    case KeyAlgorithm::kEcP384:
-      return "ec p-384";
-    case KeyAlgorithm::kEd25519:
-      return "ed25519";
-    case KeyAlgorithm::kOther:
-      return "other";
-  }
-  return "other";
+  return util::NameOf(kKeyAlgorithmNames, algorithm, "other");
 }
 
 KeyAlgorithm KeyAlgorithmOf(const EVP_PKEY* pkey) {

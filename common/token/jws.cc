@@ -12,6 +12,7 @@
 #include "common/pki/encoding.h"
 #include "common/pki/openssl_ptr.h"
 #include "common/status/status.h"
+#include "common/util/enum_names.h"
 
 namespace trustfabric::token {
 namespace {
@@ -65,26 +66,17 @@ absl::Status Invalid(absl::string_view detail) {
 
 }  // namespace
 
+constexpr util::EnumName<JwsAlgorithm> kJwsAlgorithmNames[] = {{JwsAlgorithm::kNone, "none"},
+                                                               {JwsAlgorithm::kRs256, "RS256"},
+                                                               {JwsAlgorithm::kEs256, "ES256"},
+                                                               {JwsAlgorithm::kEdDsa, "EdDSA"}};
+
 absl::string_view JwsAlgorithmName(JwsAlgorithm alg) {
-  switch (alg) {
-    case JwsAlgorithm::kNone:
-      return "none";
-    case JwsAlgorithm::kRs256:
-      return "RS256";
-    case JwsAlgorithm::kEs256:
-      return "ES256";
-    case JwsAlgorithm::kEdDsa:
-      return "EdDSA";
-  }
-  return "none";
+  return util::NameOf(kJwsAlgorithmNames, alg, "none");
 }
 
 std::optional<JwsAlgorithm> JwsAlgorithmFromName(absl::string_view name) {
-  if (name == "none") return JwsAlgorithm::kNone;
-  if (name == "RS256") return JwsAlgorithm::kRs256;
-  if (name == "ES256") return JwsAlgorithm::kEs256;
-  if (name == "EdDSA") return JwsAlgorithm::kEdDsa;
-  return std::nullopt;
+  return util::ValueOf(kJwsAlgorithmNames, name);
 }
 
 std::optional<JwsAlgorithm> AlgorithmForKey(EVP_PKEY* key) {

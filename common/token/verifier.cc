@@ -12,6 +12,7 @@
 #include "common/pki/encoding.h"
 #include "common/pki/verify.h"
 #include "common/status/status.h"
+#include "common/util/enum_names.h"
 #include "trustfabric/v1/trust.pb.h"
 
 namespace trustfabric::token {
@@ -535,24 +536,19 @@ class Run {
 
 }  // namespace
 
+constexpr util::EnumName<TokenKind> kTokenKindNames[] = {{TokenKind::kAppOnly, "app-only"},
+                                                         {TokenKind::kUserAndApp, "user+app"}};
+
 absl::string_view TokenKindName(TokenKind kind) {
-  switch (kind) {
-    case TokenKind::kAppOnly:
-      return "app-only";
-    case TokenKind::kUserAndApp:
-      return "user+app";
-  }
-  return "app-only";
+  return util::NameOf(kTokenKindNames, kind, "app-only");
 }
 
+constexpr util::EnumName<OuterTokenPolicy> kOuterTokenPolicyNames[] = {
+    {OuterTokenPolicy::kSigned, "signed"},
+    {OuterTokenPolicy::kUnsignedAllowed, "unsigned_allowed"}};
+
 absl::string_view OuterTokenPolicyName(OuterTokenPolicy policy) {
-  switch (policy) {
-    case OuterTokenPolicy::kSigned:
-      return "signed";
-    case OuterTokenPolicy::kUnsignedAllowed:
-      return "unsigned_allowed";
-  }
-  return "signed";
+  return util::NameOf(kOuterTokenPolicyNames, policy, "signed");
 }
 
 std::string RejectionLabel(const absl::Status& status) {
