@@ -9,7 +9,7 @@
 //   std::optional<Role> role = util::ValueOf(kRoleNames, "frontend");          // kFrontend
 //
 // Proto enums do not need a table: their names come from the generated
-// descriptor (common/trust/proto_enum_names.h).
+// descriptor (trust::ProtoEnumName in common/trust/validation.h).
 #ifndef TRUSTFABRIC_COMMON_UTIL_ENUM_NAMES_H_
 #define TRUSTFABRIC_COMMON_UTIL_ENUM_NAMES_H_
 
