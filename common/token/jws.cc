@@ -154,19 +154,17 @@ absl::StatusOr<std::string> Es256RawToDer(absl::string_view raw) {
   // ECDSA_SIG_set0 took ownership.
   (void)r.release();
   (void)s.release();
-  unsigned char* der = nullptr;
-  int len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (len <= 0)
+  std::string out = pki::EncodeDer(i2d_ECDSA_SIG, sig.get());
+  if (out.empty()) {
     return absl::InternalError(pki::ConsumeOpenSslError("ecdsa signature encoding failed"));
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
+  }
   return out;
 }
 
 absl::StatusOr<std::string> Es256DerToRaw(absl::string_view der) {
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  pki::EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
-  if (!sig || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+  size_t consumed = 0;
+  pki::EcdsaSigPtr sig(pki::DecodeDer(d2i_ECDSA_SIG, der, &consumed));
+  if (!sig || consumed != der.size()) {
     ERR_clear_error();
     return absl::InvalidArgumentError("ecdsa signature is not valid der");
   }
