@@ -105,6 +105,17 @@ namespace {
 using PreparedCert = TokenVerifier::PreparedSnapshot::Cert;
 using PreparedIssuer = TokenVerifier::PreparedSnapshot::Issuer;
 
+// The certificate of `certs` whose raw digest `digest` (Cert::sha1 for x5t,
+// Cert::sha256 for x5t#S256) equals `value`; null when none does.
+const PreparedCert* NamedBy(const PreparedIssuer& certs, std::string PreparedCert::*digest,
+                            const std::string& value) {
+  const PreparedCert* named = nullptr;
+  for (const auto& c : certs) {
+    if ((*c).*digest == value) named = c.get();
+  }
+  return named;
+}
+
 constexpr absl::string_view kTopPrefix = "token: ";
 constexpr absl::string_view kActorPrefix = "token: actor token: ";
 constexpr absl::string_view kRejectionLabelUrl = "trustfabric.token/rejection";
@@ -253,9 +264,7 @@ class Run {
     }
     const PreparedCert* named = nullptr;
     if (header.x5t.has_value()) {
-      for (const auto& c : certs) {
-        if (c->sha1 == *header.x5t) named = c.get();
-      }
+      named = NamedBy(certs, &PreparedCert::sha1, *header.x5t);
       if (named == nullptr) {
         return Reject(
             prefix, "x5t_unknown",
@@ -263,10 +272,7 @@ class Run {
       }
     }
     if (header.x5t_s256.has_value()) {
-      const PreparedCert* by_sha256 = nullptr;
-      for (const auto& c : certs) {
-        if (c->sha256 == *header.x5t_s256) by_sha256 = c.get();
-      }
+      const PreparedCert* by_sha256 = NamedBy(certs, &PreparedCert::sha256, *header.x5t_s256);
       if (by_sha256 == nullptr) {
         return Reject(
             prefix, "x5t_unknown",
