@@ -38,6 +38,22 @@ absl::Status RequiredList(const std::vector<std::string>& values, absl::string_v
   return absl::OkStatus();
 }
 
+// Each of `texts` (or `fallback` when there are none) as `parse` reads it,
+// in order, once each: repeating a value is harmless on the command line;
+// the stored object lists each once.
+template <typename E>
+absl::StatusOr<std::vector<E>> ParseDistinct(const std::vector<std::string>& texts,
+                                             absl::string_view fallback,
+                                             absl::StatusOr<E> (*parse)(absl::string_view)) {
+  std::vector<E> values;
+  for (absl::string_view text :
+       texts.empty() ? std::vector<std::string>{std::string(fallback)} : texts) {
+    TF_ASSIGN_OR_RETURN(E value, parse(text));
+    if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
+  }
+  return values;
+}
+
 // Reads every file; each PEM text ends in a newline so that concatenated
 // certificates stay separate blocks.
 absl::StatusOr<std::vector<std::string>> ReadPemFiles(const std::vector<std::string>& paths,
@@ -136,16 +152,9 @@ absl::StatusOr<v1::AddRootAuthorityRequest> BuildAddRoot(const RootAddFlags& f,
   TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
                       ReadPemFiles(f.certificate_files, "--certificate"));
   for (const std::string& pem : pems) root->mutable_certificates_pem()->append(pem);
-  std::vector<std::string> purposes = f.purposes;
-  if (purposes.empty()) purposes.push_back("mtls");
-  for (const std::string& text : purposes) {
-    TF_ASSIGN_OR_RETURN(v1::Purpose p, ParsePurpose(text));
-    // Repeating a purpose is harmless on the command line; the stored
-    // object lists each once.
-    if (std::find(root->purposes().begin(), root->purposes().end(), p) == root->purposes().end()) {
-      root->add_purposes(p);
-    }
-  }
+  TF_ASSIGN_OR_RETURN(std::vector<v1::Purpose> purposes,
+                      ParseDistinct(f.purposes, "mtls", ParsePurpose));
+  for (v1::Purpose p : purposes) root->add_purposes(p);
   TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
   return req;
 }
@@ -174,15 +183,9 @@ absl::StatusOr<v1::AddTokenIssuerRequest> BuildAddIssuer(const IssuerAddFlags& f
   TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
                       ReadPemFiles(f.certificate_files, "--certificate"));
   for (std::string& pem : pems) issuer->add_signing_certificates_pem(std::move(pem));
-  std::vector<std::string> algorithms = f.algorithms;
-  if (algorithms.empty()) algorithms.push_back("rs256");
-  for (const std::string& text : algorithms) {
-    TF_ASSIGN_OR_RETURN(v1::SigningAlgorithm a, ParseAlgorithm(text));
-    if (std::find(issuer->algorithms().begin(), issuer->algorithms().end(), a) ==
-        issuer->algorithms().end()) {
-      issuer->add_algorithms(a);
-    }
-  }
+  TF_ASSIGN_OR_RETURN(std::vector<v1::SigningAlgorithm> algorithms,
+                      ParseDistinct(f.algorithms, "rs256", ParseAlgorithm));
+  for (v1::SigningAlgorithm a : algorithms) issuer->add_algorithms(a);
   issuer->set_trust_broker(f.trust_broker);
   for (const std::string& id : f.client_ids) issuer->add_broker_client_ids(id);
   issuer->set_allow_user_delegation(f.allow_user_delegation);
