@@ -449,6 +449,13 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
     spdlog::info("trust agent: connected to control plane {} (applied revision {})", where,
                  applier_.applied_revision());
   };
+  // Ends the stream from this side when a limit passed: "control plane
+  // <where>: <what> <limit>".
+  auto time_out = [&](absl::string_view what, absl::Duration limit) {
+    abandoned = absl::UnavailableError(
+        absl::StrCat("control plane ", where, ": ", what, " ", absl::FormatDuration(limit)));
+    call->Cancel();
+  };
   while (true) {
     const absl::Time now = absl::Now();
     absl::Duration wait = connected
@@ -486,17 +493,11 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
         last_heard = absl::Now();
         mark_connected();
       } else if (absl::Now() - opened >= options_.connect_timeout) {
-        abandoned =
-            absl::UnavailableError(absl::StrCat("control plane ", where, ": not connected within ",
-                                                absl::FormatDuration(options_.connect_timeout)));
-        call->Cancel();
+        time_out("not connected within", options_.connect_timeout);
         break;
       }
     } else if (absl::Now() - last_heard >= options_.idle_timeout) {
-      abandoned =
-          absl::UnavailableError(absl::StrCat("control plane ", where, ": nothing received for ",
-                                              absl::FormatDuration(options_.idle_timeout)));
-      call->Cancel();
+      time_out("nothing received for", options_.idle_timeout);
       break;
     }
     if (connected) SendReports(*call);
@@ -608,14 +609,13 @@ absl::Status TrustAgent::ServingStatus() const {
 }
 
 TrustAgentStatus TrustAgent::status() const {
-  TrustAgentStatus status;
-  static_cast<UpdateApplierStatus&>(status) = applier_.status();
+  const UpdateApplierStatus applied = applier_.status();
   absl::MutexLock lock(&mu_);
-  status.connected = status_.connected;
-  status.endpoint = status_.endpoint;
-  status.streams_opened = status_.streams_opened;
-  status.peer_certificates_reported = status_.peer_certificates_reported;
-  status.last_error = status_.last_error;
+  // The agent's own fields and last error; the rest is the applier's.
+  TrustAgentStatus status = status_;
+  absl::Status last_error = std::move(status.last_error);
+  static_cast<UpdateApplierStatus&>(status) = applied;
+  status.last_error = std::move(last_error);
   return status;
 }
 
