@@ -36,7 +36,7 @@ constexpr absl::Duration kConnectPoll = absl::Milliseconds(50);
 constexpr size_t kMaxCertificatesPerReport = 256;
 constexpr size_t kMaxQueuedReportWrites = 4;
 
-std::string Describe(const v1::ControlEndpoint& endpoint) {
+std::string Describe(const v1::Endpoint& endpoint) {
   return absl::StrCat(endpoint.server_name(), " at ", endpoint.address());
 }
 
@@ -66,7 +66,7 @@ absl::Status ValidateConfig(const v1::TrustAgentConfig& config) {
         "trust_agent.control_planes: at least one control-plane endpoint is required");
   }
   for (int i = 0; i < config.control_planes_size(); ++i) {
-    const v1::ControlEndpoint& endpoint = config.control_planes(i);
+    const v1::Endpoint& endpoint = config.control_planes(i);
     if (!trust::IsValidEndpointAddress(endpoint.address())) {
       return absl::InvalidArgumentError(absl::StrCat(
           "trust_agent.control_planes[", i,
@@ -409,7 +409,7 @@ void TrustAgent::Run() {
   }
 }
 
-TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpoint) {
+TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::Endpoint& endpoint) {
   StreamOutcome outcome;
   const std::string where = Describe(endpoint);
   // A channel of its own per attempt: a shared one would carry gRPC's
@@ -559,7 +559,7 @@ void TrustAgent::SendReports(WatchCall& call) {
 }
 
 absl::Status TrustAgent::CheckControlPlaneTrusted(WatchCall& call,
-                                                  const v1::ControlEndpoint& endpoint) const {
+                                                  const v1::Endpoint& endpoint) const {
   std::shared_ptr<const grpc::AuthContext> auth = call.context().auth_context();
   if (auth == nullptr) return absl::OkStatus();
   std::string leaf_pem;
