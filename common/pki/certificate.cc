@@ -64,11 +64,11 @@ std::string EcGroupName(const EVP_PKEY* pkey) {
 
 }  // namespace
 
+// kOther is the fallback.
 constexpr util::EnumName<KeyAlgorithm> kKeyAlgorithmNames[] = {{KeyAlgorithm::kRsa, "rsa"},
                                                                {KeyAlgorithm::kEcP256, "ec p-256"},
                                                                {KeyAlgorithm::kEcP384, "ec p-384"},
-                                                               {KeyAlgorithm::kEd25519, "ed25519"},
-                                                               {KeyAlgorithm::kOther, "other"}};
+                                                               {KeyAlgorithm::kEd25519, "ed25519"}};
 
 absl::string_view KeyAlgorithmName(KeyAlgorithm algorithm) {
   return util::NameOf(kKeyAlgorithmNames, algorithm, "other");
