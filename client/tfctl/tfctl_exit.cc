@@ -31,6 +31,8 @@ int ExitStatusFor(absl::StatusCode code) {
       return 10;
     case absl::StatusCode::kDeadlineExceeded:
       return 11;
+    case absl::StatusCode::kDataLoss:
+      return 12;
     default:
       return kExitFailure;
   }
@@ -51,6 +53,7 @@ std::string ExitStatusHelp() {
          "  9  unauthenticated\n"
          " 10  unavailable\n"
          " 11  deadline_exceeded (a mutation stays durable)\n"
+         " 12  data_loss: the audit log fails verification (tfctl audit verify)\n"
          "Errors are one line on stderr: tfctl: <code>: <message>\n"
          "Environment: TF_CONTROL (--control), TF_PKI (--pki), TF_DOMAIN (--domain)\n";
 }
