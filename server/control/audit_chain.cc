@@ -147,33 +147,40 @@ absl::StatusOr<v1::AuditCheckpoint> SignCheckpoint(const std::string& trust_doma
   return checkpoint;
 }
 
+absl::Status CheckChainLinks(const std::vector<v1::AuditRecord>& records, const AuditHead& before,
+                             std::vector<std::string>* hashes) {
+  std::string previous = before.sha256;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const v1::AuditRecord& record = records[i];
+    const uint64_t expected = before.seq + i + 1;
+    if (record.seq() != expected) {
+      return Bad(absl::StrCat("audit record at position ", expected, " has seq ", record.seq(),
+                              ", expected ", expected,
+                              ": records are missing or out of order there"));
+    }
+    if (record.prev_sha256() != previous) {
+      if (expected == 1) {
+        return Bad("audit record seq 1: prev_sha256 is not the genesis hash: records before it "
+                   "were deleted, or it was edited");
+      }
+      return Bad(absl::StrCat("audit record seq ", expected,
+                              ": prev_sha256 is not the hash of record seq ", expected - 1,
+                              ": one of them was edited, or records were deleted or reordered "
+                              "there"));
+    }
+    previous = AuditRecordSha256(record);
+    if (hashes != nullptr) hashes->push_back(previous);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<AuditVerification> VerifyAuditChain(
     const std::vector<v1::AuditRecord>& records,
     const std::vector<v1::AuditCheckpoint>& checkpoints, const AuditVerifyOptions& options) {
   // hashes[i] is the hash of the record with seq i + 1.
   std::vector<std::string> hashes;
   hashes.reserve(records.size());
-  std::string previous = kAuditGenesisSha256;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const v1::AuditRecord& record = records[i];
-    if (record.seq() != i + 1) {
-      return Bad(absl::StrCat("audit record at position ", i + 1, " has seq ", record.seq(),
-                              ", expected ", i + 1,
-                              ": records are missing or out of order there"));
-    }
-    if (record.prev_sha256() != previous) {
-      if (i == 0) {
-        return Bad("audit record seq 1: prev_sha256 is not the genesis hash: records before it "
-                   "were deleted, or it was edited");
-      }
-      return Bad(absl::StrCat("audit record seq ", record.seq(),
-                              ": prev_sha256 is not the hash of record seq ", record.seq() - 1,
-                              ": one of them was edited, or records were deleted or reordered "
-                              "there"));
-    }
-    previous = AuditRecordSha256(record);
-    hashes.push_back(previous);
-  }
+  TF_RETURN_IF_ERROR(CheckChainLinks(records, AuditHead{}, &hashes));
   AuditVerification out;
   out.records = records.size();
   for (const v1::AuditCheckpoint& checkpoint : checkpoints) {

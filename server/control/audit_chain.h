@@ -58,6 +58,14 @@ struct AuditHead {
   std::string sha256 = kAuditGenesisSha256;
 };
 
+// Checks that `records` continue the chain after `before`: seq runs
+// before.seq + 1, + 2, ... and each prev_sha256 is the hash of the record
+// before it. Appends each record's hash to *hashes (when not null).
+// DATA_LOSS naming the first record that does not fit (see
+// VerifyAuditChain).
+absl::Status CheckChainLinks(const std::vector<v1::AuditRecord>& records, const AuditHead& before,
+                             std::vector<std::string>* hashes);
+
 // The key checkpoints are signed with, and its certificate chain (leaf
 // first), which travels in every checkpoint.
 struct CheckpointKey {

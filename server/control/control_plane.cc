@@ -482,9 +482,21 @@ void ControlPlane::MaybeCheckpoint(bool force) {
   if (!options_.checkpoint_key) return;
   absl::MutexLock lock(&checkpoint_mu_);
   absl::StatusOr<AuditHead> head = store_->GetAuditHead();
-  if (!head.ok() || head->seq == 0 || head->seq == checkpointed_seq_) return;
-  if (!force && head->seq - checkpointed_seq_ < options_.audit_checkpoint_interval) return;
+  absl::StatusOr<v1::AuditCheckpoint> last = store_->LastCheckpoint();
+  if (!head.ok() || !last.ok() || head->seq <= last->seq()) return;
+  if (!force && head->seq - last->seq() < options_.audit_checkpoint_interval) return;
   absl::Status done = [&]() -> absl::Status {
+    // Never sign over a chain that does not continue the last signed head
+    // (records edited or deleted in the store meanwhile).
+    TF_ASSIGN_OR_RETURN(std::vector<v1::AuditRecord> unsigned_records,
+                        store_->AuditAfterSeq(last->seq(), head->seq - last->seq()));
+    AuditHead signed_head;
+    if (last->seq() != 0) signed_head = {last->seq(), last->head_sha256()};
+    std::vector<std::string> hashes;
+    TF_RETURN_IF_ERROR(CheckChainLinks(unsigned_records, signed_head, &hashes));
+    if (hashes.empty() || hashes.back() != head->sha256) {
+      return absl::DataLossError("the audit chain changed while it was checked");
+    }
     TF_ASSIGN_OR_RETURN(CheckpointKey key, options_.checkpoint_key());
     TF_ASSIGN_OR_RETURN(v1::AuditCheckpoint checkpoint,
                         SignCheckpoint(options_.trust_domain, *head, options_.clock(), key));
@@ -497,7 +509,6 @@ void ControlPlane::MaybeCheckpoint(bool force) {
     ++audit_failures_;
     return;
   }
-  checkpointed_seq_ = head->seq;
   spdlog::info("audit checkpoint signed at seq {} ({})", head->seq, head->sha256);
 }
 

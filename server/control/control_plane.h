@@ -289,7 +289,6 @@ class ControlPlane {
 
   // Serializes checkpoints; taken after a commit, never under mu_.
   absl::Mutex checkpoint_mu_;
-  uint64_t checkpointed_seq_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
 
   // Thread-safe itself; its listener only queues (upgrade_mu_).
   CertificateIndex certificates_;

@@ -763,7 +763,7 @@ absl::Status SqliteStore::AddCheckpoint(const v1::AuditCheckpoint& checkpoint) {
   }
   TF_ASSIGN_OR_RETURN(Statement s,
                       Prepare(db_,
-                              "INSERT OR REPLACE INTO audit_checkpoints (seq, head_sha256, "
+                              "INSERT OR IGNORE INTO audit_checkpoints (seq, head_sha256, "
                               "time_ns, signer_pem, signature) VALUES (?, ?, ?, ?, ?)"));
   sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(checkpoint.seq()));
   BindText(s.get(), 2, checkpoint.head_sha256());
@@ -777,13 +777,26 @@ absl::Status SqliteStore::AddCheckpoint(const v1::AuditCheckpoint& checkpoint) {
 absl::StatusOr<std::vector<v1::AuditCheckpoint>> SqliteStore::Checkpoints(uint64_t first_seq,
                                                                           uint64_t last_seq) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<Statement> s =
-      Prepare(db_,
-              "SELECT seq, head_sha256, time_ns, signer_pem, signature FROM audit_checkpoints "
-              "WHERE seq >= ? AND seq <= ? ORDER BY seq");
+  return CheckpointsWhereLocked("seq >= ? AND seq <= ? ORDER BY seq", first_seq, last_seq);
+}
+
+absl::StatusOr<v1::AuditCheckpoint> SqliteStore::LastCheckpoint() {
+  absl::MutexLock lock(&mu_);
+  TF_ASSIGN_OR_RETURN(std::vector<v1::AuditCheckpoint> last,
+                      CheckpointsWhereLocked("seq >= ? AND seq <= ? ORDER BY seq DESC LIMIT 1", 0,
+                                             static_cast<uint64_t>(INT64_MAX)));
+  return last.empty() ? v1::AuditCheckpoint() : std::move(last.front());
+}
+
+absl::StatusOr<std::vector<v1::AuditCheckpoint>> SqliteStore::CheckpointsWhereLocked(
+    const char* where, uint64_t first, uint64_t last) {
+  const std::string sql = absl::StrCat(
+      "SELECT seq, head_sha256, time_ns, signer_pem, signature FROM audit_checkpoints WHERE ",
+      where);
+  absl::StatusOr<Statement> s = Prepare(db_, sql.c_str());
   if (!s.ok()) return Error("cannot read checkpoints");
-  sqlite3_bind_int64(s->get(), 1, static_cast<int64_t>(first_seq));
-  sqlite3_bind_int64(s->get(), 2, static_cast<int64_t>(last_seq));
+  sqlite3_bind_int64(s->get(), 1, static_cast<int64_t>(first));
+  sqlite3_bind_int64(s->get(), 2, static_cast<int64_t>(last));
   std::vector<v1::AuditCheckpoint> out;
   int rc;
   while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {

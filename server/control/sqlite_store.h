@@ -80,6 +80,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<v1::AuditCheckpoint>> Checkpoints(uint64_t first_seq,
                                                                uint64_t last_seq) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::AuditCheckpoint> LastCheckpoint() override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::Generation> Restore(const RestoreRequest& request) override
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -112,6 +113,10 @@ class SqliteStore final : public Store {
   absl::Status ChainUnlinkedAudit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<AuditHead> AuditHeadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status InsertAuditLocked(v1::AuditRecord* record, AuditHead* head)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<v1::AuditCheckpoint>> CheckpointsWhereLocked(const char* where,
+                                                                         uint64_t first,
+                                                                         uint64_t last)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<v1::AuditRecord>> AuditWhereLocked(const char* condition,
                                                                 uint64_t value, size_t limit)

@@ -135,9 +135,12 @@ class Store {
   virtual absl::StatusOr<v1::AuditRecord> AppendAudit(v1::AuditRecord record) = 0;
   // The last record's seq and hash.
   virtual absl::StatusOr<AuditHead> GetAuditHead() = 0;
-  // Stores a checkpoint (replacing one of the same seq). INVALID_ARGUMENT
-  // when its seq is beyond the last record.
+  // Stores a checkpoint; one already stored for the same seq is kept (a
+  // signed checkpoint is never replaced). INVALID_ARGUMENT when its seq is
+  // beyond the last record.
   virtual absl::Status AddCheckpoint(const v1::AuditCheckpoint& checkpoint) = 0;
+  // The checkpoint of the highest seq (seq 0 when there is none).
+  virtual absl::StatusOr<v1::AuditCheckpoint> LastCheckpoint() = 0;
   // Checkpoints with first_seq <= seq <= last_seq, by seq.
   virtual absl::StatusOr<std::vector<v1::AuditCheckpoint>> Checkpoints(uint64_t first_seq,
                                                                        uint64_t last_seq) = 0;
