@@ -603,6 +603,7 @@ absl::StatusOr<uint64_t> ControlPlane::CommitLocked(const std::string& actor, co
   TF_ASSIGN_OR_RETURN(v1::TrustSnapshot next_proto,
                       trust::ApplyChanges(current->proto(), plan.changes));
   next_proto.set_revision(current->revision() + 1);
+  *next_proto.mutable_generation() = current->proto().generation();
   *next_proto.mutable_created_at() = ToProtoTime(now);
   TF_ASSIGN_OR_RETURN(std::shared_ptr<const trust::TrustSnapshot> next,
                       trust::TrustSnapshot::Create(std::move(next_proto), current.get()));

@@ -293,6 +293,9 @@ v1::WatchRequest UpdateApplier::HandleDelta(const v1::TrustDelta& delta, absl::T
   }
   absl::StatusOr<v1::TrustSnapshot> next = trust::ApplyDelta(current_->proto(), delta);
   if (!next.ok()) return Nack(delta.revision(), Annotate(next.status(), "delta"));
+  // Of the applied generation (checked above); trust::ApplyDelta carries
+  // only the trust state.
+  *next->mutable_generation() = current_->proto().generation();
   Step("delta applied");
   return Apply(*std::move(next), "delta", now);
 }
