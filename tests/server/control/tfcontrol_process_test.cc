@@ -448,13 +448,14 @@ TEST_F(TfcontrolProcessTest, AnEditedAuditRecordFailsTfctlAuditVerify) {
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? ExitCode((*p)->Wait(absl::Seconds(60))) : -1;
   };
-  // Stopped and started: the shutdown checkpoint covers every record.
+  // Stopped and started: the shutdown checkpoint covers every record (the
+  // first start signed the seeding record).
   Stop(std::move(server));
   server = StartServing("a.db");
   ASSERT_NE(server, nullptr);
   EXPECT_EQ(run_verify(), 0) << ReadAll(tfctl_log);
   EXPECT_THAT(ReadAll(tfctl_log),
-              HasSubstr("audit log of contoso.test verified: 4 records chained, 1 checkpoint "
+              HasSubstr("audit log of contoso.test verified: 4 records chained, 2 checkpoint "
                         "signatures valid (signers chain to the domain's root), signed through "
                         "seq 4"));
   Stop(std::move(server));
