@@ -11,6 +11,7 @@
 //                  --endpoint 127.0.0.13:7443=edge1.fabrikam.test
 //                  --allowed-server edge1.fabrikam.test
 //   tfctl --json status | jq '.nodes[] | select(.lag != "0")'
+//   tfctl audit verify   # the audit chain and its signed checkpoints, exit 12 when tampered
 
 #include <iostream>
 #include <memory>
