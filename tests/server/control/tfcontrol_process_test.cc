@@ -441,13 +441,17 @@ TEST_F(TfcontrolProcessTest, AnEditedAuditRecordFailsTfctlAuditVerify) {
       "--domain", kTestDomain, "--cert", admin.certificate_file, "--key", admin.key_file, "--ca",
       dir_.Write("ca.pem", Contoso().RootPem()), "audit", "verify"};
   const std::string tfctl_log = dir_.path() + "/tfctl.log";
-  auto run_verify = [&]() {
+  auto run_tfctl = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = verify;
+    argv.pop_back();  // "verify"
+    argv.insert(argv.end(), extra.begin(), extra.end());
     std::remove(tfctl_log.c_str());
     absl::StatusOr<std::unique_ptr<testing::Subprocess>> p =
-        testing::StartSubprocess(verify, tfctl_log);
+        testing::StartSubprocess(argv, tfctl_log);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? ExitCode((*p)->Wait(absl::Seconds(60))) : -1;
   };
+  auto run_verify = [&]() { return run_tfctl({"verify"}); };
   // Stopped and started: the shutdown checkpoint covers every record (the
   // first start signed the seeding record).
   Stop(std::move(server));
@@ -458,6 +462,17 @@ TEST_F(TfcontrolProcessTest, AnEditedAuditRecordFailsTfctlAuditVerify) {
               HasSubstr("audit log of contoso.test verified: 4 records chained, 2 checkpoint "
                         "signatures valid (signers chain to the domain's root), signed through "
                         "seq 4"));
+  // The exported log verifies the same way, and fails once edited.
+  const std::string exported = dir_.path() + "/audit.json";
+  ASSERT_EQ(run_tfctl({"export", "--out", exported}), 0) << ReadAll(tfctl_log);
+  EXPECT_EQ(run_tfctl({"verify", "--file", exported}), 0) << ReadAll(tfctl_log);
+  std::string text = ReadAll(exported);
+  const size_t at = text.find("audited 1");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 9, "audited 9");
+  dir_.Write("audit.json", text);
+  EXPECT_EQ(run_tfctl({"verify", "--file", exported}), 12) << ReadAll(tfctl_log);
+  EXPECT_THAT(ReadAll(tfctl_log), HasSubstr("tfctl: data_loss: audit record seq 3: prev_sha256"));
   Stop(std::move(server));
 
   // Someone with the store file rewrites who made the first revocation.

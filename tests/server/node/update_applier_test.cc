@@ -354,12 +354,12 @@ TEST_F(UpdateApplierTest, MalformedGenerationIsRefused) {
   std::unique_ptr<node::UpdateApplier> applier = MakeApplier();
   v1::Generation short_id = GenerationOf(1, 'a');
   short_id.set_id("abc");
-  SendSnapshot(*applier, StateIn(2, short_id), 1);
-  ExpectNack(2, "is malformed");
-  SendSnapshot(*applier, StateIn(2, GenerationOf(0, 'a')), 1);
-  ExpectNack(2, "is malformed");
-  SendSnapshot(*applier, StateIn(2, GenerationOf(1, 'A')), 1);
-  ExpectNack(2, "is malformed");
+  // A short id, an id without an epoch, an upper-case id.
+  for (const v1::Generation& malformed : {short_id, GenerationOf(0, 'a'), GenerationOf(1, 'A')}) {
+    SCOPED_TRACE(malformed.ShortDebugString());
+    SendSnapshot(*applier, StateIn(2, malformed), 1);
+    ExpectNack(2, "is malformed");
+  }
   EXPECT_EQ(held_revision(), 0u);
 }
 
