@@ -846,6 +846,15 @@ absl::Status SqliteStore::CreateGenerationIfAbsent() {
 }
 
 absl::Status SqliteStore::ChainUnlinkedAudit() {
+  {
+    // Usually none: a scan without hashing.
+    absl::StatusOr<Statement> any =
+        Prepare(db_, "SELECT 1 FROM audit WHERE prev_sha256 = '' LIMIT 1");
+    if (!any.ok()) return Error("cannot read audit");
+    const int rc = sqlite3_step(any->get());
+    if (rc == SQLITE_DONE) return absl::OkStatus();
+    if (rc != SQLITE_ROW) return Error("cannot read audit");
+  }
   Transaction txn(db_);
   if (!txn.Begin()) return Error("cannot begin chaining the audit log");
   const std::string sql = absl::StrCat("SELECT ", kAuditColumns, " FROM audit ORDER BY seq");
