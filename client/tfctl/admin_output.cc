@@ -276,7 +276,10 @@ std::string FormatAudit(const v1::GetAuditLogResponse& response) {
   Table table({"REVISION", "TIME", "ACTOR", "OPERATION", "OBJECT", "CHANGE"});
   for (const v1::AuditRecord& r : response.records()) {
     std::string change;
-    if (r.before().empty()) {
+    if (!r.result().empty() && r.result() != "ok") {
+      // A refused call: nothing changed; why it was refused.
+      change = absl::StrCat("refused ", r.result(), ": ", r.reason());
+    } else if (r.before().empty()) {
       change = r.after();
     } else if (r.after().empty()) {
       change = absl::StrCat("was ", r.before());

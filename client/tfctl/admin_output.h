@@ -73,6 +73,8 @@ std::string FormatStatus(const v1::GetPropagationStatusResponse& response, absl:
 // {"revision": "...", "nodes": [{...NodeStatus..., "lag": "..."}]}.
 std::string StatusJson(const v1::GetPropagationStatusResponse& response);
 
+// One row per record: revision, time, actor, operation, object and the
+// change ("before -> after"), or for a refused call "refused <code>: <why>".
 std::string FormatAudit(const v1::GetAuditLogResponse& response);
 
 // The lag of a node at `applied` when the store is at `current` (0 when the

@@ -11,6 +11,7 @@
 //                  --endpoint 127.0.0.13:7443=edge1.fabrikam.test
 //                  --allowed-server edge1.fabrikam.test
 //   tfctl --json status | jq '.nodes[] | select(.lag != "0")'
+//   tfctl audit verify   # the audit chain and its signed checkpoints, exit 12 when tampered
 
 #include <iostream>
 #include <memory>
@@ -29,7 +30,11 @@
 #include "client/tfctl/admin_output.h"
 #include "client/tfctl/tfctl_commands.h"
 #include "client/tfctl/tfctl_exit.h"
+#include "common/pki/certificate.h"
+#include "common/pki/verify.h"
 #include "common/status/atomic_file.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/control/audit_chain.h"
 #include "nlohmann/json.hpp"
 
 namespace trustfabric::tfctl {
@@ -343,6 +348,108 @@ void AddRevocationCommands(CLI::App& app, const SettingsPtr& s) {
   OnMutation(cmd, s, unrevoke, client::BuildUnrevoke, &client::ControlClient::UnrevokeCertificate);
 }
 
+// --- audit export / verify -------------------------------------------------
+
+// The whole chain and its checkpoints, paged by seq.
+v1::AuditLog FetchAuditLog(const AdminSettings& s) {
+  std::unique_ptr<client::ControlClient> control = Connect(s);
+  v1::AuditLog log;
+  log.set_trust_domain(OrUsage(client::ResolveConnection(s.connection)).trust_domain);
+  constexpr uint32_t kPage = 10000;
+  while (true) {
+    v1::GetAuditLogRequest req;
+    req.set_since_seq(log.records_size() == 0 ? 0 : log.records().rbegin()->seq());
+    req.set_limit(kPage);
+    v1::GetAuditLogResponse page = OrFail(control->GetAuditLog(req));
+    for (v1::AuditRecord& r : *page.mutable_records()) *log.add_records() = std::move(r);
+    for (v1::AuditCheckpoint& c : *page.mutable_checkpoints()) *log.add_checkpoints() = std::move(c);
+    if (page.records_size() < static_cast<int>(kPage)) return log;
+  }
+}
+
+// The domain's roots that signer certificates must chain to: --ca, or the
+// root of --domain in --pki; none when neither is given.
+std::shared_ptr<const pki::RootStore> SignerRoots(const AdminSettings& s) {
+  std::string ca = s.connection.ca;
+  if (ca.empty() && !s.connection.pki_dir.empty()) {
+    absl::StatusOr<client::PkiDefaults> pki =
+        client::LoadPkiDefaults(s.connection.pki_dir, s.connection.trust_domain);
+    if (pki.ok()) ca = pki->root_certificate_file;
+  }
+  if (ca.empty()) return nullptr;
+  std::string pem = OrUsage(client::ReadFlagFile(ca, "--ca"));
+  std::vector<pki::Certificate> roots = OrUsage(pki::ParsePemBundle(pem));
+  return OrUsage(pki::RootStore::Create(roots));
+}
+
+void AddAuditChainCommands(CLI::App& audit, const SettingsPtr& s) {
+  auto out = std::make_shared<std::string>();
+  CLI::App* cmd = audit.add_subcommand(
+      "export", "write the whole audit log and its signed checkpoints to a file (json)");
+  cmd->fallthrough();
+  cmd->add_option("--out", *out, "the file to write (protobuf json of trustfabric.v1.AuditLog)")
+      ->required();
+  cmd->callback([s, out] {
+    v1::AuditLog log = FetchAuditLog(*s);
+    absl::Status written = WriteFileAtomically(*out, ProtoJson(log, /*pretty=*/true) + "\n", 0600);
+    if (!written.ok()) {
+      FailUsage(absl::InvalidArgumentError(absl::StrCat("--out: ", written.message())));
+    }
+    std::cout << log.records_size() << " audit records and " << log.checkpoints_size()
+              << " checkpoints written to " << *out << "\n";
+  });
+
+  auto file = std::make_shared<std::string>();
+  cmd = audit.add_subcommand(
+      "verify",
+      "check the audit log's hash chain end to end and every checkpoint signature (exit 12 "
+      "naming the first bad record)");
+  cmd->fallthrough();
+  cmd->add_option("--file", *file,
+                  "verify an exported log (`tfctl audit export`) instead of the control plane's");
+  cmd->callback([s, file] {
+    v1::AuditLog log;
+    if (file->empty()) {
+      log = FetchAuditLog(*s);
+    } else {
+      std::string text = OrUsage(client::ReadFlagFile(*file, "--file"));
+      google::protobuf::util::JsonParseOptions options;
+      options.ignore_unknown_fields = false;
+      if (auto parsed = google::protobuf::util::JsonStringToMessage(text, &log, options);
+          !parsed.ok()) {
+        FailUsage(absl::InvalidArgumentError(absl::StrCat("--file: ", parsed.ToString())));
+      }
+    }
+    control::AuditVerifyOptions options;
+    options.trust_domain =
+        log.trust_domain().empty() ? s->connection.trust_domain : log.trust_domain();
+    options.roots = SignerRoots(*s);
+    control::AuditVerification v = OrFail(control::VerifyAuditChain(
+        {log.records().begin(), log.records().end()},
+        {log.checkpoints().begin(), log.checkpoints().end()}, options));
+    if (s->json) {
+      std::cout << nlohmann::json({{"records", v.records},
+                                   {"checkpoints", v.checkpoints},
+                                   {"signed_through", v.signed_through},
+                                   {"unsigned_records", v.unsigned_records},
+                                   {"signers_chained_to_roots", options.roots != nullptr}})
+                       .dump()
+                << "\n";
+      return;
+    }
+    std::cout << "audit log of " << options.trust_domain << " verified: " << v.records
+              << " records chained, " << v.checkpoints << " checkpoint signatures valid"
+              << (options.roots != nullptr ? " (signers chain to the domain's root)" : "")
+              << ", signed through seq " << v.signed_through << "\n";
+    if (v.unsigned_records > 0) {
+      std::cerr << "warning: the last " << v.unsigned_records
+                << " records are not covered by a checkpoint yet (the next one is signed after "
+                   "more records or at shutdown)\n";
+    }
+  });
+}
+
+
 // --- state ----------------------------------------------------------------
 
 void AddStateCommands(CLI::App& app, const SettingsPtr& s) {
@@ -392,10 +499,13 @@ void AddStateCommands(CLI::App& app, const SettingsPtr& s) {
   cmd->add_option("--since", audit->since, "only records after this revision");
   cmd->add_option("--limit", audit->limit,
                   "at most N records after --since, oldest first (default 100)");
-  cmd->callback([s, audit] {
+  CLI::App* audit_cmd = cmd;
+  cmd->callback([s, audit, audit_cmd] {
+    if (!audit_cmd->get_subcommands().empty()) return;  // export, verify
     v1::GetAuditLogRequest req = OrUsage(client::BuildAuditRequest(*audit));
     PrintResult(*s, Connect(*s)->GetAuditLog(req), FormatAudit);
   });
+  AddAuditChainCommands(*cmd, s);
 }
 
 }  // namespace

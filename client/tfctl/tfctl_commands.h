@@ -25,7 +25,7 @@ void AddPkiCommands(CLI::App& app);
 // and the commands
 //   root add|list|remove, issuer add|list|remove,
 //   peer add|list|remove|enable|disable, revoke, unrevoke,
-//   snapshot [--out FILE], status, audit.
+//   snapshot [--out FILE], status, audit, audit export --out FILE, audit verify [--file FILE].
 // Every mutation takes --expected-revision N and --wait-nodes N | --wait-all
 // [--wait-timeout D] and prints the revision it produced.
 void AddAdminCommands(CLI::App& app);

@@ -31,6 +31,7 @@ constexpr ExitRow kExitRows[] = {
     {9, absl::StatusCode::kUnauthenticated, ""},
     {10, absl::StatusCode::kUnavailable, ""},
     {11, absl::StatusCode::kDeadlineExceeded, " (a mutation stays durable)"},
+    {12, absl::StatusCode::kDataLoss, ": the audit log fails verification (tfctl audit verify)"},
 };
 
 }  // namespace

@@ -23,6 +23,7 @@
 //   7   ABORTED (--expected-revision is stale)
 //   8   PERMISSION_DENIED    9   UNAUTHENTICATED
 //   10  UNAVAILABLE          11  DEADLINE_EXCEEDED (a mutation stays durable)
+//   12  DATA_LOSS (an audit log that fails `tfctl audit verify`)
 #ifndef TRUSTFABRIC_CLIENT_TFCTL_TFCTL_EXIT_H_
 #define TRUSTFABRIC_CLIENT_TFCTL_TFCTL_EXIT_H_
 

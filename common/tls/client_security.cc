@@ -152,9 +152,11 @@ std::shared_ptr<grpc::Channel> ChannelCache::NewChannel(const Target& target) co
 std::string ChannelCache::BundleFingerprint(const std::string& trust_domain) {
   std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
   if (!snap) return "bootstrap";
-  if (fingerprint_revision_ != snap->revision()) {
+  if (fingerprint_revision_ != snap->revision() ||
+      fingerprint_epoch_ != snap->proto().generation().epoch()) {
     fingerprints_.clear();
     fingerprint_revision_ = snap->revision();
+    fingerprint_epoch_ = snap->proto().generation().epoch();
   }
   auto it = fingerprints_.find(trust_domain);
   if (it != fingerprints_.end()) return it->second;

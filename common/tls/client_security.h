@@ -106,8 +106,10 @@ class ChannelCache {
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Entry> channels_ ABSL_GUARDED_BY(mu_);
-  // Fingerprints per trust domain, valid for fingerprint_revision_.
+  // Fingerprints per trust domain, valid for fingerprint_revision_ of
+  // generation fingerprint_epoch_ (revisions repeat across generations).
   uint64_t fingerprint_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t fingerprint_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, std::string> fingerprints_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex built_mu_;
   mutable uint64_t built_ ABSL_GUARDED_BY(built_mu_) = 0;

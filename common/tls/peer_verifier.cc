@@ -190,6 +190,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
   // The one snapshot everything below is decided against.
   const std::shared_ptr<const trust::TrustSnapshot> snap = source_->snapshot();
   const uint64_t revision = snap ? snap->revision() : kNoSnapshot;
+  const uint64_t epoch = snap ? snap->proto().generation().epoch() : 0;
   const absl::Time now = source_->Now();
   {
     absl::StatusOr<PeerIdentityPtr> cached;
@@ -199,7 +200,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
       auto it = cache_.find(chain_key);
       if (it != cache_.end() && now < it->second.expires) {
         const CacheEntry& e = it->second;
-        if (e.revision == revision ||
+        if ((e.revision == revision && e.epoch == epoch) ||
             (e.result.ok() && revision != kNoSnapshot && e.revision != kNoSnapshot &&
              FingerprintFor(snap, e.domain) == e.fingerprint)) {
           cached = e.result;
@@ -237,6 +238,7 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
 
   CacheEntry entry;
   entry.revision = revision;
+  entry.epoch = epoch;
   entry.result = result;
   entry.expires = result.ok() ? (*result)->valid_until : now + kRefusalCacheTtl;
   if (result.ok()) {

@@ -116,6 +116,8 @@ class PeerVerifier {
   // Revision, result and fingerprint all come from one snapshot.
   struct CacheEntry {
     uint64_t revision = 0;
+    // Revisions repeat across store generations (docs/design.md §5).
+    uint64_t epoch = 0;
     absl::StatusOr<PeerIdentityPtr> result;
     // For an accepted peer: its trust domain and the AnchorFingerprint of
     // that domain it was verified under. Another revision with the same

@@ -29,7 +29,13 @@ absl::Status SnapshotHolder::Swap(std::shared_ptr<const TrustSnapshot> next) {
   {
     absl::MutexLock lock(&mu_);
     uint64_t current_revision = current_ == nullptr ? 0 : current_->revision();
-    if (next->revision() <= current_revision) {
+    // Revisions are ordered within a store generation; a higher epoch is
+    // newer whatever its revision (docs/design.md §5).
+    const uint64_t current_epoch =
+        current_ == nullptr ? 0 : current_->proto().generation().epoch();
+    const uint64_t next_epoch = next->proto().generation().epoch();
+    if (next_epoch < current_epoch ||
+        (next_epoch == current_epoch && next->revision() <= current_revision)) {
       return absl::FailedPreconditionError(absl::StrCat("snapshot revision ", next->revision(),
                                                         " is not newer than the current revision ",
                                                         current_revision));

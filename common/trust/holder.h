@@ -42,8 +42,9 @@ class SnapshotHolder {
   // state lock, so subscribers may call Get, Subscribe and Unsubscribe).
   // Changes nothing and returns:
   //   INVALID_ARGUMENT when `next` is null;
-  //   FAILED_PRECONDITION when next's revision is not greater than the
-  //     current one (0 when there is none), when its trust domain differs
+  //   FAILED_PRECONDITION when next is not newer: of a lower generation
+  //     epoch, or of the same epoch with a revision not greater than the
+  //     current one (0 when there is none); when its trust domain differs
   //     from the current snapshot's, or when called from a subscriber.
   absl::Status Swap(std::shared_ptr<const TrustSnapshot> next) ABSL_LOCKS_EXCLUDED(notify_mu_, mu_);
 

@@ -22,6 +22,7 @@
 #include "common/trust/revocation.h"
 #include "common/trust/validation.h"
 #include "server/control/audit.h"
+#include "server/control/audit_chain.h"
 #include "spdlog/spdlog.h"
 
 namespace trustfabric::control {
@@ -130,6 +131,9 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(Options optio
   std::unique_ptr<ControlPlane> cp(
       new ControlPlane(std::move(options), std::move(store), holder, nodes));
   TF_RETURN_IF_ERROR(cp->Load());
+  // Records a previous run wrote after its last checkpoint (it may have
+  // died before its shutdown checkpoint) are signed now.
+  cp->Checkpoint();
   return cp;
 }
 
@@ -146,6 +150,7 @@ absl::Status ControlPlane::Load() {
     v1::TrustSnapshot empty;
     empty.set_trust_domain(options_.trust_domain);
     empty.set_realm(options_.realm);
+    *empty.mutable_generation() = state.snapshot.generation();
     absl::StatusOr<std::shared_ptr<const trust::TrustSnapshot>> base =
         trust::TrustSnapshot::Create(std::move(empty));
     if (!base.ok()) return Annotate(base.status(), "configuration");
@@ -161,8 +166,10 @@ absl::Status ControlPlane::Load() {
     root->add_purposes(v1::TOKEN_SIGNING);
     absl::StatusOr<uint64_t> revision = CommitLocked(kBootstrapActor, seed);
     if (!revision.ok()) return Annotate(revision.status(), "seed root");
-    spdlog::info("control plane seeded {} with root authority {} at revision {}",
-                 options_.trust_domain, options_.seed_root_name, *revision);
+    spdlog::info("control plane seeded {} with root authority {} at revision {} (generation "
+                 "epoch {} id {})",
+                 options_.trust_domain, options_.seed_root_name, *revision,
+                 current_->proto().generation().epoch(), current_->proto().generation().id());
     return absl::OkStatus();
   }
 
@@ -182,9 +189,10 @@ absl::Status ControlPlane::Load() {
   updates_.Reset(current_, std::move(state.history));
   LearnSnapshot(*current_, nullptr);
   spdlog::info(
-      "control plane loaded {} at revision {} ({} roots, {} issuers, {} peers, {} "
-      "revocations, {} deltas of history) in {} (store read {})",
-      options_.trust_domain, current_->revision(), current_->proto().roots_size(),
+      "control plane loaded {} at revision {} of generation epoch {} id {} ({} roots, {} "
+      "issuers, {} peers, {} revocations, {} deltas of history) in {} (store read {})",
+      options_.trust_domain, current_->revision(), current_->proto().generation().epoch(),
+      current_->proto().generation().id(), current_->proto().roots_size(),
       current_->proto().issuers_size(), current_->proto().peers_size(),
       current_->proto().revocations_size(), updates_.retained(),
       absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1))),
@@ -207,9 +215,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::AddRootAuthority(
   plan.operation = "root.add";
   plan.options = &request.options();
   if (!request.has_root()) {
-    absl::Status status = absl::InvalidArgumentError("root: must be set");
-    Count(plan.operation, status);
-    return status;
+    return Refuse(caller, plan, absl::InvalidArgumentError("root: must be set"));
   }
   *plan.changes.emplace_back().mutable_put_root() = request.root();
   return Mutate(caller, plan);
@@ -222,8 +228,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RemoveRootAuthority(
   plan.options = &request.options();
   plan.force = request.force();
   if (absl::Status s = CheckObjectName(request.name(), "name"); !s.ok()) {
-    Count(plan.operation, s);
-    return s;
+    return Refuse(caller, plan, s);
   }
   plan.changes.emplace_back().set_remove_root(request.name());
   return Mutate(caller, plan);
@@ -235,9 +240,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::AddTokenIssuer(
   plan.operation = "issuer.add";
   plan.options = &request.options();
   if (!request.has_issuer()) {
-    absl::Status status = absl::InvalidArgumentError("issuer: must be set");
-    Count(plan.operation, status);
-    return status;
+    return Refuse(caller, plan, absl::InvalidArgumentError("issuer: must be set"));
   }
   *plan.changes.emplace_back().mutable_put_issuer() = request.issuer();
   return Mutate(caller, plan);
@@ -249,8 +252,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RemoveTokenIssuer(
   plan.operation = "issuer.remove";
   plan.options = &request.options();
   if (absl::Status s = CheckObjectName(request.name(), "name"); !s.ok()) {
-    Count(plan.operation, s);
-    return s;
+    return Refuse(caller, plan, s);
   }
   plan.changes.emplace_back().set_remove_issuer(request.name());
   return Mutate(caller, plan);
@@ -262,9 +264,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::PutFederationPeer(
   plan.operation = "peer.put";
   plan.options = &request.options();
   if (!request.has_peer()) {
-    absl::Status status = absl::InvalidArgumentError("peer: must be set");
-    Count(plan.operation, status);
-    return status;
+    return Refuse(caller, plan, absl::InvalidArgumentError("peer: must be set"));
   }
   *plan.changes.emplace_back().mutable_put_peer() = request.peer();
   return Mutate(caller, plan);
@@ -276,11 +276,10 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RemoveFederationPeer(
   plan.operation = "peer.remove";
   plan.options = &request.options();
   if (!pki::IsValidDnsName(request.trust_domain())) {
-    absl::Status status = absl::InvalidArgumentError(
-        absl::StrCat("trust_domain: ", trust::QuoteForMessage(request.trust_domain()),
-                     " is not a valid trust domain"));
-    Count(plan.operation, status);
-    return status;
+    return Refuse(caller, plan,
+                  absl::InvalidArgumentError(
+                      absl::StrCat("trust_domain: ", trust::QuoteForMessage(request.trust_domain()),
+                                   " is not a valid trust domain")));
   }
   plan.changes.emplace_back().set_remove_peer(request.trust_domain());
   return Mutate(caller, plan);
@@ -384,10 +383,7 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::RevokeCertificate(
   plan.options = &request.options();
   plan.force = request.force();
   absl::StatusOr<v1::Revocation> revocation = RevocationFor(request, &plan.warnings);
-  if (!revocation.ok()) {
-    Count(plan.operation, revocation.status());
-    return revocation.status();
-  }
+  if (!revocation.ok()) return Refuse(caller, plan, revocation.status());
   revocation->set_reason(request.reason());
   *revocation->mutable_revoked_at() = ToProtoTime(options_.clock());
   const bool der_only = revocation->kind() == v1::REVOCATION_DER_ONLY;
@@ -440,22 +436,87 @@ absl::StatusOr<v1::MutationResponse> ControlPlane::UnrevokeCertificate(
     }
     return absl::OkStatus();
   }();
-  if (!status.ok()) {
-    Count(plan.operation, status);
-    return status;
-  }
+  if (!status.ok()) return Refuse(caller, plan, status);
   return Mutate(caller, plan);
 }
 
 absl::StatusOr<v1::MutationResponse> ControlPlane::Mutate(const Caller& caller, const Plan& plan) {
   absl::StatusOr<v1::MutationResponse> result = MutateUncounted(caller, plan);
-  Count(plan.operation, result.status());
-  if (!result.ok()) {
-    spdlog::info("mutation refused operation={} object={} actor=\"{}\" code={} reason=\"{}\"",
-                 plan.operation, trust::QuoteForMessage(PlanObjects(plan.changes)), caller.actor,
-                 CodeName(result.status().code()), std::string(result.status().message()));
+  // DEADLINE_EXCEEDED of a propagation wait comes after a durable commit:
+  // the commit was audited, the call was not refused.
+  if (!result.ok() && !absl::IsDeadlineExceeded(result.status())) {
+    return Refuse(caller, plan, result.status());
   }
+  Count(plan.operation, result.status());
+  MaybeCheckpoint(/*force=*/false);
   return result;
+}
+
+absl::Status ControlPlane::Refuse(const Caller& caller, const Plan& plan, absl::Status status) {
+  Count(plan.operation, status);
+  spdlog::info("mutation refused operation={} object={} actor=\"{}\" code={} reason=\"{}\"",
+               plan.operation, trust::QuoteForMessage(PlanObjects(plan.changes)), caller.actor,
+               CodeName(status.code()), std::string(status.message()));
+  // Who, what, why (docs/design.md §6); the refusal stands even when the
+  // record cannot be written, which is logged and counted instead.
+  v1::AuditRecord record;
+  record.set_actor(caller.actor);
+  record.set_operation(plan.operation);
+  record.set_object(PlanObjects(plan.changes));
+  record.set_result(CodeName(status.code()));
+  record.set_reason(std::string(status.message()).substr(0, kMaxSummaryBytes));
+  *record.mutable_time() = ToProtoTime(options_.clock());
+  absl::StatusOr<v1::AuditRecord> stored = store_->AppendAudit(std::move(record));
+  if (!stored.ok()) {
+    spdlog::error("refused {} by {} not audited: {}", plan.operation, caller.actor,
+                  std::string(stored.status().message()));
+    absl::MutexLock lock(&stats_mu_);
+    ++audit_failures_;
+  } else {
+    MaybeCheckpoint(/*force=*/false);
+  }
+  return status;
+}
+
+void ControlPlane::MaybeCheckpoint(bool force) {
+  if (!options_.checkpoint_key) return;
+  absl::MutexLock lock(&checkpoint_mu_);
+  absl::StatusOr<AuditHead> head = store_->GetAuditHead();
+  absl::StatusOr<v1::AuditCheckpoint> last = store_->LastCheckpoint();
+  if (!head.ok() || !last.ok() || head->seq <= last->seq()) return;
+  if (!force && head->seq - last->seq() < options_.audit_checkpoint_interval) return;
+  absl::Status done = [&]() -> absl::Status {
+    // Never sign over a chain that does not continue the last signed head
+    // (records edited or deleted in the store meanwhile).
+    TF_ASSIGN_OR_RETURN(std::vector<v1::AuditRecord> unsigned_records,
+                        store_->AuditAfterSeq(last->seq(), head->seq - last->seq()));
+    AuditHead signed_head;
+    if (last->seq() != 0) signed_head = {last->seq(), last->head_sha256()};
+    std::vector<std::string> hashes;
+    TF_RETURN_IF_ERROR(CheckChainLinks(unsigned_records, signed_head, &hashes));
+    if (hashes.empty() || hashes.back() != head->sha256) {
+      return absl::DataLossError("the audit chain changed while it was checked");
+    }
+    TF_ASSIGN_OR_RETURN(CheckpointKey key, options_.checkpoint_key());
+    TF_ASSIGN_OR_RETURN(v1::AuditCheckpoint checkpoint,
+                        SignCheckpoint(options_.trust_domain, *head, options_.clock(), key));
+    return store_->AddCheckpoint(checkpoint);
+  }();
+  if (!done.ok()) {
+    spdlog::error("audit checkpoint at seq {} not written: {}", head->seq,
+                  std::string(done.message()));
+    absl::MutexLock stats(&stats_mu_);
+    ++audit_failures_;
+    return;
+  }
+  spdlog::info("audit checkpoint signed at seq {} ({})", head->seq, head->sha256);
+}
+
+void ControlPlane::Checkpoint() { MaybeCheckpoint(/*force=*/true); }
+
+uint64_t ControlPlane::audit_failures() const {
+  absl::MutexLock lock(&stats_mu_);
+  return audit_failures_;
 }
 
 absl::StatusOr<v1::MutationResponse> ControlPlane::MutateUncounted(const Caller& caller,
@@ -542,6 +603,7 @@ absl::StatusOr<uint64_t> ControlPlane::CommitLocked(const std::string& actor, co
   TF_ASSIGN_OR_RETURN(v1::TrustSnapshot next_proto,
                       trust::ApplyChanges(current->proto(), plan.changes));
   next_proto.set_revision(current->revision() + 1);
+  *next_proto.mutable_generation() = current->proto().generation();
   *next_proto.mutable_created_at() = ToProtoTime(now);
   TF_ASSIGN_OR_RETURN(std::shared_ptr<const trust::TrustSnapshot> next,
                       trust::TrustSnapshot::Create(std::move(next_proto), current.get()));
@@ -854,9 +916,18 @@ absl::StatusOr<v1::GetAuditLogResponse> ControlPlane::GetAuditLog(
     return absl::InvalidArgumentError(
         absl::StrCat("limit: ", limit, " exceeds the maximum of ", kMaxAuditLimit));
   }
+  if (request.since_seq() != 0 && request.since_revision() != 0) {
+    return absl::InvalidArgumentError("since_seq: only one of since_revision and since_seq");
+  }
   TF_ASSIGN_OR_RETURN(std::vector<v1::AuditRecord> records,
-                      store_->Audit(request.since_revision(), limit));
+                      request.since_seq() != 0 ? store_->AuditAfterSeq(request.since_seq(), limit)
+                                               : store_->Audit(request.since_revision(), limit));
   v1::GetAuditLogResponse out;
+  if (!records.empty()) {
+    TF_ASSIGN_OR_RETURN(std::vector<v1::AuditCheckpoint> checkpoints,
+                        store_->Checkpoints(records.front().seq(), records.back().seq()));
+    for (v1::AuditCheckpoint& c : checkpoints) *out.add_checkpoints() = std::move(c);
+  }
   for (v1::AuditRecord& r : records) *out.add_records() = std::move(r);
   return out;
 }

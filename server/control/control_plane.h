@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,7 @@
 #include "common/time/clock.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
+#include "server/control/audit_chain.h"
 #include "server/control/certificate_index.h"
 #include "server/control/node_registry.h"
 #include "server/control/store.h"
@@ -97,10 +99,16 @@ class ControlPlane {
     absl::Duration default_wait_timeout = absl::Seconds(10);
     absl::Duration max_wait_timeout = absl::Minutes(5);
     Clock clock = RealClock();
+    // The key audit checkpoints are signed with (read on each checkpoint,
+    // so a rotated identity is followed); none are signed when empty.
+    std::function<absl::StatusOr<CheckpointKey>()> checkpoint_key;
+    // A checkpoint after this many audit records; also one at start-up and
+    // one at Checkpoint() (shutdown).
+    uint32_t audit_checkpoint_interval = 100;
   };
 
-  // Loads the store (seeding it when empty) and swaps its state into
-  // `holder`. `holder` and `nodes` must outlive the control plane, and the
+  // Loads the store (seeding it when empty), swaps its state into
+  // `holder`, and signs a checkpoint of the audit records not yet covered. `holder` and `nodes` must outlive the control plane, and the
   // control plane must be the only writer of `holder`.
   //   FAILED_PRECONDITION: the store belongs to another trust domain or
   //     realm; the store is empty and no seed root is configured; `holder`
@@ -169,8 +177,19 @@ class ControlPlane {
   v1::ListRevocationsResponse ListRevocations() const;
   v1::TrustSnapshot GetSnapshot() const;
   v1::GetPropagationStatusResponse GetPropagationStatus() const;
-  // limit: default 100, at most 10,000 (INVALID_ARGUMENT beyond).
+  // limit: default 100, at most 10,000 (INVALID_ARGUMENT beyond). Pages by
+  // since_seq or since_revision (not both), with the checkpoints that fall
+  // within the records returned.
   absl::StatusOr<v1::GetAuditLogResponse> GetAuditLog(const v1::GetAuditLogRequest& request) const;
+
+  // Signs a checkpoint of the audit chain's head unless one covers it
+  // already (at shutdown; mutations and refusals checkpoint every
+  // options.audit_checkpoint_interval records themselves). A failure is
+  // logged and counted in audit_failures().
+  void Checkpoint() ABSL_LOCKS_EXCLUDED(checkpoint_mu_);
+  // Refusals that could not be audited and checkpoints that could not be
+  // written, since start.
+  uint64_t audit_failures() const ABSL_LOCKS_EXCLUDED(stats_mu_);
 
   std::shared_ptr<const trust::TrustSnapshot> current() const;
   uint64_t revision() const;
@@ -243,6 +262,11 @@ class ControlPlane {
   absl::StatusOr<Wait> ParseWait(const v1::MutationOptions* options) const;
   void Count(const std::string& operation, const absl::Status& status)
       ABSL_LOCKS_EXCLUDED(stats_mu_);
+  // A refused admin call: counted, logged and audited (who, what, why);
+  // returns `status`.
+  absl::Status Refuse(const Caller& caller, const Plan& plan, absl::Status status)
+      ABSL_LOCKS_EXCLUDED(stats_mu_, checkpoint_mu_);
+  void MaybeCheckpoint(bool force) ABSL_LOCKS_EXCLUDED(checkpoint_mu_);
 
   const Options options_;
   trust::SnapshotHolder* const holder_;
@@ -261,6 +285,10 @@ class ControlPlane {
   mutable absl::Mutex stats_mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> mutation_counts_
       ABSL_GUARDED_BY(stats_mu_);
+  uint64_t audit_failures_ ABSL_GUARDED_BY(stats_mu_) = 0;
+
+  // Serializes checkpoints; taken after a commit, never under mu_.
+  absl::Mutex checkpoint_mu_;
 
   // Thread-safe itself; its listener only queues (upgrade_mu_).
   CertificateIndex certificates_;

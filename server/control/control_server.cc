@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/pki/certificate.h"
+#include "common/pki/private_key.h"
 #include "common/status/atomic_file.h"
 #include "common/status/status.h"
 #include "common/tls/guarded_listener.h"
@@ -72,6 +73,16 @@ absl::Status ControlServer::Init() {
   cp.history_revisions = config_.history_revisions();
   cp.chunk_bytes = options_.chunk_bytes;
   cp.clock = options_.clock;
+  cp.audit_checkpoint_interval = options_.audit_checkpoint_interval;
+  // Checkpoints are signed with the identity key: see docs/design.md §6.
+  cp.checkpoint_key = [certificate_file = config_.identity().certificate_file(),
+                       key_file = config_.identity().key_file()]() -> absl::StatusOr<CheckpointKey> {
+    TF_ASSIGN_OR_RETURN(std::string chain_pem, ReadPemFile(certificate_file, "identity"));
+    TF_ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, pki::ParsePemBundle(chain_pem));
+    TF_ASSIGN_OR_RETURN(std::string key_pem, ReadFileLimited(key_file, pki::kMaxPemBytes));
+    TF_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::FromPem(key_pem));
+    return CheckpointKey{std::move(key), std::move(chain)};
+  };
   TF_ASSIGN_OR_RETURN(control_,
                       ControlPlane::Create(std::move(cp), *std::move(store), &holder_, &nodes_));
 
@@ -156,6 +167,8 @@ void ControlServer::Shutdown(absl::Duration grace) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     server_->Wait();
   }
+  // After the last call: the checkpoint covers every record written.
+  if (control_ != nullptr) control_->Checkpoint();
   spdlog::info("tfcontrol stopped");
 }
 

@@ -52,6 +52,8 @@ struct ServerOptions {
   absl::Duration subscribe_timeout = absl::Seconds(30);
   size_t chunk_bytes = kDefaultChunkBytes;
   Clock clock = RealClock();
+  // Audit records between signed checkpoints (docs/design.md §6).
+  uint32_t audit_checkpoint_interval = 100;
 };
 
 class ControlServer {

@@ -26,6 +26,21 @@ std::vector<MetricFamily> ControlMetrics::Collect() const {
   rev.metric.push_back(Gauge(static_cast<double>(revision)));
   out.push_back(std::move(rev));
 
+  MetricFamily epoch = Family("trustfabric_control_generation_epoch",
+                              "Epoch of the store generation served (raised by a restore).",
+                              MetricType::Gauge);
+  std::shared_ptr<const trust::TrustSnapshot> current = control_->current();
+  epoch.metric.push_back(
+      Gauge(current == nullptr ? 0.0 : static_cast<double>(current->proto().generation().epoch())));
+  out.push_back(std::move(epoch));
+
+  MetricFamily audit_failures =
+      Family("trustfabric_control_audit_failures_total",
+             "Refused calls that could not be audited and checkpoints that could not be written.",
+             MetricType::Counter);
+  audit_failures.metric.push_back(Counter(static_cast<double>(control_->audit_failures())));
+  out.push_back(std::move(audit_failures));
+
   MetricFamily mutations = Family("trustfabric_control_mutations_total",
                                   "Admin mutations by operation and result.", MetricType::Counter);
   for (const auto& [key, count] : control_->MutationCounts()) {

@@ -2,6 +2,7 @@
 #include "server/control/sqlite_store.h"
 
 #include <fcntl.h>
+#include <openssl/rand.h>
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/pki/encoding.h"
 #include "common/status/status.h"
 #include "common/time/proto_time.h"
 #include "common/trust/revocation.h"
@@ -63,6 +65,24 @@ constexpr Migration kMigrations[] = {
     {2, R"sql(
       CREATE INDEX objects_by_position ON objects (kind, position);
       CREATE INDEX audit_by_revision ON audit (revision);
+    )sql"},
+    // Generations, and the audit log's hash chain and signed checkpoints
+    // (docs/design.md §5, §6). Records of version 2 are chained when the
+    // store is opened (ChainUnlinkedAudit).
+    {3, R"sql(
+      CREATE TABLE generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        epoch INTEGER NOT NULL,
+        generation_id TEXT NOT NULL);
+      ALTER TABLE audit ADD COLUMN result TEXT NOT NULL DEFAULT 'ok';
+      ALTER TABLE audit ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+      ALTER TABLE audit ADD COLUMN prev_sha256 TEXT NOT NULL DEFAULT '';
+      CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        head_sha256 TEXT NOT NULL,
+        time_ns INTEGER NOT NULL,
+        signer_pem TEXT NOT NULL,
+        signature TEXT NOT NULL);
     )sql"},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == SqliteStore::kSchemaVersion,
@@ -170,6 +190,40 @@ int64_t ToNanos(const google::protobuf::Timestamp& t) {
 
 google::protobuf::Timestamp FromNanos(int64_t ns) { return ToProtoTime(absl::FromUnixNanos(ns)); }
 
+constexpr char kInsertObjectSql[] =
+    "INSERT INTO objects (kind, key, position, data) VALUES (?1, ?2, "
+    "(SELECT COALESCE(MAX(position), 0) + 1 FROM objects WHERE kind = ?1), ?3)";
+
+// The columns of an audit row, in the order ReadAuditRecord expects.
+constexpr char kAuditColumns[] =
+    "seq, revision, time_ns, actor, operation, object, before, after, result, reason, "
+    "prev_sha256";
+
+v1::AuditRecord ReadAuditRecord(sqlite3_stmt* s) {
+  v1::AuditRecord r;
+  r.set_seq(static_cast<uint64_t>(sqlite3_column_int64(s, 0)));
+  r.set_revision(static_cast<uint64_t>(sqlite3_column_int64(s, 1)));
+  *r.mutable_time() = FromNanos(sqlite3_column_int64(s, 2));
+  r.set_actor(ColumnText(s, 3));
+  r.set_operation(ColumnText(s, 4));
+  r.set_object(ColumnText(s, 5));
+  r.set_before(ColumnText(s, 6));
+  r.set_after(ColumnText(s, 7));
+  r.set_result(ColumnText(s, 8));
+  r.set_reason(ColumnText(s, 9));
+  r.set_prev_sha256(ColumnText(s, 10));
+  return r;
+}
+
+// 16 random bytes in hex: a generation id.
+absl::StatusOr<std::string> NewGenerationId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return absl::UnavailableError("generation: no random bytes available");
+  }
+  return pki::HexEncode(absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
 }  // namespace
 
 SqliteStore::SqliteStore(Options options, sqlite3* db, int lock_fd)
@@ -240,6 +294,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(Options options) 
   }
   TF_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
   TF_RETURN_IF_ERROR(store->Migrate());
+  TF_RETURN_IF_ERROR(store->CreateGenerationIfAbsent());
+  TF_RETURN_IF_ERROR(store->ChainUnlinkedAudit());
   return store;
 }
 
@@ -360,6 +416,7 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
   if (!read.ok()) return Error("cannot begin load");
 
   StoredState state;
+  TF_ASSIGN_OR_RETURN(*state.snapshot.mutable_generation(), GenerationLocked());
   {
     absl::StatusOr<Statement> s =
         Prepare(db_, "SELECT revision, trust_domain, realm, created_at_ns FROM state");
@@ -460,11 +517,7 @@ absl::Status SqliteStore::CommitLocked(const Mutation& mutation, uint64_t* revis
 
   TF_ASSIGN_OR_RETURN(Statement update,
                       Prepare(db_, "UPDATE objects SET data = ? WHERE kind = ? AND key = ?"));
-  TF_ASSIGN_OR_RETURN(
-      Statement insert,
-      Prepare(db_,
-              "INSERT INTO objects (kind, key, position, data) VALUES (?1, ?2, "
-              "(SELECT COALESCE(MAX(position), 0) + 1 FROM objects WHERE kind = ?1), ?3)"));
+  TF_ASSIGN_OR_RETURN(Statement insert, Prepare(db_, kInsertObjectSql));
   TF_ASSIGN_OR_RETURN(Statement remove,
                       Prepare(db_, "DELETE FROM objects WHERE kind = ? AND key = ?"));
   for (size_t i = 0; i < mutation.changes.size(); ++i) {
@@ -477,11 +530,7 @@ absl::Status SqliteStore::CommitLocked(const Mutation& mutation, uint64_t* revis
       BindText(update.get(), 3, row->key);
       if (sqlite3_step(update.get()) != SQLITE_DONE) return Error("cannot update object");
       if (sqlite3_changes(db_) > 0) continue;
-      sqlite3_reset(insert.get());
-      sqlite3_bind_int(insert.get(), 1, row->kind);
-      BindText(insert.get(), 2, row->key);
-      BindBlob(insert.get(), 3, row->data);
-      if (sqlite3_step(insert.get()) != SQLITE_DONE) return Error("cannot insert object");
+      TF_RETURN_IF_ERROR(InsertObjectLocked(insert.get(), row->kind, row->key, row->data));
     } else {
       sqlite3_reset(remove.get());
       sqlite3_bind_int(remove.get(), 1, row->kind);
@@ -525,21 +574,12 @@ absl::Status SqliteStore::CommitLocked(const Mutation& mutation, uint64_t* revis
     if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot trim history");
   }
   {
-    TF_ASSIGN_OR_RETURN(
-        Statement s,
-        Prepare(db_,
-                "INSERT INTO audit (revision, time_ns, actor, operation, object, before, after) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)"));
-    for (const v1::AuditRecord& record : mutation.audit) {
-      sqlite3_reset(s.get());
-      sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(next));
-      sqlite3_bind_int64(s.get(), 2, record.has_time() ? ToNanos(record.time()) : time_ns);
-      BindText(s.get(), 3, record.actor());
-      BindText(s.get(), 4, record.operation());
-      BindText(s.get(), 5, record.object());
-      BindText(s.get(), 6, record.before());
-      BindText(s.get(), 7, record.after());
-      if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write audit record");
+    TF_ASSIGN_OR_RETURN(AuditHead head, AuditHeadLocked());
+    for (v1::AuditRecord record : mutation.audit) {
+      record.set_revision(next);
+      // As it reads back, so that the hash covers what is stored.
+      *record.mutable_time() = FromNanos(record.has_time() ? ToNanos(record.time()) : time_ns);
+      TF_RETURN_IF_ERROR(InsertAuditLocked(&record, &head));
     }
   }
   if (!txn.Commit()) return Error("cannot commit");
@@ -620,27 +660,311 @@ absl::StatusOr<std::vector<v1::TrustDelta>> SqliteStore::ChangesSince(uint64_t r
 absl::StatusOr<std::vector<v1::AuditRecord>> SqliteStore::Audit(uint64_t since_revision,
                                                                 size_t limit) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<Statement> s =
-      Prepare(db_,
-              "SELECT revision, time_ns, actor, operation, object, before, after FROM audit "
-              "WHERE revision > ? ORDER BY seq LIMIT ?");
+  return AuditWhereLocked("revision > ?", since_revision, limit);
+}
+
+absl::StatusOr<std::vector<v1::AuditRecord>> SqliteStore::AuditAfterSeq(uint64_t since_seq,
+                                                                        size_t limit) {
+  absl::MutexLock lock(&mu_);
+  return AuditWhereLocked("seq > ?", since_seq, limit);
+}
+
+absl::StatusOr<std::vector<v1::AuditRecord>> SqliteStore::AuditWhereLocked(const char* condition,
+                                                                           uint64_t value,
+                                                                           size_t limit) {
+  const std::string sql =
+      absl::StrCat("SELECT ", kAuditColumns, " FROM audit WHERE ", condition, " ORDER BY seq LIMIT ?");
+  absl::StatusOr<Statement> s = Prepare(db_, sql.c_str());
   if (!s.ok()) return Error("cannot read audit");
-  sqlite3_bind_int64(s->get(), 1, static_cast<int64_t>(since_revision));
+  sqlite3_bind_int64(s->get(), 1, static_cast<int64_t>(value));
   sqlite3_bind_int64(s->get(), 2, static_cast<int64_t>(limit));
   std::vector<v1::AuditRecord> out;
   int rc;
-  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
-    v1::AuditRecord& r = out.emplace_back();
-    r.set_revision(static_cast<uint64_t>(sqlite3_column_int64(s->get(), 0)));
-    *r.mutable_time() = FromNanos(sqlite3_column_int64(s->get(), 1));
-    r.set_actor(ColumnText(s->get(), 2));
-    r.set_operation(ColumnText(s->get(), 3));
-    r.set_object(ColumnText(s->get(), 4));
-    r.set_before(ColumnText(s->get(), 5));
-    r.set_after(ColumnText(s->get(), 6));
-  }
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) out.push_back(ReadAuditRecord(s->get()));
   if (rc != SQLITE_DONE) return Error("cannot read audit");
   return out;
+}
+
+absl::StatusOr<AuditHead> SqliteStore::AuditHeadLocked() {
+  const std::string sql =
+      absl::StrCat("SELECT ", kAuditColumns, " FROM audit ORDER BY seq DESC LIMIT 1");
+  absl::StatusOr<Statement> s = Prepare(db_, sql.c_str());
+  if (!s.ok()) return Error("cannot read audit");
+  AuditHead head;
+  const int rc = sqlite3_step(s->get());
+  if (rc == SQLITE_ROW) {
+    const v1::AuditRecord last = ReadAuditRecord(s->get());
+    head.seq = last.seq();
+    head.sha256 = AuditRecordSha256(last);
+  } else if (rc != SQLITE_DONE) {
+    return Error("cannot read audit");
+  }
+  return head;
+}
+
+absl::Status SqliteStore::InsertAuditLocked(v1::AuditRecord* record, AuditHead* head) {
+  record->set_seq(head->seq + 1);
+  record->set_prev_sha256(head->sha256);
+  if (record->result().empty()) record->set_result("ok");
+  TF_ASSIGN_OR_RETURN(
+      Statement s,
+      Prepare(db_, absl::StrCat("INSERT INTO audit (", kAuditColumns,
+                                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                       .c_str()));
+  sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(record->seq()));
+  sqlite3_bind_int64(s.get(), 2, static_cast<int64_t>(record->revision()));
+  sqlite3_bind_int64(s.get(), 3, ToNanos(record->time()));
+  int column = 4;
+  for (const std::string* text :
+       {&record->actor(), &record->operation(), &record->object(), &record->before(),
+        &record->after(), &record->result(), &record->reason(), &record->prev_sha256()}) {
+    BindText(s.get(), column++, *text);
+  }
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write audit record");
+  head->seq = record->seq();
+  head->sha256 = AuditRecordSha256(*record);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SqliteStore::RevisionLocked() {
+  absl::StatusOr<Statement> s = Prepare(db_, "SELECT revision FROM state");
+  if (!s.ok()) return Error("cannot read state");
+  const int rc = sqlite3_step(s->get());
+  if (rc == SQLITE_ROW) return static_cast<uint64_t>(sqlite3_column_int64(s->get(), 0));
+  if (rc != SQLITE_DONE) return Error("cannot read state");
+  return 0;
+}
+
+absl::StatusOr<v1::AuditRecord> SqliteStore::AppendAudit(v1::AuditRecord record) {
+  absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.Begin()) return Error("cannot begin audit append");
+  TF_ASSIGN_OR_RETURN(const uint64_t revision, RevisionLocked());
+  record.set_revision(revision);
+  *record.mutable_time() = FromNanos(ToNanos(record.time()));
+  TF_ASSIGN_OR_RETURN(AuditHead head, AuditHeadLocked());
+  TF_RETURN_IF_ERROR(InsertAuditLocked(&record, &head));
+  if (!txn.Commit()) return Error("cannot commit audit record");
+  return record;
+}
+
+absl::StatusOr<AuditHead> SqliteStore::GetAuditHead() {
+  absl::MutexLock lock(&mu_);
+  return AuditHeadLocked();
+}
+
+absl::Status SqliteStore::AddCheckpoint(const v1::AuditCheckpoint& checkpoint) {
+  absl::MutexLock lock(&mu_);
+  TF_ASSIGN_OR_RETURN(const AuditHead head, AuditHeadLocked());
+  if (checkpoint.seq() == 0 || checkpoint.seq() > head.seq) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint: seq ", checkpoint.seq(),
+                                                   " is not a record (the log ends at seq ",
+                                                   head.seq, ")"));
+  }
+  TF_ASSIGN_OR_RETURN(Statement s,
+                      Prepare(db_,
+                              "INSERT OR IGNORE INTO audit_checkpoints (seq, head_sha256, "
+                              "time_ns, signer_pem, signature) VALUES (?, ?, ?, ?, ?)"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(checkpoint.seq()));
+  BindText(s.get(), 2, checkpoint.head_sha256());
+  sqlite3_bind_int64(s.get(), 3, ToNanos(checkpoint.time()));
+  BindText(s.get(), 4, checkpoint.signer_certificate_pem());
+  BindText(s.get(), 5, checkpoint.signature());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write checkpoint");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::AuditCheckpoint>> SqliteStore::Checkpoints(uint64_t first_seq,
+                                                                          uint64_t last_seq) {
+  absl::MutexLock lock(&mu_);
+  return CheckpointsWhereLocked("seq >= ? AND seq <= ? ORDER BY seq", first_seq, last_seq);
+}
+
+absl::StatusOr<v1::AuditCheckpoint> SqliteStore::LastCheckpoint() {
+  absl::MutexLock lock(&mu_);
+  TF_ASSIGN_OR_RETURN(std::vector<v1::AuditCheckpoint> last,
+                      CheckpointsWhereLocked("seq >= ? AND seq <= ? ORDER BY seq DESC LIMIT 1", 0,
+                                             static_cast<uint64_t>(INT64_MAX)));
+  return last.empty() ? v1::AuditCheckpoint() : std::move(last.front());
+}
+
+absl::StatusOr<std::vector<v1::AuditCheckpoint>> SqliteStore::CheckpointsWhereLocked(
+    const char* where, uint64_t first, uint64_t last) {
+  const std::string sql = absl::StrCat(
+      "SELECT seq, head_sha256, time_ns, signer_pem, signature FROM audit_checkpoints WHERE ",
+      where);
+  absl::StatusOr<Statement> s = Prepare(db_, sql.c_str());
+  if (!s.ok()) return Error("cannot read checkpoints");
+  sqlite3_bind_int64(s->get(), 1, static_cast<int64_t>(first));
+  sqlite3_bind_int64(s->get(), 2, static_cast<int64_t>(last));
+  std::vector<v1::AuditCheckpoint> out;
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    v1::AuditCheckpoint& c = out.emplace_back();
+    c.set_seq(static_cast<uint64_t>(sqlite3_column_int64(s->get(), 0)));
+    c.set_head_sha256(ColumnText(s->get(), 1));
+    *c.mutable_time() = FromNanos(sqlite3_column_int64(s->get(), 2));
+    c.set_signer_certificate_pem(ColumnText(s->get(), 3));
+    c.set_signature(ColumnText(s->get(), 4));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read checkpoints");
+  return out;
+}
+
+absl::StatusOr<v1::Generation> SqliteStore::GenerationLocked() {
+  absl::StatusOr<Statement> s = Prepare(db_, "SELECT epoch, generation_id FROM generation");
+  if (!s.ok()) return Error("cannot read generation");
+  v1::Generation generation;
+  const int rc = sqlite3_step(s->get());
+  if (rc == SQLITE_ROW) {
+    generation.set_epoch(static_cast<uint64_t>(sqlite3_column_int64(s->get(), 0)));
+    generation.set_id(ColumnText(s->get(), 1));
+  } else if (rc != SQLITE_DONE) {
+    return Error("cannot read generation");
+  }
+  return generation;
+}
+
+absl::Status SqliteStore::WriteGenerationLocked(const v1::Generation& generation) {
+  TF_ASSIGN_OR_RETURN(Statement s,
+                      Prepare(db_,
+                              "INSERT OR REPLACE INTO generation (id, epoch, generation_id) "
+                              "VALUES (1, ?, ?)"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(generation.epoch()));
+  BindText(s.get(), 2, generation.id());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write generation");
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::CreateGenerationIfAbsent() {
+  TF_ASSIGN_OR_RETURN(const v1::Generation current, GenerationLocked());
+  if (current.epoch() != 0) return absl::OkStatus();
+  v1::Generation generation;
+  generation.set_epoch(1);
+  TF_ASSIGN_OR_RETURN(*generation.mutable_id(), NewGenerationId());
+  return WriteGenerationLocked(generation);
+}
+
+absl::Status SqliteStore::ChainUnlinkedAudit() {
+  {
+    // Usually none: a scan without hashing.
+    absl::StatusOr<Statement> any =
+        Prepare(db_, "SELECT 1 FROM audit WHERE prev_sha256 = '' LIMIT 1");
+    if (!any.ok()) return Error("cannot read audit");
+    const int rc = sqlite3_step(any->get());
+    if (rc == SQLITE_DONE) return absl::OkStatus();
+    if (rc != SQLITE_ROW) return Error("cannot read audit");
+  }
+  Transaction txn(db_);
+  if (!txn.Begin()) return Error("cannot begin chaining the audit log");
+  const std::string sql = absl::StrCat("SELECT ", kAuditColumns, " FROM audit ORDER BY seq");
+  absl::StatusOr<Statement> s = Prepare(db_, sql.c_str());
+  if (!s.ok()) return Error("cannot read audit");
+  TF_ASSIGN_OR_RETURN(Statement update,
+                      Prepare(db_, "UPDATE audit SET prev_sha256 = ? WHERE seq = ?"));
+  std::string previous = kAuditGenesisSha256;
+  uint64_t linked = 0;
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    v1::AuditRecord record = ReadAuditRecord(s->get());
+    if (record.prev_sha256().empty()) {
+      record.set_prev_sha256(previous);
+      sqlite3_reset(update.get());
+      BindText(update.get(), 1, previous);
+      sqlite3_bind_int64(update.get(), 2, static_cast<int64_t>(record.seq()));
+      if (sqlite3_step(update.get()) != SQLITE_DONE) return Error("cannot chain audit record");
+      ++linked;
+    }
+    previous = AuditRecordSha256(record);
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read audit");
+  if (linked == 0) return absl::OkStatus();
+  if (!txn.Commit()) return Error("cannot commit the audit chain");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Generation> SqliteStore::Restore(const RestoreRequest& request) {
+  const v1::TrustSnapshot& snapshot = request.snapshot;
+  if (snapshot.revision() == 0 || snapshot.trust_domain().empty()) {
+    return absl::InvalidArgumentError(
+        "snapshot: a backup has a revision and a trust domain (revision 0 is no state)");
+  }
+  absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.Begin()) return Error("cannot begin restore");
+  TF_ASSIGN_OR_RETURN(const uint64_t current, RevisionLocked());
+  TF_ASSIGN_OR_RETURN(const AuditHead head, AuditHeadLocked());
+  if (current != 0 || head.seq != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sqlite store ", options_.path, " is not empty (revision ", current, ", ", head.seq,
+        " audit records): restore only into a new store"));
+  }
+  std::vector<v1::TrustChange> puts;
+  for (const v1::RootAuthority& o : snapshot.roots()) *puts.emplace_back().mutable_put_root() = o;
+  for (const v1::TokenIssuer& o : snapshot.issuers()) *puts.emplace_back().mutable_put_issuer() = o;
+  for (const v1::FederationPeer& o : snapshot.peers()) *puts.emplace_back().mutable_put_peer() = o;
+  for (const v1::Revocation& o : snapshot.revocations()) {
+    *puts.emplace_back().mutable_put_revocation() = o;
+  }
+  TF_ASSIGN_OR_RETURN(Statement insert, Prepare(db_, kInsertObjectSql));
+  for (const v1::TrustChange& change : puts) {
+    TF_ASSIGN_OR_RETURN(const Row row, RowOf(change));
+    if (absl::Status inserted = InsertObjectLocked(insert.get(), row.kind, row.key, row.data);
+        !inserted.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("snapshot: ", row.object, " ",
+                                                     KeyForMessage(row.key),
+                                                     " cannot be restored: ", inserted.message()));
+    }
+  }
+  const absl::Time created =
+      snapshot.has_created_at() ? FromProtoTime(snapshot.created_at()) : request.time;
+  {
+    TF_ASSIGN_OR_RETURN(Statement s,
+                        Prepare(db_,
+                                "INSERT INTO state (id, revision, trust_domain, realm, "
+                                "created_at_ns) VALUES (1, ?, ?, ?, ?)"));
+    sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(snapshot.revision()));
+    BindText(s.get(), 2, snapshot.trust_domain());
+    BindText(s.get(), 3, snapshot.realm());
+    sqlite3_bind_int64(s.get(), 4, absl::ToUnixNanos(created));
+    if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write state");
+  }
+  // Above every epoch the backup's store could have reached: a store with
+  // generations starts at epoch 1.
+  v1::Generation generation;
+  generation.set_epoch(std::max<uint64_t>({snapshot.generation().epoch(), 1}) + 1);
+  if (request.min_epoch > generation.epoch()) generation.set_epoch(request.min_epoch);
+  TF_ASSIGN_OR_RETURN(*generation.mutable_id(), NewGenerationId());
+  TF_RETURN_IF_ERROR(WriteGenerationLocked(generation));
+
+  v1::AuditRecord record;
+  record.set_revision(snapshot.revision());
+  *record.mutable_time() = FromNanos(absl::ToUnixNanos(request.time));
+  record.set_actor(request.actor);
+  record.set_operation("generation.restore");
+  record.set_object(snapshot.trust_domain());
+  record.set_before(absl::StrCat("backup generation epoch=", snapshot.generation().epoch(),
+                                 " id=", trust::QuoteForMessage(snapshot.generation().id()),
+                                 " revision=", snapshot.revision()));
+  record.set_after(absl::StrCat("generation epoch=", generation.epoch(), " id=", generation.id(),
+                                " revision=", snapshot.revision(), " roots=",
+                                snapshot.roots_size(), " issuers=", snapshot.issuers_size(),
+                                " peers=", snapshot.peers_size(),
+                                " revocations=", snapshot.revocations_size()));
+  AuditHead chain = head;
+  TF_RETURN_IF_ERROR(InsertAuditLocked(&record, &chain));
+  if (!txn.Commit()) return Error("cannot commit restore");
+  return generation;
+}
+
+absl::Status SqliteStore::InsertObjectLocked(sqlite3_stmt* insert, int kind, const std::string& key,
+                                             const std::string& data) {
+  sqlite3_reset(insert);
+  sqlite3_bind_int(insert, 1, kind);
+  BindText(insert, 2, key);
+  BindBlob(insert, 3, data);
+  if (sqlite3_step(insert) != SQLITE_DONE) return Error("cannot insert object");
+  return absl::OkStatus();
 }
 
 }  // namespace trustfabric::control

@@ -6,7 +6,9 @@
 // order exactly); a commit writes only the rows it changes, and loading
 // 10,000 issuers and 1,000 roots is one ordered scan. The schema is
 // versioned (table schema_version) and migrated forward when the store is
-// opened; a file written by a newer binary is refused. The file is locked
+// opened; a file written by a newer binary is refused. A new file gets
+// generation epoch 1 with a random id; Restore fills a new file from a
+// backup under a higher epoch (`tfcontrol restore`). The file is locked
 // for the lifetime of the store (a sidecar "<path>.lock" held with flock),
 // so two control planes never serve from the same file.
 //
@@ -32,13 +34,14 @@
 #include "server/control/store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace trustfabric::control {
 
 class SqliteStore final : public Store {
  public:
   // The schema version this binary writes; older files are migrated to it.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   struct Options {
     // The database file; created (with its schema) when absent. Its
@@ -66,6 +69,20 @@ class SqliteStore final : public Store {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<v1::AuditRecord>> Audit(uint64_t since_revision, size_t limit) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<v1::AuditRecord>> AuditAfterSeq(uint64_t since_seq,
+                                                             size_t limit) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::AuditRecord> AppendAudit(v1::AuditRecord record) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<AuditHead> GetAuditHead() override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status AddCheckpoint(const v1::AuditCheckpoint& checkpoint) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<v1::AuditCheckpoint>> Checkpoints(uint64_t first_seq,
+                                                               uint64_t last_seq) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::AuditCheckpoint> LastCheckpoint() override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::Generation> Restore(const RestoreRequest& request) override
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The schema version of the open file (kSchemaVersion after Open).
   int schema_version() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -82,6 +99,28 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<std::string>> RequiredFeaturesLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Error(absl::string_view what) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<uint64_t> RevisionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertObjectLocked(sqlite3_stmt* insert, int kind, const std::string& key,
+                                  const std::string& data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Generations: one row, written when the store is created and by Restore.
+  absl::StatusOr<v1::Generation> GenerationLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteGenerationLocked(const v1::Generation& generation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CreateGenerationIfAbsent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The audit chain: records of schema version 2 get their prev_sha256 when
+  // the store is opened; InsertAuditLocked numbers and links a new record
+  // after `head` (inside the caller's transaction) and advances `head`.
+  absl::Status ChainUnlinkedAudit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<AuditHead> AuditHeadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertAuditLocked(v1::AuditRecord* record, AuditHead* head)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<v1::AuditCheckpoint>> CheckpointsWhereLocked(const char* where,
+                                                                         uint64_t first,
+                                                                         uint64_t last)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<v1::AuditRecord>> AuditWhereLocked(const char* condition,
+                                                                uint64_t value, size_t limit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   // flock-ed "<path>.lock"; released when the process dies, however it dies.

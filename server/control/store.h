@@ -23,6 +23,12 @@
 //
 // Stores do not validate trust objects: the control plane checks admission
 // and structure before it commits.
+//
+// Every store has a generation (docs/design.md §5): epoch 1 and a random id
+// when it is created, a higher epoch and a new id only through Restore into
+// an empty store. Load puts it in the snapshot. Audit records form a hash
+// chain (audit_chain.h): the store numbers them (seq) and links each to the
+// previous one as it writes them, in the transaction that writes them.
 #ifndef TRUSTFABRIC_SERVER_CONTROL_STORE_H_
 #define TRUSTFABRIC_SERVER_CONTROL_STORE_H_
 
@@ -33,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/control/audit_chain.h"
 #include "trustfabric/v1/control.pb.h"
 #include "trustfabric/v1/trust.pb.h"
 
@@ -40,7 +47,8 @@ namespace trustfabric::control {
 
 // The state a store loads: the current snapshot and the retained history.
 struct StoredState {
-  // Revision 0 with nothing else set when nothing was ever committed.
+  // Revision 0 with nothing else set but the generation when nothing was
+  // ever committed.
   // Objects are in the order trust::ApplyChanges would have produced them,
   // and required_features is what they need (trust::RequiredFeatures).
   v1::TrustSnapshot snapshot;
@@ -68,8 +76,21 @@ struct Mutation {
   // created_at).
   absl::Time time;
   // Audit records committed in the same transaction; the store sets their
-  // revision to the new one.
+  // revision to the new one, and their seq and prev_sha256.
   std::vector<v1::AuditRecord> audit;
+};
+
+// What Restore writes.
+struct RestoreRequest {
+  // The state to restore (a backup: `tfctl snapshot --out`). Its revision,
+  // trust domain, realm and objects are kept; its generation decides the
+  // new epoch.
+  v1::TrustSnapshot snapshot;
+  // The new epoch is the larger of the snapshot's epoch + 1 and this.
+  uint64_t min_epoch = 0;
+  // The audit record's actor and time.
+  std::string actor;
+  absl::Time time;
 };
 
 // Implementations are thread-safe.
@@ -104,6 +125,33 @@ class Store {
   // the last record it got).
   virtual absl::StatusOr<std::vector<v1::AuditRecord>> Audit(uint64_t since_revision,
                                                              size_t limit) = 0;
+  // The same by position in the chain: records with seq > since_seq.
+  virtual absl::StatusOr<std::vector<v1::AuditRecord>> AuditAfterSeq(uint64_t since_seq,
+                                                                     size_t limit) = 0;
+
+  // Appends one audit record outside a mutation (a refused call): its
+  // revision is the current one, seq and prev_sha256 are set by the store.
+  // Durable when it returns; returns the record as stored.
+  virtual absl::StatusOr<v1::AuditRecord> AppendAudit(v1::AuditRecord record) = 0;
+  // The last record's seq and hash.
+  virtual absl::StatusOr<AuditHead> GetAuditHead() = 0;
+  // Stores a checkpoint; one already stored for the same seq is kept (a
+  // signed checkpoint is never replaced). INVALID_ARGUMENT when its seq is
+  // beyond the last record.
+  virtual absl::Status AddCheckpoint(const v1::AuditCheckpoint& checkpoint) = 0;
+  // The checkpoint of the highest seq (seq 0 when there is none).
+  virtual absl::StatusOr<v1::AuditCheckpoint> LastCheckpoint() = 0;
+  // Checkpoints with first_seq <= seq <= last_seq, by seq.
+  virtual absl::StatusOr<std::vector<v1::AuditCheckpoint>> Checkpoints(uint64_t first_seq,
+                                                                       uint64_t last_seq) = 0;
+
+  // Writes request.snapshot as the state of an empty store under a new
+  // generation (see RestoreRequest), with an audit record
+  // "generation.restore", and returns the new generation.
+  //   FAILED_PRECONDITION when the store holds a state or audit records;
+  //   INVALID_ARGUMENT when the snapshot has revision 0, no trust domain,
+  //     or an object twice.
+  virtual absl::StatusOr<v1::Generation> Restore(const RestoreRequest& request) = 0;
 };
 
 }  // namespace trustfabric::control

@@ -119,6 +119,7 @@ std::shared_ptr<const Update> UpdateLog::UpdateFrom(uint64_t from) const {
   delta->set_revision(revision);
   *delta->mutable_created_at() = history_.back().created_at();
   *delta->mutable_required_features() = current_->proto().required_features();
+  *delta->mutable_generation() = current_->proto().generation();
   for (const v1::TrustDelta& d : history_) {
     if (d.revision() <= from) continue;
     for (const v1::TrustChange& change : d.changes()) *delta->add_changes() = change;

@@ -94,7 +94,8 @@ class UpdateLog {
   // within the retained history, and the delta frame is no larger than
   // both the chunk size and the snapshot; otherwise the snapshot in chunks
   // of at most chunk_bytes (at least one chunk). A delta carries the current
-  // snapshot's required_features.
+  // snapshot's required_features and generation (the log holds one
+  // generation: a node of another one is sent UpdateFrom(0)).
   std::shared_ptr<const Update> UpdateFrom(uint64_t from) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Called after each Publish, outside the log's locks, in publish order.

@@ -286,16 +286,30 @@ class WatchHub::Stream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
                               "watch: subscribe may only be the first message");
         }
         const uint64_t claimed = request.subscribe().last_applied_revision();
-        const uint64_t current = hub_->log_->revision();
-        if (claimed > current) {
+        const std::shared_ptr<const trust::TrustSnapshot> state = hub_->log_->current();
+        const uint64_t current = state->revision();
+        const v1::Generation& generation = state->proto().generation();
+        const v1::Generation& node_generation = request.subscribe().generation();
+        // Revisions compare only within a generation (docs/design.md §5):
+        // a node of another one (a restored store, or a node from before
+        // generations) gets the whole state, never a delta.
+        const bool same_generation = node_generation.epoch() == generation.epoch() &&
+                                     node_generation.id() == generation.id();
+        if (claimed != 0 && !same_generation) {
+          spdlog::warn(
+              "watch: {} is at revision {} of generation epoch {} id {}, the control plane at "
+              "revision {} of generation epoch {} id {}; sending the full snapshot",
+              identity_.spiffe_id, claimed, node_generation.epoch(),
+              trust::QuoteForMessage(node_generation.id()), current, generation.epoch(),
+              generation.id());
+        } else if (claimed > current) {
           spdlog::warn(
               "watch: {} claims revision {}, ahead of the control plane's {}; sending "
               "the full snapshot",
               identity_.spiffe_id, claimed, current);
         }
-        // A node ahead of the store (e.g. one restored from a backup) gets
-        // the whole state.
-        acked_ = claimed <= current ? claimed : 0;
+        // A node ahead of the store gets the whole state too.
+        acked_ = claimed <= current && same_generation ? claimed : 0;
         subscribed_ = true;
         node_stream_ = hub_->nodes_->Connect(identity_, acked_);
         spdlog::info("watch stream of {} ({}) subscribed at revision {} (current {})",

@@ -46,6 +46,18 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
       Counter(static_cast<double>(status.updates_nacked), {{"result", "nacked"}}));
   out.push_back(std::move(updates));
 
+  MetricFamily generation =
+      Family("trustfabric_node_trust_generation_epoch",
+             "Epoch of the store generation the applied snapshot belongs to.", MetricType::Gauge);
+  generation.metric.push_back(Gauge(static_cast<double>(status.generation.epoch())));
+  out.push_back(std::move(generation));
+  MetricFamily switches =
+      Family("trustfabric_node_trust_generation_switches_total",
+             "Full snapshots of a higher generation epoch applied (restored stores).",
+             MetricType::Counter);
+  switches.metric.push_back(Counter(static_cast<double>(status.generation_switches)));
+  out.push_back(std::move(switches));
+
   if (status.last_confirmed != absl::InfinitePast()) {
     MetricFamily age =
         Family("trustfabric_node_trust_confirmed_age_seconds",

@@ -423,6 +423,7 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::Endpoint& endpoint) {
   const uint64_t resume_from = applier_.applied_revision();
   v1::WatchRequest subscribe;
   subscribe.mutable_subscribe()->set_last_applied_revision(resume_from);
+  *subscribe.mutable_subscribe()->mutable_generation() = applier_.generation();
   subscribe.mutable_subscribe()->set_agent(options_.agent_description);
   {
     absl::MutexLock lock(&mu_);

@@ -11,6 +11,23 @@
 namespace trustfabric::node {
 namespace {
 
+std::string Describe(const v1::Generation& g) {
+  if (g.epoch() == 0 && g.id().empty()) return "epoch 0 (none)";
+  return absl::StrCat("epoch ", g.epoch(), " id ", trust::QuoteForMessage(g.id()));
+}
+
+bool SameGeneration(const v1::Generation& a, const v1::Generation& b) {
+  return a.epoch() == b.epoch() && a.id() == b.id();
+}
+
+bool IsGenerationId(const std::string& id) {
+  if (id.size() != 32) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 v1::WatchRequest AckFor(uint64_t revision) {
   v1::WatchRequest request;
   request.mutable_ack()->set_revision(revision);
@@ -158,7 +175,10 @@ UpdateApplier::UpdateApplier(std::string local_domain, std::string state_dir,
       decoder_(options_.max_snapshot_bytes, options_.max_snapshot_chunks, options_.on_step),
       current_(holder->Get()) {
   absl::MutexLock lock(&mu_);
-  if (current_) status_.applied_revision = current_->revision();
+  if (current_) {
+    status_.applied_revision = current_->revision();
+    status_.generation = current_->proto().generation();
+  }
 }
 
 absl::Status UpdateApplier::LoadLastKnownGood() {
@@ -210,9 +230,11 @@ absl::Status UpdateApplier::LoadLastKnownGood() {
     status_.applied_revision = snapshot->revision();
     status_.last_known_good_revision = snapshot->revision();
     status_.last_confirmed = loaded->confirmed_at;
+    status_.generation = snapshot->proto().generation();
   }
-  spdlog::info("trust agent: serving from last-known-good revision {} (last confirmed {})",
-               snapshot->revision(),
+  spdlog::info(
+      "trust agent: serving from last-known-good revision {} of generation {} (last confirmed {})",
+      snapshot->revision(), Describe(snapshot->proto().generation()),
                absl::FormatTime(absl::RFC3339_sec, loaded->confirmed_at, absl::UTCTimeZone()));
   return absl::OkStatus();
 }
@@ -257,6 +279,13 @@ v1::WatchRequest UpdateApplier::HandleDelta(const v1::TrustDelta& delta, absl::T
                                       "delta: base revision ", delta.base_revision(),
                                       " cannot be applied: no snapshot has been applied yet")));
   }
+  if (!SameGeneration(delta.generation(), current_->proto().generation())) {
+    return Nack(delta.revision(),
+                absl::FailedPreconditionError(absl::StrCat(
+                    "delta: generation ", Describe(delta.generation()),
+                    " is not the applied generation ", Describe(current_->proto().generation()),
+                    ": a delta never crosses generations (a full snapshot starts one)")));
+  }
   if (delta.base_revision() != current_->revision()) {
     return Nack(delta.revision(), absl::FailedPreconditionError(absl::StrCat(
                                       "delta: base revision ", delta.base_revision(),
@@ -264,6 +293,9 @@ v1::WatchRequest UpdateApplier::HandleDelta(const v1::TrustDelta& delta, absl::T
   }
   absl::StatusOr<v1::TrustSnapshot> next = trust::ApplyDelta(current_->proto(), delta);
   if (!next.ok()) return Nack(delta.revision(), Annotate(next.status(), "delta"));
+  // Of the applied generation (checked above); trust::ApplyDelta carries
+  // only the trust state.
+  *next->mutable_generation() = current_->proto().generation();
   Step("delta applied");
   return Apply(*std::move(next), "delta", now);
 }
@@ -292,10 +324,9 @@ v1::WatchRequest UpdateApplier::Apply(v1::TrustSnapshot proto, absl::string_view
     return Nack(revision,
                 absl::InvalidArgumentError(absl::StrCat(kind, ": revision 0 is not a revision")));
   }
-  if (current_ && revision <= current_->revision()) {
-    return Nack(revision, absl::FailedPreconditionError(absl::StrCat(
-                              kind, ": revision ", revision,
-                              " is not newer than the applied revision ", current_->revision())));
+  bool switches = false;
+  if (absl::Status generation = CheckGeneration(proto, kind, &switches); !generation.ok()) {
+    return Nack(revision, generation);
   }
   absl::StatusOr<std::shared_ptr<const trust::TrustSnapshot>> snapshot =
       trust::TrustSnapshot::Create(std::move(proto), current_.get());
@@ -318,6 +349,17 @@ v1::WatchRequest UpdateApplier::Apply(v1::TrustSnapshot proto, absl::string_view
     absl::MutexLock lock(&mu_);
     status_.applied_revision = revision;
     ++status_.updates_applied;
+    status_.generation = current_->proto().generation();
+    if (switches) ++status_.generation_switches;
+  }
+  if (switches) {
+    // Loud on purpose: every node of the domain moved to a restored store.
+    spdlog::warn(
+        "trust agent: generation switch: applied revision {} of generation {} from a full "
+        "snapshot, replacing revision {} of generation {} (the control plane's store was "
+        "restored)",
+        revision, Describe(current_->proto().generation()), previous->revision(),
+        Describe(previous->proto().generation()));
   }
   spdlog::info(
       "trust agent: applied revision {} from a {} (previous {}; {} roots, {} issuers, {} peers, "
@@ -326,6 +368,46 @@ v1::WatchRequest UpdateApplier::Apply(v1::TrustSnapshot proto, absl::string_view
       current_->proto().roots_size(), current_->proto().issuers_size(),
       current_->proto().peers_size(), current_->proto().revocations_size());
   return AckFor(revision);
+}
+
+absl::Status UpdateApplier::CheckGeneration(const v1::TrustSnapshot& next, absl::string_view kind,
+                                            bool* switches) const {
+  const v1::Generation& generation = next.generation();
+  if ((generation.epoch() == 0) != generation.id().empty() ||
+      (generation.epoch() != 0 && !IsGenerationId(generation.id()))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kind, ": generation ", Describe(generation),
+        " is malformed (an epoch comes with an id of 32 lower-case hex characters)"));
+  }
+  if (!current_) return absl::OkStatus();
+  const v1::Generation& applied = current_->proto().generation();
+  if (generation.epoch() > applied.epoch()) {
+    if (kind != "snapshot") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          kind, ": generation ", Describe(generation), " is not the applied generation ",
+          Describe(applied), ": only a full snapshot starts a generation"));
+    }
+    *switches = true;
+    return absl::OkStatus();
+  }
+  if (generation.epoch() < applied.epoch()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        kind, ": generation ", Describe(generation), " is older than the applied generation ",
+        Describe(applied),
+        ": an old backup or a stale control plane cannot roll the trust state back"));
+  }
+  if (generation.id() != applied.id()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        kind, ": generation ", Describe(generation), " is not the applied generation ",
+        Describe(applied),
+        ": two stores claim the same epoch (restore again with a higher epoch)"));
+  }
+  if (next.revision() <= current_->revision()) {
+    return absl::FailedPreconditionError(absl::StrCat(kind, ": revision ", next.revision(),
+                                                      " is not newer than the applied revision ",
+                                                      current_->revision()));
+  }
+  return absl::OkStatus();
 }
 
 v1::WatchRequest UpdateApplier::Nack(uint64_t revision, const absl::Status& reason) {
@@ -359,6 +441,11 @@ void UpdateApplier::Step(absl::string_view step) const {
 UpdateApplierStatus UpdateApplier::status() const {
   absl::MutexLock lock(&mu_);
   return status_;
+}
+
+v1::Generation UpdateApplier::generation() const {
+  absl::MutexLock lock(&mu_);
+  return status_.generation;
 }
 
 uint64_t UpdateApplier::applied_revision() const {

@@ -9,15 +9,24 @@
 //   WatchResponse --UpdateDecoder--> snapshot chunks assembled and parsed,
 //        |                           or a delta (sequence and bounds checked)
 //        v
-//   delta applied on the applied revision (trust::ApplyDelta)
-//        v
-//   validated: local domain, newer revision, trust::TrustSnapshot::Create
+//   delta of the applied generation, applied on the applied revision
+//        v                                   (trust::ApplyDelta)
+//   validated: local domain, generation and revision (below),
+//              trust::TrustSnapshot::Create
 //        v
 //   persisted as last-known-good (fsync'ed)      durable before visible,
 //        v
 //   swapped into the node's SnapshotHolder       visible before ACKed
 //        v
 //   ACK
+//
+// Generations (docs/design.md §5): revisions are ordered within the
+// generation of the control plane's store. Of the applied generation, an
+// update must be of a newer revision; a full snapshot of a higher epoch is
+// taken whatever its revision (the store was restored from a backup: logged
+// at warning level and counted); a lower epoch, another generation of the
+// same epoch, and a delta of any other generation are refused. Epoch 0 is
+// the generation of a state from before generations.
 //
 // Keepalives only confirm: they refresh the confirmation time, and rewrite
 // the last-known-good file when the time stored there is older than
@@ -159,6 +168,10 @@ struct UpdateApplierStatus {
   uint64_t last_known_good_revision = 0;
   // The last failure (see UpdateApplierOptions::on_error); OK when none.
   absl::Status last_error;
+  // The generation of the applied snapshot (epoch 0: none or from before
+  // generations), and how often a snapshot of a higher epoch replaced it.
+  v1::Generation generation;
+  uint64_t generation_switches = 0;
 };
 
 class UpdateApplier {
@@ -186,7 +199,10 @@ class UpdateApplier {
   // N is durable in the last-known-good file and visible in the holder; a
   // NACK carries the revision and the reason, e.g. "delta: base revision 5
   // is not the applied revision 2", "snapshot: trust domain \"fabrikam.test\"
-  // is not the local domain contoso.test", "required_features: ...".
+  // is not the local domain contoso.test", "required_features: ...",
+  // "snapshot: generation epoch 1 is older than the applied generation
+  // epoch 2 ...", "delta: generation epoch 2 id ... is not the applied
+  // generation ...: a delta never crosses generations".
   std::vector<v1::WatchRequest> Handle(const v1::WatchResponse& response, absl::Time now)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -195,6 +211,8 @@ class UpdateApplier {
 
   UpdateApplierStatus status() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t applied_revision() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The generation of the applied revision (what a Subscribe reports).
+  v1::Generation generation() const ABSL_LOCKS_EXCLUDED(mu_);
   // The applied revision and when it was last confirmed, read together.
   struct Confirmation {
     uint64_t applied_revision = 0;
@@ -214,6 +232,10 @@ class UpdateApplier {
   v1::WatchRequest Apply(v1::TrustSnapshot proto, absl::string_view kind, absl::Time now)
       ABSL_LOCKS_EXCLUDED(mu_);
   v1::WatchRequest Nack(uint64_t revision, const absl::Status& reason) ABSL_LOCKS_EXCLUDED(mu_);
+  // OK when `next` may follow the applied state (see the banner); sets
+  // *switches when it starts a higher epoch.
+  absl::Status CheckGeneration(const v1::TrustSnapshot& next, absl::string_view kind,
+                               bool* switches) const;
   void RecordError(const absl::Status& error) ABSL_LOCKS_EXCLUDED(mu_);
   void Step(absl::string_view step) const;
 

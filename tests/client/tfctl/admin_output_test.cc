@@ -187,11 +187,19 @@ TEST(OutputTest, AuditChanges) {
   c->set_revision(4);
   c->set_operation("root.remove");
   c->set_before("fabrikam.test mtls");
+  v1::AuditRecord* d = log.add_records();
+  d->set_revision(4);
+  d->set_operation("root.remove");
+  d->set_result("failed_precondition");
+  d->set_reason("root authority contoso-root anchors connected nodes");
   const std::string out = FormatAudit(log);
   EXPECT_THAT(out, HasSubstr("2         2027-01-15T08:00:00Z  spiffe://contoso.test/admin/admin1  "
                              "root.add     fabrikam-root  fabrikam.test mtls\n"));
   EXPECT_THAT(out, HasSubstr("enabled -> disabled\n"));
   EXPECT_THAT(out, HasSubstr("was fabrikam.test mtls\n"));
+  EXPECT_THAT(out, HasSubstr(
+                       "refused failed_precondition: root authority contoso-root anchors "
+                       "connected nodes\n"));
 }
 
 TEST(OutputTest, SnapshotSummaryAndFiles) {

@@ -173,6 +173,30 @@ TEST_F(PeerVerifierTest, AResultIsNeverCachedUnderARevisionItWasNotComputedFrom)
   }
 }
 
+TEST_F(PeerVerifierTest, ARevisionOfAnotherGenerationIsNotTheCachedOne) {
+  // A restored store (docs/design.md §5) numbers its revisions again: the
+  // node's revision 2 of epoch 1 and revision 2 of epoch 2 are different
+  // states.
+  auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  v1::TrustSnapshot allow = ContosoState(*contoso_, *fabrikam_, 2);
+  allow.mutable_generation()->set_epoch(1);
+  allow.mutable_generation()->set_id(std::string(32, 'a'));
+  Install(&holder_, allow);
+  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+  tls::PeerVerifier verifier(tls::Listener::kInternal, source);
+  ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
+
+  v1::TrustSnapshot restored = allow;
+  restored.mutable_generation()->set_epoch(2);
+  restored.mutable_generation()->set_id(std::string(32, 'b'));
+  restored.mutable_roots()->erase(restored.mutable_roots()->begin());
+  Install(&holder_, restored);
+  ASSERT_EQ(holder_.Get()->revision(), 2u);
+  EXPECT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       "chain: no mtls root authority for contoso.test"));
+}
+
 TEST_F(PeerVerifierTest, InertPeerIsRefusedWithItsReason) {
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
   state.mutable_roots()->RemoveLast();  // fabrikam.test-root, as a forced removal leaves it

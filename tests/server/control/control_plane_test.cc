@@ -113,8 +113,9 @@ class ControlPlaneTest : public ::testing::Test {
     return {resp->records().begin(), resp->records().end()};
   }
 
-  // Runs `mutation`, expects `code` with `message`, and that neither the
-  // state nor the audit log changed.
+  // Runs `mutation` (by kAlice), expects `code` with `message`, that the
+  // state did not change, and that the audit log gained exactly the record
+  // of the refusal: who, what, why, at the unchanged revision.
   template <typename F>
   void ExpectRefused(F mutation, absl::StatusCode code, const std::string& message) {
     const uint64_t revision = cp_->revision();
@@ -123,7 +124,15 @@ class ControlPlaneTest : public ::testing::Test {
     EXPECT_THAT(result, StatusIs(code, message));
     EXPECT_EQ(cp_->revision(), revision);
     EXPECT_EQ(holder_.Get()->revision(), revision);
-    EXPECT_EQ(Audit().size(), audit);
+    const std::vector<v1::AuditRecord> after = Audit();
+    ASSERT_EQ(after.size(), audit + 1);
+    const v1::AuditRecord& refusal = after.back();
+    EXPECT_EQ(refusal.actor(), kAlice.actor);
+    EXPECT_FALSE(refusal.operation().empty());
+    EXPECT_EQ(refusal.result(), CodeName(code));
+    EXPECT_THAT(refusal.reason(), HasSubstr(message));
+    EXPECT_EQ(refusal.revision(), revision);
+    EXPECT_TRUE(refusal.before().empty() && refusal.after().empty());
   }
 
   absl::StatusOr<v1::MutationResponse> AddRoot(const v1::RootAuthority& root) {

@@ -83,6 +83,7 @@ TestWatcher::TestWatcher(std::shared_ptr<grpc::Channel> channel, Options options
   stream_ = stub->Watch(&context_);
   v1::WatchRequest subscribe;
   subscribe.mutable_subscribe()->set_last_applied_revision(options_.last_applied_revision);
+  *subscribe.mutable_subscribe()->mutable_generation() = options_.initial.generation();
   subscribe.mutable_subscribe()->set_agent("test-watcher");
   Send(subscribe);
   reader_ = std::thread([this] { ReadLoop(); });
@@ -136,7 +137,12 @@ void TestWatcher::ReadLoop() {
         case v1::WatchResponse::kDelta: {
           absl::StatusOr<v1::TrustSnapshot> applied = trust::ApplyDelta(state_, response.delta());
           EXPECT_TRUE(applied.ok()) << applied.status();
-          if (applied.ok()) next = *std::move(applied);
+          // As a node: a delta continues the generation it names.
+          EXPECT_EQ(response.delta().generation().id(), state_.generation().id());
+          if (applied.ok()) {
+            next = *std::move(applied);
+            *next->mutable_generation() = response.delta().generation();
+          }
           info.base_revision = response.delta().base_revision();
           info.revision = response.delta().revision();
           info.largest_message = size;

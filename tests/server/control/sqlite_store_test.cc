@@ -1,5 +1,6 @@
 // SqliteStore: commits, compare-and-swap, history trimming, durability
-// across reopen, audit paging, schema migrations and file locking.
+// across reopen, audit paging, schema migrations and file locking;
+// generations and restore; the audit chain and its checkpoints.
 #include "server/control/sqlite_store.h"
 
 #include <sqlite3.h>
@@ -15,6 +16,7 @@
 #include "common/trust/delta.h"
 #include "common/trust/snapshot.h"
 #include "gmock/gmock.h"
+#include "server/control/audit_chain.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -165,6 +167,10 @@ TEST_F(SqliteStoreTest, CommitsAssignConsecutiveRevisionsAndLoadReproducesObject
 
   absl::StatusOr<StoredState> state = store->Load();
   ASSERT_THAT(state, IsOk());
+  // The store's generation, created with it.
+  EXPECT_EQ(state->snapshot.generation().epoch(), 1u);
+  EXPECT_EQ(state->snapshot.generation().id().size(), 32u);
+  *expected.mutable_generation() = state->snapshot.generation();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(state->snapshot, expected))
       << "loaded:\n"
       << state->snapshot.DebugString() << "\nexpected:\n"
@@ -322,8 +328,8 @@ TEST_F(SqliteStoreTest, AVersionOneFileIsMigratedWithItsData) {
                    "after) VALUES (4, 0, 'bootstrap', 'root.add', 'old-root', '', '');"));
 
   auto store = Open();
-  EXPECT_EQ(store->schema_version(), 2);
-  EXPECT_EQ(SqlValue("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_EQ(SqlValue("SELECT version FROM schema_version"), "3");
   EXPECT_EQ(SqlValue("SELECT name FROM sqlite_master WHERE name = 'audit_by_revision'"),
             "audit_by_revision");
   absl::StatusOr<StoredState> state = store->Load();
@@ -337,6 +343,9 @@ TEST_F(SqliteStoreTest, AVersionOneFileIsMigratedWithItsData) {
   absl::StatusOr<std::vector<v1::AuditRecord>> audit = store->Audit(0, 10);
   ASSERT_THAT(audit, IsOk());
   EXPECT_THAT(*audit, SizeIs(2));
+  // The old record was chained when the store was opened, the new one after it.
+  EXPECT_THAT(VerifyAuditChain(*audit, {}, {kDomain, nullptr}), IsOk());
+  EXPECT_EQ(state->snapshot.generation().epoch(), 1u);
 }
 
 TEST_F(SqliteStoreTest, AFileFromANewerBinaryIsRefused) {
@@ -346,7 +355,7 @@ TEST_F(SqliteStoreTest, AFileFromANewerBinaryIsRefused) {
   opts.path = Path();
   EXPECT_THAT(SqliteStore::Open(opts),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "schema version 99 is newer than this binary supports (2)"));
+                       "schema version 99 is newer than this binary supports (3)"));
 }
 
 TEST_F(SqliteStoreTest, ASecondOpenOfTheSameFileIsRefused) {
@@ -429,6 +438,8 @@ TEST_F(SqliteStoreTest, RevocationsAreKeyedByKindAndLoadAndHistoryCarryRequiredF
     ASSERT_THAT(next, IsOk());
     replayed = *next;
   }
+  // Deltas of one store are of its generation.
+  *replayed.mutable_generation() = state->snapshot.generation();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(replayed, state->snapshot))
       << replayed.DebugString() << "\nloaded:\n" << state->snapshot.DebugString();
 }
@@ -476,6 +487,175 @@ TEST_F(SqliteStoreTest, LegacyDerOnlyRowsKeepLoadingAndMatching) {
   ASSERT_EQ(state->snapshot.revocations_size(), 1);
   EXPECT_EQ(state->snapshot.revocations(0).kind(), v1::REVOCATION_KEY);
   EXPECT_THAT(Features(state->snapshot.required_features()), ElementsAre("revocation.key"));
+}
+
+// --- generations, restore, the audit chain ----------------------------------
+
+TEST_F(SqliteStoreTest, AGenerationIsCreatedWithTheStoreAndKeptAcrossOpens) {
+  v1::Generation first;
+  {
+    auto store = Open();
+    absl::StatusOr<StoredState> empty = store->Load();
+    ASSERT_THAT(empty, IsOk());
+    EXPECT_EQ(empty->snapshot.revision(), 0u);
+    first = empty->snapshot.generation();
+    EXPECT_EQ(first.epoch(), 1u);
+    EXPECT_THAT(first.id(), ::testing::MatchesRegex("[0-9a-f]{32}"));
+    ASSERT_THAT(store->Commit(Make(0, {PutRoot("a")})), IsOk());
+  }
+  auto store = Open();
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(state->snapshot.generation(),
+                                                                 first));
+  // Another store has another id.
+  testing::TempDir other_dir;
+  SqliteStore::Options opts;
+  opts.path = other_dir.path() + "/other.db";
+  absl::StatusOr<std::unique_ptr<SqliteStore>> other = SqliteStore::Open(opts);
+  ASSERT_THAT(other, IsOk());
+  absl::StatusOr<StoredState> other_state = (*other)->Load();
+  ASSERT_THAT(other_state, IsOk());
+  EXPECT_EQ(other_state->snapshot.generation().epoch(), 1u);
+  EXPECT_NE(other_state->snapshot.generation().id(), first.id());
+}
+
+TEST_F(SqliteStoreTest, RestoreWritesABackupIntoAnEmptyStoreUnderAHigherEpoch) {
+  v1::TrustSnapshot backup;
+  {
+    testing::TempDir source_dir;
+    SqliteStore::Options opts;
+    opts.path = source_dir.path() + "/source.db";
+    absl::StatusOr<std::unique_ptr<SqliteStore>> source = SqliteStore::Open(opts);
+    ASSERT_THAT(source, IsOk());
+    ASSERT_THAT((*source)->Commit(Make(0, {PutRoot("a"), PutRoot("b")})), IsOk());
+    ASSERT_THAT((*source)->Commit(Make(1, {PutRevocation(1), PutPeer("fabrikam.test", true)})),
+                IsOk());
+    absl::StatusOr<StoredState> state = (*source)->Load();
+    ASSERT_THAT(state, IsOk());
+    backup = state->snapshot;
+  }
+  auto store = Open();
+  RestoreRequest request;
+  request.snapshot = backup;
+  request.actor = "tfcontrol restore";
+  request.time = kT0 + absl::Hours(1);
+  absl::StatusOr<v1::Generation> generation = store->Restore(request);
+  ASSERT_THAT(generation, IsOk());
+  EXPECT_EQ(generation->epoch(), 2u);
+  EXPECT_NE(generation->id(), backup.generation().id());
+
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  v1::TrustSnapshot expected = backup;
+  *expected.mutable_generation() = *generation;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(state->snapshot, expected))
+      << state->snapshot.DebugString();
+  // No history: every node gets the whole state.
+  EXPECT_THAT(state->history, SizeIs(0));
+  EXPECT_THAT(store->ChangesSince(1), StatusIs(absl::StatusCode::kOutOfRange, "older than"));
+
+  // The switch is the first audit record of the new chain.
+  absl::StatusOr<std::vector<v1::AuditRecord>> audit = store->AuditAfterSeq(0, 10);
+  ASSERT_THAT(audit, IsOk());
+  ASSERT_THAT(*audit, SizeIs(1));
+  EXPECT_EQ((*audit)[0].operation(), "generation.restore");
+  EXPECT_EQ((*audit)[0].actor(), "tfcontrol restore");
+  EXPECT_EQ((*audit)[0].revision(), 2u);
+  EXPECT_THAT((*audit)[0].after(), HasSubstr(absl::StrCat("generation epoch=2 id=",
+                                                          generation->id(), " revision=2")));
+  // Commits continue from the backup's revision, in the new generation.
+  EXPECT_THAT(store->Commit(Make(2, {PutRoot("c")})), IsOk());
+
+  // Only into an empty store.
+  EXPECT_THAT(store->Restore(request),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "restore only into a new store"));
+  // A later restore of a backup of the restored store goes higher still,
+  // and an operator can ask for more.
+  testing::TempDir next_dir;
+  SqliteStore::Options next_opts;
+  next_opts.path = next_dir.path() + "/next.db";
+  absl::StatusOr<std::unique_ptr<SqliteStore>> next = SqliteStore::Open(next_opts);
+  ASSERT_THAT(next, IsOk());
+  absl::StatusOr<StoredState> restored = store->Load();
+  ASSERT_THAT(restored, IsOk());
+  request.snapshot = restored->snapshot;
+  request.min_epoch = 7;
+  absl::StatusOr<v1::Generation> later = (*next)->Restore(request);
+  ASSERT_THAT(later, IsOk());
+  EXPECT_EQ(later->epoch(), 7u);
+}
+
+TEST_F(SqliteStoreTest, RestoreRefusesWhatIsNoState) {
+  auto store = Open();
+  RestoreRequest request;
+  EXPECT_THAT(store->Restore(request), StatusIs(absl::StatusCode::kInvalidArgument, "revision 0"));
+  request.snapshot.set_revision(3);
+  request.snapshot.set_trust_domain(kDomain);
+  *request.snapshot.add_roots() = PutRoot("a").put_root();
+  *request.snapshot.add_roots() = PutRoot("a").put_root();
+  EXPECT_THAT(store->Restore(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, "root authority a cannot be restored"));
+  // Nothing of it stayed.
+  absl::StatusOr<StoredState> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->snapshot.revision(), 0u);
+  EXPECT_EQ(state->snapshot.generation().epoch(), 1u);
+}
+
+TEST_F(SqliteStoreTest, AuditRecordsAreChainedAndRefusalsAppendAtTheCurrentRevision) {
+  auto store = Open();
+  Mutation m = Make(0, {PutRoot("a"), PutRoot("b")});
+  m.audit.resize(2);
+  m.audit[0].set_operation("root.add");
+  m.audit[1].set_operation("root.add");
+  ASSERT_THAT(store->Commit(m), IsOk());
+  v1::AuditRecord refused;
+  refused.set_actor("spiffe://contoso.test/admin/alice");
+  refused.set_operation("root.remove");
+  refused.set_result("failed_precondition");
+  refused.set_reason("still needed");
+  *refused.mutable_time() = ToProtoTime(kT0);
+  absl::StatusOr<v1::AuditRecord> stored = store->AppendAudit(refused);
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_EQ(stored->seq(), 3u);
+  EXPECT_EQ(stored->revision(), 1u);
+
+  absl::StatusOr<std::vector<v1::AuditRecord>> audit = store->AuditAfterSeq(0, 10);
+  ASSERT_THAT(audit, IsOk());
+  ASSERT_THAT(*audit, SizeIs(3));
+  EXPECT_EQ((*audit)[0].prev_sha256(), kAuditGenesisSha256);
+  EXPECT_EQ((*audit)[0].result(), "ok");
+  EXPECT_EQ((*audit)[2].result(), "failed_precondition");
+  EXPECT_EQ((*audit)[2].reason(), "still needed");
+  EXPECT_THAT(VerifyAuditChain(*audit, {}, {kDomain, nullptr}), IsOk());
+  absl::StatusOr<AuditHead> head = store->GetAuditHead();
+  ASSERT_THAT(head, IsOk());
+  EXPECT_EQ(head->seq, 3u);
+  EXPECT_EQ(head->sha256, AuditRecordSha256((*audit)[2]));
+  absl::StatusOr<std::vector<v1::AuditRecord>> after_two = store->AuditAfterSeq(2, 10);
+  ASSERT_THAT(after_two, IsOk());
+  ASSERT_THAT(*after_two, SizeIs(1));
+  EXPECT_EQ((*after_two)[0].seq(), 3u);
+
+  // Checkpoints: stored, listed by seq, never replaced, never past the end.
+  v1::AuditCheckpoint cp;
+  cp.set_seq(2);
+  cp.set_head_sha256(AuditRecordSha256((*audit)[1]));
+  cp.set_signature("first");
+  ASSERT_THAT(store->AddCheckpoint(cp), IsOk());
+  cp.set_signature("second");
+  ASSERT_THAT(store->AddCheckpoint(cp), IsOk());
+  cp.set_seq(4);
+  EXPECT_THAT(store->AddCheckpoint(cp),
+              StatusIs(absl::StatusCode::kInvalidArgument, "seq 4 is not a record"));
+  absl::StatusOr<std::vector<v1::AuditCheckpoint>> checkpoints = store->Checkpoints(1, 3);
+  ASSERT_THAT(checkpoints, IsOk());
+  ASSERT_THAT(*checkpoints, SizeIs(1));
+  EXPECT_EQ((*checkpoints)[0].signature(), "first");
+  absl::StatusOr<v1::AuditCheckpoint> last = store->LastCheckpoint();
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ(last->seq(), 2u);
 }
 
 }  // namespace

@@ -187,6 +187,29 @@ class ShortHistoryTest : public WatchHubTest {
   }
 };
 
+TEST_F(ShortHistoryTest, ANodeOfAnotherGenerationGetsTheSnapshotEvenWithinHistory) {
+  for (int i = 0; i < 3; ++i) AddRoot(absl::StrCat("partner-", i));
+  const v1::TrustSnapshot current = Snapshot();
+  ASSERT_EQ(current.revision(), 4u);
+  ASSERT_EQ(current.generation().epoch(), 1u);
+  // Revision 3 is within the history, but of another store's generation
+  // (or of none, a node from before generations): its deltas do not apply.
+  v1::Generation other = current.generation();
+  other.set_id(std::string(32, 'f'));
+  for (const v1::Generation& generation : {other, v1::Generation()}) {
+    SCOPED_TRACE(generation.ShortDebugString());
+    TestWatcher::Options opts;
+    opts.last_applied_revision = 3;
+    *opts.initial.mutable_generation() = generation;
+    auto w = Watch("frontend", absl::StrCat("fe-", generation.epoch()), opts);
+    ASSERT_TRUE(w->WaitApplied(4));
+    std::vector<TestWatcher::Received> got = w->received();
+    ASSERT_THAT(got, SizeIs(1));
+    EXPECT_TRUE(got[0].snapshot);
+    EXPECT_TRUE(MessageDifferencer::Equals(w->state(), current));
+  }
+}
+
 TEST_F(ShortHistoryTest, ResumeWithinHistoryGetsADeltaAndOlderGetsTheSnapshot) {
   std::vector<v1::TrustSnapshot> at = {v1::TrustSnapshot(), Snapshot()};  // at[r]: revision r
   for (int i = 0; i < 4; ++i) {

@@ -247,6 +247,120 @@ TEST_F(UpdateApplierTest, SnapshotThatIsNotNewerIsNacked) {
   EXPECT_EQ(held_revision(), 4u);
 }
 
+// --- generations (docs/design.md §5) ------------------------------------------
+
+v1::Generation GenerationOf(uint64_t epoch, char id) {
+  v1::Generation g;
+  g.set_epoch(epoch);
+  g.set_id(std::string(32, id));
+  return g;
+}
+
+v1::TrustSnapshot StateIn(uint64_t revision, const v1::Generation& generation) {
+  v1::TrustSnapshot state = ContosoStateAt(revision);
+  *state.mutable_generation() = generation;
+  return state;
+}
+
+v1::TrustDelta DeltaIn(uint64_t base, uint64_t revision, const v1::Generation& generation) {
+  v1::TrustDelta delta = RevocationDelta(base, revision);
+  *delta.mutable_generation() = generation;
+  return delta;
+}
+
+TEST_F(UpdateApplierTest, HigherEpochFullSnapshotIsTakenWhateverItsRevisionAndCounted) {
+  std::unique_ptr<node::UpdateApplier> applier = MakeApplier();
+  SendSnapshot(*applier, StateIn(9, GenerationOf(1, 'a')), 1);
+  ExpectAck(9);
+
+  // A restored store: revision 3 of epoch 2, behind the node's revision 9.
+  SendSnapshot(*applier, StateIn(3, GenerationOf(2, 'b')), 2);
+  ExpectAck(3);
+  EXPECT_EQ(held_revision(), 3u);
+  EXPECT_EQ(holder_.Get()->proto().generation().epoch(), 2u);
+  node::UpdateApplierStatus status = applier->status();
+  EXPECT_EQ(status.generation_switches, 1u);
+  EXPECT_EQ(status.generation.epoch(), 2u);
+  EXPECT_EQ(applier->generation().id(), std::string(32, 'b'));
+  // The last-known-good file records the generation.
+  absl::StatusOr<node::LastKnownGood> lkg = node::LastKnownGoodFile(state_dir_).Load();
+  ASSERT_THAT(lkg, IsOk());
+  EXPECT_EQ(lkg->snapshot.generation().epoch(), 2u);
+  EXPECT_EQ(lkg->snapshot.generation().id(), std::string(32, 'b'));
+
+  // Later updates of the new generation apply as usual.
+  Send(*applier, DeltaMessage(DeltaIn(3, 4, GenerationOf(2, 'b'))));
+  ExpectAck(4);
+  EXPECT_EQ(applier->status().generation_switches, 1u);
+
+  // An applier made later starts from the held generation.
+  std::unique_ptr<node::UpdateApplier> restarted = MakeApplier();
+  EXPECT_EQ(restarted->generation().epoch(), 2u);
+}
+
+TEST_F(UpdateApplierTest, LowerEpochIsRefused) {
+  std::unique_ptr<node::UpdateApplier> applier = MakeApplier();
+  SendSnapshot(*applier, StateIn(3, GenerationOf(2, 'b')), 1);
+  ExpectAck(3);
+
+  // An old backup or a stale control plane, however far ahead its revision.
+  SendSnapshot(*applier, StateIn(50, GenerationOf(1, 'a')), 1);
+  ExpectNack(50,
+             "snapshot: generation epoch 1 id \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is older than the "
+             "applied generation epoch 2");
+  SendSnapshot(*applier, StateIn(51, v1::Generation()), 1);
+  ExpectNack(51, "snapshot: generation epoch 0 (none) is older than the applied generation");
+  EXPECT_EQ(held_revision(), 3u);
+  EXPECT_EQ(PersistedRevision(), 3u);
+  EXPECT_EQ(applier->status().generation_switches, 0u);
+
+  // Another store of the same epoch (two restores of one backup).
+  SendSnapshot(*applier, StateIn(52, GenerationOf(2, 'c')), 1);
+  ExpectNack(52, "two stores claim the same epoch");
+  EXPECT_EQ(held_revision(), 3u);
+}
+
+TEST_F(UpdateApplierTest, DeltaAcrossGenerationsIsRefused) {
+  std::unique_ptr<node::UpdateApplier> applier = MakeApplier();
+  SendSnapshot(*applier, StateIn(3, GenerationOf(1, 'a')), 1);
+  ExpectAck(3);
+
+  // Base revision 3 exists in the new generation too: it is not this state.
+  Send(*applier, DeltaMessage(DeltaIn(3, 4, GenerationOf(2, 'b'))));
+  ExpectNack(4, "delta: generation epoch 2 id \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\" is not the applied "
+                "generation epoch 1");
+  Send(*applier, DeltaMessage(DeltaIn(3, 4, GenerationOf(0, 'x'))));
+  ExpectNack(4, "a delta never crosses generations");
+  Send(*applier, DeltaMessage(DeltaIn(3, 4, GenerationOf(1, 'c'))));
+  ExpectNack(4, "a delta never crosses generations");
+  EXPECT_EQ(held_revision(), 3u);
+  EXPECT_FALSE(holder_.Get()->revocation_index().Contains(std::string(64, 'a')));
+}
+
+TEST_F(UpdateApplierTest, LowerRevisionWithinTheGenerationIsRefused) {
+  std::unique_ptr<node::UpdateApplier> applier = MakeApplier();
+  SendSnapshot(*applier, StateIn(5, GenerationOf(2, 'b')), 1);
+  ExpectAck(5);
+  SendSnapshot(*applier, StateIn(4, GenerationOf(2, 'b')), 1);
+  ExpectNack(4, "snapshot: revision 4 is not newer than the applied revision 5");
+  SendSnapshot(*applier, StateIn(5, GenerationOf(2, 'b')), 1);
+  ExpectNack(5, "not newer");
+  EXPECT_EQ(held_revision(), 5u);
+}
+
+TEST_F(UpdateApplierTest, MalformedGenerationIsRefused) {
+  std::unique_ptr<node::UpdateApplier> applier = MakeApplier();
+  v1::Generation short_id = GenerationOf(1, 'a');
+  short_id.set_id("abc");
+  // A short id, an id without an epoch, an upper-case id.
+  for (const v1::Generation& malformed : {short_id, GenerationOf(0, 'a'), GenerationOf(1, 'A')}) {
+    SCOPED_TRACE(malformed.ShortDebugString());
+    SendSnapshot(*applier, StateIn(2, malformed), 1);
+    ExpectNack(2, "is malformed");
+  }
+  EXPECT_EQ(held_revision(), 0u);
+}
+
 TEST_F(UpdateApplierTest, MalformedChunkSequencesAreNackedWithoutHarm) {
   std::unique_ptr<node::UpdateApplier> applier = Bootstrapped(2);
   const std::vector<v1::WatchResponse> chunks = SnapshotChunks(State(3), 3);
