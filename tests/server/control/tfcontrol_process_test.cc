@@ -144,9 +144,9 @@ class TfcontrolProcessTest : public ::testing::Test {
   // A front-end's trust agent in this process, watching 127.0.0.1:port_.
   std::unique_ptr<node::TrustAgent> StartAgent(trust::SnapshotHolder* holder) {
     v1::TrustAgentConfig config;
-    v1::ControlEndpoint* endpoint = config.add_control_planes();
+    v1::Endpoint* endpoint = config.add_control_planes();
     endpoint->set_address(absl::StrCat("127.0.0.1:", port_));
-    endpoint->set_server_name(kControlDns);
+    endpoint->set_server_name(testing::kControlDns);
     config.set_bootstrap_bundle_file(dir_.Write("bootstrap.pem", Contoso().RootPem()));
     config.set_state_dir(dir_.path());
     config.set_backoff_initial_ms(50);
@@ -154,7 +154,7 @@ class TfcontrolProcessTest : public ::testing::Test {
     absl::StatusOr<std::shared_ptr<const pki::RootStore>> bootstrap =
         node::TrustAgent::LoadBootstrapRoots(config);
     EXPECT_TRUE(bootstrap.ok()) << bootstrap.status();
-    agent_source_ = std::make_shared<tls::TrustSource>(holder, kTestDomain, *bootstrap);
+    agent_source_ = std::make_shared<tls::TrustSource>(holder, testing::kContosoDomain, *bootstrap);
     absl::StatusOr<std::unique_ptr<node::TrustAgent>> agent = node::TrustAgent::Create(
         config, WriteIdentity(dir_, "frontend", "fe1"), holder, agent_source_);
     EXPECT_TRUE(agent.ok()) << agent.status();
@@ -436,8 +436,8 @@ TEST_F(TfcontrolProcessTest, AnEditedAuditRecordFailsTfctlAuditVerify) {
 
   const tls::ClientIdentity admin = WriteIdentity(dir_, "admin", "alice");
   const std::vector<std::string> verify = {
-      TFCTL_PATH, "--control", absl::StrCat("127.0.0.1:", port_), "--server-name", kControlDns,
-      "--domain", kTestDomain, "--cert", admin.certificate_file, "--key", admin.key_file, "--ca",
+      TFCTL_PATH, "--control", absl::StrCat("127.0.0.1:", port_), "--server-name", testing::kControlDns,
+      "--domain", testing::kContosoDomain, "--cert", admin.certificate_file, "--key", admin.key_file, "--ca",
       dir_.Write("ca.pem", Contoso().RootPem()), "audit", "verify"};
   const std::string tfctl_log = dir_.path() + "/tfctl.log";
   auto run_tfctl = [&](std::vector<std::string> extra) {
