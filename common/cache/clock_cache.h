@@ -109,7 +109,7 @@ class ClockCache {
  private:
   struct Slot {
     std::string key;
-    V value{};
+    V value;
     bool live = false;
     mutable std::atomic<bool> used{false};
   };
