@@ -14,6 +14,36 @@ using metrics::Gauge;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
+std::vector<MetricFamily> MailboxFamilies(const MailboxCounts& counts) {
+  std::vector<MetricFamily> out;
+  MetricFamily messages = Family("trustfabric_node_queued_messages",
+                                 "Messages waiting in the mailboxes of offline users.",
+                                 MetricType::Gauge);
+  messages.metric.push_back(Gauge(static_cast<double>(counts.queued_messages)));
+  out.push_back(std::move(messages));
+  MetricFamily bytes =
+      Family("trustfabric_node_queued_message_bytes",
+             "Memory of all queued messages together (bounded by max_queued_message_bytes).",
+             MetricType::Gauge);
+  bytes.metric.push_back(Gauge(static_cast<double>(counts.queued_bytes)));
+  out.push_back(std::move(bytes));
+  MetricFamily refused = Family("trustfabric_node_queued_message_refused_total",
+                                "Messages refused because a user's queue (per_user) or all "
+                                "queues together (total) were full.",
+                                MetricType::Counter);
+  refused.metric.push_back(
+      Counter(static_cast<double>(counts.refused_per_user), {{"bound", "per_user"}}));
+  refused.metric.push_back(Counter(static_cast<double>(counts.refused_total), {{"bound", "total"}}));
+  out.push_back(std::move(refused));
+  MetricFamily expired =
+      Family("trustfabric_node_queued_messages_expired_total",
+             "Queued messages dropped undelivered after queued_message_max_age_seconds.",
+             MetricType::Counter);
+  expired.metric.push_back(Counter(static_cast<double>(counts.expired)));
+  out.push_back(std::move(expired));
+  return out;
+}
+
 std::vector<MetricFamily> NodeMetrics::Collect() const {
   std::vector<MetricFamily> out;
   const TrustAgentStatus status = agent_->status();
@@ -60,6 +90,9 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
   serving.metric.push_back(Gauge(agent_->ServingStatus().ok() ? 1 : 0));
   out.push_back(std::move(serving));
 
+  if (mailboxes_ != nullptr) {
+    for (auto& f : MailboxFamilies(mailboxes_->counts())) out.push_back(std::move(f));
+  }
   out.push_back(metrics::RejectionFamily("trustfabric_node_rejections_total"));
   for (auto& f : metrics::ListenerFamilies("trustfabric_node")) out.push_back(std::move(f));
   return out;

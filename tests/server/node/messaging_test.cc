@@ -43,8 +43,10 @@ class MessagingTest : public ::testing::Test {
     probing.burst = kBurst;
     probing.refill = absl::Hours(1);
     probing.clock = [this] { return now_; };
+    MailboxLimits mailboxes;
+    mailboxes.per_user = 2;
     messaging_ = std::make_unique<Messaging>(&config_, &holder_, tt::MakeVerifier(&now_), &calls_,
-                                             /*offline_queue_limit=*/2, probing);
+                                             mailboxes, probing);
   }
 
   std::string UserToken(const std::string& upn) const {
