@@ -152,7 +152,11 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(v1::NodeConfig co
   s->services_ = std::make_unique<Services>();
   Services& svc = *s->services_;
   if (c.role() == "registrar") {
-    svc.registry = std::make_unique<Registry>(c.trust_domain(), c.trust_agent().state_dir());
+    RegistryLimits limits;  // Registry takes the default of a zero field
+    limits.max_users = c.registrations().max_users();
+    limits.max_users_per_frontend = c.registrations().max_users_per_frontend();
+    svc.registry =
+        std::make_unique<Registry>(c.trust_domain(), c.trust_agent().state_dir(), limits);
     TF_RETURN_IF_ERROR(Annotate(svc.registry->Load(), "registrar state"));
     svc.registrar = std::make_unique<RegistrarService>(&s->ctx_, svc.registry.get());
   } else if (c.role() == "frontend") {
