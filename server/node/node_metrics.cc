@@ -14,19 +14,26 @@ using metrics::Gauge;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
+namespace {
+
+// A family of one unlabelled metric.
+MetricFamily Single(const char* name, const char* help, MetricType type, double value) {
+  MetricFamily f = Family(name, help, type);
+  f.metric.push_back(type == MetricType::Counter ? Counter(value) : Gauge(value));
+  return f;
+}
+
+}  // namespace
+
 std::vector<MetricFamily> MailboxFamilies(const MailboxCounts& counts) {
   std::vector<MetricFamily> out;
-  MetricFamily messages = Family("trustfabric_node_queued_messages",
-                                 "Messages waiting in the mailboxes of offline users.",
-                                 MetricType::Gauge);
-  messages.metric.push_back(Gauge(static_cast<double>(counts.queued_messages)));
-  out.push_back(std::move(messages));
-  MetricFamily bytes =
-      Family("trustfabric_node_queued_message_bytes",
+  out.push_back(Single("trustfabric_node_queued_messages",
+                       "Messages waiting in the mailboxes of offline users.", MetricType::Gauge,
+                       static_cast<double>(counts.queued_messages)));
+  out.push_back(
+      Single("trustfabric_node_queued_message_bytes",
              "Memory of all queued messages together (bounded by max_queued_message_bytes).",
-             MetricType::Gauge);
-  bytes.metric.push_back(Gauge(static_cast<double>(counts.queued_bytes)));
-  out.push_back(std::move(bytes));
+             MetricType::Gauge, static_cast<double>(counts.queued_bytes)));
   MetricFamily refused = Family("trustfabric_node_queued_message_refused_total",
                                 "Messages refused because a user's queue (per_user) or all "
                                 "queues together (total) were full.",
@@ -35,12 +42,10 @@ std::vector<MetricFamily> MailboxFamilies(const MailboxCounts& counts) {
       Counter(static_cast<double>(counts.refused_per_user), {{"bound", "per_user"}}));
   refused.metric.push_back(Counter(static_cast<double>(counts.refused_total), {{"bound", "total"}}));
   out.push_back(std::move(refused));
-  MetricFamily expired =
-      Family("trustfabric_node_queued_messages_expired_total",
+  out.push_back(
+      Single("trustfabric_node_queued_messages_expired_total",
              "Queued messages dropped undelivered after queued_message_max_age_seconds.",
-             MetricType::Counter);
-  expired.metric.push_back(Counter(static_cast<double>(counts.expired)));
-  out.push_back(std::move(expired));
+             MetricType::Counter, static_cast<double>(counts.expired)));
   return out;
 }
 

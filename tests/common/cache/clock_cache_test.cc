@@ -1,5 +1,6 @@
 #include "common/cache/clock_cache.h"
 
+#include <initializer_list>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -8,6 +9,13 @@ namespace trustfabric::cache {
 namespace {
 
 std::string Key(int i) { return "k" + std::to_string(i); }
+
+// Whether each of `keys` is cached, as a string of '+' (present) and '-'.
+std::string Present(const ClockCache<int>& cache, std::initializer_list<const char*> keys) {
+  std::string out;
+  for (const char* k : keys) out += cache.Find(k) != nullptr ? '+' : '-';
+  return out;
+}
 
 TEST(ClockCache, FindsWhatWasInsertedAndReplacesInPlace) {
   ClockCache<int> cache(4);
@@ -40,12 +48,8 @@ TEST(ClockCache, EvictionOrderIsOldestUnusedFirst) {
   cache.Insert("c", 3);
   // None was looked up: the hand takes them in insertion order.
   cache.Insert("d", 4);
-  EXPECT_EQ(cache.Find("a"), nullptr);
   cache.Insert("e", 5);
-  EXPECT_EQ(cache.Find("b"), nullptr);
-  EXPECT_NE(cache.Find("c"), nullptr);
-  EXPECT_NE(cache.Find("d"), nullptr);
-  EXPECT_NE(cache.Find("e"), nullptr);
+  EXPECT_EQ(Present(cache, {"a", "b", "c", "d", "e"}), "--+++");
 }
 
 TEST(ClockCache, AnEntryUsedSinceTheHandPassedGetsASecondChance) {
@@ -55,10 +59,7 @@ TEST(ClockCache, AnEntryUsedSinceTheHandPassedGetsASecondChance) {
   cache.Insert("c", 3);
   ASSERT_NE(cache.Find("a"), nullptr);  // a is used: b goes instead
   cache.Insert("d", 4);
-  EXPECT_NE(cache.Find("a"), nullptr);
-  EXPECT_EQ(cache.Find("b"), nullptr);
-  EXPECT_NE(cache.Find("c"), nullptr);
-  EXPECT_NE(cache.Find("d"), nullptr);
+  EXPECT_EQ(Present(cache, {"a", "b", "c", "d"}), "+-++");
 }
 
 TEST(ClockCache, AnEntryLookedUpBetweenTurnsSurvivesAStreamOfOneOffEntries) {

@@ -28,6 +28,12 @@ class PeerVerifierTest : public ::testing::Test {
   std::string Pem(const pki::IssuedCertificate& leaf) { return leaf.certificate.ToPem(); }
   std::string Intermediate(const TestDomain& d) { return d.intermediate().certificate.ToPem(); }
 
+  // contoso's state (revision 1) installed, as a source of contoso.test.
+  std::shared_ptr<tls::TrustSource> ContosoSource() {
+    Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
+    return std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+  }
+
   static TestDomain* contoso_;
   static TestDomain* fabrikam_;
   trust::SnapshotHolder holder_;
@@ -205,9 +211,7 @@ TEST_F(PeerVerifierTest, GarbageInputIsRefusedNotCrashed) {
 // distinct junk chains arrive, a trusted peer's result stays cached (the
 // refusals only displace each other, one at a time).
 TEST_F(PeerVerifierTest, JunkChainsCannotEvictATrustedPeersResult) {
-  Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
-  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
-  tls::PeerVerifier verifier(tls::Listener::kInternal, source, {/*accepted=*/4, /*refused=*/16});
+  tls::PeerVerifier verifier(tls::Listener::kInternal, ContosoSource(), {/*accepted=*/4, /*refused=*/16});
   auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
   ASSERT_EQ(verifier.cache_misses(), 1u);
@@ -235,9 +239,7 @@ TEST_F(PeerVerifierTest, JunkChainsCannotEvictATrustedPeersResult) {
 // Trusted peers displace each other one at a time, the least recently seen
 // first; a peer that keeps calling stays.
 TEST_F(PeerVerifierTest, AcceptedResultsAreEvictedGradually) {
-  Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
-  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
-  tls::PeerVerifier verifier(tls::Listener::kInternal, source, {/*accepted=*/3, /*refused=*/1});
+  tls::PeerVerifier verifier(tls::Listener::kInternal, ContosoSource(), {/*accepted=*/3, /*refused=*/1});
   auto busy = contoso_->IssueNode("frontend", "busy", "busy.contoso.test");
   ASSERT_THAT(verifier.VerifyPeer(Pem(busy), Intermediate(*contoso_)), IsOk());
   for (int i = 0; i < 10; ++i) {

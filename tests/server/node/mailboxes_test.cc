@@ -1,6 +1,7 @@
 #include "server/node/mailboxes.h"
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,87 +171,85 @@ TEST(Mailboxes, AFloodAcrossTenThousandOfflineUsersStaysWithinTheBound) {
   EXPECT_GT(refused, 0);
 }
 
-TEST(Mailboxes, QueuedMessagesExpireWhenRead) {
-  testing::MovableClock clock(absl::FromUnixSeconds(1700000000));
-  MailboxLimits limits;
-  limits.max_age = absl::Hours(24);
-  Mailboxes boxes(limits, clock.AsClock());
-  ASSERT_THAT(boxes.Deliver(Msg("bob@contoso.test", "old")), IsOk());
-  clock.Advance(absl::Hours(23));
-  ASSERT_THAT(boxes.Deliver(Msg("bob@contoso.test", "new")), IsOk());
-  clock.Advance(absl::Hours(1));  // "old" is 24 h old now, "new" 1 h
-  auto r = boxes.Attach("bob@contoso.test", [] {});
+// Mailboxes on a clock the test moves.
+class MailboxExpiryTest : public ::testing::Test {
+ protected:
+  // `per_user` 0: the default.
+  std::unique_ptr<Mailboxes> Boxes(absl::Duration max_age, size_t per_user = 0) {
+    MailboxLimits limits = PerUser(per_user);
+    limits.max_age = max_age;
+    return std::make_unique<Mailboxes>(limits, clock_.AsClock());
+  }
+
+  testing::MovableClock clock_{absl::FromUnixSeconds(1700000000)};
+};
+
+TEST_F(MailboxExpiryTest, QueuedMessagesExpireWhenRead) {
+  std::unique_ptr<Mailboxes> boxes = Boxes(absl::Hours(24));
+  ASSERT_THAT(boxes->Deliver(Msg("bob@contoso.test", "old")), IsOk());
+  clock_.Advance(absl::Hours(23));
+  ASSERT_THAT(boxes->Deliver(Msg("bob@contoso.test", "new")), IsOk());
+  clock_.Advance(absl::Hours(1));  // "old" is 24 h old now, "new" 1 h
+  auto r = boxes->Attach("bob@contoso.test", [] {});
   std::optional<v1::Message> next = r->Next();
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->body(), "new");
   EXPECT_FALSE(r->Next().has_value());
-  MailboxCounts counts = boxes.counts();
+  MailboxCounts counts = boxes->counts();
   EXPECT_EQ(counts.expired, 1u);
   EXPECT_EQ(counts.queued_messages, 0u);
   EXPECT_EQ(counts.queued_bytes, 0u);
 }
 
-TEST(Mailboxes, AnExpiredMessageMakesRoomInItsQueue) {
-  testing::MovableClock clock(absl::FromUnixSeconds(1700000000));
-  MailboxLimits limits = PerUser(1);
-  limits.max_age = absl::Minutes(10);
-  Mailboxes boxes(limits, clock.AsClock());
-  ASSERT_THAT(boxes.Deliver(Msg("bob@contoso.test", "1")), IsOk());
-  EXPECT_THAT(boxes.Deliver(Msg("bob@contoso.test", "2")),
+TEST_F(MailboxExpiryTest, AnExpiredMessageMakesRoomInItsQueue) {
+  std::unique_ptr<Mailboxes> boxes = Boxes(absl::Minutes(10), /*per_user=*/1);
+  ASSERT_THAT(boxes->Deliver(Msg("bob@contoso.test", "1")), IsOk());
+  EXPECT_THAT(boxes->Deliver(Msg("bob@contoso.test", "2")),
               StatusIs(absl::StatusCode::kResourceExhausted, "mailbox of bob@contoso.test"));
-  clock.Advance(absl::Minutes(10));
-  EXPECT_THAT(boxes.Deliver(Msg("bob@contoso.test", "3")), IsOk());
-  EXPECT_EQ(boxes.queued("bob@contoso.test"), 1u);
-  EXPECT_EQ(boxes.counts().expired, 1u);
+  clock_.Advance(absl::Minutes(10));
+  EXPECT_THAT(boxes->Deliver(Msg("bob@contoso.test", "3")), IsOk());
+  EXPECT_EQ(boxes->queued("bob@contoso.test"), 1u);
+  EXPECT_EQ(boxes->counts().expired, 1u);
 }
 
-TEST(Mailboxes, SweepDropsExpiredMessagesOfUsersWhoNeverReturn) {
-  testing::MovableClock clock(absl::FromUnixSeconds(1700000000));
-  MailboxLimits limits;
-  limits.max_age = absl::Hours(1);
-  Mailboxes boxes(limits, clock.AsClock());
+TEST_F(MailboxExpiryTest, SweepDropsExpiredMessagesOfUsersWhoNeverReturn) {
+  std::unique_ptr<Mailboxes> boxes = Boxes(absl::Hours(1));
   for (int i = 0; i < 100; ++i) {
-    ASSERT_THAT(boxes.Deliver(Msg(absl::StrCat("u", i, "@contoso.test"), "x")), IsOk());
+    ASSERT_THAT(boxes->Deliver(Msg(absl::StrCat("u", i, "@contoso.test"), "x")), IsOk());
   }
-  clock.Advance(absl::Minutes(30));
-  ASSERT_THAT(boxes.Deliver(Msg("late@contoso.test", "x")), IsOk());
-  EXPECT_EQ(boxes.Sweep(), 0u);
-  clock.Advance(absl::Minutes(30));
-  EXPECT_EQ(boxes.Sweep(), 100u);
-  MailboxCounts counts = boxes.counts();
+  clock_.Advance(absl::Minutes(30));
+  ASSERT_THAT(boxes->Deliver(Msg("late@contoso.test", "x")), IsOk());
+  EXPECT_EQ(boxes->Sweep(), 0u);
+  clock_.Advance(absl::Minutes(30));
+  EXPECT_EQ(boxes->Sweep(), 100u);
+  MailboxCounts counts = boxes->counts();
   EXPECT_EQ(counts.expired, 100u);
   EXPECT_EQ(counts.queued_messages, 1u);
   EXPECT_EQ(counts.queued_bytes, BytesOf(Msg("late@contoso.test", "x")));
-  EXPECT_EQ(boxes.queued("late@contoso.test"), 1u);
+  EXPECT_EQ(boxes->queued("late@contoso.test"), 1u);
 }
 
-TEST(Mailboxes, ThePeriodicSweepRunsOnItsOwn) {
-  testing::MovableClock clock(absl::FromUnixSeconds(1700000000));
-  MailboxLimits limits;
-  limits.max_age = absl::Hours(1);
-  Mailboxes boxes(limits, clock.AsClock());
-  ASSERT_THAT(boxes.Deliver(Msg("bob@contoso.test", "x")), IsOk());
-  clock.Advance(absl::Hours(2));
-  boxes.StartSweeping(absl::Milliseconds(10));
-  EXPECT_TRUE(testing::Eventually([&] { return boxes.counts().expired == 1; }, absl::Seconds(10)));
-  EXPECT_EQ(boxes.counts().queued_bytes, 0u);
+TEST_F(MailboxExpiryTest, ThePeriodicSweepRunsOnItsOwn) {
+  std::unique_ptr<Mailboxes> boxes = Boxes(absl::Hours(1));
+  ASSERT_THAT(boxes->Deliver(Msg("bob@contoso.test", "x")), IsOk());
+  clock_.Advance(absl::Hours(2));
+  boxes->StartSweeping(absl::Milliseconds(10));
+  EXPECT_TRUE(testing::Eventually([&] { return boxes->counts().expired == 1; }, absl::Seconds(10)));
+  EXPECT_EQ(boxes->counts().queued_bytes, 0u);
 }
 
-TEST(Mailboxes, APutBackMessageKeepsItsAge) {
-  testing::MovableClock clock(absl::FromUnixSeconds(1700000000));
-  MailboxLimits limits;
-  limits.max_age = absl::Hours(1);
-  Mailboxes boxes(limits, clock.AsClock());
-  ASSERT_THAT(boxes.Deliver(Msg("bob@contoso.test", "x")), IsOk());
-  auto r = boxes.Attach("bob@contoso.test", [] {});
-  clock.Advance(absl::Minutes(59));
+TEST_F(MailboxExpiryTest, APutBackMessageKeepsItsAge) {
+  std::unique_ptr<Mailboxes> boxes = Boxes(absl::Hours(1));
+  ASSERT_THAT(boxes->Deliver(Msg("bob@contoso.test", "x")), IsOk());
+  auto r = boxes->Attach("bob@contoso.test", [] {});
+  clock_.Advance(absl::Minutes(59));
   std::optional<v1::Message> m = r->Next();
   ASSERT_TRUE(m.has_value());
   r->PutBack(*m);
-  EXPECT_EQ(boxes.counts().queued_bytes, BytesOf(*m));
-  clock.Advance(absl::Minutes(1));
+  EXPECT_EQ(boxes->counts().queued_bytes, BytesOf(*m));
+  clock_.Advance(absl::Minutes(1));
   EXPECT_FALSE(r->Next().has_value());
-  EXPECT_EQ(boxes.counts().expired, 1u);
+  EXPECT_EQ(boxes->counts().expired, 1u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "server/node/registry.h"
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -16,6 +17,19 @@ namespace {
 
 using ::trustfabric::testing::IsOk;
 using ::trustfabric::testing::StatusIs;
+
+// A registry in memory with these bounds (0: the default), holding a@ and
+// b@contoso.test at fe1.contoso.test.
+std::unique_ptr<Registry> TwoAtFe1(size_t max_users, size_t max_users_per_frontend) {
+  RegistryLimits limits;
+  limits.max_users = max_users;
+  limits.max_users_per_frontend = max_users_per_frontend;
+  auto r = std::make_unique<Registry>("contoso.test", "", limits);
+  for (const char* user : {"a@contoso.test", "b@contoso.test"}) {
+    EXPECT_THAT(r->Register(user, "fe1.contoso.test", "x:1"), IsOk());
+  }
+  return r;
+}
 
 TEST(Registry, RegisterLookupMoveUnregister) {
   Registry r("contoso.test", "");
@@ -53,15 +67,11 @@ TEST(Registry, BadUsersAreRefusedNamingTheField) {
 }
 
 TEST(Registry, FullTableIsResourceExhausted) {
-  RegistryLimits limits;
-  limits.max_users = 2;
-  Registry r("contoso.test", "", limits);
-  ASSERT_THAT(r.Register("a@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
-  ASSERT_THAT(r.Register("b@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
-  EXPECT_THAT(r.Register("c@contoso.test", "fe1.contoso.test", "x:1"),
+  std::unique_ptr<Registry> r = TwoAtFe1(/*max_users=*/2, 0);
+  EXPECT_THAT(r->Register("c@contoso.test", "fe1.contoso.test", "x:1"),
               StatusIs(absl::StatusCode::kResourceExhausted, "registrar is full (2 users)"));
   // Moving an existing user still works when full.
-  EXPECT_THAT(r.Register("a@contoso.test", "fe2.contoso.test", "x:2"), IsOk());
+  EXPECT_THAT(r->Register("a@contoso.test", "fe2.contoso.test", "x:2"), IsOk());
 }
 
 TEST(Registry, RegistrationsSurviveRestart) {
@@ -94,29 +104,25 @@ TEST(Registry, CorruptStateFileIsRefusedClearly) {
 }
 
 TEST(Registry, EachFrontEndHasItsOwnBound) {
-  RegistryLimits limits;
-  limits.max_users_per_frontend = 2;
-  Registry r("contoso.test", "", limits);
-  ASSERT_THAT(r.Register("a@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
-  ASSERT_THAT(r.Register("b@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
-  EXPECT_THAT(r.Register("c@contoso.test", "fe1.contoso.test", "x:1"),
+  std::unique_ptr<Registry> r = TwoAtFe1(0, /*max_users_per_frontend=*/2);
+  EXPECT_THAT(r->Register("c@contoso.test", "fe1.contoso.test", "x:1"),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        "frontend: fe1.contoso.test has 2 users registered, the most it may have "
                        "(registrations.max_users_per_frontend)"));
   // A user already there signs in again; another front-end is not affected.
-  EXPECT_THAT(r.Register("a@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
-  ASSERT_THAT(r.Register("c@contoso.test", "fe2.contoso.test", "x:2"), IsOk());
+  EXPECT_THAT(r->Register("a@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
+  ASSERT_THAT(r->Register("c@contoso.test", "fe2.contoso.test", "x:2"), IsOk());
   // Moving a user onto the full front-end is refused and leaves it where it was.
-  EXPECT_THAT(r.Register("c@contoso.test", "fe1.contoso.test", "x:1"),
+  EXPECT_THAT(r->Register("c@contoso.test", "fe1.contoso.test", "x:1"),
               StatusIs(absl::StatusCode::kResourceExhausted, "fe1.contoso.test has 2 users"));
-  EXPECT_EQ(r.Lookup("c@contoso.test")->frontend, "fe2.contoso.test");
+  EXPECT_EQ(r->Lookup("c@contoso.test")->frontend, "fe2.contoso.test");
   // Leaving makes room: by unregistering or by moving away.
-  ASSERT_THAT(r.Register("a@contoso.test", "fe2.contoso.test", "x:2"), IsOk());
-  EXPECT_EQ(r.users_of("fe1.contoso.test"), 1u);
-  EXPECT_EQ(r.users_of("fe2.contoso.test"), 2u);
-  EXPECT_THAT(r.Register("c@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
-  ASSERT_THAT(r.Unregister("b@contoso.test"), IsOk());
-  EXPECT_THAT(r.Register("d@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
+  ASSERT_THAT(r->Register("a@contoso.test", "fe2.contoso.test", "x:2"), IsOk());
+  EXPECT_EQ(r->users_of("fe1.contoso.test"), 1u);
+  EXPECT_EQ(r->users_of("fe2.contoso.test"), 2u);
+  EXPECT_THAT(r->Register("c@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
+  ASSERT_THAT(r->Unregister("b@contoso.test"), IsOk());
+  EXPECT_THAT(r->Register("d@contoso.test", "fe1.contoso.test", "x:1"), IsOk());
 }
 
 TEST(Registry, TheDatabaseKeepsEveryChangeAcrossReopen) {
