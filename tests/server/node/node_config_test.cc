@@ -78,11 +78,9 @@ TEST(NodeConfigTest, MailboxBoundsDefaultAndAreBounded) {
   EXPECT_EQ(defaults.max_age, absl::Hours(24));
 
   config = Parse(std::string(kFrontEnd) +
-                 "offline_queue_limit: 10
-"
+                 "offline_queue_limit: 10\n"
                  "frontend: {max_queued_message_bytes: 1048576, "
-                 "queued_message_max_age_seconds: 3600}
-");
+                 "queued_message_max_age_seconds: 3600}\n");
   EXPECT_TRUE(ValidateNodeConfig(config).ok());
   const MailboxLimits set = Mailboxes(MailboxLimitsOf(config)).limits();
   EXPECT_EQ(set.per_user, 10u);
@@ -95,8 +93,7 @@ TEST(NodeConfigTest, MailboxBoundsDefaultAndAreBounded) {
 }
 
 TEST(NodeConfigTest, RegistrationBoundsOnlyForRegistrars) {
-  v1::NodeConfig config = Parse(std::string(kFrontEnd) + "registrations: {max_users: 5}
-");
+  v1::NodeConfig config = Parse(std::string(kFrontEnd) + "registrations: {max_users: 5}\n");
   EXPECT_EQ(ValidateNodeConfig(config).message(), "registrations: only for role registrar");
 }
 
