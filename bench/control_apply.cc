@@ -42,7 +42,7 @@ class AgentProbe {
           swapped_at_ = now;
         });
     v1::TrustAgentConfig config;
-    v1::ControlEndpoint* endpoint = config.add_control_planes();
+    v1::Endpoint* endpoint = config.add_control_planes();
     endpoint->set_address(cp_address);
     endpoint->set_server_name(kControlDns);
     config.set_bootstrap_bundle_file(pki.root_file());

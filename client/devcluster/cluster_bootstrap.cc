@@ -23,6 +23,21 @@ absl::StatusOr<std::string> ReadPem(const std::string& path) {
   return pem;
 }
 
+// A root authority `name` of `trust_domain` for `purpose`, whose addition
+// waits as `wait` says.
+v1::AddRootAuthorityRequest AddRoot(const std::string& name, const std::string& trust_domain,
+                                    std::string pem, v1::Purpose purpose,
+                                    const v1::MutationOptions& wait) {
+  v1::AddRootAuthorityRequest request;
+  v1::RootAuthority* root = request.mutable_root();
+  root->set_name(name);
+  root->set_trust_domain(trust_domain);
+  root->set_certificates_pem(std::move(pem));
+  root->add_purposes(purpose);
+  *request.mutable_options() = wait;
+  return request;
+}
+
 v1::MutationOptions WaitForAllNodes(const BootstrapOptions& options) {
   v1::MutationOptions m;
   v1::PropagationWait* wait = m.mutable_wait();
@@ -50,6 +65,19 @@ absl::StatusOr<v1::MutationResponse> Apply(client::ControlClient& control,
 
 }  // namespace
 
+client::ControlClientOptions AdminControlOptions(const ClusterDomain& domain, std::string root_pem,
+                                                 absl::Duration call_timeout) {
+  client::ControlClientOptions options;
+  options.address = domain.control().address();
+  options.server_name = domain.control().server_name();
+  options.trust_domain = domain.domain();
+  options.certificate_file = domain.admin_cert();
+  options.key_file = domain.admin_key();
+  options.bootstrap_roots_pem = std::move(root_pem);
+  options.timeout = call_timeout;
+  return options;
+}
+
 absl::StatusOr<std::vector<BootstrapMutation>> BootstrapPlan(const ClusterLayout& layout,
                                                              const ClusterDomain& domain,
                                                              const BootstrapOptions& options) {
@@ -62,29 +90,18 @@ absl::StatusOr<std::vector<BootstrapMutation>> BootstrapPlan(const ClusterLayout
   std::vector<BootstrapMutation> plan;
 
   TF_ASSIGN_OR_RETURN(std::string partner_root, ReadPem(partner->root()));
-  v1::AddRootAuthorityRequest add_partner;
-  v1::RootAuthority* root = add_partner.mutable_root();
-  root->set_name(domain.partner_root_name());
-  root->set_trust_domain(partner->domain());
-  root->set_certificates_pem(partner_root);
-  root->add_purposes(v1::MTLS);
-  *add_partner.mutable_options() = wait;
-  plan.push_back({absl::StrCat("root ", root->name(), " (", partner->domain(), ", mtls)"),
-                  std::move(add_partner)});
+  plan.push_back(
+      {absl::StrCat("root ", domain.partner_root_name(), " (", partner->domain(), ", mtls)"),
+       AddRoot(domain.partner_root_name(), partner->domain(), std::move(partner_root), v1::MTLS,
+               wait)});
 
   for (const ClusterApp& app : domain.apps()) {
     TF_ASSIGN_OR_RETURN(std::string cert, ReadPem(app.cert()));
     if (app.self_signed()) {
-      v1::AddRootAuthorityRequest add_signing;
-      v1::RootAuthority* signing = add_signing.mutable_root();
-      signing->set_name(app.signing_root_name());
-      signing->set_trust_domain(domain.domain());
-      signing->set_certificates_pem(cert);
-      signing->add_purposes(v1::TOKEN_SIGNING);
-      *add_signing.mutable_options() = wait;
       plan.push_back(
-          {absl::StrCat("root ", signing->name(), " (", app.name(), " self-signed, token-signing)"),
-           std::move(add_signing)});
+          {absl::StrCat("root ", app.signing_root_name(), " (", app.name(),
+                        " self-signed, token-signing)"),
+           AddRoot(app.signing_root_name(), domain.domain(), cert, v1::TOKEN_SIGNING, wait)});
     }
     v1::AddTokenIssuerRequest add_issuer;
     v1::TokenIssuer* issuer = add_issuer.mutable_issuer();
@@ -120,16 +137,9 @@ absl::Status BootstrapCluster(const ClusterLayout& layout, const BootstrapOption
   for (const ClusterDomain& domain : layout.domains()) {
     TF_ASSIGN_OR_RETURN(std::vector<BootstrapMutation> plan,
                         BootstrapPlan(layout, domain, options));
-    client::ControlClientOptions control_options;
-    control_options.address = domain.control().address();
-    control_options.server_name = domain.control().server_name();
-    control_options.trust_domain = domain.domain();
-    control_options.certificate_file = domain.admin_cert();
-    control_options.key_file = domain.admin_key();
-    TF_ASSIGN_OR_RETURN(control_options.bootstrap_roots_pem, ReadPem(domain.root()));
-    control_options.timeout = options.call_timeout;
-    absl::StatusOr<std::unique_ptr<client::ControlClient>> control =
-        client::ControlClient::Create(std::move(control_options));
+    TF_ASSIGN_OR_RETURN(std::string root_pem, ReadPem(domain.root()));
+    absl::StatusOr<std::unique_ptr<client::ControlClient>> control = client::ControlClient::Create(
+        AdminControlOptions(domain, std::move(root_pem), options.call_timeout));
     if (!control.ok()) return Annotate(control.status(), domain.domain());
 
     for (const BootstrapMutation& mutation : plan) {

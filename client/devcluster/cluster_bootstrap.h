@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/devcluster/cluster_config.h"
+#include "client/lib/control_client.h"
 #include "trustfabric/v1/control.pb.h"
 
 namespace trustfabric::devcluster {
@@ -50,6 +51,13 @@ struct BootstrapMutation {
   std::variant<v1::AddRootAuthorityRequest, v1::AddTokenIssuerRequest, v1::PutFederationPeerRequest>
       request;
 };
+
+// How the administrator of `domain` reaches its control plane: its address
+// and name, the domain's admin certificate and key, `root_pem` (the domain's
+// root, read from domain.root()) as the bootstrap bundle, and `call_timeout`
+// per call.
+client::ControlClientOptions AdminControlOptions(const ClusterDomain& domain, std::string root_pem,
+                                                 absl::Duration call_timeout);
 
 // The mutations for `domain` of `layout`, with certificate PEM read from the
 // files the layout names. INVALID_ARGUMENT naming the file when one cannot

@@ -261,7 +261,7 @@ absl::StatusOr<ClusterLayout> BuildClusterLayout(const std::string& dir, int sub
       const std::string host = ClusterHost(subnet, i, spec.host);
       s.set_address(HostPort(host, spec.port));
       s.mutable_listen()->set_internal(s.address());
-      ClusterEndpoint* endpoint = nullptr;
+      v1::Endpoint* endpoint = nullptr;
       if (s.role() == "frontend") {
         s.mutable_listen()->set_client(HostPort(host, kFrontendClientPort));
         endpoint = d.mutable_frontend();
@@ -319,7 +319,7 @@ v1::NodeConfig NodeConfigFor(const ClusterLayout& layout, const ClusterService& 
   c.mutable_identity()->set_key_file(service.key());
   c.mutable_identity()->set_refresh_interval_seconds(1);
   v1::TrustAgentConfig* agent = c.mutable_trust_agent();
-  v1::ControlEndpoint* control = agent->add_control_planes();
+  v1::Endpoint* control = agent->add_control_planes();
   control->set_address(d.control().address());
   control->set_server_name(d.control().server_name());
   agent->set_bootstrap_bundle_file(d.root());

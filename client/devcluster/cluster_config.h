@@ -65,7 +65,6 @@ inline constexpr int kClusterJsonVersion = 1;
 inline constexpr char kFrontendTokenPrincipal[] = "00000003-0000-0ff1-ce00-000000000000";
 
 // The topology is the cluster.json message (proto/trustfabric/v1/cluster.proto).
-using ClusterEndpoint = v1::ClusterEndpoint;
 using ClusterService = v1::ClusterService;
 using ClusterApp = v1::ClusterApp;
 using ClusterDomain = v1::ClusterDomain;

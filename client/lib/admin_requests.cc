@@ -38,6 +38,30 @@ absl::Status RequiredList(const std::vector<std::string>& values, absl::string_v
   return absl::OkStatus();
 }
 
+// `req` with the options `flags` give (BuildMutationOptions), or their usage
+// error.
+template <typename Request>
+absl::StatusOr<Request> WithMutationOptions(Request req, const MutationFlags& flags) {
+  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(flags));
+  return req;
+}
+
+// Each of `texts` (or `fallback` when there are none) as `parse` reads it,
+// in order, once each: repeating a value is harmless on the command line;
+// the stored object lists each once.
+template <typename E>
+absl::StatusOr<std::vector<E>> ParseDistinct(const std::vector<std::string>& texts,
+                                             absl::string_view fallback,
+                                             absl::StatusOr<E> (*parse)(absl::string_view)) {
+  std::vector<E> values;
+  for (absl::string_view text :
+       texts.empty() ? std::vector<std::string>{std::string(fallback)} : texts) {
+    TF_ASSIGN_OR_RETURN(E value, parse(text));
+    if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
+  }
+  return values;
+}
+
 // Reads every file; each PEM text ends in a newline so that concatenated
 // certificates stay separate blocks.
 absl::StatusOr<std::vector<std::string>> ReadPemFiles(const std::vector<std::string>& paths,
@@ -52,6 +76,15 @@ absl::StatusOr<std::vector<std::string>> ReadPemFiles(const std::vector<std::str
     out.push_back(std::move(text));
   }
   return out;
+}
+
+// The first certificate of the PEM file `path` that `flag` names.
+absl::StatusOr<pki::Certificate> ReadFirstCertificate(const std::string& path,
+                                                      absl::string_view flag) {
+  TF_ASSIGN_OR_RETURN(std::vector<std::string> pems, ReadPemFiles({path}, flag));
+  absl::StatusOr<std::vector<pki::Certificate>> certs = pki::ParsePemBundle(pems.front());
+  if (!certs.ok()) return Usage(flag, absl::StrCat(path, ": ", certs.status().message()));
+  return std::move(certs->front());
 }
 
 }  // namespace
@@ -136,18 +169,10 @@ absl::StatusOr<v1::AddRootAuthorityRequest> BuildAddRoot(const RootAddFlags& f,
   TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
                       ReadPemFiles(f.certificate_files, "--certificate"));
   for (const std::string& pem : pems) root->mutable_certificates_pem()->append(pem);
-  std::vector<std::string> purposes = f.purposes;
-  if (purposes.empty()) purposes.push_back("mtls");
-  for (const std::string& text : purposes) {
-    TF_ASSIGN_OR_RETURN(v1::Purpose p, ParsePurpose(text));
-    // Repeating a purpose is harmless on the command line; the stored
-    // object lists each once.
-    if (std::find(root->purposes().begin(), root->purposes().end(), p) == root->purposes().end()) {
-      root->add_purposes(p);
-    }
-  }
-  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
-  return req;
+  TF_ASSIGN_OR_RETURN(std::vector<v1::Purpose> purposes,
+                      ParseDistinct(f.purposes, "mtls", ParsePurpose));
+  for (v1::Purpose p : purposes) root->add_purposes(p);
+  return WithMutationOptions(std::move(req), f.mutation);
 }
 
 absl::StatusOr<v1::RemoveRootAuthorityRequest> BuildRemoveRoot(const RootRemoveFlags& f) {
@@ -155,8 +180,7 @@ absl::StatusOr<v1::RemoveRootAuthorityRequest> BuildRemoveRoot(const RootRemoveF
   v1::RemoveRootAuthorityRequest req;
   req.set_name(f.name);
   req.set_force(f.force);
-  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
-  return req;
+  return WithMutationOptions(std::move(req), f.mutation);
 }
 
 absl::StatusOr<v1::AddTokenIssuerRequest> BuildAddIssuer(const IssuerAddFlags& f) {
@@ -174,28 +198,20 @@ absl::StatusOr<v1::AddTokenIssuerRequest> BuildAddIssuer(const IssuerAddFlags& f
   TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
                       ReadPemFiles(f.certificate_files, "--certificate"));
   for (std::string& pem : pems) issuer->add_signing_certificates_pem(std::move(pem));
-  std::vector<std::string> algorithms = f.algorithms;
-  if (algorithms.empty()) algorithms.push_back("rs256");
-  for (const std::string& text : algorithms) {
-    TF_ASSIGN_OR_RETURN(v1::SigningAlgorithm a, ParseAlgorithm(text));
-    if (std::find(issuer->algorithms().begin(), issuer->algorithms().end(), a) ==
-        issuer->algorithms().end()) {
-      issuer->add_algorithms(a);
-    }
-  }
+  TF_ASSIGN_OR_RETURN(std::vector<v1::SigningAlgorithm> algorithms,
+                      ParseDistinct(f.algorithms, "rs256", ParseAlgorithm));
+  for (v1::SigningAlgorithm a : algorithms) issuer->add_algorithms(a);
   issuer->set_trust_broker(f.trust_broker);
   for (const std::string& id : f.client_ids) issuer->add_broker_client_ids(id);
   issuer->set_allow_user_delegation(f.allow_user_delegation);
-  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
-  return req;
+  return WithMutationOptions(std::move(req), f.mutation);
 }
 
 absl::StatusOr<v1::RemoveTokenIssuerRequest> BuildRemoveIssuer(const IssuerRemoveFlags& f) {
   TF_RETURN_IF_ERROR(Required(f.name, "--name"));
   v1::RemoveTokenIssuerRequest req;
   req.set_name(f.name);
-  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
-  return req;
+  return WithMutationOptions(std::move(req), f.mutation);
 }
 
 absl::StatusOr<v1::PutFederationPeerRequest> BuildPutPeer(const PeerAddFlags& f) {
@@ -212,16 +228,14 @@ absl::StatusOr<v1::PutFederationPeerRequest> BuildPutPeer(const PeerAddFlags& f)
   }
   for (const std::string& s : f.allowed_servers) peer->add_allowed_server_names(s);
   peer->set_enabled(!f.disabled);
-  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
-  return req;
+  return WithMutationOptions(std::move(req), f.mutation);
 }
 
 absl::StatusOr<v1::RemoveFederationPeerRequest> BuildRemovePeer(const PeerKeyFlags& f) {
   TF_RETURN_IF_ERROR(Required(f.trust_domain, "--trust-domain"));
   v1::RemoveFederationPeerRequest req;
   req.set_trust_domain(f.trust_domain);
-  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
-  return req;
+  return WithMutationOptions(std::move(req), f.mutation);
 }
 
 absl::StatusOr<v1::PutFederationPeerRequest> BuildSetPeerEnabled(
@@ -257,17 +271,12 @@ absl::StatusOr<v1::RevokeCertificateRequest> BuildRevoke(const RevokeFlags& f) {
   if (f.der_only && f.sha256.empty()) return Usage("--der-only", "only with --sha256");
   v1::RevokeCertificateRequest req;
   if (!f.certificate_file.empty()) {
-    TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
-                        ReadPemFiles({f.certificate_file}, "--certificate"));
     // A node's certificate file holds its leaf followed by its chain: the
     // leaf is the certificate meant (revoke an intermediate by its own file
     // or --sha256).
-    absl::StatusOr<std::vector<pki::Certificate>> certs = pki::ParsePemBundle(pems.front());
-    if (!certs.ok()) {
-      return Usage("--certificate",
-                   absl::StrCat(f.certificate_file, ": ", certs.status().message()));
-    }
-    req.set_certificate_pem(certs->front().ToPem());
+    TF_ASSIGN_OR_RETURN(pki::Certificate leaf,
+                        ReadFirstCertificate(f.certificate_file, "--certificate"));
+    req.set_certificate_pem(leaf.ToPem());
   } else if (!f.sha256.empty()) {
     TF_ASSIGN_OR_RETURN(std::string hex, NormalizeSha256(f.sha256, "--sha256"));
     req.set_sha256_hex(std::move(hex));
@@ -280,25 +289,19 @@ absl::StatusOr<v1::RevokeCertificateRequest> BuildRevoke(const RevokeFlags& f) {
   } else {
     TF_RETURN_IF_ERROR(Required(f.issuer_cert_file, "--issuer-cert"));
     TF_RETURN_IF_ERROR(Required(f.serial, "--serial"));
-    TF_ASSIGN_OR_RETURN(std::vector<std::string> pems,
-                        ReadPemFiles({f.issuer_cert_file}, "--issuer-cert"));
-    absl::StatusOr<std::vector<pki::Certificate>> certs = pki::ParsePemBundle(pems.front());
-    if (!certs.ok()) {
-      return Usage("--issuer-cert",
-                   absl::StrCat(f.issuer_cert_file, ": ", certs.status().message()));
-    }
+    TF_ASSIGN_OR_RETURN(pki::Certificate issuer,
+                        ReadFirstCertificate(f.issuer_cert_file, "--issuer-cert"));
     absl::StatusOr<std::string> serial = pki::CanonicalSerialHex(f.serial);
     if (!serial.ok()) return Usage("--serial", serial.status().message());
     // The issuer is named by its key: names collide across domains.
-    req.mutable_issuer_serial()->set_issuer_spki_sha256_hex(certs->front().SpkiSha256Hex());
+    req.mutable_issuer_serial()->set_issuer_spki_sha256_hex(issuer.SpkiSha256Hex());
     req.mutable_issuer_serial()->set_serial_hex(*std::move(serial));
   }
   req.set_revoke_key(f.revoke_key);
   req.set_der_only(f.der_only);
   req.set_reason(f.reason);
   req.set_force(f.force);
-  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
-  return req;
+  return WithMutationOptions(std::move(req), f.mutation);
 }
 
 absl::StatusOr<v1::UnrevokeCertificateRequest> BuildUnrevoke(const UnrevokeFlags& f) {
@@ -315,8 +318,7 @@ absl::StatusOr<v1::UnrevokeCertificateRequest> BuildUnrevoke(const UnrevokeFlags
     // The control plane checks the key's form and names what is wrong.
     req.set_sha256_hex(std::string(absl::StripAsciiWhitespace(f.key)));
   }
-  TF_ASSIGN_OR_RETURN(*req.mutable_options(), BuildMutationOptions(f.mutation));
-  return req;
+  return WithMutationOptions(std::move(req), f.mutation);
 }
 
 absl::StatusOr<v1::GetAuditLogRequest> BuildAuditRequest(const AuditFlags& f) {

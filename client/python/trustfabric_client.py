@@ -407,7 +407,21 @@ class ReceiveStream:
         self._done.wait(DEFAULT_TIMEOUT)
 
 
-class FrontEndClient:
+class _ChannelClient:
+    """A client of one gRPC channel (`self._channel`): close() closes it,
+    and so does the end of a `with` block."""
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class FrontEndClient(_ChannelClient):
     """One user's session at a front-end's client listener.
 
     `address` is "host:port"; `server_name` the front-end's DNS name (its
@@ -468,16 +482,10 @@ class FrontEndClient:
         for stream in self._streams:
             stream.cancel()
         self._streams.clear()
-        self._channel.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().close()
 
 
-class AdminClient:
+class AdminClient(_ChannelClient):
     """The control plane's admin API over mutual TLS.
 
     `root_pem` verifies the control plane (its domain's root); `key_pem` and
@@ -600,14 +608,6 @@ class AdminClient:
                 sha256_hex=key_or_sha256_hex, options=self.options(wait_all, wait_timeout)),
             timeout=self._deadline(wait_all, wait_timeout))
 
-    def close(self):
-        self._channel.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class ClusterDir:

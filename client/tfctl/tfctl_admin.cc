@@ -59,6 +59,15 @@ void PrintMutation(const AdminSettings& s, absl::StatusOr<v1::MutationResponse> 
   }
 }
 
+// Prints a listing or a state: one JSON document with --json, else as
+// `format` writes it for people.
+template <typename Response>
+void PrintResult(const AdminSettings& s, absl::StatusOr<Response> result,
+                 std::string (*format)(const Response&)) {
+  Response response = OrFail(std::move(result));
+  std::cout << (s.json ? ProtoJson(response) + "\n" : format(response));
+}
+
 const CLI::Validator& DurationCheck() {
   static const CLI::Validator check(
       [](std::string& text) -> std::string {
@@ -87,6 +96,21 @@ void AddMutationFlags(CLI::App* cmd, client::MutationFlags* m) {
                   "how long to wait (default 10s, at most 5m; exit 11 when it passes, the "
                   "change stays)")
       ->check(DurationCheck());
+}
+
+// Ends the mutation command `cmd`: its mutation flags, and a callback that
+// builds the request from `flags` with `build` (a usage error when it cannot)
+// and sends it with `send`.
+template <typename Flags, typename Request>
+void OnMutation(
+    CLI::App* cmd, const SettingsPtr& s, std::shared_ptr<Flags> flags,
+    absl::StatusOr<Request> (*build)(const Flags&),
+    absl::StatusOr<v1::MutationResponse> (client::ControlClient::*send)(const Request&)) {
+  AddMutationFlags(cmd, &flags->mutation);
+  cmd->callback([s, flags, build, send] {
+    Request req = OrUsage(build(*flags));
+    PrintMutation(*s, (Connect(*s).get()->*send)(req), flags->mutation);
+  });
 }
 
 void AddConnectionFlags(CLI::App& app, AdminSettings* s) {
@@ -148,8 +172,7 @@ void AddRootCommands(CLI::App& app, const SettingsPtr& s) {
   });
 
   group->add_subcommand("list", "list root authorities")->callback([s] {
-    v1::ListRootAuthoritiesResponse r = OrFail(Connect(*s)->ListRootAuthorities());
-    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatRoots(r));
+    PrintResult(*s, Connect(*s)->ListRootAuthorities(), FormatRoots);
   });
 
   auto remove = std::make_shared<client::RootRemoveFlags>();
@@ -158,11 +181,7 @@ void AddRootCommands(CLI::App& app, const SettingsPtr& s) {
   cmd->add_flag("--force", remove->force,
                 "remove even if issuers, peers or connected nodes depend on it (they stop "
                 "working, with a reason naming this root)");
-  AddMutationFlags(cmd, &remove->mutation);
-  cmd->callback([s, remove] {
-    v1::RemoveRootAuthorityRequest req = OrUsage(client::BuildRemoveRoot(*remove));
-    PrintMutation(*s, Connect(*s)->RemoveRootAuthority(req), remove->mutation);
-  });
+  OnMutation(cmd, s, remove, client::BuildRemoveRoot, &client::ControlClient::RemoveRootAuthority);
 }
 
 // --- issuer ---------------------------------------------------------------
@@ -193,25 +212,16 @@ void AddIssuerCommands(CLI::App& app, const SettingsPtr& s) {
       ->needs(broker);
   cmd->add_flag("--allow-user-delegation", add->allow_user_delegation,
                 "its actor tokens may be trusted for user delegation");
-  AddMutationFlags(cmd, &add->mutation);
-  cmd->callback([s, add] {
-    v1::AddTokenIssuerRequest req = OrUsage(client::BuildAddIssuer(*add));
-    PrintMutation(*s, Connect(*s)->AddTokenIssuer(req), add->mutation);
-  });
+  OnMutation(cmd, s, add, client::BuildAddIssuer, &client::ControlClient::AddTokenIssuer);
 
   group->add_subcommand("list", "list token issuers")->callback([s] {
-    v1::ListTokenIssuersResponse r = OrFail(Connect(*s)->ListTokenIssuers());
-    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatIssuers(r));
+    PrintResult(*s, Connect(*s)->ListTokenIssuers(), FormatIssuers);
   });
 
   auto remove = std::make_shared<client::IssuerRemoveFlags>();
   cmd = group->add_subcommand("remove", "remove a token issuer (its tokens stop verifying)");
   cmd->add_option("--name", remove->name, "the token issuer")->required();
-  AddMutationFlags(cmd, &remove->mutation);
-  cmd->callback([s, remove] {
-    v1::RemoveTokenIssuerRequest req = OrUsage(client::BuildRemoveIssuer(*remove));
-    PrintMutation(*s, Connect(*s)->RemoveTokenIssuer(req), remove->mutation);
-  });
+  OnMutation(cmd, s, remove, client::BuildRemoveIssuer, &client::ControlClient::RemoveTokenIssuer);
 }
 
 // --- peer -----------------------------------------------------------------
@@ -236,25 +246,16 @@ void AddPeerCommands(CLI::App& app, const SettingsPtr& s) {
                   "(repeatable)")
       ->required();
   cmd->add_flag("--disabled", add->disabled, "keep the peer but refuse it");
-  AddMutationFlags(cmd, &add->mutation);
-  cmd->callback([s, add] {
-    v1::PutFederationPeerRequest req = OrUsage(client::BuildPutPeer(*add));
-    PrintMutation(*s, Connect(*s)->PutFederationPeer(req), add->mutation);
-  });
+  OnMutation(cmd, s, add, client::BuildPutPeer, &client::ControlClient::PutFederationPeer);
 
   group->add_subcommand("list", "list federation peers")->callback([s] {
-    v1::ListFederationPeersResponse r = OrFail(Connect(*s)->ListFederationPeers());
-    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatPeers(r));
+    PrintResult(*s, Connect(*s)->ListFederationPeers(), FormatPeers);
   });
 
   auto remove = std::make_shared<client::PeerKeyFlags>();
   cmd = group->add_subcommand("remove", "remove a federation peer");
   cmd->add_option("--trust-domain", remove->trust_domain, "the partner domain")->required();
-  AddMutationFlags(cmd, &remove->mutation);
-  cmd->callback([s, remove] {
-    v1::RemoveFederationPeerRequest req = OrUsage(client::BuildRemovePeer(*remove));
-    PrintMutation(*s, Connect(*s)->RemoveFederationPeer(req), remove->mutation);
-  });
+  OnMutation(cmd, s, remove, client::BuildRemovePeer, &client::ControlClient::RemoveFederationPeer);
 
   for (bool enabled : {true, false}) {
     auto toggle = std::make_shared<client::PeerKeyFlags>();
@@ -323,10 +324,7 @@ void AddRevocationCommands(CLI::App& app, const SettingsPtr& s) {
   CLI::App* list = cmd->add_subcommand(
       "list", "the revocations: key (what unrevoke takes), kind, subject; der-only ones are weak");
   list->fallthrough();
-  list->callback([s] {
-    v1::ListRevocationsResponse r = OrFail(Connect(*s)->ListRevocations());
-    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatRevocations(r));
-  });
+  list->callback([s] { PrintResult(*s, Connect(*s)->ListRevocations(), FormatRevocations); });
   cmd->callback([s, revoke, list] {
     if (list->parsed()) return;
     v1::RevokeCertificateRequest req = OrUsage(client::BuildRevoke(*revoke));
@@ -342,11 +340,7 @@ void AddRevocationCommands(CLI::App& app, const SettingsPtr& s) {
   cmd->add_option("--sha256", unrevoke->sha256,
                   "SHA-256 of a certificate's DER: every revocation requested by or resolved "
                   "from it");
-  AddMutationFlags(cmd, &unrevoke->mutation);
-  cmd->callback([s, unrevoke] {
-    v1::UnrevokeCertificateRequest req = OrUsage(client::BuildUnrevoke(*unrevoke));
-    PrintMutation(*s, Connect(*s)->UnrevokeCertificate(req), unrevoke->mutation);
-  });
+  OnMutation(cmd, s, unrevoke, client::BuildUnrevoke, &client::ControlClient::UnrevokeCertificate);
 }
 
 // --- state ----------------------------------------------------------------
@@ -360,8 +354,7 @@ void AddStateCommands(CLI::App& app, const SettingsPtr& s) {
                   "by `tfctl token verify --snapshot`)");
   cmd->callback([s, out] {
     if (out->empty()) {
-      v1::TrustSnapshot snapshot = OrFail(Connect(*s)->GetSnapshot());
-      std::cout << (s->json ? ProtoJson(snapshot) + "\n" : FormatSnapshotSummary(snapshot));
+      PrintResult(*s, Connect(*s)->GetSnapshot(), FormatSnapshotSummary);
       return;
     }
     // Refuse a bad extension before asking the control plane.
@@ -401,8 +394,7 @@ void AddStateCommands(CLI::App& app, const SettingsPtr& s) {
                   "at most N records after --since, oldest first (default 100)");
   cmd->callback([s, audit] {
     v1::GetAuditLogRequest req = OrUsage(client::BuildAuditRequest(*audit));
-    v1::GetAuditLogResponse r = OrFail(Connect(*s)->GetAuditLog(req));
-    std::cout << (s->json ? ProtoJson(r) + "\n" : FormatAudit(r));
+    PrintResult(*s, Connect(*s)->GetAuditLog(req), FormatAudit);
   });
 }
 

@@ -68,8 +68,17 @@ devcluster::ClusterLayout Load(const ClusterFlags& f) {
   return *std::move(layout);
 }
 
-void AddDirFlag(CLI::App* cmd, ClusterFlags* f) {
-  cmd->add_option("--dir", f->dir, "the cluster directory")->envname("TF_CLUSTER")->required();
+// A `cluster` subcommand that takes --dir and runs `run` with its flags
+// (each subcommand has its own); returns it and its flags, for its other
+// options.
+std::pair<CLI::App*, ClusterFlags*> AddClusterCommand(CLI::App* cluster, const std::string& name,
+                                                      const std::string& description,
+                                                      void (*run)(const ClusterFlags&)) {
+  auto flags = std::make_shared<ClusterFlags>();
+  CLI::App* cmd = cluster->add_subcommand(name, description);
+  cmd->add_option("--dir", flags->dir, "the cluster directory")->envname("TF_CLUSTER")->required();
+  cmd->callback([flags, run] { run(*flags); });
+  return {cmd, flags.get()};
 }
 
 void AddSubnetFlag(CLI::App* cmd, ClusterFlags* f) {
@@ -212,22 +221,14 @@ void PrintPropagation(const devcluster::ClusterDomain& d) {
   std::cout << "\n"
             << d.domain() << " control plane " << d.control().server_name() << " at "
             << d.control().address() << "\n";
-  client::ControlClientOptions options;
-  options.address = d.control().address();
-  options.server_name = d.control().server_name();
-  options.trust_domain = d.domain();
-  options.certificate_file = d.admin_cert();
-  options.key_file = d.admin_key();
-  options.timeout = kStatusProbeTimeout;
   absl::StatusOr<v1::GetPropagationStatusResponse> status =
       absl::UnknownError("propagation status not asked");
   absl::StatusOr<std::string> root = ReadFileLimited(d.root(), 1 << 20);
   if (!root.ok()) {
     status = root.status();
   } else {
-    options.bootstrap_roots_pem = *std::move(root);
-    absl::StatusOr<std::unique_ptr<client::ControlClient>> control =
-        client::ControlClient::Create(options);
+    absl::StatusOr<std::unique_ptr<client::ControlClient>> control = client::ControlClient::Create(
+        devcluster::AdminControlOptions(d, *std::move(root), kStatusProbeTimeout));
     if (control.ok()) {
       status = (*control)->GetPropagationStatus();
     } else {
@@ -276,40 +277,28 @@ void AddClusterCommands(CLI::App& app) {
       app.add_subcommand("cluster", "a local two-domain cluster on loopback addresses");
   cluster->require_subcommand(1);
 
-  auto config = std::make_shared<ClusterFlags>();
-  CLI::App* cmd = cluster->add_subcommand("config", "write the cluster directory; start nothing");
-  AddDirFlag(cmd, config.get());
-  AddSubnetFlag(cmd, config.get());
-  cmd->add_flag("--force", config->force,
-                "replace an existing configuration (new pki, empty state)");
-  cmd->callback([config] { RunConfig(*config); });
+  auto [config, config_flags] =
+      AddClusterCommand(cluster, "config", "write the cluster directory; start nothing", RunConfig);
+  AddSubnetFlag(config, config_flags);
+  config->add_flag("--force", config_flags->force,
+                   "replace an existing configuration (new pki, empty state)");
 
-  auto up = std::make_shared<ClusterFlags>();
-  cmd = cluster->add_subcommand("up", "configure if needed, start, wait until healthy, bootstrap");
-  AddDirFlag(cmd, up.get());
-  AddSubnetFlag(cmd, up.get());
-  cmd->add_option("--bin-dir", up->bin_dir,
-                  "where tfcontrol and tfnode are (default: next to tfctl, ../server/)");
-  cmd->add_option("--timeout", up->timeout, "how long each phase may take to become healthy")
+  auto [up, up_flags] = AddClusterCommand(
+      cluster, "up", "configure if needed, start, wait until healthy, bootstrap", RunUp);
+  AddSubnetFlag(up, up_flags);
+  up->add_option("--bin-dir", up_flags->bin_dir,
+                 "where tfcontrol and tfnode are (default: next to tfctl, ../server/)");
+  up->add_option("--timeout", up_flags->timeout, "how long each phase may take to become healthy")
       ->capture_default_str();
-  cmd->callback([up] { RunUp(*up); });
 
-  auto bootstrap = std::make_shared<ClusterFlags>();
-  cmd = cluster->add_subcommand("bootstrap", "set up cross-domain trust (idempotent)");
-  AddDirFlag(cmd, bootstrap.get());
-  cmd->callback([bootstrap] { RunBootstrap(*bootstrap); });
+  AddClusterCommand(cluster, "bootstrap", "set up cross-domain trust (idempotent)", RunBootstrap);
 
-  auto down = std::make_shared<ClusterFlags>();
-  cmd = cluster->add_subcommand("down", "stop every service of the cluster");
-  AddDirFlag(cmd, down.get());
-  cmd->add_option("--grace", down->grace, "time between SIGTERM and SIGKILL")
+  auto [down, down_flags] =
+      AddClusterCommand(cluster, "down", "stop every service of the cluster", RunDown);
+  down->add_option("--grace", down_flags->grace, "time between SIGTERM and SIGKILL")
       ->capture_default_str();
-  cmd->callback([down] { RunDown(*down); });
 
-  auto status = std::make_shared<ClusterFlags>();
-  cmd = cluster->add_subcommand("status", "pid and health of each service, propagation");
-  AddDirFlag(cmd, status.get());
-  cmd->callback([status] { RunStatus(*status); });
+  AddClusterCommand(cluster, "status", "pid and health of each service, propagation", RunStatus);
 }
 
 }  // namespace trustfabric::tfctl

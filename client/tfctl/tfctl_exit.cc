@@ -2,57 +2,67 @@
 #include "client/tfctl/tfctl_exit.h"
 
 #include <iostream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
 
 namespace trustfabric::tfctl {
 
+namespace {
+
+// Each code of a failed call that has an exit status of its own, and what the
+// help adds after it. Codes sharing a status stand next to each other; the
+// help lists them on one line, the note of the group's last row ending it.
+// One table serves both ExitStatusFor and the help, so they cannot disagree.
+struct ExitRow {
+  int status;
+  absl::StatusCode code;
+  absl::string_view note;
+};
+constexpr ExitRow kExitRows[] = {
+    {3, absl::StatusCode::kInvalidArgument, ""},
+    {3, absl::StatusCode::kOutOfRange, ": the control plane refused the input"},
+    {4, absl::StatusCode::kNotFound, ""},
+    {5, absl::StatusCode::kAlreadyExists, ""},
+    {6, absl::StatusCode::kFailedPrecondition, ": dependents exist (see --force)"},
+    {7, absl::StatusCode::kAborted, ": --expected-revision is stale"},
+    {8, absl::StatusCode::kPermissionDenied, ""},
+    {9, absl::StatusCode::kUnauthenticated, ""},
+    {10, absl::StatusCode::kUnavailable, ""},
+    {11, absl::StatusCode::kDeadlineExceeded, " (a mutation stays durable)"},
+};
+
+}  // namespace
+
 int ExitStatusFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return kExitOk;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return 3;
-    case absl::StatusCode::kNotFound:
-      return 4;
-    case absl::StatusCode::kAlreadyExists:
-      return 5;
-    case absl::StatusCode::kFailedPrecondition:
-      return 6;
-    case absl::StatusCode::kAborted:
-      return 7;
-    case absl::StatusCode::kPermissionDenied:
-      return 8;
-    case absl::StatusCode::kUnauthenticated:
-      return 9;
-    case absl::StatusCode::kUnavailable:
-      return 10;
-    case absl::StatusCode::kDeadlineExceeded:
-      return 11;
-    default:
-      return kExitFailure;
+  if (code == absl::StatusCode::kOk) return kExitOk;
+  for (const ExitRow& row : kExitRows) {
+    if (row.code == code) return row.status;
   }
+  return kExitFailure;
 }
 
 std::string ExitStatusHelp() {
-  return "Exit status:\n"
-         "  0  success\n"
-         "  1  any other failure\n"
-         "  2  usage: a flag is missing or malformed, or names a file that cannot be "
-         "used (nothing was changed)\n"
-         "  3  invalid_argument, out_of_range: the control plane refused the input\n"
-         "  4  not_found\n"
-         "  5  already_exists\n"
-         "  6  failed_precondition: dependents exist (see --force)\n"
-         "  7  aborted: --expected-revision is stale\n"
-         "  8  permission_denied\n"
-         "  9  unauthenticated\n"
-         " 10  unavailable\n"
-         " 11  deadline_exceeded (a mutation stays durable)\n"
-         "Errors are one line on stderr: tfctl: <code>: <message>\n"
-         "Environment: TF_CONTROL (--control), TF_PKI (--pki), TF_DOMAIN (--domain)\n";
+  std::string help =
+      "Exit status:\n"
+      "  0  success\n"
+      "  1  any other failure\n"
+      "  2  usage: a flag is missing or malformed, or names a file that cannot be "
+      "used (nothing was changed)\n";
+  const size_t n = std::size(kExitRows);
+  for (size_t i = 0; i < n; ++i) {
+    const ExitRow& row = kExitRows[i];
+    if (i == 0 || kExitRows[i - 1].status != row.status) {
+      absl::StrAppend(&help, row.status < 10 ? "  " : " ", row.status, "  ");
+    }
+    const bool group_goes_on = i + 1 < n && kExitRows[i + 1].status == row.status;
+    absl::StrAppend(&help, CodeName(row.code), group_goes_on ? ", " : row.note,
+                    group_goes_on ? "" : "\n");
+  }
+  absl::StrAppend(&help, "Errors are one line on stderr: tfctl: <code>: <message>\n",
+                  "Environment: TF_CONTROL (--control), TF_PKI (--pki), TF_DOMAIN (--domain)\n");
+  return help;
 }
 
 std::string ErrorLine(const absl::Status& status) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include <google/protobuf/descriptor.h>
@@ -12,6 +13,7 @@
 #include <google/protobuf/reflection.h>
 #include <yaml-cpp/yaml.h>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -162,34 +164,18 @@ class Mapper {
         rep ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
         return absl::OkStatus();
       }
-      case FieldDescriptor::CPPTYPE_INT32: {
-        int32_t v;
-        if (!absl::SimpleAtoi(text, &v)) return bad("a 32-bit integer");
-        rep ? r->AddInt32(msg, f, v) : r->SetInt32(msg, f, v);
-        return absl::OkStatus();
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t v;
-        if (text.empty() || text[0] == '-' || !absl::SimpleAtoi(text, &v)) {
-          return bad("a non-negative 32-bit integer");
-        }
-        rep ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
-        return absl::OkStatus();
-      }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        int64_t v;
-        if (!absl::SimpleAtoi(text, &v)) return bad("a 64-bit integer");
-        rep ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
-        return absl::OkStatus();
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t v;
-        if (text.empty() || text[0] == '-' || !absl::SimpleAtoi(text, &v)) {
-          return bad("a non-negative 64-bit integer");
-        }
-        rep ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
-        return absl::OkStatus();
-      }
+      case FieldDescriptor::CPPTYPE_INT32:
+        return SetInteger(text, msg, f, &Reflection::SetInt32, &Reflection::AddInt32, bad,
+                          "a 32-bit integer");
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return SetInteger(text, msg, f, &Reflection::SetUInt32, &Reflection::AddUInt32, bad,
+                          "a non-negative 32-bit integer");
+      case FieldDescriptor::CPPTYPE_INT64:
+        return SetInteger(text, msg, f, &Reflection::SetInt64, &Reflection::AddInt64, bad,
+                          "a 64-bit integer");
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return SetInteger(text, msg, f, &Reflection::SetUInt64, &Reflection::AddUInt64, bad,
+                          "a non-negative 64-bit integer");
       case FieldDescriptor::CPPTYPE_DOUBLE:
       case FieldDescriptor::CPPTYPE_FLOAT: {
         double v;
@@ -221,6 +207,22 @@ class Mapper {
   }
 
  private:
+  // Sets (or, for a repeated field, adds) the integer field `f` of C++ type T
+  // from decimal `text`; for an unsigned T a leading '-' is refused too.
+  // bad(what) otherwise.
+  template <typename T>
+  static absl::Status SetInteger(absl::string_view text, Message* msg, const FieldDescriptor* f,
+                                 void (Reflection::*set)(Message*, const FieldDescriptor*, T) const,
+                                 void (Reflection::*add)(Message*, const FieldDescriptor*, T) const,
+                                 absl::FunctionRef<absl::Status(absl::string_view)> bad,
+                                 absl::string_view what) {
+    T v;
+    if (std::is_unsigned_v<T> && (text.empty() || text[0] == '-')) return bad(what);
+    if (!absl::SimpleAtoi(text, &v)) return bad(what);
+    (msg->GetReflection()->*(f->is_repeated() ? add : set))(msg, f, v);
+    return absl::OkStatus();
+  }
+
   static absl::Status SetScalar(const YAML::Node& node, Message* msg, const FieldDescriptor* f,
                                 const std::string& path) {
     if (!node.IsScalar()) return PathError(path, "expected a scalar value");

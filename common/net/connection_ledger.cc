@@ -153,28 +153,46 @@ int ConnectionLedger::open_from(const std::string& source) const {
   return it == open_by_source_.end() ? 0 : it->second;
 }
 
+namespace {
+
+constexpr rlim_t kDescriptorCap = 1 << 20;
+
+// The soft RLIMIT_NOFILE (capped), or 1024 when it cannot be read.
+int SoftDescriptorLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  return static_cast<int>(std::min(rl.rlim_cur, kDescriptorCap));
+}
+
+}  // namespace
+
 DescriptorBudget& DescriptorBudget::Global() {
   static DescriptorBudget* budget = [] {
-    constexpr rlim_t kCap = 1 << 20;
     struct rlimit rl;
-    int limit = 1024;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-      rlim_t want = std::min(rl.rlim_max, kCap);
+      const rlim_t want = std::min(rl.rlim_max, kDescriptorCap);
       if (rl.rlim_cur < want) {
         struct rlimit raised = rl;
         raised.rlim_cur = want;
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &raised);
       }
-      limit = static_cast<int>(std::min(rl.rlim_cur, kCap));
     }
-    auto* b = new DescriptorBudget(limit, std::max(64, limit / 8));
+    auto* b = new DescriptorBudget(FollowRlimit{});
     b->Recount();
     return b;
   }();
   return *budget;
 }
 
-DescriptorBudget::DescriptorBudget(int limit, int headroom) : limit_(limit), headroom_(headroom) {}
+int DescriptorBudget::HeadroomFor(int limit) { return std::max(64, limit / 8); }
+
+DescriptorBudget::DescriptorBudget(int limit, int headroom)
+    : follows_rlimit_(false), limit_(limit), headroom_(headroom) {}
+
+DescriptorBudget::DescriptorBudget(FollowRlimit)
+    : follows_rlimit_(true),
+      limit_(SoftDescriptorLimit()),
+      headroom_(HeadroomFor(SoftDescriptorLimit())) {}
 
 bool DescriptorBudget::Admits(int fd) {
   absl::MutexLock lock(&mu_);
@@ -186,9 +204,24 @@ bool DescriptorBudget::Admits(int fd) {
 
 void DescriptorBudget::Recount() {
   const int n = CountOpenDescriptors();
+  const int limit = follows_rlimit_ ? SoftDescriptorLimit() : 0;
   absl::MutexLock lock(&mu_);
   if (n >= 0) counted_ = n;
   admitted_since_count_ = 0;
+  if (follows_rlimit_) {
+    limit_ = limit;
+    headroom_ = HeadroomFor(limit);
+  }
+}
+
+int DescriptorBudget::limit() const {
+  absl::MutexLock lock(&mu_);
+  return limit_;
+}
+
+int DescriptorBudget::headroom() const {
+  absl::MutexLock lock(&mu_);
+  return headroom_;
 }
 
 int DescriptorBudget::in_use() const {

@@ -130,8 +130,9 @@ class ConnectionLedger {
 class DescriptorBudget {
  public:
   // The process-wide budget. On first use it raises RLIMIT_NOFILE's soft
-  // limit to the hard limit (capped at 1,048,576) and keeps
-  // max(64, limit / 8) descriptors as headroom.
+  // limit to the hard limit (capped at 1,048,576); it keeps
+  // max(64, limit / 8) descriptors as headroom, and follows a limit changed
+  // while the process runs (prlimit) at each Recount.
   static DescriptorBudget& Global();
 
   // A budget over `limit` descriptors with `headroom` kept back (tests).
@@ -142,20 +143,27 @@ class DescriptorBudget {
   // the open descriptors; the last count (Recount) plus the connections
   // admitted since is the other.
   bool Admits(int fd) ABSL_LOCKS_EXCLUDED(mu_);
-  // Counts the open descriptors (/proc/self/fd).
+  // Counts the open descriptors (/proc/self/fd); the global budget also
+  // re-reads RLIMIT_NOFILE.
   void Recount() ABSL_LOCKS_EXCLUDED(mu_);
 
-  int limit() const { return limit_; }
-  int headroom() const { return headroom_; }
+  int limit() const ABSL_LOCKS_EXCLUDED(mu_);
+  int headroom() const ABSL_LOCKS_EXCLUDED(mu_);
   // Open descriptors at the last Recount, plus admissions since.
   int in_use() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  const int limit_;
-  const int headroom_;
+  static int HeadroomFor(int limit);
+
+  const bool follows_rlimit_;
   mutable absl::Mutex mu_;
+  int limit_ ABSL_GUARDED_BY(mu_);
+  int headroom_ ABSL_GUARDED_BY(mu_);
   int counted_ ABSL_GUARDED_BY(mu_) = 0;
   int admitted_since_count_ ABSL_GUARDED_BY(mu_) = 0;
+
+  struct FollowRlimit {};
+  explicit DescriptorBudget(FollowRlimit);
 };
 
 // Open descriptors of this process (entries of /proc/self/fd), or -1.

@@ -18,6 +18,7 @@
 #include "common/pki/openssl_ptr.h"
 #include "common/pki/pem.h"
 #include "common/status/status.h"
+#include "common/util/enum_names.h"
 
 namespace trustfabric::pki {
 namespace {
@@ -63,20 +64,14 @@ std::string EcGroupName(const EVP_PKEY* pkey) {
 
 }  // namespace
 
+// kOther is the fallback.
+constexpr util::EnumName<KeyAlgorithm> kKeyAlgorithmNames[] = {{KeyAlgorithm::kRsa, "rsa"},
+                                                               {KeyAlgorithm::kEcP256, "ec p-256"},
+                                                               {KeyAlgorithm::kEcP384, "ec p-384"},
+                                                               {KeyAlgorithm::kEd25519, "ed25519"}};
+
 absl::string_view KeyAlgorithmName(KeyAlgorithm algorithm) {
-  switch (algorithm) {
-    case KeyAlgorithm::kRsa:
-      return "rsa";
-    case KeyAlgorithm::kEcP256:
-      return "ec p-256";
-    case KeyAlgorithm::kEcP384:
-      return "ec p-384";
-    case KeyAlgorithm::kEd25519:
-      return "ed25519";
-    case KeyAlgorithm::kOther:
-      return "other";
-  }
-  return "other";
+  return util::NameOf(kKeyAlgorithmNames, algorithm, "other");
 }
 
 KeyAlgorithm KeyAlgorithmOf(const EVP_PKEY* pkey) {
@@ -217,12 +212,7 @@ std::string CanonicalCertificateSpki(X509* x509) {
     canonical = param_type == V_ASN1_OBJECT;
   }
   if (!canonical) return "";
-  const int len = i2d_X509_PUBKEY(spki, nullptr);
-  if (len <= 0) return "";
-  std::string der(static_cast<size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(der.data());
-  if (i2d_X509_PUBKEY(spki, &p) != len) return "";
-  return der;
+  return EncodeDer(i2d_X509_PUBKEY, spki);
 }
 
 // SubjectPublicKeyInfo of `pkey` in one canonical form: EC keys as a named
@@ -239,12 +229,7 @@ std::string CanonicalSpkiDer(const EVP_PKEY* pkey) {
                                    OSSL_PKEY_EC_ENCODING_GROUP);
     pkey = copy.get();
   }
-  const int len = i2d_PUBKEY(pkey, nullptr);
-  if (len <= 0) return "";
-  std::string der(static_cast<size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(der.data());
-  if (i2d_PUBKEY(pkey, &p) != len) return "";
-  return der;
+  return EncodeDer(i2d_PUBKEY, pkey);
 }
 
 }  // namespace
@@ -276,14 +261,12 @@ absl::StatusOr<Certificate> Certificate::FromDer(absl::string_view der) {
     return absl::InvalidArgumentError(absl::StrCat(
         "certificate: der of ", der.size(), " bytes exceeds the limit of ", kMaxPemBytes));
   }
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  const unsigned char* const start = p;
-  X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  size_t consumed = 0;
+  X509Ptr x509(DecodeDer(d2i_X509, der, &consumed));
   if (x509 == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         "certificate: der does not decode (", ConsumeOpenSslError("malformed"), ")"));
   }
-  const auto consumed = static_cast<size_t>(p - start);
   if (consumed != der.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "certificate: ", der.size() - consumed, " trailing bytes after the der structure"));
@@ -301,13 +284,7 @@ absl::StatusOr<Certificate> Certificate::FromDer(absl::string_view der) {
 Certificate Certificate::FromX509(X509* x509) {
   X509_up_ref(x509);
   X509Ptr owned(x509);
-  std::string der;
-  const int len = i2d_X509(owned.get(), nullptr);
-  if (len > 0) {
-    der.resize(static_cast<size_t>(len));
-    auto* p = reinterpret_cast<unsigned char*>(der.data());
-    if (i2d_X509(owned.get(), &p) != len) der.clear();
-  }
+  std::string der = EncodeDer(i2d_X509, owned.get());
   std::shared_ptr<X509> shared(std::move(owned));
   return Certificate(std::move(shared), std::move(der));
 }

@@ -175,14 +175,13 @@ absl::StatusOr<Pkcs12Contents> ParsePkcs12(absl::string_view der, absl::string_v
     return absl::InvalidArgumentError(absl::StrCat(
         "pkcs#12: input of ", der.size(), " bytes exceeds the limit of ", kMaxPemBytes));
   }
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  const unsigned char* const start = p;
-  Pkcs12Ptr p12(d2i_PKCS12(nullptr, &p, static_cast<long>(der.size())));
+  size_t consumed = 0;
+  Pkcs12Ptr p12(DecodeDer(d2i_PKCS12, der, &consumed));
   if (p12 == nullptr) {
     ERR_clear_error();
     return absl::InvalidArgumentError("pkcs#12: malformed file");
   }
-  if (static_cast<size_t>(p - start) != der.size()) {
+  if (consumed != der.size()) {
     return absl::InvalidArgumentError("pkcs#12: trailing bytes after the structure");
   }
   // A string_view is not NUL-terminated; the OpenSSL APIs want a C string.
@@ -252,11 +251,8 @@ absl::StatusOr<std::string> MakePkcs12(const PrivateKey& key, const Certificate&
     return absl::InternalError(
         absl::StrCat("pkcs#12: creation failed: ", ConsumeOpenSslError("unknown error")));
   }
-  const int len = i2d_PKCS12(p12.get(), nullptr);
-  if (len <= 0) return absl::InternalError("pkcs#12: encoding failed");
-  std::string out(static_cast<size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  if (i2d_PKCS12(p12.get(), &p) != len) return absl::InternalError("pkcs#12: encoding failed");
+  std::string out = EncodeDer(i2d_PKCS12, p12.get());
+  if (out.empty()) return absl::InternalError("pkcs#12: encoding failed");
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/util/enum_names.h"
 
 namespace trustfabric::pki {
 namespace {
@@ -41,29 +42,15 @@ std::string Quote(absl::string_view s) {
 
 }  // namespace
 
-absl::string_view RoleName(Role role) {
-  switch (role) {
-    case Role::kEdge:
-      return "edge";
-    case Role::kFrontend:
-      return "frontend";
-    case Role::kRegistrar:
-      return "registrar";
-    case Role::kControl:
-      return "control";
-    case Role::kAdmin:
-      return "admin";
-  }
-  return "unknown";
-}
+constexpr util::EnumName<Role> kRoleNames[] = {{Role::kEdge, "edge"},
+                                               {Role::kFrontend, "frontend"},
+                                               {Role::kRegistrar, "registrar"},
+                                               {Role::kControl, "control"},
+                                               {Role::kAdmin, "admin"}};
 
-std::optional<Role> RoleFromName(absl::string_view name) {
-  for (Role r : {Role::kEdge, Role::kFrontend, Role::kRegistrar, Role::kControl,
-                 Role::kAdmin}) {
-    if (RoleName(r) == name) return r;
-  }
-  return std::nullopt;
-}
+absl::string_view RoleName(Role role) { return util::NameOf(kRoleNames, role, "unknown"); }
+
+std::optional<Role> RoleFromName(absl::string_view name) { return util::ValueOf(kRoleNames, name); }
 
 std::string SpiffeId::ToString() const {
   return absl::StrCat(kScheme, trust_domain, "/", RoleName(role), "/", name);

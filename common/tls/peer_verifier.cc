@@ -12,6 +12,7 @@
 #include "common/pki/encoding.h"
 #include "common/pki/verify.h"
 #include "common/status/status.h"
+#include "common/util/enum_names.h"
 
 namespace trustfabric::tls {
 namespace {
@@ -98,15 +99,10 @@ absl::StatusOr<std::vector<pki::Certificate>> CheckChain(
 
 }  // namespace
 
-absl::string_view ListenerName(Listener l) {
-  switch (l) {
-    case Listener::kInternal:
-      return "internal";
-    case Listener::kFederation:
-      return "federation";
-  }
-  return "unknown";
-}
+constexpr util::EnumName<Listener> kListenerNames[] = {{Listener::kInternal, "internal"},
+                                                       {Listener::kFederation, "federation"}};
+
+absl::string_view ListenerName(Listener l) { return util::NameOf(kListenerNames, l, "unknown"); }
 
 std::string PeerIdentity::Describe() const {
   if (dns_name.empty()) return spiffe_id.ToString();

@@ -109,17 +109,29 @@ absl::string_view MethodOf(const grpc::AuthMetadataProcessor::InputMetadata& md)
   return absl::string_view(it->second.data(), it->second.size());
 }
 
+// What the call processors of both kinds of listener share: the trust source
+// whose serving gate every call passes, and the listener instance recorded
+// on each connection.
+class ListenerCallProcessor : public grpc::AuthMetadataProcessor {
+ public:
+  // Non-blocking: runs inline; a cache hit costs a hash lookup.
+  bool IsBlocking() const override { return false; }
+
+ protected:
+  ListenerCallProcessor(std::shared_ptr<const TrustSource> source, std::string instance_id)
+      : source_(std::move(source)), instance_id_(std::move(instance_id)) {}
+
+  const std::shared_ptr<const TrustSource> source_;
+  const std::string instance_id_;
+};
+
 // Per-call re-validation and authorization on a mutual-TLS listener.
-class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
+class MutualTlsCallProcessor final : public ListenerCallProcessor {
  public:
   MutualTlsCallProcessor(std::shared_ptr<PeerVerifier> verifier,
                          std::shared_ptr<const TrustSource> source, std::string instance_id)
-      : verifier_(std::move(verifier)),
-        source_(std::move(source)),
-        instance_id_(std::move(instance_id)) {}
-
-  // Non-blocking: runs inline; a cache hit costs a hash lookup.
-  bool IsBlocking() const override { return false; }
+      : ListenerCallProcessor(std::move(source), std::move(instance_id)),
+        verifier_(std::move(verifier)) {}
 
   grpc::Status Process(const InputMetadata& md, grpc::AuthContext* auth, OutputMetadata*,
                        OutputMetadata*) override {
@@ -150,22 +162,17 @@ class MutualTlsCallProcessor final : public grpc::AuthMetadataProcessor {
 
  private:
   std::shared_ptr<PeerVerifier> verifier_;
-  std::shared_ptr<const TrustSource> source_;
-  const std::string instance_id_;
 };
 
 // Per-call bearer-token check on a server-authenticated TLS listener.
-class BearerCallProcessor final : public grpc::AuthMetadataProcessor {
+class BearerCallProcessor final : public ListenerCallProcessor {
  public:
   BearerCallProcessor(
       std::function<absl::StatusOr<CallAuthentication>(absl::string_view, absl::string_view)>
           authenticate,
       std::shared_ptr<const TrustSource> source, std::string instance_id)
-      : authenticate_(std::move(authenticate)),
-        source_(std::move(source)),
-        instance_id_(std::move(instance_id)) {}
-
-  bool IsBlocking() const override { return false; }
+      : ListenerCallProcessor(std::move(source), std::move(instance_id)),
+        authenticate_(std::move(authenticate)) {}
 
   grpc::Status Process(const InputMetadata& md, grpc::AuthContext* auth, OutputMetadata*,
                        OutputMetadata*) override {
@@ -185,8 +192,6 @@ class BearerCallProcessor final : public grpc::AuthMetadataProcessor {
  private:
   std::function<absl::StatusOr<CallAuthentication>(absl::string_view, absl::string_view)>
       authenticate_;
-  std::shared_ptr<const TrustSource> source_;
-  const std::string instance_id_;
 };
 
 }  // namespace

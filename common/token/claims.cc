@@ -20,6 +20,18 @@ absl::StatusOr<const std::string*> StringClaim(const Json& payload, absl::string
   return &v->string_value();
 }
 
+// The string claim `claim` as `parse` reads it; "<claim> is malformed" when
+// it does not parse.
+template <typename T>
+absl::StatusOr<T> ParsedStringClaim(const Json& payload, absl::string_view claim,
+                                    absl::StatusOr<T> (*parse)(absl::string_view)) {
+  absl::StatusOr<const std::string*> text = StringClaim(payload, claim);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<T> value = parse(**text);
+  if (!value.ok()) return Malformed(claim);
+  return value;
+}
+
 absl::StatusOr<absl::Time> TimeClaim(const Json& payload, absl::string_view claim) {
   const Json* v = payload.Find(claim);
   if (v == nullptr) return absl::InvalidArgumentError(absl::StrCat(claim, " is missing"));
@@ -182,27 +194,15 @@ Json MakeTokenHeader(JwsAlgorithm alg, const pki::Certificate* cert, bool with_x
 }
 
 absl::StatusOr<PrincipalName> ParseIssuerClaim(const Json& payload) {
-  absl::StatusOr<const std::string*> text = StringClaim(payload, kClaimIssuer);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<PrincipalName> name = ParsePrincipalName(**text);
-  if (!name.ok()) return Malformed(kClaimIssuer);
-  return name;
+  return ParsedStringClaim(payload, kClaimIssuer, ParsePrincipalName);
 }
 
 absl::StatusOr<PrincipalName> ParseNameIdClaim(const Json& payload) {
-  absl::StatusOr<const std::string*> text = StringClaim(payload, kClaimNameId);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<PrincipalName> name = ParsePrincipalName(**text);
-  if (!name.ok()) return Malformed(kClaimNameId);
-  return name;
+  return ParsedStringClaim(payload, kClaimNameId, ParsePrincipalName);
 }
 
 absl::StatusOr<Audience> ParseAudienceClaim(const Json& payload) {
-  absl::StatusOr<const std::string*> text = StringClaim(payload, kClaimAudience);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<Audience> aud = ParseAudience(**text);
-  if (!aud.ok()) return Malformed(kClaimAudience);
-  return aud;
+  return ParsedStringClaim(payload, kClaimAudience, ParseAudience);
 }
 
 absl::StatusOr<Validity> ParseValidity(const Json& payload) {

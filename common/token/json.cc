@@ -337,6 +337,26 @@ class Parser {
     }
   }
 
+  // Consumes `c` when it comes next.
+  bool ConsumeIf(char c) {
+    if (AtEnd() || Peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+
+  // After a member or element: consumes ',' (another follows) or `close`
+  // (sets *done). False, with the error set, for anything else.
+  bool ConsumeSeparator(char close, bool* done) {
+    SkipWhitespace();
+    if (AtEnd()) return Fail("unexpected end of input");
+    if (ConsumeIf(',')) return true;
+    if (ConsumeIf(close)) {
+      *done = true;
+      return true;
+    }
+    return Fail(absl::StrCat("expected ',' or '", absl::string_view(&close, 1), "'"));
+  }
+
   bool CheckDepth(int depth) {
     if (depth > limits_.max_depth) {
       return Fail(absl::StrCat("nesting deeper than ", limits_.max_depth));
@@ -352,12 +372,8 @@ class Parser {
     // linear scan; the set keeps large hostile objects from going quadratic.
     absl::flat_hash_set<std::string> seen;
     SkipWhitespace();
-    if (!AtEnd() && Peek() == '}') {
-      ++pos_;
-      *out = Json::MakeObject();
-      return true;
-    }
-    while (true) {
+    bool done = ConsumeIf('}');
+    while (!done) {
       SkipWhitespace();
       if (AtEnd() || Peek() != '"') return Fail("expected object key");
       size_t key_offset = pos_;
@@ -388,17 +404,7 @@ class Parser {
       Json value;
       if (!ParseValue(&value, depth)) return false;
       members.emplace_back(std::move(key), std::move(value));
-      SkipWhitespace();
-      if (AtEnd()) return Fail("unexpected end of input");
-      if (Peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (Peek() == '}') {
-        ++pos_;
-        break;
-      }
-      return Fail("expected ',' or '}'");
+      if (!ConsumeSeparator('}', &done)) return false;
     }
     *out = Json::MakeObject(std::move(members));
     return true;
@@ -409,27 +415,13 @@ class Parser {
     ++pos_;  // '['
     Json::Array elements;
     SkipWhitespace();
-    if (!AtEnd() && Peek() == ']') {
-      ++pos_;
-      *out = Json::MakeArray();
-      return true;
-    }
-    while (true) {
+    bool done = ConsumeIf(']');
+    while (!done) {
       SkipWhitespace();
       Json value;
       if (!ParseValue(&value, depth)) return false;
       elements.push_back(std::move(value));
-      SkipWhitespace();
-      if (AtEnd()) return Fail("unexpected end of input");
-      if (Peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (Peek() == ']') {
-        ++pos_;
-        break;
-      }
-      return Fail("expected ',' or ']'");
+      if (!ConsumeSeparator(']', &done)) return false;
     }
     *out = Json::MakeArray(std::move(elements));
     return true;

@@ -12,6 +12,7 @@
 #include "common/pki/encoding.h"
 #include "common/pki/openssl_ptr.h"
 #include "common/status/status.h"
+#include "common/util/enum_names.h"
 
 namespace trustfabric::token {
 namespace {
@@ -65,26 +66,17 @@ absl::Status Invalid(absl::string_view detail) {
 
 }  // namespace
 
+constexpr util::EnumName<JwsAlgorithm> kJwsAlgorithmNames[] = {{JwsAlgorithm::kNone, "none"},
+                                                               {JwsAlgorithm::kRs256, "RS256"},
+                                                               {JwsAlgorithm::kEs256, "ES256"},
+                                                               {JwsAlgorithm::kEdDsa, "EdDSA"}};
+
 absl::string_view JwsAlgorithmName(JwsAlgorithm alg) {
-  switch (alg) {
-    case JwsAlgorithm::kNone:
-      return "none";
-    case JwsAlgorithm::kRs256:
-      return "RS256";
-    case JwsAlgorithm::kEs256:
-      return "ES256";
-    case JwsAlgorithm::kEdDsa:
-      return "EdDSA";
-  }
-  return "none";
+  return util::NameOf(kJwsAlgorithmNames, alg, "none");
 }
 
 std::optional<JwsAlgorithm> JwsAlgorithmFromName(absl::string_view name) {
-  if (name == "none") return JwsAlgorithm::kNone;
-  if (name == "RS256") return JwsAlgorithm::kRs256;
-  if (name == "ES256") return JwsAlgorithm::kEs256;
-  if (name == "EdDSA") return JwsAlgorithm::kEdDsa;
-  return std::nullopt;
+  return util::ValueOf(kJwsAlgorithmNames, name);
 }
 
 std::optional<JwsAlgorithm> AlgorithmForKey(EVP_PKEY* key) {
@@ -162,19 +154,17 @@ absl::StatusOr<std::string> Es256RawToDer(absl::string_view raw) {
   // ECDSA_SIG_set0 took ownership.
   (void)r.release();
   (void)s.release();
-  unsigned char* der = nullptr;
-  int len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (len <= 0)
+  std::string out = pki::EncodeDer(i2d_ECDSA_SIG, sig.get());
+  if (out.empty()) {
     return absl::InternalError(pki::ConsumeOpenSslError("ecdsa signature encoding failed"));
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
+  }
   return out;
 }
 
 absl::StatusOr<std::string> Es256DerToRaw(absl::string_view der) {
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  pki::EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
-  if (!sig || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+  size_t consumed = 0;
+  pki::EcdsaSigPtr sig(pki::DecodeDer(d2i_ECDSA_SIG, der, &consumed));
+  if (!sig || consumed != der.size()) {
     ERR_clear_error();
     return absl::InvalidArgumentError("ecdsa signature is not valid der");
   }

@@ -13,6 +13,7 @@
 #include "common/pki/encoding.h"
 #include "common/pki/verify.h"
 #include "common/status/status.h"
+#include "common/util/enum_names.h"
 #include "trustfabric/v1/trust.pb.h"
 
 namespace trustfabric::token {
@@ -101,6 +102,17 @@ namespace {
 
 using PreparedCert = TokenVerifier::PreparedSnapshot::Cert;
 using PreparedIssuer = TokenVerifier::PreparedSnapshot::Issuer;
+
+// The certificate of `certs` whose raw digest `digest` (Cert::sha1 for x5t,
+// Cert::sha256 for x5t#S256) equals `value`; null when none does.
+const PreparedCert* NamedBy(const PreparedIssuer& certs, std::string PreparedCert::*digest,
+                            const std::string& value) {
+  const PreparedCert* named = nullptr;
+  for (const auto& c : certs) {
+    if ((*c).*digest == value) named = c.get();
+  }
+  return named;
+}
 
 constexpr absl::string_view kTopPrefix = "token: ";
 constexpr absl::string_view kActorPrefix = "token: actor token: ";
@@ -250,9 +262,7 @@ class Run {
     }
     const PreparedCert* named = nullptr;
     if (header.x5t.has_value()) {
-      for (const auto& c : certs) {
-        if (c->sha1 == *header.x5t) named = c.get();
-      }
+      named = NamedBy(certs, &PreparedCert::sha1, *header.x5t);
       if (named == nullptr) {
         return Reject(
             prefix, "x5t_unknown",
@@ -260,10 +270,7 @@ class Run {
       }
     }
     if (header.x5t_s256.has_value()) {
-      const PreparedCert* by_sha256 = nullptr;
-      for (const auto& c : certs) {
-        if (c->sha256 == *header.x5t_s256) by_sha256 = c.get();
-      }
+      const PreparedCert* by_sha256 = NamedBy(certs, &PreparedCert::sha256, *header.x5t_s256);
       if (by_sha256 == nullptr) {
         return Reject(
             prefix, "x5t_unknown",
@@ -533,24 +540,19 @@ class Run {
 
 }  // namespace
 
+constexpr util::EnumName<TokenKind> kTokenKindNames[] = {{TokenKind::kAppOnly, "app-only"},
+                                                         {TokenKind::kUserAndApp, "user+app"}};
+
 absl::string_view TokenKindName(TokenKind kind) {
-  switch (kind) {
-    case TokenKind::kAppOnly:
-      return "app-only";
-    case TokenKind::kUserAndApp:
-      return "user+app";
-  }
-  return "app-only";
+  return util::NameOf(kTokenKindNames, kind, "app-only");
 }
 
+constexpr util::EnumName<OuterTokenPolicy> kOuterTokenPolicyNames[] = {
+    {OuterTokenPolicy::kSigned, "signed"},
+    {OuterTokenPolicy::kUnsignedAllowed, "unsigned_allowed"}};
+
 absl::string_view OuterTokenPolicyName(OuterTokenPolicy policy) {
-  switch (policy) {
-    case OuterTokenPolicy::kSigned:
-      return "signed";
-    case OuterTokenPolicy::kUnsignedAllowed:
-      return "unsigned_allowed";
-  }
-  return "signed";
+  return util::NameOf(kOuterTokenPolicyNames, policy, "signed");
 }
 
 std::string RejectionLabel(const absl::Status& status) {

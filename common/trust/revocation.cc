@@ -20,6 +20,31 @@ std::string IssuerSerial(absl::string_view issuer_spki, absl::string_view serial
   return absl::StrCat(issuer_spki, ":", serial);
 }
 
+// Each kind of revocation this build knows: the prefix of its key (none for
+// DER-only, whose key is the bare hash), the feature it needs, and the fields
+// its key is made of. An unknown kind is keyed like DER-only.
+struct KindFacts {
+  v1::RevocationKind kind;
+  absl::string_view key_prefix;
+  absl::string_view feature;
+  absl::string_view key_fields;
+};
+constexpr KindFacts kKinds[] = {
+    {v1::REVOCATION_DER_ONLY, "", "", "sha256_hex"},
+    {v1::REVOCATION_CERTIFICATE, kCertificatePrefix, kFeatureRevocationCertificate,
+     "tbs_sha256_hex"},
+    {v1::REVOCATION_KEY, kKeyPrefix, kFeatureRevocationKey, "spki_sha256_hex"},
+    {v1::REVOCATION_ISSUER_SERIAL, kSerialPrefix, kFeatureRevocationIssuerSerial,
+     "issuer_spki_sha256_hex and serial_hex"},
+};
+
+const KindFacts* FactsOfKind(int kind) {
+  for (const KindFacts& facts : kKinds) {
+    if (facts.kind == kind) return &facts;
+  }
+  return nullptr;
+}
+
 bool IsCanonicalSerial(absl::string_view serial) {
   if (serial.empty()) return false;
   absl::StatusOr<std::string> canonical = pki::CanonicalSerialHex(serial);
@@ -57,18 +82,7 @@ bool IsRevocationKey(absl::string_view key) {
 }
 
 std::string RevocationKindName(int kind) {
-  switch (kind) {
-    case v1::REVOCATION_DER_ONLY:
-      return "der_only";
-    case v1::REVOCATION_CERTIFICATE:
-      return "certificate";
-    case v1::REVOCATION_KEY:
-      return "key";
-    case v1::REVOCATION_ISSUER_SERIAL:
-      return "issuer_serial";
-    default:
-      return absl::StrCat("kind ", kind);
-  }
+  return ProtoEnumName(*v1::RevocationKind_descriptor(), kind, "REVOCATION_", '_', "kind");
 }
 
 const std::vector<std::string>& SupportedFeatures() {
@@ -83,23 +97,20 @@ const std::vector<std::string>& SupportedFeatures() {
 }
 
 absl::string_view FeatureOf(int kind) {
-  switch (kind) {
-    case v1::REVOCATION_CERTIFICATE:
-      return kFeatureRevocationCertificate;
-    case v1::REVOCATION_KEY:
-      return kFeatureRevocationKey;
-    case v1::REVOCATION_ISSUER_SERIAL:
-      return kFeatureRevocationIssuerSerial;
-    default:
-      return "";
-  }
+  const KindFacts* facts = FactsOfKind(kind);
+  return facts != nullptr ? facts->feature : "";
 }
 
 absl::string_view FeatureOfRevocationKey(absl::string_view key) {
-  if (absl::StartsWith(key, kCertificatePrefix)) return kFeatureRevocationCertificate;
-  if (absl::StartsWith(key, kKeyPrefix)) return kFeatureRevocationKey;
-  if (absl::StartsWith(key, kSerialPrefix)) return kFeatureRevocationIssuerSerial;
+  for (const KindFacts& facts : kKinds) {
+    if (!facts.key_prefix.empty() && absl::StartsWith(key, facts.key_prefix)) return facts.feature;
+  }
   return "";
+}
+
+absl::string_view KeyFieldsOf(int kind) {
+  const KindFacts* facts = FactsOfKind(kind);
+  return facts != nullptr ? facts->key_fields : kKinds[0].key_fields;
 }
 
 std::vector<std::string> RequiredFeatures(const v1::TrustSnapshot& snapshot) {

@@ -69,6 +69,11 @@ absl::string_view FeatureOf(int kind);
 // revocations by key know the features of its state without parsing them.
 absl::string_view FeatureOfRevocationKey(absl::string_view key);
 
+// The fields of a revocation of `kind` its key is made of, for messages:
+// "tbs_sha256_hex", "spki_sha256_hex", "issuer_spki_sha256_hex and
+// serial_hex", or "sha256_hex" (DER-only and kinds this build does not know).
+absl::string_view KeyFieldsOf(int kind);
+
 // The features the content of `snapshot` needs, sorted, no duplicates
 // (its required_features field is not read).
 std::vector<std::string> RequiredFeatures(const v1::TrustSnapshot& snapshot);

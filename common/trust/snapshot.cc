@@ -27,20 +27,6 @@ absl::Status CheckCount(absl::string_view field, int count, int limit) {
       absl::StrCat(field, ": ", count, " entries exceed the limit of ", limit));
 }
 
-// The fields that make up a revocation's key, for messages.
-absl::string_view KeyFieldOf(int kind) {
-  switch (kind) {
-    case v1::REVOCATION_CERTIFICATE:
-      return "tbs_sha256_hex";
-    case v1::REVOCATION_KEY:
-      return "spki_sha256_hex";
-    case v1::REVOCATION_ISSUER_SERIAL:
-      return "issuer_spki_sha256_hex and serial_hex";
-    default:
-      return "sha256_hex";
-  }
-}
-
 bool HasPurpose(const v1::RootAuthority& root, v1::Purpose purpose) {
   for (int p : root.purposes()) {
     if (p == purpose) return true;
@@ -213,7 +199,7 @@ absl::Status TrustSnapshot::Build(const TrustSnapshot* previous) {
       for (int j = 0; j < i; ++j) {
         if (RevocationKey(proto_.revocations(j)) == key) {
           return absl::InvalidArgumentError(absl::StrCat(
-              label, ": ", KeyFieldOf(revocation.kind()), ": duplicate of revocations[", j, "]"));
+              label, ": ", KeyFieldsOf(revocation.kind()), ": duplicate of revocations[", j, "]"));
         }
       }
     }

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/pki/spiffe.h"
 #include "common/status/status.h"
 #include "common/trust/revocation.h"
@@ -146,32 +148,22 @@ std::string QuoteForMessage(absl::string_view text) {
   return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kQuoteLimit)), cut ? "..." : "", "\"");
 }
 
+std::string ProtoEnumName(const google::protobuf::EnumDescriptor& type, int value,
+                          absl::string_view strip_prefix, char separator,
+                          absl::string_view unknown_noun) {
+  const google::protobuf::EnumValueDescriptor* found = type.FindValueByNumber(value);
+  if (found == nullptr) return absl::StrCat(unknown_noun, " ", value);
+  std::string name = absl::AsciiStrToLower(absl::StripPrefix(found->name(), strip_prefix));
+  std::replace(name.begin(), name.end(), '_', separator);
+  return name;
+}
+
 std::string PurposeName(int purpose) {
-  switch (purpose) {
-    case v1::PURPOSE_UNSPECIFIED:
-      return "purpose-unspecified";
-    case v1::MTLS:
-      return "mtls";
-    case v1::TOKEN_SIGNING:
-      return "token-signing";
-    default:
-      return absl::StrCat("purpose ", purpose);
-  }
+  return ProtoEnumName(*v1::Purpose_descriptor(), purpose, "", '-', "purpose");
 }
 
 std::string AlgorithmName(int algorithm) {
-  switch (algorithm) {
-    case v1::SIGNING_ALGORITHM_UNSPECIFIED:
-      return "signing-algorithm-unspecified";
-    case v1::RS256:
-      return "rs256";
-    case v1::ES256:
-      return "es256";
-    case v1::EDDSA:
-      return "eddsa";
-    default:
-      return absl::StrCat("algorithm ", algorithm);
-  }
+  return ProtoEnumName(*v1::SigningAlgorithm_descriptor(), algorithm, "", '-', "algorithm");
 }
 
 absl::StatusOr<std::vector<pki::Certificate>> ValidateRoot(const v1::RootAuthority& root) {

@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "common/pki/certificate.h"
 #include "common/trust/snapshot.h"
+#include "google/protobuf/descriptor.h"
 #include "trustfabric/v1/trust.pb.h"
 
 namespace trustfabric::trust {
@@ -56,6 +57,20 @@ bool IsValidEndpointAddress(absl::string_view address);
 
 // Quotes untrusted text for a message: escaped and cut at 64 bytes.
 std::string QuoteForMessage(absl::string_view text);
+// The name people see for `value` of the proto enum `type`, derived from the
+// generated descriptor so that a new enum value is named without a code
+// change: the value's name in the .proto, lower case, without `strip_prefix`,
+// each '_' replaced by `separator`; "<unknown_noun> <value>" for a number
+// `type` does not define (a newer peer's value, or garbage).
+//
+//   ProtoEnumName(*v1::Purpose_descriptor(), v1::TOKEN_SIGNING, "", '-', "purpose")
+//       // "token-signing"
+//   ProtoEnumName(*v1::RevocationKind_descriptor(), 7, "REVOCATION_", '_', "kind")
+//       // "kind 7"
+std::string ProtoEnumName(const google::protobuf::EnumDescriptor& type, int value,
+                          absl::string_view strip_prefix, char separator,
+                          absl::string_view unknown_noun);
+
 // Enum names for people, in messages, audit records and tfctl's listings
 // alike, spelled as tfctl's flags take them (lower case, hyphens):
 // "mtls", "token-signing", "purpose-unspecified", or "purpose <number>".

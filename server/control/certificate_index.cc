@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "common/util/enum_names.h"
 
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -23,18 +24,14 @@ bool IssuedBy(const pki::Certificate& cert, const pki::Certificate& issuer) {
 
 }  // namespace
 
+constexpr util::EnumName<CertificateSource> kCertificateSourceNames[] = {
+    {CertificateSource::kNodeIdentity, "node identity"},
+    {CertificateSource::kRoot, "root"},
+    {CertificateSource::kIssuer, "issuer"},
+    {CertificateSource::kPeerReport, "peer report"}};
+
 absl::string_view CertificateSourceName(CertificateSource source) {
-  switch (source) {
-    case CertificateSource::kNodeIdentity:
-      return "node identity";
-    case CertificateSource::kRoot:
-      return "root";
-    case CertificateSource::kIssuer:
-      return "issuer";
-    case CertificateSource::kPeerReport:
-      return "peer report";
-  }
-  return "unknown";
+  return util::NameOf(kCertificateSourceNames, source, "unknown");
 }
 
 CertificateFacts FactsOf(const pki::Certificate& cert, const pki::Certificate* issuer,

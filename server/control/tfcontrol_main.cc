@@ -7,9 +7,6 @@
 // Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for a bad
 // command line or configuration (the message names the field), 1 when the
 // server cannot start for another reason (store in use, port taken).
-#include <signal.h>
-
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -17,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
+#include "common/process/shutdown_signals.h"
 #include "server/control/control_config.h"
 #include "server/control/control_server.h"
 #include "spdlog/spdlog.h"
@@ -60,16 +58,8 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(config->log_level()));
 
-  // A closed stdout (a log pipe whose reader went away) must not kill the
-  // control plane.
-  std::signal(SIGPIPE, SIG_IGN);
-  // Signals are taken by sigwait below; block them before any thread
-  // starts so none of gRPC's threads receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts, so none of gRPC's threads receives them.
+  trustfabric::process::ShutdownSignals signals;
 
   absl::StatusOr<std::unique_ptr<trustfabric::control::ControlServer>> server =
       trustfabric::control::ControlServer::Start(*config);
@@ -78,8 +68,7 @@ int main(int argc, char** argv) {
     return server.status().code() == absl::StatusCode::kInvalidArgument ? kConfigError
                                                                         : kStartError;
   }
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = signals.Wait();
   spdlog::info("tfcontrol received {}, shutting down", strsignal(signal_number));
   (*server)->Shutdown();
   return 0;

@@ -29,8 +29,9 @@ prometheus::MetricFamily RejectionFamily(std::string name);
 
 // `prefix`_listener_{connections, handshaking_connections, accepted_total,
 // refused_total{reason}, accept_errors_total}, by listener, from the
-// process's accept loops (net::ListenerCounters; docs/design.md §4). Every
-// refusal reason of every listener is present from the start, at 0.
+// process's accept loops (net::ListenerCounters; docs/design.md §4), and
+// `prefix`_descriptors{kind=open|limit|headroom}. Every refusal reason of
+// every listener is present from the start, at 0.
 std::vector<prometheus::MetricFamily> ListenerFamilies(const std::string& prefix);
 
 }  // namespace trustfabric::metrics

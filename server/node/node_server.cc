@@ -32,7 +32,7 @@ absl::Status NeedAddress(const v1::ListenerConfig& l, absl::string_view field) {
   return absl::OkStatus();
 }
 
-absl::Status NeedTarget(const v1::ControlEndpoint& t, absl::string_view field) {
+absl::Status NeedTarget(const v1::Endpoint& t, absl::string_view field) {
   if (t.address().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ".address: required"));
   }

@@ -19,4 +19,4 @@ tf_library(tf_node_server SRCS ${_roles}/node_server.cc ${_roles}/node_metrics.c
   DEPS tf_node_roles tf_trust_agent tf_metrics gRPC::grpc++_reflection prometheus-cpp::core
        prometheus-cpp::pull)
 tf_executable(tfnode SRCS ${_roles}/tfnode_main.cc
-  DEPS tf_node_server tf_config CLI11::CLI11)
+  DEPS tf_node_server tf_config tf_process CLI11::CLI11)

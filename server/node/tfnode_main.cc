@@ -4,7 +4,6 @@
 //
 // Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 2 for a bad
 // configuration (the message names the field), 1 when it cannot serve.
-#include <csignal>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -13,6 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
 #include "common/config/yaml_proto.h"
+#include "common/process/shutdown_signals.h"
 #include "server/node/node_server.h"
 #include "spdlog/spdlog.h"
 
@@ -59,16 +59,8 @@ int main(int argc, char** argv) {
   }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config.dns_name() + "] %v");
 
-  // A closed stdout (e.g. a log pipe whose reader went away) must not kill
-  // the node.
-  std::signal(SIGPIPE, SIG_IGN);
-  // Signals are taken by a dedicated thread, so shutdown runs outside a
-  // signal handler.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Taken by a dedicated thread, so shutdown runs outside a signal handler.
+  trustfabric::process::ShutdownSignals signals;
 
   auto server = trustfabric::node::NodeServer::Create(config);
   if (!server.ok()) {
@@ -76,8 +68,7 @@ int main(int argc, char** argv) {
   }
   if (absl::Status s = (*server)->Start(); !s.ok()) return Fail(1, s);
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    const int sig = signals.Wait();
     spdlog::info("signal {}: shutting down", sig);
     (*server)->Shutdown();
   });

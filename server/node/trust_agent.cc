@@ -36,7 +36,7 @@ constexpr absl::Duration kConnectPoll = absl::Milliseconds(50);
 constexpr size_t kMaxCertificatesPerReport = 256;
 constexpr size_t kMaxQueuedReportWrites = 4;
 
-std::string Describe(const v1::ControlEndpoint& endpoint) {
+std::string Describe(const v1::Endpoint& endpoint) {
   return absl::StrCat(endpoint.server_name(), " at ", endpoint.address());
 }
 
@@ -66,7 +66,7 @@ absl::Status ValidateConfig(const v1::TrustAgentConfig& config) {
         "trust_agent.control_planes: at least one control-plane endpoint is required");
   }
   for (int i = 0; i < config.control_planes_size(); ++i) {
-    const v1::ControlEndpoint& endpoint = config.control_planes(i);
+    const v1::Endpoint& endpoint = config.control_planes(i);
     if (!trust::IsValidEndpointAddress(endpoint.address())) {
       return absl::InvalidArgumentError(absl::StrCat(
           "trust_agent.control_planes[", i,
@@ -409,7 +409,7 @@ void TrustAgent::Run() {
   }
 }
 
-TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpoint) {
+TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::Endpoint& endpoint) {
   StreamOutcome outcome;
   const std::string where = Describe(endpoint);
   // A channel of its own per attempt: a shared one would carry gRPC's
@@ -449,6 +449,13 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
     spdlog::info("trust agent: connected to control plane {} (applied revision {})", where,
                  applier_.applied_revision());
   };
+  // Ends the stream from this side when a limit passed: "control plane
+  // <where>: <what> <limit>".
+  auto time_out = [&](absl::string_view what, absl::Duration limit) {
+    abandoned = absl::UnavailableError(
+        absl::StrCat("control plane ", where, ": ", what, " ", absl::FormatDuration(limit)));
+    call->Cancel();
+  };
   while (true) {
     const absl::Time now = absl::Now();
     absl::Duration wait = connected
@@ -486,17 +493,11 @@ TrustAgent::StreamOutcome TrustAgent::RunStream(const v1::ControlEndpoint& endpo
         last_heard = absl::Now();
         mark_connected();
       } else if (absl::Now() - opened >= options_.connect_timeout) {
-        abandoned =
-            absl::UnavailableError(absl::StrCat("control plane ", where, ": not connected within ",
-                                                absl::FormatDuration(options_.connect_timeout)));
-        call->Cancel();
+        time_out("not connected within", options_.connect_timeout);
         break;
       }
     } else if (absl::Now() - last_heard >= options_.idle_timeout) {
-      abandoned =
-          absl::UnavailableError(absl::StrCat("control plane ", where, ": nothing received for ",
-                                              absl::FormatDuration(options_.idle_timeout)));
-      call->Cancel();
+      time_out("nothing received for", options_.idle_timeout);
       break;
     }
     if (connected) SendReports(*call);
@@ -558,7 +559,7 @@ void TrustAgent::SendReports(WatchCall& call) {
 }
 
 absl::Status TrustAgent::CheckControlPlaneTrusted(WatchCall& call,
-                                                  const v1::ControlEndpoint& endpoint) const {
+                                                  const v1::Endpoint& endpoint) const {
   std::shared_ptr<const grpc::AuthContext> auth = call.context().auth_context();
   if (auth == nullptr) return absl::OkStatus();
   std::string leaf_pem;
@@ -608,14 +609,13 @@ absl::Status TrustAgent::ServingStatus() const {
 }
 
 TrustAgentStatus TrustAgent::status() const {
-  TrustAgentStatus status;
-  static_cast<UpdateApplierStatus&>(status) = applier_.status();
+  const UpdateApplierStatus applied = applier_.status();
   absl::MutexLock lock(&mu_);
-  status.connected = status_.connected;
-  status.endpoint = status_.endpoint;
-  status.streams_opened = status_.streams_opened;
-  status.peer_certificates_reported = status_.peer_certificates_reported;
-  status.last_error = status_.last_error;
+  // The agent's own fields and last error; the rest is the applier's.
+  TrustAgentStatus status = status_;
+  absl::Status last_error = std::move(status.last_error);
+  static_cast<UpdateApplierStatus&>(status) = applied;
+  status.last_error = std::move(last_error);
   return status;
 }
 

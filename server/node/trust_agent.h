@@ -184,12 +184,12 @@ class TrustAgent {
   // The agent's thread: streams, failover and backoff until Stop.
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
   // One Watch stream on `endpoint`, until it ends, idles out, or Stop.
-  StreamOutcome RunStream(const v1::ControlEndpoint& endpoint) ABSL_LOCKS_EXCLUDED(mu_);
+  StreamOutcome RunStream(const v1::Endpoint& endpoint) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes queued peer certificates on `call` (a few messages at a time).
   void SendReports(WatchCall& call) ABSL_LOCKS_EXCLUDED(mu_);
   // After a swap: re-verifies the chain the control plane of `call`
   // presented against the new state (the snapshot rules from now on).
-  absl::Status CheckControlPlaneTrusted(WatchCall& call, const v1::ControlEndpoint& endpoint) const;
+  absl::Status CheckControlPlaneTrusted(WatchCall& call, const v1::Endpoint& endpoint) const;
 
   void RecordError(absl::Status error) ABSL_LOCKS_EXCLUDED(mu_);
   // Waits for `d` or until Stop; false when stopping.

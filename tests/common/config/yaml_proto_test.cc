@@ -54,7 +54,10 @@ TEST(MergeYaml, UnknownKeyNamesPathAndKnownKeys) {
   v1::NodeConfig cfg;
   absl::Status s = MergeYaml("listen:\n  adress: x\n", &cfg);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("listen.adress: unknown key (known: address)"));
+  EXPECT_THAT(s.message(), HasSubstr("listen.adress: unknown key (known: address, "
+                                     "max_connections, max_connections_per_source, "
+                                     "max_handshaking, max_handshaking_per_source, "
+                                     "handshake_timeout_seconds)"));
 }
 
 TEST(MergeYaml, WrongTypesAreRejectedWithPath) {

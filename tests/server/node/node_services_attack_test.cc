@@ -140,10 +140,10 @@ class NodeServicesAttackTest : public ::testing::Test {
     ASSERT_TRUE(d->registrar && d->fe1 && d->edge && (!with_fe2 || d->fe2));
 
     // Wiring, before any call reaches a node.
-    v1::ControlEndpoint registrar;
+    v1::Endpoint registrar;
     registrar.set_address(d->registrar->internal_address());
     registrar.set_server_name(absl::StrCat("registrar1.", domain));
-    v1::ControlEndpoint edge;
+    v1::Endpoint edge;
     edge.set_address(d->edge->internal_address());
     edge.set_server_name(absl::StrCat("edge1.", domain));
     auto& addresses = *d->registrar->config().mutable_addresses();

@@ -98,7 +98,7 @@ class TrustAgentTest : public ContosoEdgeTest {
   v1::TrustAgentConfig Config(const std::vector<std::string>& addresses) const {
     v1::TrustAgentConfig config;
     for (const std::string& address : addresses) {
-      v1::ControlEndpoint* endpoint = config.add_control_planes();
+      v1::Endpoint* endpoint = config.add_control_planes();
       endpoint->set_address(address);
       endpoint->set_server_name("cp1.contoso.test");
     }
