@@ -110,11 +110,20 @@ std::string PeerIdentity::Describe() const {
 }
 
 PeerVerifier::PeerVerifier(Listener listener, std::shared_ptr<const TrustSource> source,
-                           size_t max_cache_entries)
-    : listener_(listener), source_(std::move(source)), max_cache_entries_(max_cache_entries) {}
+                           PeerCacheBounds bounds)
+    : listener_(listener),
+      source_(std::move(source)),
+      accepted_(bounds.accepted),
+      refused_(bounds.refused) {}
 
 uint64_t PeerVerifier::cache_hits() const { return hits_.load(std::memory_order_relaxed); }
 uint64_t PeerVerifier::cache_misses() const { return misses_.load(std::memory_order_relaxed); }
+
+PeerVerifier::CacheCounts PeerVerifier::cache_counts() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return CacheCounts{accepted_.size(), refused_.size(), accepted_.evictions(),
+                     refused_.evictions()};
+}
 
 absl::Status CheckRevocations(const trust::TrustSnapshot* snap,
                               const std::vector<pki::RevocationFacts>& chain) {
@@ -197,15 +206,14 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
     bool hit = false;
     {
       absl::ReaderMutexLock lock(&mu_);
-      auto it = cache_.find(chain_key);
-      if (it != cache_.end() && now < it->second.expires) {
-        const CacheEntry& e = it->second;
-        if ((e.revision == revision && e.epoch == epoch) ||
-            (e.result.ok() && revision != kNoSnapshot && e.revision != kNoSnapshot &&
-             FingerprintFor(snap, e.domain) == e.fingerprint)) {
-          cached = e.result;
-          hit = true;
-        }
+      const CacheEntry* e = accepted_.Find(chain_key);
+      if (e == nullptr) e = refused_.Find(chain_key);
+      if (e != nullptr && now < e->expires &&
+          ((e->revision == revision && e->epoch == epoch) ||
+           (e->result.ok() && revision != kNoSnapshot && e->revision != kNoSnapshot &&
+            FingerprintFor(snap, e->domain) == e->fingerprint))) {
+        cached = e->result;
+        hit = true;
       }
     }
     if (hit) {
@@ -246,10 +254,12 @@ absl::StatusOr<PeerIdentityPtr> PeerVerifier::VerifyPeer(absl::string_view chain
     entry.fingerprint = FingerprintFor(snap, entry.domain);
   }
   absl::MutexLock lock(&mu_);
-  // A full cache is dropped wholesale: entries are cheap to recompute and
-  // this keeps the hot path free of eviction bookkeeping.
-  if (cache_.size() >= max_cache_entries_) cache_.clear();
-  cache_[std::string(chain_key)] = std::move(entry);
+  // A chain lives in one area: the one of its latest result. A refusal
+  // displaces only other refusals (junk never evicts a trusted peer).
+  cache::ClockCache<CacheEntry>& area = result.ok() ? accepted_ : refused_;
+  cache::ClockCache<CacheEntry>& other = result.ok() ? refused_ : accepted_;
+  other.Erase(chain_key);
+  area.Insert(std::string(chain_key), std::move(entry));
   return result;
 }
 

@@ -15,6 +15,13 @@
 // against the current snapshot's revocations on every lookup: a revocation
 // is seen at the next call and leaves unrelated cached chains alone. A
 // refusal is reused only under the exact revision it was computed at.
+//
+// The cache is bounded and evicts one entry at a time (cache::ClockCache):
+// acceptances and refusals live in two separate areas, each with its own
+// bound, so a flood of junk handshakes (self-signed or otherwise refused
+// chains) only ever displaces other refusals, and an accepted peer's result
+// is displaced only by other accepted peers' (docs/design.md §4). Each
+// listener has its own PeerVerifier and so its own bounds.
 // Every chain accepted by a verification (not by a cache hit), here or in
 // VerifyServer, is passed to the TrustSource's accepted-chain observer.
 #ifndef TRUSTFABRIC_COMMON_TLS_PEER_VERIFIER_H_
@@ -32,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/cache/clock_cache.h"
 #include "common/pki/certificate.h"
 #include "common/pki/spiffe.h"
 #include "common/pki/verify.h"
@@ -85,10 +93,19 @@ using PeerIdentityPtr = std::shared_ptr<const PeerIdentity>;
 //   "revoked"              a certificate of the chain is revoked
 // Codes: UNAUTHENTICATED for an untrusted certificate, PERMISSION_DENIED for
 // a trusted certificate refused by listener or federation rules.
+// Bounds of a PeerVerifier's two cache areas (each at least 1).
+struct PeerCacheBounds {
+  // Accepted chains: one per peer certificate that calls the listener.
+  size_t accepted = 10000;
+  // Refused chains: small, so that refusals cost little memory however many
+  // distinct junk chains arrive.
+  size_t refused = 1024;
+};
+
 class PeerVerifier {
  public:
   PeerVerifier(Listener listener, std::shared_ptr<const TrustSource> source,
-               size_t max_cache_entries = 10000);
+               PeerCacheBounds bounds = {});
 
   // `leaf_pem`: one PEM certificate. `chain_pem`: the peer's intermediates
   // (may be empty; may repeat the leaf). Thread-safe.
@@ -111,6 +128,14 @@ class PeerVerifier {
   // Cache statistics, for benchmarks and tests.
   uint64_t cache_hits() const;
   uint64_t cache_misses() const;
+  // Entries in each area, and how many were evicted from it.
+  struct CacheCounts {
+    size_t accepted = 0;
+    size_t refused = 0;
+    uint64_t accepted_evictions = 0;
+    uint64_t refused_evictions = 0;
+  };
+  CacheCounts cache_counts() const;
 
  private:
   // Revision, result and fingerprint all come from one snapshot.
@@ -146,10 +171,12 @@ class PeerVerifier {
 
   const Listener listener_;
   const std::shared_ptr<const TrustSource> source_;
-  const size_t max_cache_entries_;
 
+  // Lookups share the lock (ClockCache::Find may run concurrently); inserts
+  // take it exclusively.
   mutable absl::Mutex mu_;
-  mutable absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);
+  mutable cache::ClockCache<CacheEntry> accepted_ ABSL_GUARDED_BY(mu_);
+  mutable cache::ClockCache<CacheEntry> refused_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex fingerprint_mu_;
   // The snapshot object the memo belongs to, compared by identity (not by
   // revision, which two snapshot objects may share); weak, so the memo

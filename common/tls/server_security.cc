@@ -259,7 +259,8 @@ absl::StatusOr<std::shared_ptr<ListenerSecurity>> ListenerSecurity::Create(
   if (options.refresh_interval_seconds < 1) options.refresh_interval_seconds = 1;
 
   std::shared_ptr<ListenerSecurity> self(new ListenerSecurity(std::move(options), source));
-  self->verifier_ = std::make_shared<PeerVerifier>(self->options_.listener, source);
+  self->verifier_ =
+      std::make_shared<PeerVerifier>(self->options_.listener, source, self->options_.peer_cache);
 
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       self->options_.key_file, self->options_.certificate_file,

@@ -80,6 +80,8 @@ struct ListenerOptions {
   std::function<absl::StatusOr<CallAuthentication>(absl::string_view method,
                                                    absl::string_view authorization)>
       call_authenticator;
+  // Bounds of this listener's verification cache (PeerVerifier).
+  PeerCacheBounds peer_cache;
 };
 
 class ListenerSecurity : public std::enable_shared_from_this<ListenerSecurity> {

@@ -9,6 +9,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/cache/clock_cache.h"
 #include "common/pki/encoding.h"
 #include "common/pki/verify.h"
 #include "common/status/status.h"
@@ -76,16 +77,13 @@ struct TokenVerifier::CacheEntry {
   absl::Time valid_until;
 };
 
-// Two generations: inserts go to `current`; when it fills half the shard's
-// share, it becomes `previous` (dropping the old previous). Hits in
-// `previous` move back to `current`. Bounded, and recently used entries
-// survive, without an LRU list.
+// A shard's share of the cache: valid results only (a refused token is never
+// cached, so junk tokens cannot displace a valid one), evicted one at a time
+// by the CLOCK rule when full.
 struct TokenVerifier::CacheShard {
-  explicit CacheShard(size_t half) : half_capacity(half) {}
-  const size_t half_capacity;
+  explicit CacheShard(size_t capacity) : results(capacity) {}
   mutable absl::Mutex mu;
-  absl::flat_hash_map<std::string, CacheEntry> current ABSL_GUARDED_BY(mu);
-  absl::flat_hash_map<std::string, CacheEntry> previous ABSL_GUARDED_BY(mu);
+  cache::ClockCache<CacheEntry> results ABSL_GUARDED_BY(mu);
 };
 
 struct TokenVerifier::Verified {
@@ -593,9 +591,8 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(VerifierOpt
 
 TokenVerifier::TokenVerifier(VerifierOptions options)
     : options_(std::move(options)), hosts_(options_.hosts.begin(), options_.hosts.end()) {
-  size_t per_shard = (options_.cache_capacity + kCacheShards - 1) / kCacheShards;
-  for (auto& shard : cache_)
-    shard = std::make_unique<CacheShard>(std::max<size_t>(1, per_shard / 2));
+  const size_t per_shard = (options_.cache_capacity + kCacheShards - 1) / kCacheShards;
+  for (auto& shard : cache_) shard = std::make_unique<CacheShard>(per_shard);
 }
 
 TokenVerifier::~TokenVerifier() = default;
@@ -647,35 +644,22 @@ absl::StatusOr<TokenIdentity> TokenVerifier::Verify(
   CacheShard& shard = *cache_[static_cast<unsigned char>(key[0]) % kCacheShards];
   {
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.current.find(key);
-    bool in_current = it != shard.current.end();
-    if (!in_current) {
-      auto old = shard.previous.find(key);
-      if (old != shard.previous.end()) {
-        CacheEntry entry = std::move(old->second);
-        shard.previous.erase(old);
-        it = shard.current.emplace(key, std::move(entry)).first;
-        in_current = true;
+    if (const CacheEntry* hit = shard.results.Find(key)) {
+      if (now >= hit->valid_from && now <= hit->valid_until) {
+        hits_.fetch_add(1, std::memory_order_relaxed);
+        return *hit->identity;
       }
-    }
-    if (in_current) {
-      if (now >= it->second.valid_from && now <= it->second.valid_until) {
-        return *it->second.identity;
-      }
-      shard.current.erase(it);
+      shard.results.Erase(key);
     }
   }
+  misses_.fetch_add(1, std::memory_order_relaxed);
   absl::StatusOr<Verified> v = VerifyUncached(token, *snapshot, *prepared, now);
   if (!v.ok()) return v.status();
   CacheEntry entry{std::make_shared<const TokenIdentity>(v->identity), v->valid_from,
                    v->valid_until};
   {
     absl::MutexLock lock(&shard.mu);
-    if (shard.current.size() >= shard.half_capacity) {
-      shard.previous = std::move(shard.current);
-      shard.current.clear();
-    }
-    shard.current.insert_or_assign(std::move(key), std::move(entry));
+    shard.results.Insert(std::move(key), std::move(entry));
   }
   return std::move(v->identity);
 }
@@ -684,7 +668,7 @@ size_t TokenVerifier::CachedResults() const {
   size_t n = 0;
   for (const auto& shard : cache_) {
     absl::MutexLock lock(&shard->mu);
-    n += shard->current.size() + shard->previous.size();
+    n += shard->results.size();
   }
   return n;
 }

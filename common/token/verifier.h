@@ -60,6 +60,9 @@
 // snapshot's revision and identity), each entry only for the window in which
 // every time-dependent check still holds, so a cache hit is a hash lookup
 // and a newer snapshot never sees a result computed against an older one.
+// Refusals are not cached, so junk tokens never displace a valid result; a
+// full cache evicts one result at a time, the least recently used first
+// (cache::ClockCache), never all at once.
 #ifndef TRUSTFABRIC_COMMON_TOKEN_VERIFIER_H_
 #define TRUSTFABRIC_COMMON_TOKEN_VERIFIER_H_
 
@@ -197,6 +200,10 @@ class TokenVerifier {
   const VerifierOptions& options() const { return options_; }
   // Entries currently cached.
   size_t CachedResults() const;
+  // Verifications answered from the cache, and those that were not (with
+  // the cache enabled).
+  uint64_t cache_hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t cache_misses() const { return misses_.load(std::memory_order_relaxed); }
 
   // What the verifier derived from one snapshot (digests and key types of
   // issuer certificates, chain results), and one verification's outcome;
@@ -235,6 +242,8 @@ class TokenVerifier {
   // Sharded so that request threads rarely contend.
   static constexpr size_t kCacheShards = 16;
   std::array<std::unique_ptr<CacheShard>, kCacheShards> cache_;
+  mutable std::atomic<uint64_t> hits_{0};
+  mutable std::atomic<uint64_t> misses_{0};
 };
 
 }  // namespace trustfabric::token

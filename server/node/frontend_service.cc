@@ -109,11 +109,11 @@ class FrontEndService::ReceiveStream final : public grpc::ServerWriteReactor<v1:
 
 FrontEndService::FrontEndService(const NodeContext* ctx,
                                  std::unique_ptr<token::TokenVerifier> verifier,
-                                 size_t offline_queue_limit,
+                                 MailboxLimits mailboxes,
                                  UnknownRecipientLimiter::Options probing)
     : ctx_(ctx),
       calls_(ctx->channels),
-      messaging_(&ctx->config, ctx->holder, std::move(verifier), &calls_, offline_queue_limit,
+      messaging_(&ctx->config, ctx->holder, std::move(verifier), &calls_, mailboxes,
                  std::move(probing)) {}
 
 absl::StatusOr<tls::CallAuthentication> FrontEndService::Authenticate(

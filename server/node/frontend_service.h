@@ -6,7 +6,7 @@
 // translates protos and statuses, streams a user's mailbox out on Receive,
 // and dials other nodes with GrpcNodeCalls.
 //
-//   node::FrontEndService service(&ctx, std::move(verifier), 1000, probing);
+//   node::FrontEndService service(&ctx, std::move(verifier), MailboxLimits{}, probing);
 //   client_options.call_authenticator = [&service](auto method, auto authorization) {
 //     return service.Authenticate(method, authorization);
 //   };
@@ -33,7 +33,7 @@ class FrontEndService final
  public:
   // REQUIRES: `ctx` outlives the service; ctx->channels is set.
   FrontEndService(const NodeContext* ctx, std::unique_ptr<token::TokenVerifier> verifier,
-                  size_t offline_queue_limit, UnknownRecipientLimiter::Options probing = {});
+                  MailboxLimits mailboxes, UnknownRecipientLimiter::Options probing = {});
 
   // The client listener's per-call check (ListenerOptions::call_authenticator):
   // Messaging::Authenticate, as the user and the token's exp.

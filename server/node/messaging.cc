@@ -25,12 +25,12 @@ constexpr absl::string_view kReceive = "/trustfabric.v1.FrontEnd/Receive";
 
 Messaging::Messaging(const v1::NodeConfig* config, const trust::SnapshotHolder* holder,
                      std::unique_ptr<token::TokenVerifier> verifier, NodeCalls* calls,
-                     size_t offline_queue_limit, UnknownRecipientLimiter::Options probing)
+                     MailboxLimits mailboxes, UnknownRecipientLimiter::Options probing)
     : config_(config),
       holder_(holder),
       verifier_(std::move(verifier)),
       calls_(calls),
-      mailboxes_(offline_queue_limit),
+      mailboxes_(mailboxes),
       probing_(std::move(probing)) {}
 
 absl::StatusOr<Messaging::Caller> Messaging::CallerOf(absl::string_view authorization) const {

@@ -14,7 +14,8 @@
 // Routing of Send: a recipient of this domain is looked up at the registrar
 // and the message handed to the front-end serving them (this one or
 // another, DeliverToFrontEnd); a recipient of another domain goes to this
-// domain's edge. Offline recipients: see Mailboxes (bounded queue per user).
+// domain's edge. Offline recipients: see Mailboxes (bounded queue per user,
+// bounded memory across users, expiry).
 //
 // What a client learns from a failed SignIn or Send is disclosure.h's: the
 // class of the failure and the recipient it named, never a host name, an
@@ -23,7 +24,7 @@
 // UnknownRecipientLimiter: past its allowance every Send is refused with
 // RESOURCE_EXHAUSTED "too many unknown recipients; retry after Ns".
 //
-//   node::Messaging messaging(&config, &holder, std::move(verifier), &calls, 1000, {});
+//   node::Messaging messaging(&config, &holder, std::move(verifier), &calls, MailboxLimits{}, {});
 //   TF_ASSIGN_OR_RETURN(node::Messaging::Caller alice, messaging.CallerOf(authorization));
 //   TF_RETURN_IF_ERROR(messaging.SignIn(alice));
 //   TF_ASSIGN_OR_RETURN(node::Messaging::Sent sent,
@@ -66,7 +67,7 @@ class Messaging {
   // is read on every call and not changed while calls run.
   Messaging(const v1::NodeConfig* config, const trust::SnapshotHolder* holder,
             std::unique_ptr<token::TokenVerifier> verifier, NodeCalls* calls,
-            size_t offline_queue_limit, UnknownRecipientLimiter::Options probing = {});
+            MailboxLimits mailboxes, UnknownRecipientLimiter::Options probing = {});
 
   // The client listener's per-call check: PERMISSION_DENIED "policy: <method>
   // is not served on the client listener" for anything but FrontEnd SignIn,
@@ -93,7 +94,8 @@ class Messaging {
   // Takes a message for a user of this domain from `caller` (an edge or a
   // front-end of the domain) into that user's mailbox: INVALID_ARGUMENT for
   // a malformed message or a recipient of another domain, Mailboxes'
-  // RESOURCE_EXHAUSTED when the user's queue is full.
+  // RESOURCE_EXHAUSTED when the user's queue or all queues together are
+  // full.
   absl::StatusOr<std::string> Deliver(const tls::PeerIdentity& caller, const v1::Message& message);
 
   Mailboxes& mailboxes() { return mailboxes_; }

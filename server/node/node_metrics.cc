@@ -14,6 +14,41 @@ using metrics::Gauge;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
+namespace {
+
+// A family of one unlabelled metric.
+MetricFamily Single(const char* name, const char* help, MetricType type, double value) {
+  MetricFamily f = Family(name, help, type);
+  f.metric.push_back(type == MetricType::Counter ? Counter(value) : Gauge(value));
+  return f;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> MailboxFamilies(const MailboxCounts& counts) {
+  std::vector<MetricFamily> out;
+  out.push_back(Single("trustfabric_node_queued_messages",
+                       "Messages waiting in the mailboxes of offline users.", MetricType::Gauge,
+                       static_cast<double>(counts.queued_messages)));
+  out.push_back(
+      Single("trustfabric_node_queued_message_bytes",
+             "Memory of all queued messages together (bounded by max_queued_message_bytes).",
+             MetricType::Gauge, static_cast<double>(counts.queued_bytes)));
+  MetricFamily refused = Family("trustfabric_node_queued_message_refused_total",
+                                "Messages refused because a user's queue (per_user) or all "
+                                "queues together (total) were full.",
+                                MetricType::Counter);
+  refused.metric.push_back(
+      Counter(static_cast<double>(counts.refused_per_user), {{"bound", "per_user"}}));
+  refused.metric.push_back(Counter(static_cast<double>(counts.refused_total), {{"bound", "total"}}));
+  out.push_back(std::move(refused));
+  out.push_back(
+      Single("trustfabric_node_queued_messages_expired_total",
+             "Queued messages dropped undelivered after queued_message_max_age_seconds.",
+             MetricType::Counter, static_cast<double>(counts.expired)));
+  return out;
+}
+
 std::vector<MetricFamily> NodeMetrics::Collect() const {
   std::vector<MetricFamily> out;
   const TrustAgentStatus status = agent_->status();
@@ -72,6 +107,9 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
   serving.metric.push_back(Gauge(agent_->ServingStatus().ok() ? 1 : 0));
   out.push_back(std::move(serving));
 
+  if (mailboxes_ != nullptr) {
+    for (auto& f : MailboxFamilies(mailboxes_->counts())) out.push_back(std::move(f));
+  }
   out.push_back(metrics::RejectionFamily("trustfabric_node_rejections_total"));
   for (auto& f : metrics::ListenerFamilies("trustfabric_node")) out.push_back(std::move(f));
   return out;

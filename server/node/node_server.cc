@@ -1,6 +1,7 @@
 // NodeServer; see node_server.h.
 #include "server/node/node_server.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -57,6 +58,14 @@ UnknownRecipientLimiter::Options ProbingLimitOf(const v1::FrontEndConfig& fronte
   return o;
 }
 
+MailboxLimits MailboxLimitsOf(const v1::NodeConfig& config) {
+  MailboxLimits limits;  // Mailboxes takes the default of a zero field
+  limits.per_user = config.offline_queue_limit();
+  limits.total_bytes = static_cast<size_t>(config.frontend().max_queued_message_bytes());
+  limits.max_age = absl::Seconds(config.frontend().queued_message_max_age_seconds());
+  return limits;
+}
+
 absl::Status ValidateNodeConfig(const v1::NodeConfig& c) {
   if (c.role() != "edge" && c.role() != "frontend" && c.role() != "registrar") {
     return absl::InvalidArgumentError("role: must be edge, frontend or registrar");
@@ -80,10 +89,17 @@ absl::Status ValidateNodeConfig(const v1::NodeConfig& c) {
   if (c.role() != "frontend" && c.has_frontend()) {
     return absl::InvalidArgumentError("frontend: only for role frontend");
   }
+  if (c.role() != "registrar" && c.has_registrations()) {
+    return absl::InvalidArgumentError("registrations: only for role registrar");
+  }
   if (c.role() == "frontend") {
     TF_RETURN_IF_ERROR(NeedAddress(c.client_listen(), "client_listen.address"));
     if (c.frontend().unknown_recipient_refill_seconds() > 86400) {
       return absl::InvalidArgumentError("frontend.unknown_recipient_refill_seconds: at most 86400");
+    }
+    if (c.frontend().queued_message_max_age_seconds() > 30 * 86400) {
+      return absl::InvalidArgumentError(
+          "frontend.queued_message_max_age_seconds: at most 2592000 (30 days)");
     }
     TF_RETURN_IF_ERROR(NeedTarget(c.registrar(), "registrar"));
     TF_RETURN_IF_ERROR(NeedTarget(c.edge(), "edge"));
@@ -136,7 +152,11 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(v1::NodeConfig co
   s->services_ = std::make_unique<Services>();
   Services& svc = *s->services_;
   if (c.role() == "registrar") {
-    svc.registry = std::make_unique<Registry>(c.trust_domain(), c.trust_agent().state_dir());
+    RegistryLimits limits;  // Registry takes the default of a zero field
+    limits.max_users = c.registrations().max_users();
+    limits.max_users_per_frontend = c.registrations().max_users_per_frontend();
+    svc.registry =
+        std::make_unique<Registry>(c.trust_domain(), c.trust_agent().state_dir(), limits);
     TF_RETURN_IF_ERROR(Annotate(svc.registry->Load(), "registrar state"));
     svc.registrar = std::make_unique<RegistrarService>(&s->ctx_, svc.registry.get());
   } else if (c.role() == "frontend") {
@@ -151,7 +171,12 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(v1::NodeConfig co
     TF_ASSIGN_OR_RETURN(std::unique_ptr<token::TokenVerifier> verifier,
                         token::TokenVerifier::Create(vopts));
     svc.frontend = std::make_unique<FrontEndService>(
-        &s->ctx_, std::move(verifier), c.offline_queue_limit(), ProbingLimitOf(c.frontend()));
+        &s->ctx_, std::move(verifier), MailboxLimitsOf(c), ProbingLimitOf(c.frontend()));
+    // Expired messages of users who never come back leave within a tenth of
+    // their age (at most a minute) of expiring.
+    svc.frontend->mailboxes().StartSweeping(
+        std::clamp(svc.frontend->mailboxes().limits().max_age / 10, absl::Seconds(1),
+                   absl::Minutes(1)));
     FrontEndService* fe = svc.frontend.get();
     tls::ListenerOptions client = opts;
     client.client_auth = tls::ClientAuth::kBearerToken;
@@ -216,7 +241,9 @@ absl::Status NodeServer::Start() {
       return absl::UnavailableError(
           absl::StrCat("metrics_address: cannot listen on ", c.metrics_address(), ": ", e.what()));
     }
-    metrics_ = std::make_shared<NodeMetrics>(&ctx_.config, agent_.get());
+    metrics_ = std::make_shared<NodeMetrics>(
+        &ctx_.config, agent_.get(),
+        services_->frontend ? &services_->frontend->mailboxes() : nullptr);
     exposer_->RegisterCollectable(metrics_);
     std::vector<int> ports = exposer_->GetListeningPorts();
     metrics_port_ = ports.empty() ? 0 : ports.front();

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/token/verifier.h"
+#include "server/node/mailboxes.h"
 #include "server/node/node_context.h"
 #include "server/node/recipient_limiter.h"
 #include "server/node/trust_agent.h"
@@ -49,6 +50,8 @@ absl::Status ValidateNodeConfig(const v1::NodeConfig& config);
 // fields keep UnknownRecipientLimiter's defaults).
 token::OuterTokenPolicy OuterTokenPolicyOf(const v1::FrontEndConfig& frontend);
 UnknownRecipientLimiter::Options ProbingLimitOf(const v1::FrontEndConfig& frontend);
+// The mailbox bounds of a front-end's configuration (unset: the defaults).
+MailboxLimits MailboxLimitsOf(const v1::NodeConfig& config);
 
 class NodeServer {
  public:

@@ -8,7 +8,7 @@ tf_library(tf_node_logic
        ${_roles}/message_rules.cc ${_roles}/messaging.cc ${_roles}/edge_relay.cc
        ${_roles}/node_calls.cc ${_roles}/disclosure.cc ${_roles}/recipient_limiter.cc
   DEPS tf_tls_core tf_token tf_trust tf_proto tf_status nlohmann_json::nlohmann_json
-       spdlog::spdlog absl::synchronization)
+       SQLite::SQLite3 spdlog::spdlog absl::synchronization)
 # The gRPC services over those rules, and the calls to other nodes.
 tf_library(tf_node_roles
   SRCS ${_roles}/node_context.cc ${_roles}/grpc_node_calls.cc ${_roles}/registrar_service.cc

@@ -7,6 +7,8 @@
 #include <vector>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/tls/tls_env.h"
@@ -25,6 +27,12 @@ class PeerVerifierTest : public ::testing::Test {
 
   std::string Pem(const pki::IssuedCertificate& leaf) { return leaf.certificate.ToPem(); }
   std::string Intermediate(const TestDomain& d) { return d.intermediate().certificate.ToPem(); }
+
+  // contoso's state (revision 1) installed, as a source of contoso.test.
+  std::shared_ptr<tls::TrustSource> ContosoSource() {
+    Install(&holder_, ContosoState(*contoso_, *fabrikam_, 1));
+    return std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+  }
 
   static TestDomain* contoso_;
   static TestDomain* fabrikam_;
@@ -221,6 +229,76 @@ TEST_F(PeerVerifierTest, GarbageInputIsRefusedNotCrashed) {
   auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
   EXPECT_THAT(verifier.VerifyPeer(Pem(fe), "not pem"),
               StatusIs(absl::StatusCode::kUnauthenticated, "certificate: chain:"));
+}
+
+// Acceptances and refusals are cached in separate areas: however many
+// distinct junk chains arrive, a trusted peer's result stays cached (the
+// refusals only displace each other, one at a time).
+TEST_F(PeerVerifierTest, JunkChainsCannotEvictATrustedPeersResult) {
+  tls::PeerVerifier verifier(tls::Listener::kInternal, ContosoSource(), {/*accepted=*/4, /*refused=*/16});
+  auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
+  ASSERT_EQ(verifier.cache_misses(), 1u);
+
+  absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  ASSERT_THAT(key, IsOk());
+  constexpr int kJunk = 2000;
+  for (int i = 0; i < kJunk; ++i) {
+    ASSERT_THAT(verifier.VerifyPeer(Pem(JunkClient(*key, i)), ""),
+                StatusIs(absl::StatusCode::kUnauthenticated, "chain:"));
+  }
+  EXPECT_EQ(verifier.cache_misses(), 1u + kJunk);
+  tls::PeerVerifier::CacheCounts counts = verifier.cache_counts();
+  EXPECT_EQ(counts.refused, 16u);
+  EXPECT_EQ(counts.refused_evictions, kJunk - 16u);
+  EXPECT_EQ(counts.accepted, 1u);
+  EXPECT_EQ(counts.accepted_evictions, 0u);
+
+  const uint64_t hits = verifier.cache_hits();
+  ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
+  EXPECT_EQ(verifier.cache_hits(), hits + 1);
+  EXPECT_EQ(verifier.cache_misses(), 1u + kJunk);
+}
+
+// Trusted peers displace each other one at a time, the least recently seen
+// first; a peer that keeps calling stays.
+TEST_F(PeerVerifierTest, AcceptedResultsAreEvictedGradually) {
+  tls::PeerVerifier verifier(tls::Listener::kInternal, ContosoSource(), {/*accepted=*/3, /*refused=*/1});
+  auto busy = contoso_->IssueNode("frontend", "busy", "busy.contoso.test");
+  ASSERT_THAT(verifier.VerifyPeer(Pem(busy), Intermediate(*contoso_)), IsOk());
+  for (int i = 0; i < 10; ++i) {
+    auto other = contoso_->IssueNode("frontend", absl::StrCat("fe", i),
+                                     absl::StrCat("fe", i, ".contoso.test"));
+    ASSERT_THAT(verifier.VerifyPeer(Pem(other), Intermediate(*contoso_)), IsOk());
+    const uint64_t misses = verifier.cache_misses();
+    ASSERT_THAT(verifier.VerifyPeer(Pem(busy), Intermediate(*contoso_)), IsOk());
+    EXPECT_EQ(verifier.cache_misses(), misses) << "busy peer evicted after " << i;
+    EXPECT_LE(verifier.cache_counts().accepted, 3u);
+  }
+  EXPECT_EQ(verifier.cache_counts().accepted, 3u);
+  EXPECT_EQ(verifier.cache_counts().accepted_evictions, 8u);
+}
+
+// A chain lives in the area of its latest result: once revoked (and the
+// refusal recomputed under a new anchor), it leaves the accepted area.
+TEST_F(PeerVerifierTest, ARefusedChainLeavesTheAcceptedArea) {
+  v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
+  Install(&holder_, state);
+  auto source = std::make_shared<tls::TrustSource>(&holder_, "contoso.test", nullptr);
+  tls::PeerVerifier verifier(tls::Listener::kInternal, source);
+  auto fe = contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test");
+  ASSERT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)), IsOk());
+  EXPECT_EQ(verifier.cache_counts().accepted, 1u);
+  // Without an mtls root for contoso the anchor fingerprint changes: a
+  // miss, refused.
+  state.set_revision(2);
+  state.mutable_roots(0)->set_purposes(0, v1::TOKEN_SIGNING);
+  Install(&holder_, state);
+  EXPECT_THAT(verifier.VerifyPeer(Pem(fe), Intermediate(*contoso_)),
+              StatusIs(absl::StatusCode::kUnauthenticated, "chain:"));
+  tls::PeerVerifier::CacheCounts counts = verifier.cache_counts();
+  EXPECT_EQ(counts.accepted, 0u);
+  EXPECT_EQ(counts.refused, 1u);
 }
 
 }  // namespace

@@ -189,6 +189,17 @@ TestServer::~TestServer() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 
+pki::IssuedCertificate JunkClient(const pki::PrivateKey& key, int i) {
+  pki::CertificateSpec spec;
+  spec.common_name = absl::StrCat("junk", i, ".contoso.test");
+  spec.dns_names = {spec.common_name};
+  spec.uri_names = {absl::StrCat("spiffe://contoso.test/frontend/junk", i)};
+  spec.key = key;
+  absl::StatusOr<pki::IssuedCertificate> issued = pki::Issue(spec, nullptr);
+  EXPECT_TRUE(issued.ok()) << issued.status();
+  return *std::move(issued);
+}
+
 std::unique_ptr<ClientSide> MakeClient(const std::string& local_domain, v1::TrustSnapshot state,
                                        const NodeFiles& identity) {
   auto client = std::make_unique<ClientSide>();

@@ -47,6 +47,11 @@ v1::TrustSnapshot ContosoState(const TestDomain& contoso, const TestDomain& fabr
 v1::TrustSnapshot FabrikamState(const TestDomain& fabrikam, const TestDomain& contoso,
                                 uint64_t revision);
 
+// A self-signed client certificate claiming spiffe://contoso.test/frontend/
+// junk<i> (a junk handshake's certificate; distinct for each `i`), with
+// `key` so that many are cheap to make.
+pki::IssuedCertificate JunkClient(const pki::PrivateKey& key, int i);
+
 // Builds and swaps `state` into `holder`; fails the test on error.
 void Install(trust::SnapshotHolder* holder, v1::TrustSnapshot state);
 

@@ -457,6 +457,27 @@ TEST_F(VerifierTest, CacheIsBounded) {
   EXPECT_EQ(none->CachedResults(), 0u);
 }
 
+// A full cache evicts one result at a time: it stays full, and a token that
+// keeps being presented stays cached however many other tokens, valid or
+// junk, arrive in between.
+TEST_F(VerifierTest, AFullCacheEvictsGraduallyAndKeepsATokenInUse) {
+  std::unique_ptr<TokenVerifier> small = test::MakeVerifier(&now_, /*cache_capacity=*/64);
+  SigningCredentials creds = test::Credentials(pki_.ed);
+  const std::string hot = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
+  ASSERT_TRUE(small->Verify(hot, snapshot_).ok());
+  for (int i = 0; i < 1000; ++i) {
+    std::string other = *MintAppOnlyToken(test::EdOptions(now_ - absl::Seconds(i)), creds);
+    ASSERT_TRUE(small->Verify(other, snapshot_).ok());
+    std::string junk = other;
+    junk.back() = junk.back() == 'A' ? 'B' : 'A';
+    ASSERT_FALSE(small->Verify(junk, snapshot_).ok());
+    const uint64_t misses = small->cache_misses();
+    ASSERT_TRUE(small->Verify(hot, snapshot_).ok());
+    ASSERT_EQ(small->cache_misses(), misses) << "evicted after " << i << " other tokens";
+  }
+  EXPECT_EQ(small->CachedResults(), 64u);
+}
+
 TEST_F(VerifierTest, RejectionsAreNotCached) {
   std::string token = *MintAppOnlyToken(test::AppOptions(now_), test::Credentials(pki_.app));
   token.back() = token.back() == 'A' ? 'B' : 'A';

@@ -19,6 +19,8 @@
 namespace trustfabric::node {
 namespace {
 
+using ::testing::HasSubstr;
+using ::testing::Not;
 using ::trustfabric::testing::IsOk;
 using ::trustfabric::testing::ScriptedNodeCalls;
 using ::trustfabric::testing::StatusIs;
@@ -43,8 +45,10 @@ class MessagingTest : public ::testing::Test {
     probing.burst = kBurst;
     probing.refill = absl::Hours(1);
     probing.clock = [this] { return now_; };
+    MailboxLimits mailboxes;
+    mailboxes.per_user = 2;
     messaging_ = std::make_unique<Messaging>(&config_, &holder_, tt::MakeVerifier(&now_), &calls_,
-                                             /*offline_queue_limit=*/2, probing);
+                                             mailboxes, probing);
   }
 
   std::string UserToken(const std::string& upn) const {
@@ -242,6 +246,33 @@ TEST_F(MessagingTest, AFailedSendTellsTheClassAndTheRecipientOnly) {
   sent = messaging_->Send(Alice(), "nobody@contoso.test", "hello", now_);
   EXPECT_THAT(sent.status(), StatusIs(absl::StatusCode::kNotFound, ""));
   EXPECT_EQ(sent.status().message(), "to: no such recipient nobody@contoso.test");
+}
+
+// The recipient's front-end is out of memory for queued messages (other
+// users' messages fill it): the sender learns that its recipient cannot take
+// more now, and nothing about whose messages those are.
+TEST_F(MessagingTest, ASendPastTheFrontEndsTotalBoundNamesNoOtherUser) {
+  v1::Message carols;
+  carols.set_id("m-1");
+  carols.set_from("bob@fabrikam.test");
+  carols.set_to("carol@contoso.test");
+  carols.set_body("hello");
+  MailboxLimits limits;
+  limits.total_bytes = carols.SpaceUsedLong();
+  Mailboxes fe2(limits);
+  ASSERT_THAT(fe2.Deliver(carols).status(), IsOk());
+  v1::Message daves = carols;
+  daves.set_to("dave@contoso.test");
+  absl::Status full = fe2.Deliver(daves).status();
+  ASSERT_THAT(full, StatusIs(absl::StatusCode::kResourceExhausted, "mailboxes are full"));
+
+  calls_.ScriptRegistrar({"dave@contoso.test"}, "fe2.contoso.test", "127.0.0.22:7443");
+  calls_.ScriptDeliver(full);
+  absl::Status s = messaging_->Send(Alice(), "dave@contoso.test", "hello", now_).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kResourceExhausted,
+                          "to: dave@contoso.test cannot take more messages now; retry later"));
+  EXPECT_THAT(std::string(s.message()), Not(HasSubstr("carol")));
+  EXPECT_THAT(std::string(s.message()), Not(HasSubstr("bob")));
 }
 
 TEST_F(MessagingTest, UnknownRecipientsPastTheAllowanceStopEverySendOfTheCaller) {

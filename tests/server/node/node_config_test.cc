@@ -70,5 +70,32 @@ TEST(NodeConfigTest, FrontEndSettingsOnlyForFrontEnds) {
   EXPECT_EQ(ValidateNodeConfig(config).message(), "frontend: only for role frontend");
 }
 
+TEST(NodeConfigTest, MailboxBoundsDefaultAndAreBounded) {
+  v1::NodeConfig config = Parse(kFrontEnd);
+  const MailboxLimits defaults = Mailboxes(MailboxLimitsOf(config)).limits();
+  EXPECT_EQ(defaults.per_user, 1000u);
+  EXPECT_EQ(defaults.total_bytes, size_t{64} << 20);
+  EXPECT_EQ(defaults.max_age, absl::Hours(24));
+
+  config = Parse(std::string(kFrontEnd) +
+                 "offline_queue_limit: 10\n"
+                 "frontend: {max_queued_message_bytes: 1048576, "
+                 "queued_message_max_age_seconds: 3600}\n");
+  EXPECT_TRUE(ValidateNodeConfig(config).ok());
+  const MailboxLimits set = Mailboxes(MailboxLimitsOf(config)).limits();
+  EXPECT_EQ(set.per_user, 10u);
+  EXPECT_EQ(set.total_bytes, size_t{1} << 20);
+  EXPECT_EQ(set.max_age, absl::Hours(1));
+
+  config.mutable_frontend()->set_queued_message_max_age_seconds(30 * 86400 + 1);
+  EXPECT_EQ(ValidateNodeConfig(config).message(),
+            "frontend.queued_message_max_age_seconds: at most 2592000 (30 days)");
+}
+
+TEST(NodeConfigTest, RegistrationBoundsOnlyForRegistrars) {
+  v1::NodeConfig config = Parse(std::string(kFrontEnd) + "registrations: {max_users: 5}\n");
+  EXPECT_EQ(ValidateNodeConfig(config).message(), "registrations: only for role registrar");
+}
+
 }  // namespace
 }  // namespace trustfabric::node

@@ -54,7 +54,7 @@ std::unique_ptr<TestNode> TestNode::Start(const Options& o) {
     std::unique_ptr<token::TokenVerifier> verifier;
     if (!Take(token::TokenVerifier::Create(vopts), &verifier)) return nullptr;
     n->frontend_ = std::make_unique<node::FrontEndService>(&n->ctx_, std::move(verifier),
-                                                           /*offline_queue_limit=*/100, o.probing);
+                                                           o.mailboxes, o.probing);
     node::FrontEndService* fe = n->frontend_.get();
     tls::ListenerOptions client = opts;
     client.client_auth = tls::ClientAuth::kBearerToken;

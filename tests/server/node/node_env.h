@@ -25,6 +25,7 @@
 #include "common/trust/holder.h"
 #include "server/node/edge_service.h"
 #include "server/node/frontend_service.h"
+#include "server/node/mailboxes.h"
 #include "server/node/node_context.h"
 #include "server/node/recipient_limiter.h"
 #include "server/node/registrar_service.h"
@@ -37,6 +38,13 @@ namespace trustfabric::testing {
 
 class TestNode {
  public:
+  // 100 messages per user; the other bounds at their defaults.
+  static node::MailboxLimits SmallMailboxes() {
+    node::MailboxLimits limits;
+    limits.per_user = 100;
+    return limits;
+  }
+
   struct Options {
     // "registrar", "frontend" or "edge".
     std::string role;
@@ -49,6 +57,7 @@ class TestNode {
     // Front-ends.
     token::OuterTokenPolicy outer_token = token::OuterTokenPolicy::kSigned;
     node::UnknownRecipientLimiter::Options probing;
+    node::MailboxLimits mailboxes = SmallMailboxes();
     // Time of the node's TrustSource (certificate validity, expiry of open
     // streams) and of a front-end's token verifier; null: absl::Now.
     Clock clock;

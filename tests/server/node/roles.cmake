@@ -22,3 +22,8 @@ tf_test(receive_expiry_test
   SRCS ${_roles_tests}/receive_expiry_test.cc ${_roles_tests}/node_env.cc
   DEPS tf_node_roles tf_tls_testing gRPC::grpc++_reflection)
 tf_test(node_config_test SRCS ${_roles_tests}/node_config_test.cc DEPS tf_node_server tf_config)
+# A mailbox flood over 10,000 offline users stays within the memory bound
+# (the node's metric); an in-process front-end.
+tf_test(mailbox_flood_test
+  SRCS ${_roles_tests}/mailbox_flood_test.cc ${_roles_tests}/node_env.cc
+  DEPS tf_node_server tf_tls_testing gRPC::grpc++_reflection)
