@@ -34,7 +34,7 @@
 #include "common/pki/verify.h"
 #include "common/status/atomic_file.h"
 #include "google/protobuf/util/json_util.h"
-#include "server/control/audit_chain.h"
+#include "common/audit/audit_chain.h"
 #include "nlohmann/json.hpp"
 
 namespace trustfabric::tfctl {
@@ -420,11 +420,11 @@ void AddAuditChainCommands(CLI::App& audit, const SettingsPtr& s) {
         FailUsage(absl::InvalidArgumentError(absl::StrCat("--file: ", parsed.ToString())));
       }
     }
-    control::AuditVerifyOptions options;
+    audit::AuditVerifyOptions options;
     options.trust_domain =
         log.trust_domain().empty() ? s->connection.trust_domain : log.trust_domain();
     options.roots = SignerRoots(*s);
-    control::AuditVerification v = OrFail(control::VerifyAuditChain(
+    audit::AuditVerification v = OrFail(audit::VerifyAuditChain(
         {log.records().begin(), log.records().end()},
         {log.checkpoints().begin(), log.checkpoints().end()}, options));
     if (s->json) {

@@ -22,7 +22,7 @@
 #include "common/trust/revocation.h"
 #include "common/trust/validation.h"
 #include "server/control/audit.h"
-#include "server/control/audit_chain.h"
+#include "common/audit/audit_chain.h"
 #include "spdlog/spdlog.h"
 
 namespace trustfabric::control {
@@ -481,7 +481,7 @@ absl::Status ControlPlane::Refuse(const Caller& caller, const Plan& plan, absl::
 void ControlPlane::MaybeCheckpoint(bool force) {
   if (!options_.checkpoint_key) return;
   absl::MutexLock lock(&checkpoint_mu_);
-  absl::StatusOr<AuditHead> head = store_->GetAuditHead();
+  absl::StatusOr<audit::AuditHead> head = store_->GetAuditHead();
   absl::StatusOr<v1::AuditCheckpoint> last = store_->LastCheckpoint();
   if (!head.ok() || !last.ok() || head->seq <= last->seq()) return;
   if (!force && head->seq - last->seq() < options_.audit_checkpoint_interval) return;
@@ -490,16 +490,16 @@ void ControlPlane::MaybeCheckpoint(bool force) {
     // (records edited or deleted in the store meanwhile).
     TF_ASSIGN_OR_RETURN(std::vector<v1::AuditRecord> unsigned_records,
                         store_->AuditAfterSeq(last->seq(), head->seq - last->seq()));
-    AuditHead signed_head;
+    audit::AuditHead signed_head;
     if (last->seq() != 0) signed_head = {last->seq(), last->head_sha256()};
     std::vector<std::string> hashes;
-    TF_RETURN_IF_ERROR(CheckChainLinks(unsigned_records, signed_head, &hashes));
+    TF_RETURN_IF_ERROR(audit::CheckChainLinks(unsigned_records, signed_head, &hashes));
     if (hashes.empty() || hashes.back() != head->sha256) {
       return absl::DataLossError("the audit chain changed while it was checked");
     }
-    TF_ASSIGN_OR_RETURN(CheckpointKey key, options_.checkpoint_key());
+    TF_ASSIGN_OR_RETURN(audit::CheckpointKey key, options_.checkpoint_key());
     TF_ASSIGN_OR_RETURN(v1::AuditCheckpoint checkpoint,
-                        SignCheckpoint(options_.trust_domain, *head, options_.clock(), key));
+                        audit::SignCheckpoint(options_.trust_domain, *head, options_.clock(), key));
     return store_->AddCheckpoint(checkpoint);
   }();
   if (!done.ok()) {

@@ -57,7 +57,7 @@
 #include "common/time/clock.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
-#include "server/control/audit_chain.h"
+#include "common/audit/audit_chain.h"
 #include "server/control/certificate_index.h"
 #include "server/control/node_registry.h"
 #include "server/control/store.h"
@@ -101,7 +101,7 @@ class ControlPlane {
     Clock clock = RealClock();
     // The key audit checkpoints are signed with (read on each checkpoint,
     // so a rotated identity is followed); none are signed when empty.
-    std::function<absl::StatusOr<CheckpointKey>()> checkpoint_key;
+    std::function<absl::StatusOr<audit::CheckpointKey>()> checkpoint_key;
     // A checkpoint after this many audit records; also one at start-up and
     // one at Checkpoint() (shutdown).
     uint32_t audit_checkpoint_interval = 100;

@@ -76,12 +76,12 @@ absl::Status ControlServer::Init() {
   cp.audit_checkpoint_interval = options_.audit_checkpoint_interval;
   // Checkpoints are signed with the identity key: see docs/design.md §6.
   cp.checkpoint_key = [certificate_file = config_.identity().certificate_file(),
-                       key_file = config_.identity().key_file()]() -> absl::StatusOr<CheckpointKey> {
+                       key_file = config_.identity().key_file()]() -> absl::StatusOr<audit::CheckpointKey> {
     TF_ASSIGN_OR_RETURN(std::string chain_pem, ReadPemFile(certificate_file, "identity"));
     TF_ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, pki::ParsePemBundle(chain_pem));
     TF_ASSIGN_OR_RETURN(std::string key_pem, ReadFileLimited(key_file, pki::kMaxPemBytes));
     TF_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::FromPem(key_pem));
-    return CheckpointKey{std::move(key), std::move(chain)};
+    return audit::CheckpointKey{std::move(key), std::move(chain)};
   };
   TF_ASSIGN_OR_RETURN(control_,
                       ControlPlane::Create(std::move(cp), *std::move(store), &holder_, &nodes_));

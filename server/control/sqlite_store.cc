@@ -574,7 +574,7 @@ absl::Status SqliteStore::CommitLocked(const Mutation& mutation, uint64_t* revis
     if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot trim history");
   }
   {
-    TF_ASSIGN_OR_RETURN(AuditHead head, AuditHeadLocked());
+    TF_ASSIGN_OR_RETURN(audit::AuditHead head, AuditHeadLocked());
     for (v1::AuditRecord record : mutation.audit) {
       record.set_revision(next);
       // As it reads back, so that the hash covers what is stored.
@@ -685,24 +685,24 @@ absl::StatusOr<std::vector<v1::AuditRecord>> SqliteStore::AuditWhereLocked(const
   return out;
 }
 
-absl::StatusOr<AuditHead> SqliteStore::AuditHeadLocked() {
+absl::StatusOr<audit::AuditHead> SqliteStore::AuditHeadLocked() {
   const std::string sql =
       absl::StrCat("SELECT ", kAuditColumns, " FROM audit ORDER BY seq DESC LIMIT 1");
   absl::StatusOr<Statement> s = Prepare(db_, sql.c_str());
   if (!s.ok()) return Error("cannot read audit");
-  AuditHead head;
+  audit::AuditHead head;
   const int rc = sqlite3_step(s->get());
   if (rc == SQLITE_ROW) {
     const v1::AuditRecord last = ReadAuditRecord(s->get());
     head.seq = last.seq();
-    head.sha256 = AuditRecordSha256(last);
+    head.sha256 = audit::AuditRecordSha256(last);
   } else if (rc != SQLITE_DONE) {
     return Error("cannot read audit");
   }
   return head;
 }
 
-absl::Status SqliteStore::InsertAuditLocked(v1::AuditRecord* record, AuditHead* head) {
+absl::Status SqliteStore::InsertAuditLocked(v1::AuditRecord* record, audit::AuditHead* head) {
   record->set_seq(head->seq + 1);
   record->set_prev_sha256(head->sha256);
   if (record->result().empty()) record->set_result("ok");
@@ -722,7 +722,7 @@ absl::Status SqliteStore::InsertAuditLocked(v1::AuditRecord* record, AuditHead* 
   }
   if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write audit record");
   head->seq = record->seq();
-  head->sha256 = AuditRecordSha256(*record);
+  head->sha256 = audit::AuditRecordSha256(*record);
   return absl::OkStatus();
 }
 
@@ -742,20 +742,20 @@ absl::StatusOr<v1::AuditRecord> SqliteStore::AppendAudit(v1::AuditRecord record)
   TF_ASSIGN_OR_RETURN(const uint64_t revision, RevisionLocked());
   record.set_revision(revision);
   *record.mutable_time() = FromNanos(ToNanos(record.time()));
-  TF_ASSIGN_OR_RETURN(AuditHead head, AuditHeadLocked());
+  TF_ASSIGN_OR_RETURN(audit::AuditHead head, AuditHeadLocked());
   TF_RETURN_IF_ERROR(InsertAuditLocked(&record, &head));
   if (!txn.Commit()) return Error("cannot commit audit record");
   return record;
 }
 
-absl::StatusOr<AuditHead> SqliteStore::GetAuditHead() {
+absl::StatusOr<audit::AuditHead> SqliteStore::GetAuditHead() {
   absl::MutexLock lock(&mu_);
   return AuditHeadLocked();
 }
 
 absl::Status SqliteStore::AddCheckpoint(const v1::AuditCheckpoint& checkpoint) {
   absl::MutexLock lock(&mu_);
-  TF_ASSIGN_OR_RETURN(const AuditHead head, AuditHeadLocked());
+  TF_ASSIGN_OR_RETURN(const audit::AuditHead head, AuditHeadLocked());
   if (checkpoint.seq() == 0 || checkpoint.seq() > head.seq) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint: seq ", checkpoint.seq(),
                                                    " is not a record (the log ends at seq ",
@@ -862,7 +862,7 @@ absl::Status SqliteStore::ChainUnlinkedAudit() {
   if (!s.ok()) return Error("cannot read audit");
   TF_ASSIGN_OR_RETURN(Statement update,
                       Prepare(db_, "UPDATE audit SET prev_sha256 = ? WHERE seq = ?"));
-  std::string previous = kAuditGenesisSha256;
+  std::string previous = audit::kAuditGenesisSha256;
   uint64_t linked = 0;
   int rc;
   while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
@@ -875,7 +875,7 @@ absl::Status SqliteStore::ChainUnlinkedAudit() {
       if (sqlite3_step(update.get()) != SQLITE_DONE) return Error("cannot chain audit record");
       ++linked;
     }
-    previous = AuditRecordSha256(record);
+    previous = audit::AuditRecordSha256(record);
   }
   if (rc != SQLITE_DONE) return Error("cannot read audit");
   if (linked == 0) return absl::OkStatus();
@@ -893,7 +893,7 @@ absl::StatusOr<v1::Generation> SqliteStore::Restore(const RestoreRequest& reques
   Transaction txn(db_);
   if (!txn.Begin()) return Error("cannot begin restore");
   TF_ASSIGN_OR_RETURN(const uint64_t current, RevisionLocked());
-  TF_ASSIGN_OR_RETURN(const AuditHead head, AuditHeadLocked());
+  TF_ASSIGN_OR_RETURN(const audit::AuditHead head, AuditHeadLocked());
   if (current != 0 || head.seq != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "sqlite store ", options_.path, " is not empty (revision ", current, ", ", head.seq,
@@ -951,7 +951,7 @@ absl::StatusOr<v1::Generation> SqliteStore::Restore(const RestoreRequest& reques
                                 snapshot.roots_size(), " issuers=", snapshot.issuers_size(),
                                 " peers=", snapshot.peers_size(),
                                 " revocations=", snapshot.revocations_size()));
-  AuditHead chain = head;
+  audit::AuditHead chain = head;
   TF_RETURN_IF_ERROR(InsertAuditLocked(&record, &chain));
   if (!txn.Commit()) return Error("cannot commit restore");
   return generation;

@@ -74,7 +74,7 @@ class SqliteStore final : public Store {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::AuditRecord> AppendAudit(v1::AuditRecord record) override
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<AuditHead> GetAuditHead() override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<audit::AuditHead> GetAuditHead() override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status AddCheckpoint(const v1::AuditCheckpoint& checkpoint) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<v1::AuditCheckpoint>> Checkpoints(uint64_t first_seq,
@@ -111,8 +111,8 @@ class SqliteStore final : public Store {
   // the store is opened; InsertAuditLocked numbers and links a new record
   // after `head` (inside the caller's transaction) and advances `head`.
   absl::Status ChainUnlinkedAudit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<AuditHead> AuditHeadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status InsertAuditLocked(v1::AuditRecord* record, AuditHead* head)
+  absl::StatusOr<audit::AuditHead> AuditHeadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertAuditLocked(v1::AuditRecord* record, audit::AuditHead* head)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<v1::AuditCheckpoint>> CheckpointsWhereLocked(const char* where,
                                                                          uint64_t first,

@@ -27,7 +27,7 @@
 // Every store has a generation (docs/design.md §5): epoch 1 and a random id
 // when it is created, a higher epoch and a new id only through Restore into
 // an empty store. Load puts it in the snapshot. Audit records form a hash
-// chain (audit_chain.h): the store numbers them (seq) and links each to the
+// chain (common/audit/audit_chain.h): the store numbers them (seq) and links each to the
 // previous one as it writes them, in the transaction that writes them.
 #ifndef TRUSTFABRIC_SERVER_CONTROL_STORE_H_
 #define TRUSTFABRIC_SERVER_CONTROL_STORE_H_
@@ -39,7 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/control/audit_chain.h"
+#include "common/audit/audit_chain.h"
 #include "trustfabric/v1/control.pb.h"
 #include "trustfabric/v1/trust.pb.h"
 
@@ -134,7 +134,7 @@ class Store {
   // Durable when it returns; returns the record as stored.
   virtual absl::StatusOr<v1::AuditRecord> AppendAudit(v1::AuditRecord record) = 0;
   // The last record's seq and hash.
-  virtual absl::StatusOr<AuditHead> GetAuditHead() = 0;
+  virtual absl::StatusOr<audit::AuditHead> GetAuditHead() = 0;
   // Stores a checkpoint; one already stored for the same seq is kept (a
   // signed checkpoint is never replaced). INVALID_ARGUMENT when its seq is
   // beyond the last record.

@@ -16,7 +16,7 @@
 #include "common/trust/delta.h"
 #include "common/trust/snapshot.h"
 #include "gmock/gmock.h"
-#include "server/control/audit_chain.h"
+#include "common/audit/audit_chain.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -344,7 +344,7 @@ TEST_F(SqliteStoreTest, AVersionOneFileIsMigratedWithItsData) {
   ASSERT_THAT(audit, IsOk());
   EXPECT_THAT(*audit, SizeIs(2));
   // The old record was chained when the store was opened, the new one after it.
-  EXPECT_THAT(VerifyAuditChain(*audit, {}, {kDomain, nullptr}), IsOk());
+  EXPECT_THAT(audit::VerifyAuditChain(*audit, {}, {kDomain, nullptr}), IsOk());
   EXPECT_EQ(state->snapshot.generation().epoch(), 1u);
 }
 
@@ -624,15 +624,15 @@ TEST_F(SqliteStoreTest, AuditRecordsAreChainedAndRefusalsAppendAtTheCurrentRevis
   absl::StatusOr<std::vector<v1::AuditRecord>> audit = store->AuditAfterSeq(0, 10);
   ASSERT_THAT(audit, IsOk());
   ASSERT_THAT(*audit, SizeIs(3));
-  EXPECT_EQ((*audit)[0].prev_sha256(), kAuditGenesisSha256);
+  EXPECT_EQ((*audit)[0].prev_sha256(), audit::kAuditGenesisSha256);
   EXPECT_EQ((*audit)[0].result(), "ok");
   EXPECT_EQ((*audit)[2].result(), "failed_precondition");
   EXPECT_EQ((*audit)[2].reason(), "still needed");
-  EXPECT_THAT(VerifyAuditChain(*audit, {}, {kDomain, nullptr}), IsOk());
-  absl::StatusOr<AuditHead> head = store->GetAuditHead();
+  EXPECT_THAT(audit::VerifyAuditChain(*audit, {}, {kDomain, nullptr}), IsOk());
+  absl::StatusOr<audit::AuditHead> head = store->GetAuditHead();
   ASSERT_THAT(head, IsOk());
   EXPECT_EQ(head->seq, 3u);
-  EXPECT_EQ(head->sha256, AuditRecordSha256((*audit)[2]));
+  EXPECT_EQ(head->sha256, audit::AuditRecordSha256((*audit)[2]));
   absl::StatusOr<std::vector<v1::AuditRecord>> after_two = store->AuditAfterSeq(2, 10);
   ASSERT_THAT(after_two, IsOk());
   ASSERT_THAT(*after_two, SizeIs(1));
@@ -641,7 +641,7 @@ TEST_F(SqliteStoreTest, AuditRecordsAreChainedAndRefusalsAppendAtTheCurrentRevis
   // Checkpoints: stored, listed by seq, never replaced, never past the end.
   v1::AuditCheckpoint cp;
   cp.set_seq(2);
-  cp.set_head_sha256(AuditRecordSha256((*audit)[1]));
+  cp.set_head_sha256(audit::AuditRecordSha256((*audit)[1]));
   cp.set_signature("first");
   ASSERT_THAT(store->AddCheckpoint(cp), IsOk());
   cp.set_signature("second");

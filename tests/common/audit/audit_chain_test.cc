@@ -1,7 +1,7 @@
 // The audit log's hash chain and signed checkpoints: an intact log
 // verifies; an edited, deleted or reordered record, a checkpoint over other
 // bytes, a forged or foreign signature each fail, naming where.
-#include "server/control/audit_chain.h"
+#include "common/audit/audit_chain.h"
 
 #include <string>
 #include <vector>
@@ -14,7 +14,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
-namespace trustfabric::control {
+namespace trustfabric::audit {
 namespace {
 
 using ::testing::HasSubstr;
@@ -228,4 +228,4 @@ TEST(AuditChainTest, SigningRefusesAKeyThatIsNotTheCertificates) {
 }
 
 }  // namespace
-}  // namespace trustfabric::control
+}  // namespace trustfabric::audit

@@ -1,5 +1,5 @@
 // Audit hash chain and signed checkpoints; see audit_chain.h.
-#include "server/control/audit_chain.h"
+#include "common/audit/audit_chain.h"
 
 #include <openssl/x509.h>
 
@@ -15,7 +15,7 @@
 #include "common/token/jws.h"
 #include "common/trust/validation.h"
 
-namespace trustfabric::control {
+namespace trustfabric::audit {
 namespace {
 
 constexpr char kCanonicalPrefix[] = "trustfabric.audit.v1\n";
@@ -202,4 +202,4 @@ absl::StatusOr<AuditVerification> VerifyAuditChain(
   return out;
 }
 
-}  // namespace trustfabric::control
+}  // namespace trustfabric::audit

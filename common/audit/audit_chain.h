@@ -11,14 +11,14 @@
 // key of its identity certificate, which only the control plane holds.
 //
 //   TF_ASSIGN_OR_RETURN(v1::AuditCheckpoint cp,
-//                       control::SignCheckpoint("contoso.test", head, absl::Now(), key));
-//   TF_ASSIGN_OR_RETURN(control::AuditVerification v,
-//                       control::VerifyAuditChain(records, checkpoints, {.trust_domain = d}));
+//                       audit::SignCheckpoint("contoso.test", head, absl::Now(), key));
+//   TF_ASSIGN_OR_RETURN(audit::AuditVerification v,
+//                       audit::VerifyAuditChain(records, checkpoints, {.trust_domain = d}));
 //   // v.unsigned_records: records after the last checkpoint.
 //
 // Free of gRPC and of the store: tfctl links it to verify an exported log.
-#ifndef TRUSTFABRIC_SERVER_CONTROL_AUDIT_CHAIN_H_
-#define TRUSTFABRIC_SERVER_CONTROL_AUDIT_CHAIN_H_
+#ifndef TRUSTFABRIC_COMMON_AUDIT_AUDIT_CHAIN_H_
+#define TRUSTFABRIC_COMMON_AUDIT_AUDIT_CHAIN_H_
 
 #include <cstdint>
 #include <memory>
@@ -32,7 +32,7 @@
 #include "common/pki/verify.h"
 #include "trustfabric/v1/control.pb.h"
 
-namespace trustfabric::control {
+namespace trustfabric::audit {
 
 // prev_sha256 of the first record.
 inline constexpr char kAuditGenesisSha256[] =
@@ -114,6 +114,6 @@ absl::StatusOr<AuditVerification> VerifyAuditChain(
     const std::vector<v1::AuditRecord>& records,
     const std::vector<v1::AuditCheckpoint>& checkpoints, const AuditVerifyOptions& options);
 
-}  // namespace trustfabric::control
+}  // namespace trustfabric::audit
 
-#endif  // TRUSTFABRIC_SERVER_CONTROL_AUDIT_CHAIN_H_
+#endif  // TRUSTFABRIC_COMMON_AUDIT_AUDIT_CHAIN_H_
