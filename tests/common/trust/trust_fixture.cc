@@ -162,6 +162,14 @@ std::shared_ptr<const TrustSnapshot> MustCreate(v1::TrustSnapshot proto) {
   return *std::move(snapshot);
 }
 
+void ExpectPartnerInertWithoutItsRoot(const TrustSnapshot& snapshot) {
+  const PeerEntry* peer = snapshot.FindPeer(kPartner);
+  ASSERT_NE(peer, nullptr);
+  EXPECT_EQ(peer->inert_reason,
+            "federation peer fabrikam.test is inert: root authority fabrikam-root was removed");
+  EXPECT_EQ(peer->roots, nullptr);
+}
+
 std::string StatusText(const absl::Status& status) {
   if (status.ok()) return "OK";
   return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());

@@ -88,6 +88,10 @@ v1::TrustSnapshot EmptySnapshot(uint64_t revision);
 // Creates the snapshot; fails the current test (and returns null) if rejected.
 std::shared_ptr<const TrustSnapshot> MustCreate(v1::TrustSnapshot proto);
 
+// Expects the peer kPartner of `snapshot` (ValidSnapshot's) listed but inert,
+// its root authority fabrikam-root gone: the reason says so, no roots.
+void ExpectPartnerInertWithoutItsRoot(const TrustSnapshot& snapshot);
+
 // "OK" or "<CODE>: <message>", so tests compare both in one readable string.
 std::string StatusText(const absl::Status& status);
 
