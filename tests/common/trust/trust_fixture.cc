@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/pki/encoding.h"
+#include "common/pki/private_key.h"
 #include "gtest/gtest.h"
 
 namespace trustfabric::trust {
@@ -184,6 +185,17 @@ pki::IssuedCertificate MustIssue(const pki::CertificateSpec& spec,
     std::abort();
   }
   return *std::move(issued);
+}
+
+pki::IssuedCertificate MustIssueWithWeakKey(pki::CertificateSpec spec,
+                                            const pki::IssuedCertificate* issuer) {
+  absl::StatusOr<pki::PrivateKey> weak = pki::PrivateKey::GenerateRsa(1024);
+  if (!weak.ok()) {
+    std::fprintf(stderr, "trust fixture: 1024-bit key: %s\n", weak.status().ToString().c_str());
+    std::abort();
+  }
+  spec.key = *std::move(weak);
+  return MustIssue(spec, issuer);
 }
 
 }  // namespace trustfabric::trust

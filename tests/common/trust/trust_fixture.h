@@ -100,6 +100,11 @@ std::string StatusText(const absl::Status& status);
 pki::IssuedCertificate MustIssue(const pki::CertificateSpec& spec,
                                  const pki::IssuedCertificate* issuer);
 
+// MustIssue with a fresh 1024-bit RSA key in place of spec.key: a
+// certificate whose key is below the 2048-bit minimum.
+pki::IssuedCertificate MustIssueWithWeakKey(pki::CertificateSpec spec,
+                                            const pki::IssuedCertificate* issuer);
+
 // One-change TrustChange builders.
 inline v1::TrustChange PutRoot(const v1::RootAuthority& root) {
   v1::TrustChange change;
