@@ -104,7 +104,6 @@ class ClusterBootstrapTest : public SharedClusterTest<ClusterBootstrapTest> {
     }
     return current;
   }
-
 };
 
 TEST_F(ClusterBootstrapTest, PlansRootsIssuersAndPeerInOrder) {

@@ -57,7 +57,6 @@ class ClusterConfigTest : public SharedClusterTest<ClusterConfigTest> {
     EXPECT_TRUE(s.ok()) << s;
     return config;
   }
-
 };
 
 TEST_F(ClusterConfigTest, WritesTheDirectoryContract) {
