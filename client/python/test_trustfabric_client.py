@@ -36,31 +36,13 @@ HOST = "fe1.contoso.test"
 TFCTL = os.path.join(BUILD_DIR, "client", "tfctl")
 
 
-def self_signed(key, name="app"):
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=7))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def key_pem(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """An RSA application with its files on disk."""
     d = tmp_path_factory.mktemp("app")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = self_signed(key)
-    (d / "app.key").write_bytes(key_pem(key))
+    cert = tfc.self_signed_certificate(key, "app")
+    (d / "app.key").write_bytes(tfc.private_key_pem(key))
     (d / "app.crt").write_bytes(cert)
     creds = tfc.AppCredentials.from_files(str(d / "app.key"), str(d / "app.crt"), CLIENT_ID)
     creds.dir = d
@@ -160,13 +142,15 @@ def test_actor_token_header_names_the_certificate(app):
 
 def test_algorithm_follows_the_key():
     key = ec.generate_private_key(ec.SECP256R1())
-    creds = tfc.AppCredentials(key_pem(key), self_signed(key), CLIENT_ID)
+    creds = tfc.AppCredentials(tfc.private_key_pem(key), tfc.self_signed_certificate(key, "app"),
+                               CLIENT_ID)
     assert creds.algorithm == "ES256"
     token = tfc.mint_actor_token(creds, REALM, HOST)
     assert jwt.get_unverified_header(token)["alg"] == "ES256"
     with pytest.raises(ValueError, match="no JWS algorithm"):
         other = ec.generate_private_key(ec.SECP384R1())
-        tfc.AppCredentials(key_pem(other), self_signed(other), CLIENT_ID)
+        tfc.AppCredentials(tfc.private_key_pem(other), tfc.self_signed_certificate(other, "app"),
+                           CLIENT_ID)
 
 
 def test_user_token_needs_a_user(app):
@@ -176,7 +160,8 @@ def test_user_token_needs_a_user(app):
 
 def test_certificate_helpers_take_the_first_certificate_of_a_chain(app):
     leaf = app.certificate.public_bytes(serialization.Encoding.PEM)
-    other = self_signed(rsa.generate_private_key(public_exponent=65537, key_size=2048), "ca")
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = tfc.self_signed_certificate(other_key, "ca")
     chain = leaf + other
     assert len(tfc.pem_certificates(chain)) == 2
     assert tfc.leaf_pem(chain) == leaf.decode()
@@ -184,19 +169,6 @@ def test_certificate_helpers_take_the_first_certificate_of_a_chain(app):
     assert tfc.certificate_sha256(chain) == hashlib.sha256(der).hexdigest()
     with pytest.raises(ValueError):
         tfc.pem_certificates(b"not a certificate")
-
-
-def _root(key, name):
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _issued(ca_key, ca_name, key, dns, uri):
@@ -223,13 +195,13 @@ def tls_server(tmp_path):
     import threading
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test root")])
-    root_pem = _root(ca_key, "test root")
+    root_pem = tfc.self_signed_certificate(ca_key, "test root", ca=True, valid_days=1)
     servers = []
 
     def start(uri):
         key = ec.generate_private_key(ec.SECP256R1())
         (tmp_path / "s.crt").write_bytes(_issued(ca_key, ca_name, key, HOST, uri))
-        (tmp_path / "s.key").write_bytes(key_pem(key))
+        (tmp_path / "s.key").write_bytes(tfc.private_key_pem(key))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(tmp_path / "s.crt", tmp_path / "s.key")
         listener = socket.create_server(("127.0.0.1", 0))
@@ -271,7 +243,8 @@ def test_a_server_without_a_spiffe_id_is_refused(tls_server):
 
 def test_the_role_check_verifies_the_certificate_first(tls_server):
     address, _ = tls_server("spiffe://contoso.test/frontend/fe1")
-    other_root = _root(ec.generate_private_key(ec.SECP256R1()), "other root")
+    other_root = tfc.self_signed_certificate(ec.generate_private_key(ec.SECP256R1()), "other root",
+                                             ca=True, valid_days=1)
     import ssl
     with pytest.raises(ssl.SSLCertVerificationError):
         tfc.check_server_role(address, HOST, other_root, "frontend")

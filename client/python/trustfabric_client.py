@@ -12,6 +12,9 @@ It provides:
 * `FrontEndClient`: a user's session at a front-end's client listener
   (server-authenticated TLS, bearer token on every call): `sign_in()`,
   `send(to, body)`, `receive()`;
+* PEM helpers: `pem_certificates`, `leaf_pem`, `certificate_sha256`, and
+  `self_signed_certificate` / `private_key_pem` for an application's own
+  signing key and certificate;
 * `AdminClient`: the control plane's admin API (`ControlPlane`) over mutual
   TLS with an admin certificate.
 
@@ -36,6 +39,7 @@ Errors are the gRPC status the server returned: every call raises
 """
 
 import base64
+import datetime
 import hashlib
 import os
 import queue
@@ -77,8 +81,9 @@ _import_generated()
 import grpc  # noqa: E402
 import jwt  # noqa: E402
 from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
 from google.protobuf import duration_pb2  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from trustfabric.v1 import control_pb2, control_pb2_grpc  # noqa: E402
@@ -127,6 +132,29 @@ def certificate_sha256(pem):
     what `tfctl revoke --sha256` and AdminClient.revoke(sha256_hex=...) take."""
     der = pem_certificates(pem)[0].public_bytes(serialization.Encoding.DER)
     return hashlib.sha256(der).hexdigest()
+
+
+def self_signed_certificate(key, common_name, ca=False, valid_days=7):
+    """A PEM certificate of `key` signed by itself, named `common_name`,
+    valid from an hour ago for `valid_days`: an application's signing
+    certificate as `tfctl issuer add --certificate` registers it, or with
+    `ca=True` a root authority of its own."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=valid_days))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def private_key_pem(key):
+    """`key` as unencrypted PKCS#8 PEM, as AppCredentials and tfctl read it."""
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def revocation_key(revocation):
@@ -552,29 +580,28 @@ class AdminClient(_ChannelClient):
         return list(self.stub.ListTokenIssuers(control_pb2.ListTokenIssuersRequest(),
                                                timeout=self._timeout).issuers)
 
+    def _mutate(self, rpc, request_type, wait_all, wait_timeout, **fields):
+        """Calls the unary mutation `rpc` with `request_type(**fields)` and the
+        wait options; the deadline covers the wait."""
+        return rpc(request_type(options=self.options(wait_all, wait_timeout), **fields),
+                   timeout=self._deadline(wait_all, wait_timeout))
+
     def put_peer(self, peer, wait_all=True, wait_timeout=10.0):
-        return self.stub.PutFederationPeer(
-            control_pb2.PutFederationPeerRequest(
-                peer=peer, options=self.options(wait_all, wait_timeout)),
-            timeout=self._deadline(wait_all, wait_timeout))
+        return self._mutate(self.stub.PutFederationPeer, control_pb2.PutFederationPeerRequest,
+                            wait_all, wait_timeout, peer=peer)
 
     def add_root(self, root, wait_all=True, wait_timeout=10.0):
-        return self.stub.AddRootAuthority(
-            control_pb2.AddRootAuthorityRequest(
-                root=root, options=self.options(wait_all, wait_timeout)),
-            timeout=self._deadline(wait_all, wait_timeout))
+        return self._mutate(self.stub.AddRootAuthority, control_pb2.AddRootAuthorityRequest,
+                            wait_all, wait_timeout, root=root)
 
     def remove_root(self, name, force=False, wait_all=True, wait_timeout=10.0):
-        return self.stub.RemoveRootAuthority(
-            control_pb2.RemoveRootAuthorityRequest(
-                name=name, force=force, options=self.options(wait_all, wait_timeout)),
-            timeout=self._deadline(wait_all, wait_timeout))
+        return self._mutate(self.stub.RemoveRootAuthority,
+                            control_pb2.RemoveRootAuthorityRequest, wait_all, wait_timeout,
+                            name=name, force=force)
 
     def add_issuer(self, issuer, wait_all=True, wait_timeout=10.0):
-        return self.stub.AddTokenIssuer(
-            control_pb2.AddTokenIssuerRequest(
-                issuer=issuer, options=self.options(wait_all, wait_timeout)),
-            timeout=self._deadline(wait_all, wait_timeout))
+        return self._mutate(self.stub.AddTokenIssuer, control_pb2.AddTokenIssuerRequest,
+                            wait_all, wait_timeout, issuer=issuer)
 
     def revoke(self, certificate_pem=None, reason="integration test", force=False,
                wait_all=False, wait_timeout=10.0, sha256_hex=None, tbs_sha256_hex=None,
@@ -589,11 +616,9 @@ class AdminClient(_ChannelClient):
         given = {k: v for k, v in targets.items() if v is not None}
         if len(given) != 1:
             raise ValueError(f"revoke: give exactly one of {', '.join(targets)}")
-        return self.stub.RevokeCertificate(
-            control_pb2.RevokeCertificateRequest(
-                reason=reason, force=force, revoke_key=revoke_key, der_only=der_only,
-                options=self.options(wait_all, wait_timeout), **given),
-            timeout=self._deadline(wait_all, wait_timeout))
+        return self._mutate(self.stub.RevokeCertificate, control_pb2.RevokeCertificateRequest,
+                            wait_all, wait_timeout, reason=reason, force=force,
+                            revoke_key=revoke_key, der_only=der_only, **given)
 
     def revocations(self):
         """The RevocationListings (revocation, key, weak) of the current state."""
@@ -603,10 +628,9 @@ class AdminClient(_ChannelClient):
     def unrevoke(self, key_or_sha256_hex, wait_all=True, wait_timeout=10.0):
         """Removes the revocation with this key (revocation_key), or every
         revocation requested by or resolved from this DER hash."""
-        return self.stub.UnrevokeCertificate(
-            control_pb2.UnrevokeCertificateRequest(
-                sha256_hex=key_or_sha256_hex, options=self.options(wait_all, wait_timeout)),
-            timeout=self._deadline(wait_all, wait_timeout))
+        return self._mutate(self.stub.UnrevokeCertificate,
+                            control_pb2.UnrevokeCertificateRequest, wait_all, wait_timeout,
+                            sha256_hex=key_or_sha256_hex)
 
 
 

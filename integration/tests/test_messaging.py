@@ -1,16 +1,12 @@
 """Messaging across the federation as a user sees it: delivery from
 contoso.test to fabrikam.test, and tokens the front-end refuses."""
 
-import datetime
 import uuid
 
 import grpc
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 import trustfabric_client as tfc
 from conftest import CONTOSO, FABRIKAM, assert_discloses_no_nodes, rpc_error
@@ -70,18 +66,7 @@ def test_unknown_recipient_is_not_found(restored_cluster):
 def _foreign_signing_key(common_name):
     """A fresh RSA key and self-signed certificate no control plane knows."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+    return tfc.private_key_pem(key), tfc.self_signed_certificate(key, common_name, valid_days=1)
 
 
 @pytest.mark.parametrize("issuer", ["unregistered issuer id", "registered issuer id"])

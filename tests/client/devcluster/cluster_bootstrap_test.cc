@@ -15,6 +15,7 @@
 #include "common/trust/snapshot.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/client/devcluster/shared_cluster_test.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 #include "tests/testing/vocabulary.h"
@@ -50,20 +51,12 @@ const v1::MutationOptions& OptionsOf(const BootstrapMutation& m) {
   return std::get<v1::PutFederationPeerRequest>(m.request).options();
 }
 
-class ClusterBootstrapTest : public ::testing::Test {
+class ClusterBootstrapTest : public SharedClusterTest<ClusterBootstrapTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = std::make_unique<TempDir>();
     ClusterConfigOptions options;
-    options.dir = dir_->path();
     options.subnet = 42;
-    absl::StatusOr<ClusterLayout> layout = WriteClusterConfig(options);
-    ASSERT_TRUE(layout.ok()) << layout.status();
-    layout_ = std::make_unique<ClusterLayout>(*std::move(layout));
-  }
-  static void TearDownTestSuite() {
-    layout_.reset();
-    dir_.reset();
+    WriteSharedCluster(options);
   }
 
   // The snapshot a freshly seeded control plane of `d` holds (revision 1).
@@ -111,9 +104,6 @@ class ClusterBootstrapTest : public ::testing::Test {
     }
     return current;
   }
-
-  static inline std::unique_ptr<TempDir> dir_;
-  static inline std::unique_ptr<ClusterLayout> layout_;
 };
 
 TEST_F(ClusterBootstrapTest, PlansRootsIssuersAndPeerInOrder) {

@@ -14,6 +14,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/client/devcluster/shared_cluster_test.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 #include "tests/testing/vocabulary.h"
@@ -29,20 +30,13 @@ constexpr int kSubnet = 37;
 nlohmann::json ReadJson(const std::string& path) { return nlohmann::json::parse(ReadFile(path)); }
 
 // One cluster directory written once and shared by the read-only tests.
-class ClusterConfigTest : public ::testing::Test {
+class ClusterConfigTest : public SharedClusterTest<ClusterConfigTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = std::make_unique<TempDir>();
     ClusterConfigOptions options;
-    options.dir = dir_->path() + "/cluster/";  // a trailing slash is fine
+    options.dir = "/cluster/";  // a trailing slash is fine
     options.subnet = kSubnet;
-    absl::StatusOr<ClusterLayout> layout = WriteClusterConfig(options);
-    ASSERT_TRUE(layout.ok()) << layout.status();
-    layout_ = std::make_unique<ClusterLayout>(*std::move(layout));
-  }
-  static void TearDownTestSuite() {
-    layout_.reset();
-    dir_.reset();
+    WriteSharedCluster(options);
   }
 
   static std::string Dir() { return dir_->path() + "/cluster"; }
@@ -63,9 +57,6 @@ class ClusterConfigTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s;
     return config;
   }
-
-  static inline std::unique_ptr<TempDir> dir_;
-  static inline std::unique_ptr<ClusterLayout> layout_;
 };
 
 TEST_F(ClusterConfigTest, WritesTheDirectoryContract) {

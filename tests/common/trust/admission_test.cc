@@ -430,11 +430,7 @@ TEST_F(AdmissionTest, ForcedRootRemovalLeavesInertDependentsInAValidSnapshot) {
   next->set_revision(6);
   std::shared_ptr<const TrustSnapshot> snapshot = MustCreate(*next);
   ASSERT_NE(snapshot, nullptr);
-  const PeerEntry* peer = snapshot->FindPeer(kPartner);
-  ASSERT_NE(peer, nullptr);
-  EXPECT_EQ(peer->inert_reason,
-            "federation peer fabrikam.test is inert: root authority fabrikam-root was removed");
-  EXPECT_EQ(peer->roots, nullptr);
+  ExpectPartnerInertWithoutItsRoot(*snapshot);
   // The issuer stays registered; its tokens fail the chain check at
   // verification time, since nothing anchors its certificate any more.
   const IssuerEntry* hr = snapshot->FindIssuerByName("hr-app");

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/pki/encoding.h"
+#include "common/pki/private_key.h"
 #include "gtest/gtest.h"
 
 namespace trustfabric::trust {
@@ -162,6 +163,14 @@ std::shared_ptr<const TrustSnapshot> MustCreate(v1::TrustSnapshot proto) {
   return *std::move(snapshot);
 }
 
+void ExpectPartnerInertWithoutItsRoot(const TrustSnapshot& snapshot) {
+  const PeerEntry* peer = snapshot.FindPeer(kPartner);
+  ASSERT_NE(peer, nullptr);
+  EXPECT_EQ(peer->inert_reason,
+            "federation peer fabrikam.test is inert: root authority fabrikam-root was removed");
+  EXPECT_EQ(peer->roots, nullptr);
+}
+
 std::string StatusText(const absl::Status& status) {
   if (status.ok()) return "OK";
   return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
@@ -176,6 +185,17 @@ pki::IssuedCertificate MustIssue(const pki::CertificateSpec& spec,
     std::abort();
   }
   return *std::move(issued);
+}
+
+pki::IssuedCertificate MustIssueWithWeakKey(pki::CertificateSpec spec,
+                                            const pki::IssuedCertificate* issuer) {
+  absl::StatusOr<pki::PrivateKey> weak = pki::PrivateKey::GenerateRsa(1024);
+  if (!weak.ok()) {
+    std::fprintf(stderr, "trust fixture: 1024-bit key: %s\n", weak.status().ToString().c_str());
+    std::abort();
+  }
+  spec.key = *std::move(weak);
+  return MustIssue(spec, issuer);
 }
 
 }  // namespace trustfabric::trust

@@ -88,6 +88,10 @@ v1::TrustSnapshot EmptySnapshot(uint64_t revision);
 // Creates the snapshot; fails the current test (and returns null) if rejected.
 std::shared_ptr<const TrustSnapshot> MustCreate(v1::TrustSnapshot proto);
 
+// Expects the peer kPartner of `snapshot` (ValidSnapshot's) listed but inert,
+// its root authority fabrikam-root gone: the reason says so, no roots.
+void ExpectPartnerInertWithoutItsRoot(const TrustSnapshot& snapshot);
+
 // "OK" or "<CODE>: <message>", so tests compare both in one readable string.
 std::string StatusText(const absl::Status& status);
 
@@ -95,6 +99,11 @@ std::string StatusText(const absl::Status& status);
 // aborts the binary on error, as a half-built PKI would make tests lie.
 pki::IssuedCertificate MustIssue(const pki::CertificateSpec& spec,
                                  const pki::IssuedCertificate* issuer);
+
+// MustIssue with a fresh 1024-bit RSA key in place of spec.key: a
+// certificate whose key is below the 2048-bit minimum.
+pki::IssuedCertificate MustIssueWithWeakKey(pki::CertificateSpec spec,
+                                            const pki::IssuedCertificate* issuer);
 
 // One-change TrustChange builders.
 inline v1::TrustChange PutRoot(const v1::RootAuthority& root) {

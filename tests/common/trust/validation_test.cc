@@ -145,10 +145,7 @@ TEST(ValidateRootTest, RejectsWeakKey) {
   pki::CertificateSpec spec;
   spec.common_name = "weak root";
   spec.is_ca = true;
-  absl::StatusOr<pki::PrivateKey> weak = pki::PrivateKey::GenerateRsa(1024);
-  ASSERT_TRUE(weak.ok()) << weak.status();
-  spec.key = *weak;
-  pki::IssuedCertificate cert = MustIssue(spec, nullptr);
+  pki::IssuedCertificate cert = MustIssueWithWeakKey(spec, nullptr);
   v1::RootAuthority root = GoodRoot();
   root.set_certificates_pem(pki::ToPemBundle({Pki().contoso.root().certificate, cert.certificate}));
   EXPECT_EQ(RootError(root),
@@ -291,11 +288,9 @@ TEST(ValidateIssuerTest, RejectsMissingBadWeakAndCaSigningCertificates) {
   pki::CertificateSpec spec;
   spec.common_name = "weak signing";
   spec.signing_only = true;
-  absl::StatusOr<pki::PrivateKey> weak = pki::PrivateKey::GenerateRsa(1024);
-  ASSERT_TRUE(weak.ok()) << weak.status();
-  spec.key = *weak;
   issuer = GoodIssuer();
-  issuer.set_signing_certificates_pem(0, MustIssue(spec, &Pki().token_root).certificate.ToPem());
+  issuer.set_signing_certificates_pem(
+      0, MustIssueWithWeakKey(spec, &Pki().token_root).certificate.ToPem());
   EXPECT_EQ(IssuerError(issuer),
             "INVALID_ARGUMENT: signing_certificates_pem[0]: rsa key of 1024 bits is below the "
             "minimum of 2048");
