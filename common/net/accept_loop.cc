@@ -279,10 +279,12 @@ void AcceptLoop::Refuse(int fd, const std::string& source, Refusal why) {
     case Refusal::kListenerHandshaking:
       reason = absl::StrCat(l.max_handshaking, " connections still in their handshake");
       break;
-    case Refusal::kDescriptors:
-      reason = absl::StrCat("the process keeps ", budget_->headroom(), " of its ",
-                            budget_->limit(), " descriptors in reserve");
+    case Refusal::kDescriptors: {
+      const DescriptorBudget::Counts d = budget_->counts();
+      reason = absl::StrCat("the process keeps ", d.headroom, " of its ", d.limit,
+                            " descriptors in reserve");
       break;
+    }
     case Refusal::kNone:
       break;
   }

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "common/util/enum_names.h"
+
 namespace trustfabric::net {
 namespace {
 
@@ -36,29 +38,27 @@ bool PastBytes(int fd, uint64_t bytes) {
 
 }  // namespace
 
-absl::string_view RefusalName(Refusal r) {
-  switch (r) {
-    case Refusal::kNone:
-      return "";
-    case Refusal::kSourceConnections:
-      return "source_connections";
-    case Refusal::kSourceHandshaking:
-      return "source_handshaking";
-    case Refusal::kListenerConnections:
-      return "listener_connections";
-    case Refusal::kListenerHandshaking:
-      return "listener_handshaking";
-    case Refusal::kDescriptors:
-      return "descriptors";
-  }
-  return "";
-}
+namespace {
+
+constexpr util::EnumName<Refusal> kRefusalNames[] = {
+    {Refusal::kSourceConnections, "source_connections"},
+    {Refusal::kSourceHandshaking, "source_handshaking"},
+    {Refusal::kListenerConnections, "listener_connections"},
+    {Refusal::kListenerHandshaking, "listener_handshaking"},
+    {Refusal::kDescriptors, "descriptors"},
+};
+
+}  // namespace
+
+absl::string_view RefusalName(Refusal r) { return util::NameOf(kRefusalNames, r, ""); }
 
 const std::vector<Refusal>& AllRefusals() {
-  static const std::vector<Refusal> all = {
-      Refusal::kSourceConnections, Refusal::kSourceHandshaking, Refusal::kListenerConnections,
-      Refusal::kListenerHandshaking, Refusal::kDescriptors};
-  return all;
+  static const std::vector<Refusal>* all = [] {
+    auto* v = new std::vector<Refusal>;
+    for (const auto& row : kRefusalNames) v->push_back(row.value);
+    return v;
+  }();
+  return *all;
 }
 
 ConnectionLedger::ConnectionLedger(ListenerLimits limits) : limits_(limits) {}
@@ -214,19 +214,9 @@ void DescriptorBudget::Recount() {
   }
 }
 
-int DescriptorBudget::limit() const {
+DescriptorBudget::Counts DescriptorBudget::counts() const {
   absl::MutexLock lock(&mu_);
-  return limit_;
-}
-
-int DescriptorBudget::headroom() const {
-  absl::MutexLock lock(&mu_);
-  return headroom_;
-}
-
-int DescriptorBudget::in_use() const {
-  absl::MutexLock lock(&mu_);
-  return counted_ + admitted_since_count_;
+  return {counted_ + admitted_since_count_, limit_, headroom_};
 }
 
 int CountOpenDescriptors() {

@@ -147,10 +147,12 @@ class DescriptorBudget {
   // re-reads RLIMIT_NOFILE.
   void Recount() ABSL_LOCKS_EXCLUDED(mu_);
 
-  int limit() const ABSL_LOCKS_EXCLUDED(mu_);
-  int headroom() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Open descriptors at the last Recount, plus admissions since.
-  int in_use() const ABSL_LOCKS_EXCLUDED(mu_);
+  struct Counts {
+    int open;      // at the last Recount, plus admissions since
+    int limit;     // the soft RLIMIT_NOFILE (or the test's limit)
+    int headroom;  // kept free of connections
+  };
+  Counts counts() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   static int HeadroomFor(int limit);

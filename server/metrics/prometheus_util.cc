@@ -79,15 +79,17 @@ std::vector<MetricFamily> ListenerFamilies(const std::string& prefix) {
                                        {{"listener", listener}, {"reason", reason}}));
     }
   }
-  net::DescriptorBudget& budget = net::DescriptorBudget::Global();
+  const net::DescriptorBudget::Counts budget = net::DescriptorBudget::Global().counts();
   MetricFamily descriptors =
       Family(prefix + "_descriptors",
              "The process's descriptors: open (last count plus connections admitted since), its "
              "limit, and the headroom listeners leave free.",
              MetricType::Gauge);
-  descriptors.metric.push_back(Gauge(budget.in_use(), {{"kind", "open"}}));
-  descriptors.metric.push_back(Gauge(budget.limit(), {{"kind", "limit"}}));
-  descriptors.metric.push_back(Gauge(budget.headroom(), {{"kind", "headroom"}}));
+  for (const auto& [kind, n] : {std::pair<const char*, int>{"open", budget.open},
+                                {"limit", budget.limit},
+                                {"headroom", budget.headroom}}) {
+    descriptors.metric.push_back(Gauge(n, {{"kind", kind}}));
+  }
   return {std::move(open), std::move(handshaking), std::move(accepted), std::move(refused),
           std::move(errors), std::move(descriptors)};
 }

@@ -70,21 +70,32 @@ class Handed {
   std::vector<int> fds_ ABSL_GUARDED_BY(mu_);
 };
 
+// A loop on 127.0.0.1 (any free port) handing its connections to `handed`;
+// null (and a test failure) when it cannot bind.
+std::unique_ptr<AcceptLoop> Started(const std::string& name, ListenerLimits limits,
+                                    Handed* handed,
+                                    DescriptorBudget* budget = &DescriptorBudget::Global()) {
+  auto loop = AcceptLoop::Bind(name, "127.0.0.1:0", limits, budget);
+  EXPECT_TRUE(loop.ok()) << loop.status();
+  if (!loop.ok()) return nullptr;
+  (*loop)->Start(handed->Callback());
+  return *std::move(loop);
+}
+
 TEST(AcceptLoopTest, AFloodingSourceIsResetAndCountedWhileAnotherGetsIn) {
   ListenerLimits limits;
   limits.max_connections_per_source = 3;
   limits.max_handshaking_per_source = 3;
-  auto loop = AcceptLoop::Bind("test-flood", "127.0.0.1:0", limits);
-  ASSERT_TRUE(loop.ok()) << loop.status();
   Handed handed;
-  (*loop)->Start(handed.Callback());
+  auto loop = Started("test-flood", limits, &handed);
+  ASSERT_NE(loop, nullptr);
 
   std::vector<int> flood;
-  for (int i = 0; i < 3; ++i) flood.push_back(Connect("127.0.0.2", (*loop)->port()));
+  for (int i = 0; i < 3; ++i) flood.push_back(Connect("127.0.0.2", loop->port()));
   ASSERT_EQ(handed.WaitFor(3), 3u);
-  const int refused = Connect("127.0.0.2", (*loop)->port());
+  const int refused = Connect("127.0.0.2", loop->port());
   EXPECT_TRUE(ClosedByServer(refused));
-  const int other = Connect("127.0.0.3", (*loop)->port());
+  const int other = Connect("127.0.0.3", loop->port());
   EXPECT_EQ(handed.WaitFor(4), 4u);
 
   auto counts = ListenerCounters()["test-flood"];
@@ -112,12 +123,11 @@ void Exchange(int fd, int peer, size_t n) {
 TEST(AcceptLoopTest, ConnectionsThatTalkLeaveTheHandshakeBound) {
   ListenerLimits limits;
   limits.max_handshaking_per_source = 2;
-  auto loop = AcceptLoop::Bind("test-talk", "127.0.0.1:0", limits);
-  ASSERT_TRUE(loop.ok()) << loop.status();
   Handed handed;
-  (*loop)->Start(handed.Callback());
+  auto loop = Started("test-talk", limits, &handed);
+  ASSERT_NE(loop, nullptr);
   std::vector<int> clients;
-  for (int i = 0; i < 2; ++i) clients.push_back(Connect("127.0.0.5", (*loop)->port()));
+  for (int i = 0; i < 2; ++i) clients.push_back(Connect("127.0.0.5", loop->port()));
   ASSERT_EQ(handed.WaitFor(2), 2u);
   // Both talk (as a TLS handshake would): past their first flights.
   for (int i = 0; i < 2; ++i) {
@@ -127,9 +137,9 @@ TEST(AcceptLoopTest, ConnectionsThatTalkLeaveTheHandshakeBound) {
   }
   // Two more from the same address get in; the two after those, silent
   // still, hold the bound again.
-  for (int i = 0; i < 2; ++i) clients.push_back(Connect("127.0.0.5", (*loop)->port()));
+  for (int i = 0; i < 2; ++i) clients.push_back(Connect("127.0.0.5", loop->port()));
   EXPECT_EQ(handed.WaitFor(4), 4u);
-  const int refused = Connect("127.0.0.5", (*loop)->port());
+  const int refused = Connect("127.0.0.5", loop->port());
   EXPECT_TRUE(ClosedByServer(refused));
   EXPECT_EQ(ListenerCounters()["test-talk"].refused["source_handshaking"], 1);
   for (int fd : clients) close(fd);
@@ -138,14 +148,13 @@ TEST(AcceptLoopTest, ConnectionsThatTalkLeaveTheHandshakeBound) {
 
 TEST(AcceptLoopTest, KeepsTheProcesssDescriptorHeadroom) {
   DescriptorBudget budget(CountOpenDescriptors() + 16, 8);
-  auto loop = AcceptLoop::Bind("test-budget", "127.0.0.1:0", ListenerLimits(), &budget);
-  ASSERT_TRUE(loop.ok()) << loop.status();
   Handed handed;
-  (*loop)->Start(handed.Callback());
+  auto loop = Started("test-budget", ListenerLimits(), &handed, &budget);
+  ASSERT_NE(loop, nullptr);
   std::vector<int> clients;
   bool refused = false;
   for (int i = 0; i < 16 && !refused; ++i) {
-    clients.push_back(Connect("127.0.0.4", (*loop)->port()));
+    clients.push_back(Connect("127.0.0.4", loop->port()));
     pollfd p{clients.back(), POLLIN, 0};
     refused = poll(&p, 1, 500) == 1;  // a reset; admitted ones stay silent
   }
@@ -164,12 +173,11 @@ TEST(AcceptLoopTest, AMalformedAddressNamesTheRule) {
 }
 
 TEST(AcceptLoopTest, StopClosesTheListeningSocket) {
-  auto loop = AcceptLoop::Bind("test-stop", "127.0.0.1:0", ListenerLimits());
-  ASSERT_TRUE(loop.ok());
   Handed handed;
-  (*loop)->Start(handed.Callback());
-  const int port = (*loop)->port();
-  (*loop)->Stop();
+  auto loop = Started("test-stop", ListenerLimits(), &handed);
+  ASSERT_NE(loop, nullptr);
+  const int port = loop->port();
+  loop->Stop();
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;

@@ -77,13 +77,19 @@ TEST(ConnectionLedgerTest, ListenerBoundsApplyAcrossSources) {
   EXPECT_EQ(ledger.Admit("198.51.100.10", s.Open(), later), Refusal::kListenerConnections);
 }
 
+// Two connections from 192.0.2.1 admitted, then the first closed by its
+// owner (as gRPC closes a connection).
+void AdmitTwoAndCloseTheFirst(ConnectionLedger* ledger, Sockets* s) {
+  const int a = s->Open();
+  ASSERT_EQ(ledger->Admit("192.0.2.1", a, kT0), Refusal::kNone);
+  ASSERT_EQ(ledger->Admit("192.0.2.1", s->Open(), kT0), Refusal::kNone);
+  close(a);
+}
+
 TEST(ConnectionLedgerTest, ClosedConnectionsAreForgottenBySweep) {
   Sockets s;
   ConnectionLedger ledger(Small());
-  const int a = s.Open();
-  ASSERT_EQ(ledger.Admit("192.0.2.1", a, kT0), Refusal::kNone);
-  ASSERT_EQ(ledger.Admit("192.0.2.1", s.Open(), kT0), Refusal::kNone);
-  close(a);
+  AdmitTwoAndCloseTheFirst(&ledger, &s);
   ledger.Sweep();
   EXPECT_EQ(ledger.open_from("192.0.2.1"), 1);
   EXPECT_EQ(ledger.open(), 1);
@@ -92,10 +98,7 @@ TEST(ConnectionLedgerTest, ClosedConnectionsAreForgottenBySweep) {
 TEST(ConnectionLedgerTest, ARefusalFirstSweepsSoAFreedSlotIsSeen) {
   Sockets s;
   ConnectionLedger ledger(Small());
-  const int a = s.Open();
-  ASSERT_EQ(ledger.Admit("192.0.2.1", a, kT0), Refusal::kNone);
-  ASSERT_EQ(ledger.Admit("192.0.2.1", s.Open(), kT0), Refusal::kNone);
-  close(a);
+  AdmitTwoAndCloseTheFirst(&ledger, &s);
   EXPECT_EQ(ledger.Admit("192.0.2.1", s.Open(), kT0), Refusal::kNone);
   EXPECT_EQ(ledger.open_from("192.0.2.1"), 2);
 }
