@@ -97,14 +97,6 @@ bool IsGuid(absl::string_view s) {
   return true;
 }
 
-bool IsLowerGuid(absl::string_view s) {
-  if (!IsGuid(s)) return false;
-  for (char c : s) {
-    if (c >= 'A' && c <= 'F') return false;
-  }
-  return true;
-}
-
 absl::StatusOr<PrincipalName> ParsePrincipalName(absl::string_view text) {
   size_t at = text.find('@');
   if (at == absl::string_view::npos) return absl::InvalidArgumentError("missing '@'");

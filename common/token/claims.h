@@ -66,11 +66,9 @@ inline constexpr int64_t kMaxTimeSeconds = 253402300799;
 // Longest user claim value accepted.
 inline constexpr size_t kMaxUserClaimBytes = 256;
 
-// 8-4-4-4-12 hex digits, either case.
+// 8-4-4-4-12 hex digits, either case. (The lower-case canonical form of
+// issuer GUIDs, client ids and realms is trust::IsLowerCaseGuid.)
 bool IsGuid(absl::string_view s);
-// The same, lower case only (the canonical form of issuer GUIDs, client ids
-// and realms).
-bool IsLowerGuid(absl::string_view s);
 
 // "<id>@<realm>": a registered issuer name or an application's nameid. Both
 // parts are GUIDs in either case here; the verifier compares them exactly

@@ -7,12 +7,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
+#include "common/trust/validation.h"
 
 namespace trustfabric::token {
 namespace {
 
 absl::Status CheckGuid(absl::string_view field, absl::string_view value) {
-  if (!IsLowerGuid(value)) {
+  if (!trust::IsLowerCaseGuid(value)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": must be a lower-case guid"));
   }
   return absl::OkStatus();

@@ -16,6 +16,7 @@ namespace {
 TEST(NamesTest, LowerCaseGuid) {
   EXPECT_TRUE(IsLowerCaseGuid("3f2504e0-4f89-11d3-9a0c-0305e82c3301"));
   EXPECT_FALSE(IsLowerCaseGuid("3F2504E0-4F89-11D3-9A0C-0305E82C3301"));
+  EXPECT_FALSE(IsLowerCaseGuid("3f2504e0-4f89-11d3-9a0c-0305e82c330A"));  // one upper-case digit
   EXPECT_FALSE(IsLowerCaseGuid("{3f2504e0-4f89-11d3-9a0c-0305e82c3301}"));
   EXPECT_FALSE(IsLowerCaseGuid("3f2504e04f8911d39a0c0305e82c3301"));
   EXPECT_FALSE(IsLowerCaseGuid("3f2504e0-4f89-11d3-9a0c-0305e82c330"));
