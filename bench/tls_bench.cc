@@ -5,7 +5,8 @@
 //      itself against static roots) vs over trustfabric's transport
 //      (chain verified in our code against the live snapshot, re-validated
 //      and authorized on every call through the per-listener processor);
-//  (b) full handshakes per second (a new channel and one call each), both ways.
+//  (b) full handshakes per second (a new channel and one call each), both ways
+//      (the candidate behind trustfabric's own accept loop, as in tfnode).
 // Baseline and candidate alternate; medians of the repetitions are compared.
 // (a) also measures a third server in the same rounds: plain gRPC mutual TLS
 // with an AuthMetadataProcessor that accepts every call, the cost of gRPC's
@@ -27,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 #include "common/tls/client_security.h"
+#include "common/tls/guarded_listener.h"
 #include "common/tls/server_security.h"
 #include "common/trust/holder.h"
 #include "common/trust/snapshot.h"
@@ -201,9 +203,21 @@ int Main(int argc, char** argv) {
   int hook_port = 0;
   builder.AddListeningPort("127.0.0.1:0", plain_creds, &plain_port);
   builder.AddListeningPort("127.0.0.1:0", hook_creds, &hook_port);
-  builder.AddListeningPort("127.0.0.1:0", (*security)->credentials(), &tf_port);
+  // The candidate listens as tfnode's listeners do: trustfabric's own
+  // accept loop and bounds in front of gRPC (docs/design.md §4).
+  v1::ListenerConfig tf_listen;
+  tf_listen.set_address("127.0.0.1:0");
+  auto guarded = tls::GuardedListener::Bind("bench", tf_listen, "listen");
+  if (!guarded.ok()) {
+    std::fprintf(stderr, "listener: %s\n", guarded.status().ToString().c_str());
+    return 1;
+  }
+  (*guarded)->AddTo(&builder, (*security)->credentials());
+  tls::ApplyHandshakeTimeout(&builder, {guarded->get()});
   builder.RegisterService(&service);
   auto server = builder.BuildAndStart();
+  (*guarded)->Start();
+  tf_port = (*guarded)->port();
 
   // Baseline client: gRPC verifies the server chain and host name itself.
   auto client_provider = std::make_shared<StaticDataCertificateProvider>(
@@ -259,6 +273,7 @@ int Main(int argc, char** argv) {
   std::printf("per-call verifier cache: %lu hits, %lu misses\n",
               static_cast<unsigned long>((*security)->verifier().cache_hits()),
               static_cast<unsigned long>((*security)->verifier().cache_misses()));
+  (*guarded)->Stop();
   server->Shutdown();
   return 0;
 }

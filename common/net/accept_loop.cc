@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -248,6 +249,10 @@ void AcceptLoop::AcceptReady() {
       absl::MutexLock lock(&r.mu);
       ++TotalsLocked(r, name_).accepted;
     }
+    // As gRPC's own accept does: no Nagle delay on small HTTP/2 frames
+    // (handshakes and unary calls would otherwise wait for delayed ACKs).
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     hand_over_(listen_fd_, fd);
   }
 }

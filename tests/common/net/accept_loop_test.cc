@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -97,6 +98,12 @@ TEST(AcceptLoopTest, AFloodingSourceIsResetAndCountedWhileAnotherGetsIn) {
   EXPECT_TRUE(ClosedByServer(refused));
   const int other = Connect("127.0.0.3", loop->port());
   EXPECT_EQ(handed.WaitFor(4), 4u);
+
+  // Handed over as gRPC's own accept would leave them: no Nagle delay.
+  int nodelay = 0;
+  socklen_t len = sizeof(nodelay);
+  ASSERT_EQ(getsockopt(handed.at(0), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  EXPECT_NE(nodelay, 0);
 
   auto counts = ListenerCounters()["test-flood"];
   EXPECT_EQ(counts.accepted, 4);
