@@ -10,17 +10,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status/atomic_file.h"
 #include "common/time/proto_time.h"
 #include "server/control/sqlite_store.h"
 
 namespace trustfabric::bench {
 
 std::string ReadFileOrDie(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Die(absl::StrCat("cannot read ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  absl::StatusOr<std::string> text = ReadFileLimited(path, 256 << 20);
+  if (!text.ok()) Die(absl::StrCat("cannot read ", path, ": ", text.status().message()));
+  return *std::move(text);
 }
 
 std::string List(const std::vector<double>& v) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/pki/spiffe.h"
+#include "common/status/atomic_file.h"
 #include "common/status/status.h"
 #include "nlohmann/json.hpp"
 
@@ -114,11 +115,9 @@ absl::StatusOr<std::string> ReadFlagFile(const std::string& path, absl::string_v
   if (static_cast<size_t>(st.st_size) > kMaxFlagFileBytes) {
     return Usage(flag, absl::StrCat(path, " is larger than 16 MiB"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Usage(flag, absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  absl::StatusOr<std::string> text = ReadFileLimited(path, kMaxFlagFileBytes);
+  if (!text.ok()) return Usage(flag, std::string(text.status().message()));
+  return text;
 }
 
 absl::StatusOr<PkiDefaults> LoadPkiDefaults(const std::string& dir, const std::string& domain) {

@@ -73,11 +73,8 @@ struct Session {
 absl::Status Usage(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
 absl::StatusOr<std::string> ReadFlagFileOrStdin(const std::string& path, absl::string_view flag) {
-  if (path == "-") {
-    std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    return text;
-  }
-  absl::StatusOr<std::string> text = ReadFileLimited(path, kMaxFileBytes);
+  absl::StatusOr<std::string> text =
+      ReadFileLimited(path == "-" ? "/dev/stdin" : path, kMaxFileBytes);
   if (!text.ok()) {
     return Usage(absl::StrCat(flag, ": cannot read ", path, ": ", text.status().message()));
   }

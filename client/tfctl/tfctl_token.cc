@@ -31,6 +31,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "client/tfctl/secret_flags.h"
+#include "common/status/atomic_file.h"
 #include "common/status/status.h"
 #include "common/token/json.h"
 #include "common/token/mint.h"
@@ -56,18 +57,12 @@ constexpr size_t kMaxFileBytes = size_t{64} << 20;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  std::string text;
-  if (path == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read ", path));
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    text = buf.str();
-  }
-  if (text.size() > kMaxFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", path, " is too large"));
+  // Bounded however large the file or the piped input is.
+  absl::StatusOr<std::string> text =
+      ReadFileLimited(path == "-" ? "/dev/stdin" : path, kMaxFileBytes);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": cannot read ", text.status().message()));
   }
   return text;
 }
