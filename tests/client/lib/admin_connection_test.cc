@@ -21,14 +21,12 @@ namespace {
 using trustfabric::devcluster::PkiInitOptions;
 using trustfabric::devcluster::PkiInitResult;
 using trustfabric::devcluster::RunPkiInit;
-using trustfabric::devcluster::SharedOutputTest;
-using trustfabric::devcluster::TwoDomainPki;
 
-class ConnectionTest : public SharedOutputTest<ConnectionTest, PkiInitResult> {
+class ConnectionTest : public devcluster::SharedOutputTest<ConnectionTest, PkiInitResult> {
  protected:
   // The two-domain PKI in Pki(), and a one-domain PKI in dir_/single.
   static void SetUpTestSuite() {
-    ASSERT_NO_FATAL_FAILURE(WriteSharedOutput(TwoDomainPki({})));
+    ASSERT_NO_FATAL_FAILURE(WriteSharedOutput(devcluster::TwoDomainPki({})));
     PkiInitOptions single;
     single.domains = {"fabrikam.test"};
     single.out_dir = dir_->path() + "/single";
