@@ -306,12 +306,8 @@ TEST(ClusterConfig, LoadNeedsACluster) {
               StatusIs(absl::StatusCode::kInvalidArgument, "not a json object"));
 }
 
-TEST(ClusterConfig, ParseNamesTheBadField) {
-  TempDir dir;
-  ClusterConfigOptions options;
-  options.dir = dir.path();
-  absl::StatusOr<ClusterLayout> layout = WriteClusterConfig(options);
-  ASSERT_THAT(layout.status(), IsOk());
+TEST_F(ClusterConfigTest, ParseNamesTheBadField) {
+  const ClusterLayout* layout = layout_.get();
   nlohmann::json doc = nlohmann::json::parse(ClusterJson(*layout));
   doc["services"][1]["binary"] = "tfsomething";
   EXPECT_THAT(ParseClusterJson(doc.dump()).status(),

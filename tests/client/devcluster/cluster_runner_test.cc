@@ -55,14 +55,23 @@ class ClusterRunnerTest : public ::testing::Test {
   const ClusterService& Service(const std::string& domain, const std::string& name) {
     return *FindService(layout_, domain, name);
   }
-  // StartCluster with the fake binaries and a health `timeout`; `failed`
-  // receives the service that did not come up.
-  absl::Status StartWithFakes(absl::Duration timeout, const ClusterService** failed) {
+  // StartCluster with the fake binaries and a health `timeout`: expects it
+  // to fail with `code` and a message holding `message`, naming a control
+  // plane as the service that did not come up; returns that service
+  // (nullptr: none was named).
+  const ClusterService* StartFailsAtAControlPlane(absl::Duration timeout, absl::StatusCode code,
+                                                  const std::string& message) {
     StartOptions options;
     options.bin_dir = dir_.path() + "/bin";
     options.timeout = timeout;
     std::ostringstream progress;
-    return StartCluster(layout_, options, progress, failed);
+    const ClusterService* failed = nullptr;
+    EXPECT_THAT(StartCluster(layout_, options, progress, &failed), StatusIs(code, message));
+    EXPECT_NE(failed, nullptr);
+    if (failed != nullptr) {
+      EXPECT_EQ(failed->role(), "control");
+    }
+    return failed;
   }
 
   TempDir dir_;
@@ -145,11 +154,9 @@ TEST_F(ClusterRunnerTest, StalePidFilesAreIgnored) {
 TEST_F(ClusterRunnerTest, StartReportsAServiceThatExits) {
   Fake("tfcontrol", kExits);
   Fake("tfnode", kServes);
-  const ClusterService* failed = nullptr;
-  EXPECT_THAT(StartWithFakes(absl::Seconds(20), &failed),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "exited with status 3"));
+  const ClusterService* failed = StartFailsAtAControlPlane(
+      absl::Seconds(20), absl::StatusCode::kFailedPrecondition, "exited with status 3");
   ASSERT_NE(failed, nullptr);
-  EXPECT_EQ(failed->role(), "control");
   EXPECT_THAT(LogTail(failed->log(), 5), HasSubstr("cannot serve: --config"));
   // The nodes were not started: their control planes never came up.
   for (const ClusterService& svc : layout_.services()) {
@@ -173,11 +180,8 @@ TEST_F(ClusterRunnerTest, StartNeedsBothBinaries) {
 TEST_F(ClusterRunnerTest, StartTimesOutOnAServiceThatNeverAnswers) {
   Fake("tfcontrol", kServes);
   Fake("tfnode", kServes);
-  const ClusterService* failed = nullptr;
-  EXPECT_THAT(StartWithFakes(absl::Seconds(1), &failed),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, "is not healthy after"));
-  ASSERT_NE(failed, nullptr);
-  EXPECT_EQ(failed->role(), "control");
+  StartFailsAtAControlPlane(absl::Seconds(1), absl::StatusCode::kDeadlineExceeded,
+                            "is not healthy after");
   // Both control planes were started and still run until stopped.
   EXPECT_TRUE(RunningPid(Service("contoso.test", "control1")).has_value());
   EXPECT_TRUE(RunningPid(Service("fabrikam.test", "control1")).has_value());

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/client/devcluster/shared_pki_test.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 #include "tests/testing/vocabulary.h"
@@ -37,32 +38,20 @@ bool IsLowerGuid(const std::string& s) {
 }
 
 // One generated PKI shared by the read-only tests of this file.
-class PkiInitTest : public ::testing::Test {
+class PkiInitTest : public SharedOutputTest<PkiInitTest, PkiInitResult> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = std::make_unique<TempDir>();
     PkiInitOptions opts;
-    opts.domains = {"contoso.test", "fabrikam.test"};
-    opts.out_dir = dir_->path() + "/pki";
     opts.pkcs12_password = "p12-secret";
-    absl::StatusOr<PkiInitResult> r = RunPkiInit(opts);
-    ASSERT_THAT(r, IsOk());
-    result_ = std::make_unique<PkiInitResult>(*std::move(r));
+    WriteSharedOutput(TwoDomainPki(opts));
   }
-  static void TearDownTestSuite() {
-    result_.reset();
-    dir_.reset();
-  }
-  static std::string Path(const std::string& rel) { return result_->out_dir + "/" + rel; }
+  static std::string Path(const std::string& rel) { return output_->out_dir + "/" + rel; }
   static pki::Certificate Root(const std::string& domain) {
     absl::StatusOr<pki::Certificate> c =
         pki::Certificate::FromPem(ReadFile(Path(domain + "/root.crt")));
     EXPECT_THAT(c, IsOk());
     return *c;
   }
-
-  static inline std::unique_ptr<TempDir> dir_;
-  static inline std::unique_ptr<PkiInitResult> result_;
 };
 
 TEST_F(PkiInitTest, EveryNodeCertificateVerifiesWithItsSans) {
@@ -181,7 +170,7 @@ TEST_F(PkiInitTest, TokenSigningApplications) {
 }
 
 TEST_F(PkiInitTest, ManifestDescribesEveryFile) {
-  nlohmann::json m = nlohmann::json::parse(ReadFile(result_->manifest_path));
+  nlohmann::json m = nlohmann::json::parse(ReadFile(output_->manifest_path));
   EXPECT_EQ(m["version"], 1);
   ASSERT_EQ(m["domains"].size(), 2u);
   std::vector<std::string> realms;
@@ -232,10 +221,10 @@ TEST_F(PkiInitTest, ManifestDescribesEveryFile) {
 }
 
 TEST_F(PkiInitTest, SummaryNamesDomainsAndFiles) {
-  const std::string summary = FormatPkiInitSummary(*result_);
-  EXPECT_THAT(summary, HasSubstr("contoso.test  realm " + result_->domains[0].realm));
+  const std::string summary = FormatPkiInitSummary(*output_);
+  EXPECT_THAT(summary, HasSubstr("contoso.test  realm " + output_->domains[0].realm));
   EXPECT_THAT(summary, HasSubstr("spiffe://fabrikam.test/frontend/fe1"));
-  EXPECT_THAT(summary, HasSubstr(result_->manifest_path));
+  EXPECT_THAT(summary, HasSubstr(output_->manifest_path));
   EXPECT_THAT(summary, ::testing::Not(HasSubstr("PRIVATE KEY")));
 }
 

@@ -14,35 +14,28 @@
 #define TRUSTFABRIC_TESTS_CLIENT_DEVCLUSTER_SHARED_CLUSTER_TEST_H_
 
 #include <memory>
-#include <utility>
+#include <string>
 
-#include "absl/status/statusor.h"
 #include "client/devcluster/cluster_config.h"
-#include "gtest/gtest.h"
-#include "tests/testing/test_pki.h"
+#include "tests/client/devcluster/shared_output_test.h"
 
 namespace trustfabric::devcluster {
 
 template <typename Suite>
-class SharedClusterTest : public ::testing::Test {
+class SharedClusterTest : public SharedOutputTest<Suite, ClusterLayout> {
  protected:
   // Writes the suite's cluster with `options`, whose dir is taken relative
   // to a fresh temp dir (empty: the temp dir itself); fails the suite set-up
   // if it is refused.
   static void WriteSharedCluster(ClusterConfigOptions options) {
-    dir_ = std::make_unique<::trustfabric::testing::TempDir>();
-    options.dir = dir_->path() + options.dir;
-    absl::StatusOr<ClusterLayout> layout = WriteClusterConfig(options);
-    ASSERT_TRUE(layout.ok()) << layout.status();
-    layout_ = std::make_unique<ClusterLayout>(*std::move(layout));
-  }
-  static void TearDownTestSuite() {
-    layout_.reset();
-    dir_.reset();
+    SharedClusterTest::WriteSharedOutput([&options](const std::string& dir) {
+      options.dir = dir + options.dir;
+      return WriteClusterConfig(options);
+    });
   }
 
-  static inline std::unique_ptr<::trustfabric::testing::TempDir> dir_;
-  static inline std::unique_ptr<ClusterLayout> layout_;
+  // The written cluster's layout (the shared output).
+  static inline std::unique_ptr<ClusterLayout>& layout_ = SharedClusterTest::output_;
 };
 
 }  // namespace trustfabric::devcluster

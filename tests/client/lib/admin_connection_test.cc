@@ -10,6 +10,7 @@
 #include "client/devcluster/pki_init.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/client/devcluster/shared_pki_test.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 #include "tests/testing/vocabulary.h"
@@ -21,25 +22,17 @@ using trustfabric::devcluster::PkiInitOptions;
 using trustfabric::devcluster::PkiInitResult;
 using trustfabric::devcluster::RunPkiInit;
 
-class ConnectionTest : public ::testing::Test {
+class ConnectionTest : public devcluster::SharedOutputTest<ConnectionTest, PkiInitResult> {
  protected:
+  // The two-domain PKI in Pki(), and a one-domain PKI in dir_/single.
   static void SetUpTestSuite() {
-    dir_ = std::make_unique<TempDir>();
-    PkiInitOptions opts;
-    opts.domains = {"contoso.test", "fabrikam.test"};
-    opts.out_dir = dir_->path() + "/pki";
-    absl::StatusOr<PkiInitResult> r = RunPkiInit(opts);
-    ASSERT_THAT(r, IsOk());
-    opts.domains = {"fabrikam.test"};
-    opts.out_dir = dir_->path() + "/single";
-    ASSERT_THAT(RunPkiInit(opts), IsOk());
-  }
-  static void TearDownTestSuite() {
-    dir_.reset();
+    ASSERT_NO_FATAL_FAILURE(WriteSharedOutput(devcluster::TwoDomainPki({})));
+    PkiInitOptions single;
+    single.domains = {"fabrikam.test"};
+    single.out_dir = dir_->path() + "/single";
+    ASSERT_THAT(RunPkiInit(single), IsOk());
   }
   static std::string Pki() { return dir_->path() + "/pki"; }
-
-  static inline std::unique_ptr<TempDir> dir_;
 };
 
 TEST_F(ConnectionTest, PkiDirectoryGivesIdentityRootAndServerName) {

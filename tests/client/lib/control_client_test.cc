@@ -1,5 +1,6 @@
 #include "client/lib/control_client.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,6 +25,31 @@ std::unique_ptr<ControlClient> MustCreate(ControlClientOptions options) {
 
 class ControlClientTest : public ::testing::Test {
  protected:
+  // The status of `call` on a new client made with `opts`, whose creation
+  // is expected to succeed.
+  template <typename Response>
+  static absl::Status CallWith(const ControlClientOptions& opts,
+                               absl::StatusOr<Response> (ControlClient::*call)()) {
+    std::unique_ptr<ControlClient> client = MustCreate(opts);
+    if (client == nullptr) return absl::InternalError("no client");
+    return ((*client).*call)().status();
+  }
+
+  // A client of the admin whose calls time out after `timeout` (nullptr if
+  // it cannot be made).
+  std::unique_ptr<ControlClient> ClientWithTimeout(absl::Duration timeout) {
+    ControlClientOptions opts = control_.AdminOptions();
+    opts.timeout = timeout;
+    return MustCreate(opts);
+  }
+  // Expects the last `method` call to have arrived with more than
+  // `more_than` and at most `at_most` of its deadline left.
+  void ExpectDeadlineLeft(const std::string& method, absl::Duration more_than,
+                          absl::Duration at_most) {
+    EXPECT_GT(control_.DeadlineLeft(method), more_than);
+    EXPECT_LE(control_.DeadlineLeft(method), at_most);
+  }
+
   ScriptedControlPlane control_;
 };
 
@@ -100,32 +126,24 @@ TEST_F(ControlClientTest, StatusCodeAndMessageOfTheControlPlaneAreKept) {
 }
 
 TEST_F(ControlClientTest, EveryCallCarriesTheDeadline) {
-  ControlClientOptions opts = control_.AdminOptions();
-  opts.timeout = absl::Seconds(3);
-  auto client = MustCreate(opts);
+  auto client = ClientWithTimeout(absl::Seconds(3));
   ASSERT_NE(client, nullptr);
   ASSERT_THAT(client->ListTokenIssuers(), IsOk());
-  EXPECT_GT(control_.DeadlineLeft("ListTokenIssuers"), absl::Seconds(1));
-  EXPECT_LE(control_.DeadlineLeft("ListTokenIssuers"), absl::Seconds(3));
+  ExpectDeadlineLeft("ListTokenIssuers", absl::Seconds(1), absl::Seconds(3));
 }
 
 TEST_F(ControlClientTest, PropagationWaitExtendsTheDeadline) {
-  ControlClientOptions opts = control_.AdminOptions();
-  opts.timeout = absl::Seconds(3);
-  auto client = MustCreate(opts);
+  auto client = ClientWithTimeout(absl::Seconds(3));
   ASSERT_NE(client, nullptr);
   v1::RevokeCertificateRequest req;
   req.mutable_options()->mutable_wait()->set_all_nodes(true);
   req.mutable_options()->mutable_wait()->mutable_timeout()->set_seconds(60);
   ASSERT_THAT(client->RevokeCertificate(req), IsOk());
-  EXPECT_GT(control_.DeadlineLeft("RevokeCertificate"), absl::Seconds(60));
-  EXPECT_LE(control_.DeadlineLeft("RevokeCertificate"), absl::Seconds(63));
+  ExpectDeadlineLeft("RevokeCertificate", absl::Seconds(60), absl::Seconds(63));
 }
 
 TEST_F(ControlClientTest, SlowControlPlaneHitsTheDeadline) {
-  ControlClientOptions opts = control_.AdminOptions();
-  opts.timeout = absl::Milliseconds(300);
-  auto client = MustCreate(opts);
+  auto client = ClientWithTimeout(absl::Milliseconds(300));
   ASSERT_NE(client, nullptr);
   control_.SetDelay(absl::Seconds(2));
   EXPECT_THAT(client->GetSnapshot(), StatusIs(absl::StatusCode::kDeadlineExceeded,
@@ -133,69 +151,61 @@ TEST_F(ControlClientTest, SlowControlPlaneHitsTheDeadline) {
                                                   control_.address() + ": no answer within 300ms"));
 }
 
-TEST_F(ControlClientTest, ControlPlaneOfAnotherRootIsNotTrusted) {
-  ControlClientOptions opts = control_.AdminOptions();
-  opts.bootstrap_roots_pem = control_.impostor().RootPem();
-  auto client = MustCreate(opts);
-  ASSERT_NE(client, nullptr);
-  absl::StatusOr<v1::ListRootAuthoritiesResponse> r = client->ListRootAuthorities();
-  EXPECT_THAT(r, StatusIs(absl::StatusCode::kUnauthenticated,
-                          "control plane control1.contoso.test at " + control_.address() +
-                              " is not trusted: chain: unable to get local issuer certificate"));
-  EXPECT_THAT(control_.calls(), ::testing::IsEmpty());
-}
-
-TEST_F(ControlClientTest, ServerNameMustBeTheControlPlanes) {
-  ControlClientOptions opts = control_.AdminOptions();
-  opts.server_name = "control2.contoso.test";
-  auto client = MustCreate(opts);
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->GetSnapshot(),
-              StatusIs(absl::StatusCode::kUnauthenticated, "dns name mismatch"));
-  EXPECT_THAT(control_.calls(), ::testing::IsEmpty());
-}
-
-TEST_F(ControlClientTest, ControlPlaneOfAnotherDomainIsNotTrusted) {
-  // fabrikam's bootstrap root would have to verify a contoso server: the
-  // server's SPIFFE ID is of the wrong domain even before the chain.
-  ControlClientOptions opts = control_.AdminOptions();
-  opts.trust_domain = "fabrikam.test";
-  auto client = MustCreate(opts);
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->GetSnapshot(), StatusIs(absl::StatusCode::kUnauthenticated, "not trusted"));
-}
-
-TEST_F(ControlClientTest, NonAdminIsRefusedByPolicy) {
-  ControlClientOptions opts = control_.AdminOptions();
-  opts.certificate_file = control_.frontend().certificate_file;
-  opts.key_file = control_.frontend().key_file;
-  auto client = MustCreate(opts);
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->ListRootAuthorities(),
-              StatusIs(absl::StatusCode::kPermissionDenied, "policy"));
-  EXPECT_THAT(control_.calls(), ::testing::IsEmpty());
-}
-
-TEST_F(ControlClientTest, AdminOfAnotherRootIsRefusedByTheControlPlane) {
-  ControlClientOptions opts = control_.AdminOptions();
-  opts.certificate_file = control_.impostor_admin().certificate_file;
-  opts.key_file = control_.impostor_admin().key_file;
-  auto client = MustCreate(opts);
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->ListRootAuthorities(),
-              StatusIs(absl::StatusCode::kUnavailable, "it may not trust our certificate"));
-  EXPECT_THAT(control_.calls(), ::testing::IsEmpty());
-}
-
-TEST_F(ControlClientTest, UnreachableControlPlaneIsUnavailable) {
-  ControlClientOptions opts = control_.AdminOptions();
-  // Port 1 on loopback: nothing listens there in a test environment.
-  opts.address = "127.0.0.1:1";
-  auto client = MustCreate(opts);
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->ListRootAuthorities(),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       "control plane control1.contoso.test at 127.0.0.1:1"));
+// Connections the client or the control plane refuses: none reaches a
+// handler, and the error says why.
+TEST_F(ControlClientTest, RefusedConnectionsReachNoHandler) {
+  enum class Rpc { kListRootAuthorities, kGetSnapshot };
+  const tls::ClientIdentity frontend = control_.frontend();
+  const tls::ClientIdentity impostor_admin = control_.impostor_admin();
+  const std::string impostor_root = control_.impostor().RootPem();
+  const struct {
+    const char* name;
+    std::function<void(ControlClientOptions&)> change;
+    Rpc rpc;
+    absl::StatusCode code;
+    std::string message;
+  } kCases[] = {
+      {"control plane of another root is not trusted",
+       [&](ControlClientOptions& o) { o.bootstrap_roots_pem = impostor_root; },
+       Rpc::kListRootAuthorities, absl::StatusCode::kUnauthenticated,
+       "control plane control1.contoso.test at " + control_.address() +
+           " is not trusted: chain: unable to get local issuer certificate"},
+      {"server name must be the control plane's",
+       [](ControlClientOptions& o) { o.server_name = "control2.contoso.test"; }, Rpc::kGetSnapshot,
+       absl::StatusCode::kUnauthenticated, "dns name mismatch"},
+      // fabrikam's bootstrap root would have to verify a contoso server: the
+      // server's SPIFFE ID is of the wrong domain even before the chain.
+      {"control plane of another domain is not trusted",
+       [](ControlClientOptions& o) { o.trust_domain = "fabrikam.test"; }, Rpc::kGetSnapshot,
+       absl::StatusCode::kUnauthenticated, "not trusted"},
+      {"a non-admin is refused by policy",
+       [&](ControlClientOptions& o) {
+         o.certificate_file = frontend.certificate_file;
+         o.key_file = frontend.key_file;
+       },
+       Rpc::kListRootAuthorities, absl::StatusCode::kPermissionDenied, "policy"},
+      {"an admin of another root is refused by the control plane",
+       [&](ControlClientOptions& o) {
+         o.certificate_file = impostor_admin.certificate_file;
+         o.key_file = impostor_admin.key_file;
+       },
+       Rpc::kListRootAuthorities, absl::StatusCode::kUnavailable,
+       "it may not trust our certificate"},
+      // Port 1 on loopback: nothing listens there in a test environment.
+      {"an unreachable control plane is unavailable",
+       [](ControlClientOptions& o) { o.address = "127.0.0.1:1"; }, Rpc::kListRootAuthorities,
+       absl::StatusCode::kUnavailable, "control plane control1.contoso.test at 127.0.0.1:1"},
+  };
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.name);
+    ControlClientOptions opts = control_.AdminOptions();
+    c.change(opts);
+    const absl::Status status = c.rpc == Rpc::kGetSnapshot
+                                    ? CallWith(opts, &ControlClient::GetSnapshot)
+                                    : CallWith(opts, &ControlClient::ListRootAuthorities);
+    EXPECT_THAT(status, StatusIs(c.code, c.message));
+    EXPECT_THAT(control_.calls(), IsEmpty());
+  }
 }
 
 TEST_F(ControlClientTest, AdoptedSnapshotReplacesTheBootstrapRoots) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/pki/encoding.h"
 #include "common/pki/issue.h"
@@ -351,24 +352,27 @@ TEST_F(PkiCertificateTest, CanonicalSerialHex) {
 }
 
 TEST_F(PkiCertificateTest, TbsCertificateOfGarbage) {
-  EXPECT_THAT(TbsCertificateOf(""), StatusIs(kInvalid, "certificate: der is not a sequence"));
-  EXPECT_THAT(TbsCertificateOf("\x30"), StatusIs(kInvalid, "certificate: der is not a sequence"));
-  EXPECT_THAT(TbsCertificateOf(std::string("\x02\x01\x00", 3)),
-              StatusIs(kInvalid, "certificate: der is not a sequence"));
-  // Lengths longer than the input, in short and long form, and overlong.
-  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x05\x30\x00", 4)),
-              StatusIs(kInvalid, "certificate: der is not a sequence"));
-  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x84\xff\xff\xff\xff\x30\x00", 8)),
-              StatusIs(kInvalid, "certificate: der is not a sequence"));
-  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x85\x00\x00\x00\x00\x02", 7)),
-              StatusIs(kInvalid, "certificate: der is not a sequence"));
-  // A sequence whose first element is not a sequence, or is cut short.
-  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x03\x02\x01\x00", 5)),
-              StatusIs(kInvalid, "certificate: der has no tbs certificate"));
-  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x02\x30\x05", 4)),
-              StatusIs(kInvalid, "certificate: der has no tbs certificate"));
-  EXPECT_THAT(TbsCertificateOf(std::string("\x30\x00", 2)),
-              StatusIs(kInvalid, "certificate: der has no tbs certificate"));
+  const std::string kNotASequence = "certificate: der is not a sequence";
+  const std::string kNoTbs = "certificate: der has no tbs certificate";
+  const struct {
+    std::string der;
+    std::string message;
+  } kCases[] = {
+      {"", kNotASequence},
+      {"\x30", kNotASequence},
+      {std::string("\x02\x01\x00", 3), kNotASequence},
+      // Lengths longer than the input, in short and long form, and overlong.
+      {std::string("\x30\x05\x30\x00", 4), kNotASequence},
+      {std::string("\x30\x84\xff\xff\xff\xff\x30\x00", 8), kNotASequence},
+      {std::string("\x30\x85\x00\x00\x00\x00\x02", 7), kNotASequence},
+      // A sequence whose first element is not a sequence, or is cut short.
+      {std::string("\x30\x03\x02\x01\x00", 5), kNoTbs},
+      {std::string("\x30\x02\x30\x05", 4), kNoTbs},
+      {std::string("\x30\x00", 2), kNoTbs},
+  };
+  for (const auto& c : kCases) {
+    EXPECT_THAT(TbsCertificateOf(c.der), StatusIs(kInvalid, c.message)) << absl::CHexEscape(c.der);
+  }
   // Every truncation of a real certificate is refused or yields a view
   // inside the input.
   const std::string der = domain_->root().certificate.der();

@@ -57,6 +57,23 @@ class PkiVerifyTest : public ::testing::Test {
     EXPECT_THAT(ca, IsOk());
     return *std::move(ca);
   }
+  // A self-signed CA of `key_type` (the test domains' CAs are EC P-256).
+  static absl::StatusOr<IssuedCertificate> SelfSignedCa(const std::string& cn, KeyType key_type) {
+    CertificateSpec spec;
+    spec.common_name = cn;
+    spec.is_ca = true;
+    spec.key_type = key_type;
+    return Issue(spec, nullptr);
+  }
+  // `spec` issued by `issuer` with a fresh 1024-bit RSA key, below the
+  // 2048-bit minimum.
+  static absl::StatusOr<IssuedCertificate> IssueWithWeakKey(CertificateSpec spec,
+                                                            const IssuedCertificate& issuer) {
+    absl::StatusOr<PrivateKey> weak = PrivateKey::GenerateRsa(1024);
+    if (!weak.ok()) return weak.status();
+    spec.key = *std::move(weak);
+    return Issue(spec, &issuer);
+  }
   static IssuedCertificate Leaf(const std::string& dns, const IssuedCertificate& issuer) {
     CertificateSpec spec;
     spec.common_name = dns;
@@ -259,26 +276,20 @@ TEST_F(PkiVerifyTest, PathLengthConstraint) {
 }
 
 TEST_F(PkiVerifyTest, WeakLeafKey) {
-  absl::StatusOr<PrivateKey> weak = PrivateKey::GenerateRsa(1024);
-  ASSERT_THAT(weak, IsOk());
   CertificateSpec spec;
   spec.common_name = "fe1.contoso.test";
   spec.dns_names = {"fe1.contoso.test"};
-  spec.key = *weak;
-  absl::StatusOr<IssuedCertificate> leaf = Issue(spec, &contoso_->intermediate());
+  absl::StatusOr<IssuedCertificate> leaf = IssueWithWeakKey(spec, contoso_->intermediate());
   ASSERT_THAT(leaf, IsOk());
   EXPECT_THAT(ContosoStore()->Verify(NodeRequest(*leaf)),
               StatusIs(kUnauth, "weak key: rsa key of 1024 bits is below the minimum of 2048"));
 }
 
 TEST_F(PkiVerifyTest, WeakIntermediateKey) {
-  absl::StatusOr<PrivateKey> weak = PrivateKey::GenerateRsa(1024);
-  ASSERT_THAT(weak, IsOk());
   CertificateSpec spec;
   spec.common_name = "weak intermediate";
   spec.is_ca = true;
-  spec.key = *weak;
-  absl::StatusOr<IssuedCertificate> inter = Issue(spec, &contoso_->root());
+  absl::StatusOr<IssuedCertificate> inter = IssueWithWeakKey(spec, contoso_->root());
   ASSERT_THAT(inter, IsOk());
   IssuedCertificate leaf = Leaf("fe1.contoso.test", *inter);
   EXPECT_THAT(ContosoStore()->Verify(Request(leaf, {inter->certificate})),
@@ -344,11 +355,7 @@ TEST_F(PkiVerifyTest, EveryKeyTypeVerifies) {
 }
 
 TEST_F(PkiVerifyTest, Ed25519CaChain) {
-  CertificateSpec spec;
-  spec.common_name = "ed root";
-  spec.is_ca = true;
-  spec.key_type = KeyType::kEd25519;
-  absl::StatusOr<IssuedCertificate> root = Issue(spec, nullptr);
+  absl::StatusOr<IssuedCertificate> root = SelfSignedCa("ed root", KeyType::kEd25519);
   ASSERT_THAT(root, IsOk());
   IssuedCertificate leaf = Leaf("fe1.contoso.test", *root);
   EXPECT_THAT(Store({root->certificate})->Verify(Request(leaf, {})), IsOk());

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -59,6 +60,34 @@ class TransportTest : public ContosoEdgeTest {
     Install(&holder_, std::move(state));
   }
 
+  // A relay over `channel` is accepted: the server names the caller
+  // `accepted_by`, on its `disposition` ("internal", "federation") listener.
+  static void ExpectRelayed(const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& accepted_by, const std::string& disposition) {
+    v1::RelayResponse resp;
+    grpc::Status s = Relay(channel, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.accepted_by(), accepted_by);
+    EXPECT_EQ(resp.disposition(), disposition);
+  }
+
+  // Opens `fe`'s connection to the internal listener (one call accepted)
+  // and publishes contoso's state as `change` makes it; the next call on
+  // the same channel, the same connection, fails UNAUTHENTICATED with a
+  // message holding `message`.
+  void ExpectOpenConnectionRefusedAfter(const ClientSide& fe,
+                                        const std::function<void(v1::TrustSnapshot&)>& change,
+                                        const std::string& message) {
+    std::shared_ptr<grpc::Channel> channel = fe.channels->Get(Internal());
+    ASSERT_TRUE(Relay(channel).ok());
+    v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
+    change(state);
+    Publish(state);
+    grpc::Status s = Relay(channel);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(s.error_message(), HasSubstr(message));
+  }
+
   static TestDomain* impostor_;
 };
 
@@ -78,11 +107,7 @@ void ExpectHandshakeRefused(const grpc::Status& status, const std::string& needl
 TEST_F(TransportTest, TrustedPeerIsAcceptedAndIdentified) {
   auto fe =
       ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe1", "fe1.contoso.test"), "fe1");
-  v1::RelayResponse resp;
-  grpc::Status s = Relay(fe->channels->Get(Internal()), &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.accepted_by(), "spiffe://contoso.test/frontend/fe1");
-  EXPECT_EQ(resp.disposition(), "internal");
+  ExpectRelayed(fe->channels->Get(Internal()), "spiffe://contoso.test/frontend/fe1", "internal");
 }
 
 TEST_F(TransportTest, UnknownRootIsRefused) {
@@ -160,11 +185,8 @@ TEST_F(TransportTest, PartnerOnInternalListenerIsRefused) {
 TEST_F(TransportTest, PartnerOnFederationListenerIsAccepted) {
   auto edge =
       FabrikamClient(fabrikam_->IssueNode("edge", "edge1", "edge1.fabrikam.test"), "fedge1");
-  v1::RelayResponse resp;
-  grpc::Status s = Relay(edge->channels->Get(Federation()), &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.accepted_by(), "spiffe://fabrikam.test/edge/edge1");
-  EXPECT_EQ(resp.disposition(), "federation");
+  ExpectRelayed(edge->channels->Get(Federation()), "spiffe://fabrikam.test/edge/edge1",
+                "federation");
 }
 
 TEST_F(TransportTest, PartnerServerNotOnTrustedServerListIsRefused) {
@@ -196,45 +218,37 @@ TEST_F(TransportTest, LocalPeerOnFederationListenerIsRefused) {
 TEST_F(TransportTest, RevokedLeafFailsNextCallOnOpenConnection) {
   pki::IssuedCertificate leaf = contoso_->IssueNode("frontend", "fe2", "fe2.contoso.test");
   auto fe = ContosoClient(*contoso_, leaf, "fe2");
-  std::shared_ptr<grpc::Channel> channel = fe->channels->Get(Internal());
-  ASSERT_TRUE(Relay(channel).ok());
-
-  v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
-  v1::Revocation* rev = state.add_revocations();
-  rev->set_sha256_hex(leaf.certificate.Sha256Hex());
-  rev->set_reason("key compromise");
-  Publish(state);
-
-  grpc::Status s = Relay(channel);  // same channel, same connection
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(s.error_message(), HasSubstr("revoked: certificate " + leaf.certificate.Sha256Hex()));
+  ExpectOpenConnectionRefusedAfter(
+      *fe,
+      [&leaf](v1::TrustSnapshot& state) {
+        v1::Revocation* rev = state.add_revocations();
+        rev->set_sha256_hex(leaf.certificate.Sha256Hex());
+        rev->set_reason("key compromise");
+      },
+      "revoked: certificate " + leaf.certificate.Sha256Hex());
   EXPECT_EQ(fe->channels->channels_built(), 1u);
 }
 
 TEST_F(TransportTest, RevokedIntermediateFailsNextCall) {
   auto fe =
       ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe3", "fe3.contoso.test"), "fe3");
-  std::shared_ptr<grpc::Channel> channel = fe->channels->Get(Internal());
-  ASSERT_TRUE(Relay(channel).ok());
-  v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
-  state.add_revocations()->set_sha256_hex(contoso_->intermediate().certificate.Sha256Hex());
-  Publish(state);
-  grpc::Status s = Relay(channel);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(s.error_message(), HasSubstr("revoked"));
+  ExpectOpenConnectionRefusedAfter(
+      *fe,
+      [](v1::TrustSnapshot& state) {
+        state.add_revocations()->set_sha256_hex(contoso_->intermediate().certificate.Sha256Hex());
+      },
+      "revoked");
 }
 
 TEST_F(TransportTest, RemovedRootFailsNextCallOnOpenConnection) {
   auto fe =
       ContosoClient(*contoso_, contoso_->IssueNode("frontend", "fe4", "fe4.contoso.test"), "fe4");
-  std::shared_ptr<grpc::Channel> channel = fe->channels->Get(Internal());
-  ASSERT_TRUE(Relay(channel).ok());
-  v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
-  state.mutable_roots()->erase(state.mutable_roots()->begin());  // contoso.test-root
-  Publish(state);
-  grpc::Status s = Relay(channel);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(s.error_message(), HasSubstr("chain: no mtls root authority for contoso.test"));
+  ExpectOpenConnectionRefusedAfter(
+      *fe,
+      [](v1::TrustSnapshot& state) {
+        state.mutable_roots()->erase(state.mutable_roots()->begin());  // contoso.test-root
+      },
+      "chain: no mtls root authority for contoso.test");
 }
 
 TEST_F(TransportTest, RootAddedAtRuntimeAdmitsNewPeerWithoutRestart) {
@@ -247,10 +261,8 @@ TEST_F(TransportTest, RootAddedAtRuntimeAdmitsNewPeerWithoutRestart) {
   v1::TrustSnapshot state = ContosoState(*contoso_, *fabrikam_, 1);
   *state.add_roots() = MtlsRoot("contoso-second-root", *impostor_);
   Publish(state);
-  v1::RelayResponse resp;
-  grpc::Status s = Relay(fe->channels->NewChannel(Internal()), &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.accepted_by(), "spiffe://contoso.test/frontend/fe-second-ca");
+  ExpectRelayed(fe->channels->NewChannel(Internal()), "spiffe://contoso.test/frontend/fe-second-ca",
+                "internal");
 }
 
 TEST_F(TransportTest, WrongRoleIsPermissionDenied) {

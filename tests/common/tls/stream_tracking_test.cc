@@ -201,6 +201,20 @@ pki::Certificate WithRawSans(const pki::IssuedCertificate& base, const std::stri
   return pki::Certificate::FromX509(x509.get());
 }
 
+// Expects `ended`, how a stream ended, to be UNAUTHENTICATED with a message
+// matching `message`, and the server to have logged the rejection of
+// `needle` for `method` as "<method> (open stream cancelled)"; returns that
+// rejection.
+tls::Rejection ExpectCancelled(const grpc::Status& ended,
+                               const ::testing::Matcher<const std::string&>& message,
+                               const std::string& needle, absl::string_view method) {
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), message);
+  tls::Rejection r = FindRejection(needle);
+  EXPECT_EQ(r.method, absl::StrCat(method, " (open stream cancelled)"));
+  return r;
+}
+
 class StreamTrackingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -275,6 +289,16 @@ class StreamTrackingTest : public ::testing::Test {
     return clients_.back()->channels->NewChannel(Internal());
   }
 
+  // A channel of contoso frontend `name` (<name>.contoso.test) whose
+  // certificate expires `valid_for` from now.
+  std::shared_ptr<grpc::Channel> ExpiringChannel(const std::string& name,
+                                                 absl::Duration valid_for) {
+    LeafOptions expiring;
+    expiring.not_after = absl::Now() + valid_for;
+    return MutualChannel(
+        *contoso_, contoso_->IssueNode("frontend", name, name + ".contoso.test", expiring), name);
+  }
+
   // A channel to the bearer-token listener (server-authenticated TLS).
   std::shared_ptr<grpc::Channel> BearerChannel() const {
     grpc::SslCredentialsOptions ssl;
@@ -319,11 +343,8 @@ TEST_F(StreamTrackingTest, HealthWatchOfPeerNoLongerTrustedIsCancelled) {
   AwaitTracked(server_->internal(), 1);
 
   RemoveSecondRoot();
-  grpc::Status s = health.AwaitEnd();
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-  EXPECT_THAT(s.error_message(), StartsWith("chain: "));
-  tls::Rejection r = FindRejection("fe-h1.contoso.test");
-  EXPECT_EQ(r.method, absl::StrCat(kHealthWatch, " (open stream cancelled)"));
+  tls::Rejection r =
+      ExpectCancelled(health.AwaitEnd(), StartsWith("chain: "), "fe-h1.contoso.test", kHealthWatch);
   EXPECT_EQ(r.rule, "chain");
   // The ended call is no longer tracked (its reference is released).
   AwaitTracked(server_->internal(), 0);
@@ -337,40 +358,24 @@ TEST_F(StreamTrackingTest, ReflectionStreamOfPeerNoLongerTrustedIsCancelled) {
   AwaitTracked(server_->internal(), 1);
 
   RemoveSecondRoot();
-  grpc::Status s = reflection.AwaitEnd();
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-  EXPECT_EQ(FindRejection("ops1.contoso.test").method,
-            absl::StrCat(kReflection, " (open stream cancelled)"));
+  ExpectCancelled(reflection.AwaitEnd(), ::testing::_, "ops1.contoso.test", kReflection);
 }
 
 TEST_F(StreamTrackingTest, MutualTlsStreamEndsAtCertificateNotAfter) {
-  LeafOptions short_lived;
-  short_lived.not_after = absl::Now() + absl::Hours(1);
-  auto channel = MutualChannel(
-      *contoso_, contoso_->IssueNode("frontend", "fe-exp", "fe-exp.contoso.test", short_lived),
-      "fe-exp");
-  WatchStream watch(channel);
+  WatchStream watch(ExpiringChannel("fe-exp", absl::Hours(1)));
   ASSERT_TRUE(watch.Read());
   AwaitTracked(server_->internal(), 1);
 
   // No trust change: only time passes. The listener's checker wakes on its
   // own (RecheckStreams is not called).
   clock_.Advance(absl::Hours(2));
-  grpc::Status s = watch.AwaitEnd();
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr("chain: certificate has expired"));
-  tls::Rejection r = FindRejection("fe-exp.contoso.test");
+  tls::Rejection r = ExpectCancelled(watch.AwaitEnd(), HasSubstr("chain: certificate has expired"),
+                                     "fe-exp.contoso.test", kWatch);
   EXPECT_EQ(r.peer, "spiffe://contoso.test/frontend/fe-exp (fe-exp.contoso.test)");
-  EXPECT_EQ(r.method, absl::StrCat(kWatch, " (open stream cancelled)"));
 }
 
 TEST_F(StreamTrackingTest, StreamBeforeNotAfterStaysOpenOnRecheck) {
-  LeafOptions short_lived;
-  short_lived.not_after = absl::Now() + absl::Hours(3);
-  auto channel = MutualChannel(
-      *contoso_, contoso_->IssueNode("frontend", "fe-ok", "fe-ok.contoso.test", short_lived),
-      "fe-ok");
-  WatchStream watch(channel);
+  WatchStream watch(ExpiringChannel("fe-ok", absl::Hours(3)));
   ASSERT_TRUE(watch.Read());
   AwaitTracked(server_->internal(), 1);
   clock_.Advance(absl::Hours(2));
@@ -392,12 +397,9 @@ TEST_F(StreamTrackingTest, BearerStreamEndsAtTokenExp) {
   EXPECT_EQ(server_->client().tracked_streams(), 1u);
 
   clock_.Advance(absl::Minutes(6));
-  grpc::Status s = health.AwaitEnd();
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr("token: token expired"));
-  tls::Rejection r = FindRejection("bearer alice@contoso.test");
+  tls::Rejection r = ExpectCancelled(health.AwaitEnd(), HasSubstr("token: token expired"),
+                                     "bearer alice@contoso.test", kHealthWatch);
   EXPECT_EQ(r.listener, "client");
-  EXPECT_EQ(r.method, absl::StrCat(kHealthWatch, " (open stream cancelled)"));
 }
 
 TEST_F(StreamTrackingTest, TrustChangeBetweenVerificationAndTrackingStillCancels) {
@@ -414,10 +416,7 @@ TEST_F(StreamTrackingTest, TrustChangeBetweenVerificationAndTrackingStillCancels
   grpc::Status s = watch.AwaitEnd();
   server_->internal().SetBeforeTrackHookForTesting(nullptr);
   EXPECT_TRUE(removed.load());
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-  EXPECT_THAT(s.error_message(), StartsWith("chain: "));
-  EXPECT_EQ(FindRejection("fe-race.contoso.test").method,
-            absl::StrCat(kWatch, " (open stream cancelled)"));
+  ExpectCancelled(s, StartsWith("chain: "), "fe-race.contoso.test", kWatch);
 }
 
 TEST_F(StreamTrackingTest, SelfSignedCertificateClaimingPartnerEdgeIsLoggedAsClaimed) {

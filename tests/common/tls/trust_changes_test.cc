@@ -90,25 +90,51 @@ class TrustChangesTest : public ContosoEdgeTest {
     Publish(state);
   }
 
+  // The call on the open connection `open` is refused with `code` and a
+  // message holding `message`; a new connection of `client` to `listener`
+  // is refused at its handshake.
+  void ExpectRefused(const std::shared_ptr<grpc::Channel>& open, ClientSide* client,
+                     const tls::Target& listener, grpc::StatusCode code,
+                     const std::string& message) {
+    grpc::Status s = Relay(open);
+    EXPECT_EQ(s.error_code(), code) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(message));
+    s = Relay(client->channels->NewChannel(listener));
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  }
   // The call on an open connection is refused as revoked, naming `reason`;
-  // a new connection is refused at its handshake.
+  // a new connection is refused at its handshake, logged for `needle`.
   void ExpectRevoked(const std::shared_ptr<grpc::Channel>& open, ClientSide* client,
                      const std::string& needle, const std::string& reason) {
-    grpc::Status s = Relay(open);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-    EXPECT_THAT(s.error_message(), HasSubstr("revoked: certificate " + reason));
-    s = Relay(client->channels->NewChannel(Internal()));
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+    ExpectRefused(open, client, Internal(), grpc::StatusCode::UNAUTHENTICATED,
+                  "revoked: certificate " + reason);
     tls::Rejection r = FindRejection(needle);
     EXPECT_EQ(r.method, "handshake");
     EXPECT_EQ(r.rule, "revoked");
     EXPECT_THAT(r.reason, HasSubstr(reason));
   }
-  void ExpectAccepted(const std::shared_ptr<grpc::Channel>& open, ClientSide* client) {
+  // The call on the open connection `open` and one on a new connection of
+  // `client` to `listener` are accepted.
+  void ExpectAccepted(const std::shared_ptr<grpc::Channel>& open, ClientSide* client,
+                      const tls::Target& listener) {
     grpc::Status s = Relay(open);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    s = Relay(client->channels->NewChannel(Internal()));
+    s = Relay(client->channels->NewChannel(listener));
     EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  // Publishes `refusing`, contoso's full state, then `refusing` again: the
+  // open connection `open` of `client` to `listener` and new ones are
+  // refused (as ExpectRefused with `code` and `message`) at the first and
+  // third steps and accepted at the second.
+  void ExpectRefusedAcceptedRefused(const std::shared_ptr<grpc::Channel>& open, ClientSide* client,
+                                    const tls::Target& listener, const v1::TrustSnapshot& refusing,
+                                    grpc::StatusCode code, const std::string& message) {
+    Publish(refusing);
+    ExpectRefused(open, client, listener, code, message);
+    Publish(ContosoState(*contoso_, *fabrikam_, 1));
+    ExpectAccepted(open, client, listener);
+    Publish(refusing);
+    ExpectRefused(open, client, listener, code, message);
   }
 };
 
@@ -212,7 +238,7 @@ TEST_F(TrustChangesTest, RevokeUnrevokeRevokeRefusesOnTheThirdStep) {
   PublishRevocations({revocation});
   ExpectRevoked(open, fe.get(), "fe7.contoso.test", reason);
   PublishRevocations({});
-  ExpectAccepted(open, fe.get());
+  ExpectAccepted(open, fe.get(), Internal());
   PublishRevocations({revocation});
   ExpectRevoked(open, fe.get(), "fe7.contoso.test", reason);
 }
@@ -224,19 +250,9 @@ TEST_F(TrustChangesTest, RemoveReaddRemoveARootRefusesOnTheThirdStep) {
   ASSERT_TRUE(Relay(open).ok());
   v1::TrustSnapshot without_root = ContosoState(*contoso_, *fabrikam_, 1);
   without_root.mutable_roots()->erase(without_root.mutable_roots()->begin());
-  auto expect_refused = [&] {
-    grpc::Status s = Relay(open);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-    EXPECT_THAT(s.error_message(), HasSubstr("chain: no mtls root authority for contoso.test"));
-    s = Relay(fe->channels->NewChannel(Internal()));
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
-  };
-  Publish(without_root);
-  expect_refused();
-  Publish(ContosoState(*contoso_, *fabrikam_, 1));
-  ExpectAccepted(open, fe.get());
-  Publish(without_root);
-  expect_refused();
+  ExpectRefusedAcceptedRefused(open, fe.get(), Internal(), without_root,
+                               grpc::StatusCode::UNAUTHENTICATED,
+                               "chain: no mtls root authority for contoso.test");
 }
 
 TEST_F(TrustChangesTest, DisableEnableDisableAPeerRefusesOnTheThirdStep) {
@@ -247,25 +263,9 @@ TEST_F(TrustChangesTest, DisableEnableDisableAPeerRefusesOnTheThirdStep) {
   ASSERT_TRUE(Relay(open).ok());
   v1::TrustSnapshot disabled = ContosoState(*contoso_, *fabrikam_, 1);
   disabled.mutable_peers(0)->set_enabled(false);
-  auto expect_refused = [&] {
-    grpc::Status s = Relay(open);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
-    EXPECT_THAT(s.error_message(), HasSubstr("federation peer fabrikam.test is disabled"));
-    s = Relay(edge->channels->NewChannel(Federation()));
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
-  };
-  auto expect_accepted = [&] {
-    grpc::Status s = Relay(open);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    s = Relay(edge->channels->NewChannel(Federation()));
-    EXPECT_TRUE(s.ok()) << s.error_message();
-  };
-  Publish(disabled);
-  expect_refused();
-  Publish(ContosoState(*contoso_, *fabrikam_, 1));
-  expect_accepted();
-  Publish(disabled);
-  expect_refused();
+  ExpectRefusedAcceptedRefused(open, edge.get(), Federation(), disabled,
+                               grpc::StatusCode::PERMISSION_DENIED,
+                               "federation peer fabrikam.test is disabled");
 }
 
 }  // namespace

@@ -176,6 +176,14 @@ std::string StatusText(const absl::Status& status) {
   return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
 }
 
+void ExpectTrustDomainsRefused(const std::vector<std::string>& domains,
+                               const std::function<std::string(const std::string&)>& error_for) {
+  for (const std::string& domain : domains) {
+    EXPECT_EQ(error_for(domain), absl::StrCat("INVALID_ARGUMENT: trust_domain: \"", domain,
+                                              "\" is not a valid dns name"));
+  }
+}
+
 pki::IssuedCertificate MustIssue(const pki::CertificateSpec& spec,
                                  const pki::IssuedCertificate* issuer) {
   absl::StatusOr<pki::IssuedCertificate> issued = pki::Issue(spec, issuer);

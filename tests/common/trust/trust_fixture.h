@@ -10,6 +10,7 @@
 #define TRUSTFABRIC_TESTS_COMMON_TRUST_TRUST_FIXTURE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -94,6 +95,12 @@ void ExpectPartnerInertWithoutItsRoot(const TrustSnapshot& snapshot);
 
 // "OK" or "<CODE>: <message>", so tests compare both in one readable string.
 std::string StatusText(const absl::Status& status);
+
+// Expects error_for(domain), a StatusText, to be "INVALID_ARGUMENT:
+// trust_domain: \"<domain>\" is not a valid dns name" for each of `domains`
+// (a snapshot and a root refuse a bad trust domain alike).
+void ExpectTrustDomainsRefused(const std::vector<std::string>& domains,
+                               const std::function<std::string(const std::string&)>& error_for);
 
 // A certificate issued by `issuer` (self-signed when null) from `spec`;
 // aborts the binary on error, as a half-built PKI would make tests lie.

@@ -188,6 +188,21 @@ class ControlPlaneTest : public ::testing::Test {
     for (const v1::RevocationListing& l : listing.revocations()) out[l.key()] = l;
     return out;
   }
+  // Connects contoso frontend `name` (<name>.contoso.test) at revision 1;
+  // returns its session.
+  uint64_t ConnectFrontend(const std::string& name) {
+    const pki::IssuedCertificate leaf =
+        Pki().contoso.IssueNode("frontend", name, name + ".contoso.test");
+    return nodes_.Connect(NodeOf(name, leaf), 1);
+  }
+  // A request that adds the fabrikam root and waits for every node to apply
+  // it (for the timeout the caller sets).
+  v1::AddRootAuthorityRequest FabrikamRootForAllNodes() const {
+    v1::AddRootAuthorityRequest req;
+    *req.mutable_root() = FabrikamRoot();
+    req.mutable_options()->mutable_wait()->set_all_nodes(true);
+    return req;
+  }
   // A node connected as its Watch stream connects it.
   uint64_t ConnectNode(const NodeIdentity& node) {
     cp_->certificates().AddKnown(node.chain);
@@ -755,10 +770,8 @@ TEST_F(ControlPlaneTest, RemovingARootAPeerNamesIsRefusedUnlessForcedAndThePeerG
 }
 
 TEST_F(ControlPlaneTest, RemovingTheRootOfConnectedNodesIsRefusedNamingThem) {
-  const pki::IssuedCertificate fe1 = Pki().contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
-  const pki::IssuedCertificate fe2 = Pki().contoso.IssueNode("frontend", "fe2", "fe2.contoso.test");
-  const uint64_t s1 = nodes_.Connect(NodeOf("fe1", fe1), 1);
-  nodes_.Connect(NodeOf("fe2", fe2), 1);
+  const uint64_t s1 = ConnectFrontend("fe1");
+  ConnectFrontend("fe2");
   ExpectRefused([&] { return RemoveRoot("contoso-root"); }, absl::StatusCode::kFailedPrecondition,
                 "root authority contoso-root anchors the identity of connected nodes "
                 "spiffe://contoso.test/frontend/fe1, spiffe://contoso.test/frontend/fe2; "
@@ -774,8 +787,7 @@ TEST_F(ControlPlaneTest, RemovingTheRootOfConnectedNodesIsRefusedNamingThem) {
 }
 
 TEST_F(ControlPlaneTest, AForcedRemovalOfTheRootOfConnectedNodesGoesThrough) {
-  const pki::IssuedCertificate fe1 = Pki().contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
-  nodes_.Connect(NodeOf("fe1", fe1), 1);
+  ConnectFrontend("fe1");
   ASSERT_THAT(AddRoot(MakeRoot("contoso-next", kDomain, Pki().fabrikam.RootPem(), {v1::MTLS})),
               IsOk());
   absl::StatusOr<v1::MutationResponse> r = RemoveRoot("contoso-root", /*force=*/true);
@@ -837,19 +849,15 @@ TEST_F(ControlPlaneTest, SafeRotationChecksKeyAndIssuerSerialRevocationsToo) {
 }
 
 TEST_F(ControlPlaneTest, PropagationWaitSucceedsWhenNodesApply) {
-  const pki::IssuedCertificate fe1 = Pki().contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
-  const pki::IssuedCertificate fe2 = Pki().contoso.IssueNode("frontend", "fe2", "fe2.contoso.test");
-  const uint64_t s1 = nodes_.Connect(NodeOf("fe1", fe1), 1);
-  const uint64_t s2 = nodes_.Connect(NodeOf("fe2", fe2), 1);
+  const uint64_t s1 = ConnectFrontend("fe1");
+  const uint64_t s2 = ConnectFrontend("fe2");
   std::thread applier([&] {
     // The nodes apply revision 2 once it exists.
     EXPECT_TRUE(Eventually([&] { return cp_->updates().revision() >= 2; }));
     nodes_.Acked(s1, 2);
     nodes_.Acked(s2, 2);
   });
-  v1::AddRootAuthorityRequest req;
-  *req.mutable_root() = FabrikamRoot();
-  req.mutable_options()->mutable_wait()->set_all_nodes(true);
+  v1::AddRootAuthorityRequest req = FabrikamRootForAllNodes();
   req.mutable_options()->mutable_wait()->mutable_timeout()->set_seconds(10);
   absl::StatusOr<v1::MutationResponse> r = cp_->AddRootAuthority(kAlice, req);
   applier.join();
@@ -860,17 +868,13 @@ TEST_F(ControlPlaneTest, PropagationWaitSucceedsWhenNodesApply) {
 }
 
 TEST_F(ControlPlaneTest, PropagationWaitTimesOutWithTheMutationDurable) {
-  const pki::IssuedCertificate fe1 = Pki().contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
-  const pki::IssuedCertificate fe2 = Pki().contoso.IssueNode("frontend", "fe2", "fe2.contoso.test");
-  const uint64_t s1 = nodes_.Connect(NodeOf("fe1", fe1), 1);
-  nodes_.Connect(NodeOf("fe2", fe2), 1);
+  const uint64_t s1 = ConnectFrontend("fe1");
+  ConnectFrontend("fe2");
   std::thread applier([&] {
     EXPECT_TRUE(Eventually([&] { return cp_->updates().revision() >= 2; }));
     nodes_.Acked(s1, 2);
   });
-  v1::AddRootAuthorityRequest req;
-  *req.mutable_root() = FabrikamRoot();
-  req.mutable_options()->mutable_wait()->set_all_nodes(true);
+  v1::AddRootAuthorityRequest req = FabrikamRootForAllNodes();
   req.mutable_options()->mutable_wait()->mutable_timeout()->set_nanos(300000000);
   absl::StatusOr<v1::MutationResponse> r = cp_->AddRootAuthority(kAlice, req);
   applier.join();
@@ -898,9 +902,7 @@ TEST_F(ControlPlaneTest, PropagationWaitTimesOutWithTheMutationDurable) {
 }
 
 TEST_F(ControlPlaneTest, PropagationWaitLongerThanFiveMinutesIsInvalid) {
-  v1::AddRootAuthorityRequest req;
-  *req.mutable_root() = FabrikamRoot();
-  req.mutable_options()->mutable_wait()->set_all_nodes(true);
+  v1::AddRootAuthorityRequest req = FabrikamRootForAllNodes();
   req.mutable_options()->mutable_wait()->mutable_timeout()->set_seconds(360);
   ExpectRefused([&] { return cp_->AddRootAuthority(kAlice, req); },
                 absl::StatusCode::kInvalidArgument,
@@ -911,11 +913,8 @@ TEST_F(ControlPlaneTest, PropagationWaitLongerThanFiveMinutesIsInvalid) {
 }
 
 TEST_F(ControlPlaneTest, ACallerDeadlineBoundsTheWait) {
-  const pki::IssuedCertificate fe1 = Pki().contoso.IssueNode("frontend", "fe1", "fe1.contoso.test");
-  nodes_.Connect(NodeOf("fe1", fe1), 1);
-  v1::AddRootAuthorityRequest req;
-  *req.mutable_root() = FabrikamRoot();
-  req.mutable_options()->mutable_wait()->set_all_nodes(true);
+  ConnectFrontend("fe1");
+  v1::AddRootAuthorityRequest req = FabrikamRootForAllNodes();
   Caller caller = kAlice;
   caller.deadline = absl::Now() + absl::Milliseconds(200);
   constexpr absl::string_view kTimedOut = "revision 2 committed; 0 of 1 nodes applied it within ";

@@ -192,43 +192,23 @@ bool TestWatcher::AckPending() {
   return Send(ack);
 }
 
-namespace {
-
-template <typename Pred>
-bool AwaitFor(absl::Mutex* mu, Pred pred, absl::Duration timeout) {
-  absl::MutexLock lock(mu);
-  return mu->AwaitWithTimeout(absl::Condition(&pred), timeout);
-}
-
-}  // namespace
-
 bool TestWatcher::WaitApplied(uint64_t revision, absl::Duration timeout) {
-  AwaitFor(
-      &mu_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return applied_ >= revision || ended_; },
-      timeout);
-  absl::MutexLock lock(&mu_);
-  return applied_ >= revision;
+  return AwaitReached([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return applied_ >= revision; },
+                      timeout);
 }
 
 bool TestWatcher::WaitReceived(size_t updates, absl::Duration timeout) {
-  AwaitFor(
-      &mu_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return received_.size() >= updates || ended_; },
-      timeout);
-  absl::MutexLock lock(&mu_);
-  return received_.size() >= updates;
+  return AwaitReached([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return received_.size() >= updates; },
+                      timeout);
 }
 
 bool TestWatcher::WaitKeepalives(int count, absl::Duration timeout) {
-  AwaitFor(
-      &mu_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return keepalives_ >= count || ended_; },
-      timeout);
-  absl::MutexLock lock(&mu_);
-  return keepalives_ >= count;
+  return AwaitReached([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return keepalives_ >= count; },
+                      timeout);
 }
 
 bool TestWatcher::WaitEnded(absl::Duration timeout) {
-  return AwaitFor(
-      &mu_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ended_; }, timeout);
+  return AwaitReached([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ended_; }, timeout);
 }
 
 grpc::Status TestWatcher::Close() {
@@ -246,29 +226,16 @@ grpc::Status TestWatcher::Close() {
   return status;
 }
 
-uint64_t TestWatcher::applied() const {
-  absl::MutexLock lock(&mu_);
-  return applied_;
-}
+uint64_t TestWatcher::applied() const { return Locked(&TestWatcher::applied_); }
 
-v1::TrustSnapshot TestWatcher::state() const {
-  absl::MutexLock lock(&mu_);
-  return state_;
-}
+v1::TrustSnapshot TestWatcher::state() const { return Locked(&TestWatcher::state_); }
 
 std::vector<TestWatcher::Received> TestWatcher::received() const {
-  absl::MutexLock lock(&mu_);
-  return received_;
+  return Locked(&TestWatcher::received_);
 }
 
-int TestWatcher::keepalives() const {
-  absl::MutexLock lock(&mu_);
-  return keepalives_;
-}
+int TestWatcher::keepalives() const { return Locked(&TestWatcher::keepalives_); }
 
-grpc::Status TestWatcher::status() const {
-  absl::MutexLock lock(&mu_);
-  return status_;
-}
+grpc::Status TestWatcher::status() const { return Locked(&TestWatcher::status_); }
 
 }  // namespace trustfabric::control

@@ -136,6 +136,21 @@ class TestWatcher {
 
  private:
   void ReadLoop();
+  // Waits up to `timeout` for `reached` (called with mu_ held) to hold or
+  // the stream to end; returns whether `reached` holds.
+  template <typename Reached>
+  bool AwaitReached(Reached reached, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto done = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return reached() || ended_; };
+    mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+    return reached();
+  }
+  // A copy of `field`, one of the members guarded by mu_, read under it.
+  template <typename T>
+  T Locked(T TestWatcher::*field) const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return this->*field;
+  }
 
   const Options options_;
   grpc::ClientContext context_;

@@ -12,14 +12,10 @@
 #include "tests/testing/eventually.h"
 #include "tests/testing/movable_clock.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/vocabulary.h"
 
 namespace trustfabric::node {
 namespace {
-
-using ::testing::HasSubstr;
-using ::testing::Not;
-using ::trustfabric::testing::IsOk;
-using ::trustfabric::testing::StatusIs;
 
 MailboxLimits PerUser(size_t n) {
   MailboxLimits limits;

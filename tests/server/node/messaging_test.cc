@@ -19,11 +19,7 @@
 namespace trustfabric::node {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
-using ::trustfabric::testing::IsOk;
 using ::trustfabric::testing::ScriptedNodeCalls;
-using ::trustfabric::testing::StatusIs;
 namespace tt = ::trustfabric::token::test;
 
 constexpr size_t kBurst = 2;
