@@ -124,17 +124,20 @@ void ConnectionLedger::Sweep() {
 }
 
 void ConnectionLedger::SweepLocked() {
-  auto closed = [this](Entry& e) {
+  // Kept entries move forward in place, in their order (so by age).
+  size_t kept = 0;
+  for (Entry& e : entries_) {
     dev_t dev;
     ino_t ino;
     if (Identify(e.fd, &dev, &ino) && dev == e.dev && ino == e.ino) {
       if (!e.past_first_flights) e.past_first_flights = PastBytes(e.fd, kHandshakeBytes);
-      return false;
+      if (&entries_[kept] != &e) entries_[kept] = std::move(e);
+      ++kept;
+    } else if (--open_by_source_[e.source] == 0) {
+      open_by_source_.erase(e.source);
     }
-    if (--open_by_source_[e.source] == 0) open_by_source_.erase(e.source);
-    return true;
-  };
-  entries_.erase(std::remove_if(entries_.begin(), entries_.end(), closed), entries_.end());
+  }
+  entries_.resize(kept);
 }
 
 int ConnectionLedger::open() const {
