@@ -117,7 +117,11 @@ absl::Status ControlClient::Explain(const absl::Status& status, absl::Time start
         absl::StrCat(where, ": ", status.message(),
                      closed_in_setup ? " (it may not trust our certificate)" : ""));
   }
-  if (status.code() == absl::StatusCode::kDeadlineExceeded && absl::Now() >= deadline &&
+  // gRPC's own message for the call's deadline (a control plane's
+  // DEADLINE_EXCEEDED for a propagation wait says what it waited for). Not
+  // compared with absl::Now(): gRPC times the deadline on its monotonic
+  // clock, which can fire a moment before the wall clock reaches it.
+  if (status.code() == absl::StatusCode::kDeadlineExceeded &&
       status.message() == "Deadline Exceeded") {
     return absl::DeadlineExceededError(
         absl::StrCat(where, ": no answer within ", absl::FormatDuration(deadline - started)));
