@@ -44,11 +44,20 @@ Registry& Reg() {
   return *r;
 }
 
-ListenerCounts& TotalsLocked(Registry& r, const std::string& name)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(r.mu) {
-  ListenerCounts& c = r.totals[name];
-  for (Refusal why : AllRefusals()) c.refused.emplace(std::string(RefusalName(why)), 0);
-  return c;
+// Applies `update` to the cumulative counters of listener `name`.
+template <typename Update>
+void UpdateTotals(const std::string& name, Update update) {
+  Registry& r = Reg();
+  absl::MutexLock lock(&r.mu);
+  update(r.totals[name]);
+}
+
+// Closes an accepted connection with a reset, not a FIN: the kernel frees
+// it at once.
+void ResetAndClose(int fd) {
+  linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  close(fd);
 }
 
 // Logs at most one line per listener and reason every kLogInterval, telling
@@ -174,7 +183,8 @@ AcceptLoop::AcceptLoop(std::string name, int fd, int port, ListenerLimits limits
   reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   Registry& r = Reg();
   absl::MutexLock lock(&r.mu);
-  TotalsLocked(r, name_);
+  ListenerCounts& totals = r.totals[name_];  // every reason present from the start, at 0
+  for (Refusal why : AllRefusals()) totals.refused.emplace(std::string(RefusalName(why)), 0);
   r.live.insert(this);
 }
 
@@ -244,11 +254,7 @@ void AcceptLoop::AcceptReady() {
       Refuse(fd, source, why);
       continue;
     }
-    {
-      Registry& r = Reg();
-      absl::MutexLock lock(&r.mu);
-      ++TotalsLocked(r, name_).accepted;
-    }
+    UpdateTotals(name_, [](ListenerCounts& c) { ++c.accepted; });
     // As gRPC's own accept does: no Nagle delay on small HTTP/2 frames
     // (handshakes and unary calls would otherwise wait for delayed ACKs).
     int one = 1;
@@ -259,15 +265,9 @@ void AcceptLoop::AcceptReady() {
 
 void AcceptLoop::Refuse(int fd, const std::string& source, Refusal why) {
   const std::string rule(RefusalName(why));
-  {  // counted before the peer can see the reset
-    Registry& r = Reg();
-    absl::MutexLock lock(&r.mu);
-    ++TotalsLocked(r, name_).refused[rule];
-  }
-  // A reset, not a FIN: the kernel frees the connection at once.
-  linger reset{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-  close(fd);
+  // Counted before the peer can see the reset.
+  UpdateTotals(name_, [&rule](ListenerCounts& c) { ++c.refused[rule]; });
+  ResetAndClose(fd);
   const ListenerLimits& l = ledger_.limits();
   std::string reason;
   switch (why) {
@@ -299,11 +299,7 @@ void AcceptLoop::Refuse(int fd, const std::string& source, Refusal why) {
 }
 
 void AcceptLoop::OnAcceptError(int error) {
-  {
-    Registry& r = Reg();
-    absl::MutexLock lock(&r.mu);
-    ++TotalsLocked(r, name_).accept_errors;
-  }
+  UpdateTotals(name_, [](ListenerCounts& c) { ++c.accept_errors; });
   LogRateLimited(name_, "accept_error",
                  absl::StrCat("accept failed listener=", name_, " error=\"",
                               std::strerror(error), "\"; the listener keeps accepting"));
@@ -312,11 +308,7 @@ void AcceptLoop::OnAcceptError(int error) {
     // the queue and reset it, so the queue drains instead of filling.
     close(reserve_fd_);
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) {
-      linger reset{1, 0};
-      setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-      close(fd);
-    }
+    if (fd >= 0) ResetAndClose(fd);
     reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return;
   }

@@ -180,9 +180,7 @@ DescriptorBudget& DescriptorBudget::Global() {
         setrlimit(RLIMIT_NOFILE, &raised);
       }
     }
-    auto* b = new DescriptorBudget(FollowRlimit{});
-    b->Recount();
-    return b;
+    return new DescriptorBudget(FollowRlimit{});
   }();
   return *budget;
 }
@@ -192,10 +190,9 @@ int DescriptorBudget::HeadroomFor(int limit) { return std::max(64, limit / 8); }
 DescriptorBudget::DescriptorBudget(int limit, int headroom)
     : follows_rlimit_(false), limit_(limit), headroom_(headroom) {}
 
-DescriptorBudget::DescriptorBudget(FollowRlimit)
-    : follows_rlimit_(true),
-      limit_(SoftDescriptorLimit()),
-      headroom_(HeadroomFor(SoftDescriptorLimit())) {}
+DescriptorBudget::DescriptorBudget(FollowRlimit) : follows_rlimit_(true), limit_(0), headroom_(0) {
+  Recount();  // reads the limit
+}
 
 bool DescriptorBudget::Admits(int fd) {
   absl::MutexLock lock(&mu_);
